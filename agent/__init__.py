@@ -1,0 +1,3 @@
+"""The festina runtime: event model, sources, pipeline and daemon."""
+
+__version__ = "0.1.0"

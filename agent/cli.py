@@ -1,0 +1,262 @@
+"""The `festina` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, load_settings
+from agent.events import describe_validation_error
+from agent.paths import FestinaPaths, resolve_paths
+from agent.pidlock import AlreadyRunning, running_pid
+from agent.sources import SourceSpecError
+
+EXIT_ALREADY_RUNNING = 3
+
+
+@dataclass
+class Context:
+    paths: FestinaPaths
+    config_path: Path
+    config_explicit: bool
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings from the config file with command-line overrides applied."""
+        try:
+            settings = load_settings(self.config_path, required=self.config_explicit)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from error
+        merged = settings.model_dump()
+        for dotted, value in overrides.items():
+            if value is not None:
+                section, key = dotted.split(".")
+                merged[section][key] = value
+        try:
+            return Settings.model_validate(merged)
+        except ValidationError as error:
+            raise click.ClickException(describe_validation_error(error)) from error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: the per-user config.toml; see `festina config path`).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """festina: a proactive agent that hurries slowly."""
+    paths = resolve_paths()
+    ctx.obj = Context(paths, config_path or paths.config_file, config_path is not None)
+
+
+# --- daemon -----------------------------------------------------------------
+
+
+@cli.group()
+def daemon() -> None:
+    """Run, start, stop and inspect the background daemon."""
+
+
+def _run_options(fn: Any) -> Any:
+    fn = click.option("--db", "db_url", help="SQLAlchemy database URL (overrides storage.url).")(fn)
+    fn = click.option(
+        "--speed", type=float, help="Replay pace, x real time; 0 = as fast as possible."
+    )(fn)
+    fn = click.option(
+        "--source", help="Event source: jsonl:<file> or jsonl:- (default: the bundled demo stream)."
+    )(fn)
+    return fn
+
+
+def _overrides(source: str | None, speed: float | None, db_url: str | None) -> dict[str, Any]:
+    return {"daemon.source": source, "daemon.speed": speed, "storage.url": db_url}
+
+
+@daemon.command("run")
+@_run_options
+@click.option("--detached", is_flag=True, hidden=True, help="Log to the file only (used by start).")
+@click.pass_obj
+def daemon_run(
+    obj: Context, source: str | None, speed: float | None, db_url: str | None, detached: bool
+) -> None:
+    """Run in the foreground until the source ends or SIGTERM/SIGINT (drains first)."""
+    from agent.daemon import run_foreground
+
+    settings = obj.settings(**_overrides(source, speed, db_url))
+    try:
+        stats = run_foreground(settings, obj.paths, to_stderr=not detached)
+    except AlreadyRunning as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ALREADY_RUNNING)
+    except SourceSpecError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"accepted {stats.accepted} events: {stats.decided} decided, "
+        f"{stats.duplicates} already seen; "
+        f"{stats.rejected} malformed inputs rejected; {stats.escalated} escalated, "
+        f"{stats.intervened} offers made"
+    )
+
+
+@daemon.command("start")
+@_run_options
+@click.pass_obj
+def daemon_start(obj: Context, source: str | None, speed: float | None, db_url: str | None) -> None:
+    """Start the daemon in the background."""
+    from agent.daemon import start_background
+
+    obj.settings(**_overrides(source, speed, db_url))  # fail here, not in the child
+    pid = running_pid(obj.paths.pid_file)
+    if pid is not None:
+        click.echo(f"error: a festina daemon is already running (pid {pid})", err=True)
+        sys.exit(EXIT_ALREADY_RUNNING)
+    args = ["--config", str(obj.config_path)] if obj.config_explicit else []
+    args += ["daemon", "run", "--detached"]
+    for flag, value in (("--source", source), ("--speed", speed), ("--db", db_url)):
+        if value is not None:
+            args += [flag, str(value)]
+    result = start_background(args, obj.paths)
+    if result.running:
+        click.echo(f"daemon started (pid {result.pid}); log: {obj.paths.log_file}")
+    elif result.exit_code == 0:
+        click.echo(f"daemon ran to the end of its source and exited; log: {obj.paths.log_file}")
+    else:
+        tail = result.output_file.read_text(errors="replace")[-2000:]
+        raise click.ClickException(f"daemon exited with code {result.exit_code}:\n{tail}")
+
+
+@daemon.command("stop")
+@click.option(
+    "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the drain."
+)
+@click.pass_obj
+def daemon_stop(obj: Context, timeout: float) -> None:
+    """Stop the background daemon gracefully (SIGTERM: drain, flush, exit)."""
+    from agent.daemon import stop_background
+
+    try:
+        pid = stop_background(obj.paths, timeout)
+    except TimeoutError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo("no daemon running" if pid is None else f"daemon {pid} stopped")
+
+
+@daemon.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def daemon_status(obj: Context, as_json: bool) -> None:
+    """Whether a daemon runs, its last run's counters, and what memory holds."""
+    from agent.daemon import database_url
+    from memory.store import Store
+
+    pid = running_pid(obj.paths.pid_file)
+    store = Store(database_url(obj.settings(), obj.paths))
+    try:
+        run = store.last_run()
+        report = {
+            "running": pid is not None,
+            "pid": pid,
+            "last_run": None
+            if run is None
+            else {
+                "source": run.source,
+                "status": run.status,
+                "started_at": run.started_at.isoformat(),
+                "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+                "accepted": run.accepted,
+                "decided": run.decided,
+                "duplicates": run.duplicates,
+                "rejected": run.rejected,
+            },
+            "totals": store.totals(),
+        }
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running")
+    if report["last_run"]:
+        click.echo("last run: " + ", ".join(f"{k}={v}" for k, v in report["last_run"].items()))
+    click.echo("memory: " + ", ".join(f"{k}={v}" for k, v in sorted(report["totals"].items())))
+
+
+# --- decisions ----------------------------------------------------------------
+
+
+@cli.command("decisions")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.pass_obj
+def decisions(obj: Context, limit: int) -> None:
+    """Show the latest decisions, newest first."""
+    from agent.daemon import database_url
+    from memory.store import Store
+
+    store = Store(database_url(obj.settings(), obj.paths))
+    try:
+        rows = store.decisions(limit)
+    finally:
+        store.close()
+    if not rows:
+        click.echo("no decisions yet; run `festina daemon run`")
+        return
+    click.echo(f"{'time (UTC)':19}  {'action':9}  {'by':10}  p_need  p_acc   tau  event")
+    for event, decision in rows:
+        action = decision.final_action.value if decision.final_action else "pending"
+        click.echo(
+            f"{event.time:%Y-%m-%d %H:%M:%S}  {action:9}  {decision.decided_by or '-':10}  "
+            f"{decision.p_need:6.2f}  {decision.p_accept:5.2f}  {decision.tau:4.2f}  "
+            f"{event.summary()[:70]}"
+        )
+
+
+# --- config -------------------------------------------------------------------
+
+
+@cli.group()
+def config() -> None:
+    """Create and inspect the configuration file."""
+
+
+@config.command("path")
+@click.pass_obj
+def config_path(obj: Context) -> None:
+    """Print where the config file, data and logs live."""
+    click.echo(f"config: {obj.config_path}")
+    click.echo(f"data:   {obj.paths.data_dir}")
+    click.echo(f"logs:   {obj.paths.log_dir}")
+
+
+@config.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_obj
+def config_init(obj: Context, force: bool) -> None:
+    """Write a config file with every setting at its documented default."""
+    if obj.config_path.exists() and not force:
+        raise click.ClickException(f"{obj.config_path} exists; use --force to overwrite")
+    obj.config_path.parent.mkdir(parents=True, exist_ok=True)
+    obj.config_path.write_text(DEFAULT_CONFIG_TOML, encoding="utf-8")
+    click.echo(f"wrote {obj.config_path}")
+
+
+@config.command("show")
+@click.pass_obj
+def config_show(obj: Context) -> None:
+    """Print the effective settings (file plus defaults) as JSON."""
+    click.echo(obj.settings().model_dump_json(indent=2))
+
+
+def main() -> None:
+    cli(prog_name="festina")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Per-context memory of the last few events, the window the gate looks at."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from agent.events import Event
+
+
+class ContextWindows:
+    """Keeps the most recent `size` events of each source, in arrival order."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("window size must be at least 1")
+        self._size = size
+        self._windows: dict[str, deque[Event]] = {}
+
+    def push(self, event: Event) -> list[Event]:
+        """Add `event` to its context and return that context's window, oldest first."""
+        window = self._windows.setdefault(event.source, deque(maxlen=self._size))
+        window.append(event)
+        return list(window)

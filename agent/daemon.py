@@ -1,0 +1,136 @@
+"""Running the pipeline as a daemon: in the foreground, or detached with a pid file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import Settings
+from agent.logs import configure_logging
+from agent.paths import FestinaPaths
+from agent.pidlock import PidLock, running_pid
+from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
+from agent.slowpath import GateRuleSlowPath
+from agent.sources import open_source
+from agent.surface import LogSurface
+from gate.loader import load_gate
+from memory.store import Store
+
+logger = logging.getLogger("festina.daemon")
+
+START_TIMEOUT_S = 15.0
+
+
+def database_url(settings: Settings, paths: FestinaPaths) -> str:
+    return settings.storage.url or paths.database_url
+
+
+def run_foreground(
+    settings: Settings, paths: FestinaPaths, *, to_stderr: bool = True
+) -> PipelineStats:
+    """Run until the source ends or SIGTERM/SIGINT arrives, then drain and return."""
+    paths.ensure()
+    configure_logging(paths.log_file, settings.daemon.log_level, to_stderr=to_stderr)
+    with PidLock(paths.pid_file):
+        source = open_source(settings.daemon.source)
+        store = Store(database_url(settings, paths))
+        gate = load_gate()
+        pipeline = Pipeline(
+            source=source,
+            gate=gate,
+            policy=settings.gate.policy(),
+            store=store,
+            slow_path=GateRuleSlowPath(),
+            surface=LogSurface(),
+            options=PipelineOptions(
+                queue_size=settings.daemon.queue_size,
+                batch_size=settings.daemon.batch_size,
+                window_size=settings.gate.window,
+                speed=settings.daemon.speed,
+            ),
+        )
+        logger.info(
+            "daemon started: source=%s gate=%s store=%s",
+            source.name,
+            gate.version,
+            store.engine.url,
+        )
+
+        async def main() -> PipelineStats:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, pipeline.request_stop)
+            return await pipeline.run()
+
+        try:
+            stats = asyncio.run(main())
+        finally:
+            store.close()
+        logger.info(
+            "daemon finished: accepted=%d decided=%d duplicates=%d rejected=%d "
+            "escalated=%d intervened=%d",
+            stats.accepted,
+            stats.decided,
+            stats.duplicates,
+            stats.rejected,
+            stats.escalated,
+            stats.intervened,
+        )
+        return stats
+
+
+@dataclass(frozen=True)
+class StartResult:
+    pid: int | None
+    running: bool
+    exit_code: int | None
+    output_file: Path
+
+
+def start_background(run_args: list[str], paths: FestinaPaths) -> StartResult:
+    """Launch `festina daemon run` detached from the terminal and wait until it holds
+    the pid lock (or has already exited, as a short replay may)."""
+    paths.ensure()
+    output_file = paths.log_dir / "daemon.out"
+    with output_file.open("ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", *run_args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if running_pid(paths.pid_file) == child.pid:
+            return StartResult(child.pid, True, None, output_file)
+        code = child.poll()
+        if code is not None:
+            return StartResult(child.pid, False, code, output_file)
+        time.sleep(0.05)
+    return StartResult(child.pid, child.poll() is None, child.poll(), output_file)
+
+
+def stop_background(paths: FestinaPaths, timeout_s: float) -> int | None:
+    """Send SIGTERM to the running daemon and wait for it to drain; returns its pid,
+    or None when none was running. Raises TimeoutError if it is still draining."""
+    pid = running_pid(paths.pid_file)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return pid
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if running_pid(paths.pid_file) != pid:
+            return pid
+        time.sleep(0.05)
+    raise TimeoutError(f"daemon {pid} still draining after {timeout_s:.0f}s")

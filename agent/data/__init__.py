@@ -1,0 +1,1 @@
+"""Data files shipped with festina (the bundled demo event stream)."""

@@ -1,0 +1,29 @@
+"""What the runtime decided about one event, and who decided it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gate.policy import Action
+
+
+class Decision(BaseModel):
+    """The gate's scores and action; escalations get their final action from the slow path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    p_need: float = Field(ge=0.0, le=1.0)
+    p_accept: float = Field(ge=0.0, le=1.0)
+    tau: float
+    delta: float
+    gate_action: Action
+    final_action: Action | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    model_version: str
+    gate_latency_ms: float = Field(ge=0.0)
+
+    @property
+    def resolved(self) -> bool:
+        return self.final_action is not None

@@ -1,0 +1,281 @@
+"""The asyncio pipeline: source -> gate -> (slow path) -> decision -> surface + memory.
+
+Three tasks joined by bounded queues, so a slow stage pushes back on the one before it
+instead of growing memory without bound:
+
+    reader --gate_queue--> gate worker --slow_queue--> slow-path worker
+
+An event counts as *accepted* once it is on the gate queue. Stopping cancels only the
+reader; everything accepted is still scored, stored and (if escalated) deliberated
+before `run` returns, so a SIGTERM loses no accepted event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from agent.context import ContextWindows
+from agent.decision import Decision
+from agent.events import Event
+from agent.slowpath import SlowPath, Verdict
+from agent.sources.base import EventSource, Rejection
+from agent.sources.pacing import paced
+from agent.surface import Surface
+from gate.base import GateModel, GateScores
+from gate.policy import Action, GatePolicy
+from memory.store import RunCounts, Store
+
+logger = logging.getLogger("festina.pipeline")
+
+T = TypeVar("T")
+_Escalation = tuple[list[Event], Decision]
+
+
+@dataclass
+class PipelineStats:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    decided: int = 0
+    escalated: int = 0
+    intervened: int = 0
+
+    def counts(self) -> RunCounts:
+        return RunCounts(self.accepted, self.duplicates, self.rejected, self.decided)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    queue_size: int = 1024
+    batch_size: int = 32
+    window_size: int = 8
+    speed: float = 0.0
+
+
+class Pipeline:
+    """Runs one source to its end (or until stopped) through the gate and slow path."""
+
+    def __init__(
+        self,
+        *,
+        source: EventSource,
+        gate: GateModel,
+        policy: GatePolicy,
+        store: Store,
+        slow_path: SlowPath,
+        surface: Surface,
+        options: PipelineOptions | None = None,
+    ) -> None:
+        self.source = source
+        self.gate = gate
+        self.policy = policy
+        self.store = store
+        self.slow_path = slow_path
+        self.surface = surface
+        self.options = options or PipelineOptions()
+        self.stats = PipelineStats()
+        self._windows = ContextWindows(self.options.window_size)
+        self._stopping = False
+        self._reader: asyncio.Task[None] | None = None
+        self._run_id: int | None = None
+        # One DB thread keeps SQLite single-writer; one compute thread runs the model
+        # without blocking the event loop (onnxruntime releases the GIL).
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="festina-db")
+        self._gate_thread = ThreadPoolExecutor(1, thread_name_prefix="festina-gate")
+
+    async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    def request_stop(self) -> None:
+        """Stop taking new events; what was accepted is still processed."""
+        if self._stopping:
+            logger.info("already stopping; draining accepted events")
+            return
+        self._stopping = True
+        logger.info("stop requested; draining accepted events")
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def run(self) -> PipelineStats:
+        gate_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
+        slow_queue: asyncio.Queue[_Escalation | None] = asyncio.Queue(self.options.queue_size)
+        self._run_id = await self._in(
+            self._db_thread, self.store.start_run, self.source.name, os.getpid()
+        )
+        recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
+        if recovered:
+            logger.info("resuming %d unfinished deliberations", len(recovered))
+
+        gate_worker = asyncio.create_task(self._gate_loop(gate_queue, slow_queue))
+        slow_worker = asyncio.create_task(
+            self._slow_loop(slow_queue, [([event], decision) for event, decision in recovered])
+        )
+        self._reader = asyncio.create_task(self._read(gate_queue))
+        if self._stopping:  # a stop that arrived while starting up
+            self._reader.cancel()
+        await asyncio.wait([self._reader])
+        failure = None if self._reader.cancelled() else self._reader.exception()
+        try:
+            await gate_queue.put(None)
+            await gate_worker
+            await slow_queue.put(None)
+            await slow_worker
+        finally:
+            await self.source.close()
+            status = "failed" if failure else ("interrupted" if self._stopping else "completed")
+            await self._in(
+                self._db_thread, self.store.finish_run, self._run_id, self.stats.counts(), status
+            )
+            self._db_thread.shutdown()
+            self._gate_thread.shutdown()
+        if failure:
+            raise failure
+        return self.stats
+
+    async def _read(self, gate_queue: asyncio.Queue[Event | None]) -> None:
+        async for item in paced(self.source.items(), self.options.speed):
+            if isinstance(item, Rejection):
+                self.stats.rejected += 1
+                logger.warning("rejected %s:%d: %s", item.source, item.position, item.reason)
+                await self._in(self._db_thread, self.store.record_rejections, self._run_id, [item])
+                continue
+            await gate_queue.put(item)
+            self.stats.accepted += 1
+
+    async def _gate_loop(
+        self,
+        gate_queue: asyncio.Queue[Event | None],
+        slow_queue: asyncio.Queue[_Escalation | None],
+    ) -> None:
+        finished = False
+        while not finished:
+            batch: list[Event | None] = [await gate_queue.get()]
+            while len(batch) < self.options.batch_size and not gate_queue.empty():
+                batch.append(gate_queue.get_nowait())
+            finished = batch[-1] is None  # the end marker is always the last thing queued
+            events = [item for item in batch if item is not None]
+            if events:
+                await self._decide_batch(events, slow_queue)
+
+    async def _decide_batch(
+        self, batch: list[Event], slow_queue: asyncio.Queue[_Escalation | None]
+    ) -> None:
+        known = await self._in(self._db_thread, self.store.known_event_ids, [e.id for e in batch])
+        fresh: list[Event] = []
+        for item in batch:
+            if item.id in known:
+                self.stats.duplicates += 1
+            else:
+                known.add(item.id)
+                fresh.append(item)
+        if not fresh:
+            return
+        windows = [self._windows.push(item) for item in fresh]
+        started = time.perf_counter()
+        scored = await self._in(self._gate_thread, self._score, windows)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+
+        decisions = [
+            self._decide(item, result, latency_ms)
+            for item, result in zip(fresh, scored, strict=True)
+        ]
+        await self._in(
+            self._db_thread,
+            self.store.record_decisions,
+            self._run_id,
+            list(zip(fresh, decisions, strict=True)),
+        )
+        self.stats.decided += len(decisions)
+        for item, window, decision in zip(fresh, windows, decisions, strict=True):
+            if decision.gate_action is Action.ESCALATE:
+                self.stats.escalated += 1
+                await slow_queue.put((window, decision))
+            elif decision.final_action is Action.INTERVENE:
+                self.stats.intervened += 1
+                self.surface.offer(item, decision)
+
+    def _score(self, windows: list[list[Event]]) -> list[GateScores | Exception]:
+        """Score a batch; if the batch fails, score events one by one so one bad event
+        cannot take its neighbours' decisions down with it."""
+        try:
+            return list(self.gate.score(windows))
+        except Exception:
+            logger.exception("gate failed on a batch of %d; retrying one by one", len(windows))
+        results: list[GateScores | Exception] = []
+        for window in windows:
+            try:
+                results.append(self.gate.score([window])[0])
+            except Exception as error:
+                results.append(error)
+        return results
+
+    def _decide(self, item: Event, result: GateScores | Exception, latency_ms: float) -> Decision:
+        common = {
+            "event_id": item.id,
+            "delta": self.policy.delta,
+            "model_version": self.gate.version,
+            "gate_latency_ms": latency_ms,
+        }
+        if isinstance(result, Exception):
+            # Festina lente: when the model cannot judge, stay silent and say why.
+            return Decision(
+                **common,
+                p_need=0.0,
+                p_accept=0.0,
+                tau=1.0,
+                gate_action=Action.SILENT,
+                final_action=Action.SILENT,
+                decided_by="gate-error",
+                reason=f"gate failed: {result!r}",
+            )
+        action, tau = self.policy.decide(result.p_need, result.p_accept)
+        resolved = action is not Action.ESCALATE
+        return Decision(
+            **common,
+            p_need=result.p_need,
+            p_accept=result.p_accept,
+            tau=tau,
+            gate_action=action,
+            final_action=action if resolved else None,
+            decided_by="gate" if resolved else None,
+        )
+
+    async def _slow_loop(
+        self, slow_queue: asyncio.Queue[_Escalation | None], recovered: list[_Escalation]
+    ) -> None:
+        for window, decision in recovered:
+            await self._deliberate(window, decision)
+        while (item := await slow_queue.get()) is not None:
+            await self._deliberate(*item)
+
+    async def _deliberate(self, window: list[Event], decision: Decision) -> None:
+        try:
+            verdict = await self.slow_path.deliberate(window, decision)
+        except Exception as error:
+            logger.exception("slow path failed on %s", decision.event_id)
+            verdict = Verdict(Action.SILENT, f"slow path failed: {error!r}", "slow-path-error")
+        await self._in(
+            self._db_thread,
+            self.store.resolve,
+            decision.event_id,
+            verdict.action,
+            verdict.decided_by,
+            verdict.reason,
+        )
+        if verdict.action is Action.INTERVENE:
+            self.stats.intervened += 1
+            resolved = decision.model_copy(
+                update={
+                    "final_action": verdict.action,
+                    "decided_by": verdict.decided_by,
+                    "reason": verdict.reason,
+                }
+            )
+            self.surface.offer(window[-1], resolved)

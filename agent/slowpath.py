@@ -1,0 +1,43 @@
+"""The interface to deliberate reasoning for events near the gate's boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.decision import Decision
+from agent.events import Event
+from gate.policy import Action
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    reason: str
+    decided_by: str
+
+
+class SlowPath(Protocol):
+    async def deliberate(self, window: list[Event], decision: Decision) -> Verdict: ...
+
+
+class GateRuleSlowPath:
+    """Settles escalations by the gate's own rule (p_accept >= tau), saying so.
+
+    Used when no reasoning graph is configured, so escalated events still get a final,
+    explained action instead of waiting forever.
+    """
+
+    name = "gate-rule"
+
+    async def deliberate(self, window: list[Event], decision: Decision) -> Verdict:
+        action = Action.INTERVENE if decision.p_accept >= decision.tau else Action.SILENT
+        relation = ">=" if action is Action.INTERVENE else "<"
+        return Verdict(
+            action=action,
+            reason=(
+                f"no reasoning graph configured; p_accept {decision.p_accept:.3f} "
+                f"{relation} tau {decision.tau:.3f}"
+            ),
+            decided_by=self.name,
+        )

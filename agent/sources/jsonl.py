@@ -1,0 +1,110 @@
+"""Replay of recorded event streams: JSON Lines files, stdin, or JSON list files.
+
+Each record is either a festina event or a ProactiveBench trace item; the two shapes
+are told apart by ProactiveBench's `observation` key. Position numbers are 1-based line
+numbers for JSON Lines and 1-based item numbers for JSON list files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from agent.events import Event, describe_validation_error
+from agent.sources import proactivebench
+from agent.sources.base import EventSource, Rejection, SourceItem
+
+MAX_LINE_BYTES = 1 << 20
+
+
+def record_to_item(record: Any, *, origin: str, position: int, raw: str) -> SourceItem:
+    """Validate one decoded record; a bad record becomes a `Rejection` with the reason."""
+    if proactivebench.is_proactivebench_item(record):
+        record = proactivebench.to_event_record(record, trace=origin, step=position)
+    elif isinstance(record, dict):
+        record = {"source": f"jsonl:{origin}", **record}
+    else:
+        return Rejection(
+            origin, position, f"expected a JSON object, got {type(record).__name__}", raw
+        )
+    try:
+        return Event.model_validate(record)
+    except ValidationError as error:
+        return Rejection(origin, position, describe_validation_error(error), raw)
+
+
+def line_to_item(line: str, *, origin: str, position: int) -> SourceItem | None:
+    """Decode and validate one JSON Lines line; blank lines yield nothing."""
+    if not line.strip():
+        return None
+    if len(line.encode()) > MAX_LINE_BYTES:
+        return Rejection(origin, position, f"line longer than {MAX_LINE_BYTES} bytes", line)
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return Rejection(
+            origin, position, f"invalid JSON: {error.msg} at column {error.colno}", line
+        )
+    return record_to_item(record, origin=origin, position=position, raw=line)
+
+
+class JsonlSource(EventSource):
+    """Replays a file (JSON Lines or a JSON list) or standard input (`-`)."""
+
+    def __init__(self, path: str, *, stdin: IO[str] | None = None) -> None:
+        self.path = path
+        self._stdin = stdin
+        self.name = f"jsonl:{path}"
+        self._closed = False
+
+    @property
+    def _origin(self) -> str:
+        return "stdin" if self.path == "-" else Path(self.path).stem
+
+    async def items(self) -> AsyncIterator[SourceItem]:
+        if self.path != "-" and Path(self.path).suffix == ".json":
+            for item in self._json_list_items():
+                if self._closed:
+                    return
+                yield item
+            return
+        opened = (
+            contextlib.nullcontext(self._stdin or sys.stdin)
+            if self.path == "-"
+            else Path(self.path).open(encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        )
+        with opened as stream:
+            position = 0
+            while not self._closed:
+                # A thread keeps a slow pipe from blocking the event loop.
+                line = await asyncio.to_thread(stream.readline)
+                if not line:
+                    return
+                position += 1
+                item = line_to_item(line.rstrip("\n"), origin=self._origin, position=position)
+                if item is not None:
+                    yield item
+
+    def _json_list_items(self) -> Iterator[SourceItem]:
+        text = Path(self.path).read_text(encoding="utf-8")
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as error:
+            yield Rejection(self._origin, error.lineno, f"invalid JSON: {error.msg}", text)
+            return
+        if not isinstance(records, list):
+            yield Rejection(self._origin, 1, "a .json source must hold a list of records", text)
+            return
+        for position, record in enumerate(records, start=1):
+            raw = json.dumps(record, ensure_ascii=False)
+            yield record_to_item(record, origin=self._origin, position=position, raw=raw)
+
+    async def close(self) -> None:
+        self._closed = True

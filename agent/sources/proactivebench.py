@@ -1,0 +1,77 @@
+"""Adapter from ProactiveBench trace items to festina events.
+
+A ProactiveBench item looks like
+``{"observation": {"time": "1717377997.0", "event": "The user ..."}, ...}``.
+The observation sentence carries no structured fields, so kind and app are inferred
+from well-known phrases; labels (`task_status`) are deliberately not copied into the
+event, so a model scoring the event can never see its own answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.events import EventKind
+
+_KIND_CUES: tuple[tuple[EventKind, re.Pattern[str]], ...] = (
+    (EventKind.TERMINAL, re.compile(r"\b(terminal|command line|shell|console)\b", re.I)),
+    (
+        EventKind.BROWSER,
+        re.compile(
+            r"\b(google|browser|website|web ?page|search(es|ed)? (on|for)|tab|url|link)\b", re.I
+        ),
+    ),
+    (
+        EventKind.EDITOR,
+        re.compile(
+            r"\b(visual studio code|vs ?code|editor|word|docs|file|code|types?|typing)\b", re.I
+        ),
+    ),
+    (EventKind.NOTIFICATION, re.compile(r"\bnotification\b", re.I)),
+    (EventKind.CALENDAR, re.compile(r"\b(calendar|meeting)\b", re.I)),
+)
+
+_APP_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Visual Studio Code", re.compile(r"visual studio code|vs ?code", re.I)),
+    ("Microsoft Word", re.compile(r"microsoft word|\bword document\b", re.I)),
+    ("Google Docs", re.compile(r"google docs", re.I)),
+    ("Web browser", re.compile(r"\b(google|browser|website|web ?page)\b", re.I)),
+    ("Terminal", re.compile(r"\bterminal\b", re.I)),
+)
+
+
+def is_proactivebench_item(record: Any) -> bool:
+    """True when a decoded JSON record has ProactiveBench's trace-item shape."""
+    return isinstance(record, dict) and isinstance(record.get("observation"), dict)
+
+
+def infer_kind(sentence: str) -> EventKind:
+    for kind, pattern in _KIND_CUES:
+        if pattern.search(sentence):
+            return kind
+    return EventKind.OTHER
+
+
+def infer_app(sentence: str) -> str | None:
+    for app, pattern in _APP_CUES:
+        if pattern.search(sentence):
+            return app
+    return None
+
+
+def to_event_record(item: dict[str, Any], trace: str, step: int) -> dict[str, Any]:
+    """Map one ProactiveBench item to an event record (validated by the caller)."""
+    observation = item["observation"]
+    sentence = observation.get("event")
+    record: dict[str, Any] = {
+        "time": observation.get("time"),
+        "source": f"proactivebench:{trace}",
+        "kind": infer_kind(sentence) if isinstance(sentence, str) else EventKind.OTHER,
+        "text": sentence,
+        "attributes": {"trace": trace, "step": step},
+    }
+    app = infer_app(sentence) if isinstance(sentence, str) else None
+    if app:
+        record["app"] = app
+    return record

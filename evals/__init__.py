@@ -1,0 +1,1 @@
+"""Benchmarks and evaluation scripts (ProactiveBench-, PIRA- and ProactiveMobile-style)."""

@@ -1,0 +1,1 @@
+"""Persistent memory: events, decisions, rejected inputs and runs (SQLite or PostgreSQL)."""

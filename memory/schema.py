@@ -1,0 +1,103 @@
+"""Table definitions (SQLAlchemy 2.x declarative)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would otherwise drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    time: Mapped[datetime] = mapped_column(index=True)
+    source: Mapped[str] = mapped_column(String(512), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    app: Mapped[str | None] = mapped_column(String(512))
+    title: Mapped[str | None] = mapped_column(String(512))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    text: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]]
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DecisionRow(Base):
+    """The gate's verdict on an event and, for escalations, the slow path's final word."""
+
+    __tablename__ = "decisions"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    p_need: Mapped[float] = mapped_column(Float)
+    p_accept: Mapped[float] = mapped_column(Float)
+    tau: Mapped[float] = mapped_column(Float)
+    delta: Mapped[float] = mapped_column(Float)
+    gate_action: Mapped[str] = mapped_column(String(16), index=True)
+    final_action: Mapped[str | None] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[str] = mapped_column(String(128))
+    gate_latency_ms: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RejectedInputRow(Base):
+    """Input that could not become an event, stored whole so nothing is lost."""
+
+    __tablename__ = "rejected_inputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(512))
+    position: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunRow(Base):
+    """One daemon run over one source, with its counters."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(512))
+    pid: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    decided: Mapped[int] = mapped_column(Integer, default=0)

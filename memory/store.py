@@ -1,0 +1,198 @@
+"""The runtime's persistent memory, behind one class that owns the database engine.
+
+All methods are synchronous and short; the pipeline calls them from a single worker
+thread so SQLite sees one writer at a time while readers (the dashboard) use WAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.decision import Decision
+from agent.events import Event
+from agent.sources.base import Rejection
+from gate.policy import Action
+from memory.schema import Base, DecisionRow, EventRow, RejectedInputRow, RunRow, utcnow
+
+_ID_QUERY_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    decided: int = 0
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the dashboard read while the daemon writes; the timeout rides out checkpoints.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_wal)
+    return engine
+
+
+def _event_row(item: Event, run_id: int | None) -> EventRow:
+    return EventRow(
+        id=item.id,
+        time=item.time,
+        source=item.source,
+        kind=item.kind.value,
+        app=item.app,
+        title=item.title,
+        url=item.url,
+        text=item.text,
+        attributes=item.attributes,
+        run_id=run_id,
+    )
+
+
+def _event_from_row(row: EventRow) -> Event:
+    return Event.model_validate(
+        {
+            "id": row.id,
+            "time": row.time,
+            "source": row.source,
+            "kind": row.kind,
+            "app": row.app,
+            "title": row.title,
+            "url": row.url,
+            "text": row.text,
+            "attributes": row.attributes,
+        }
+    )
+
+
+def _decision_from_row(row: DecisionRow) -> Decision:
+    return Decision.model_validate({name: getattr(row, name) for name in Decision.model_fields})
+
+
+class Store:
+    """Events, decisions, rejected inputs and runs in one SQLAlchemy database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    def start_run(self, source: str, pid: int) -> int:
+        with self._session() as session, session.begin():
+            run = RunRow(source=source, pid=pid, status="running")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, counts: RunCounts, status: str) -> None:
+        with self._session() as session, session.begin():
+            session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(status=status, ended_at=utcnow(), **counts.__dict__)
+            )
+
+    def known_event_ids(self, ids: Iterable[str]) -> set[str]:
+        """The subset of `ids` already stored."""
+        wanted = list(ids)
+        found: set[str] = set()
+        with self._session() as session:
+            for start in range(0, len(wanted), _ID_QUERY_CHUNK):
+                chunk = wanted[start : start + _ID_QUERY_CHUNK]
+                found.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(chunk))))
+        return found
+
+    def record_decisions(self, run_id: int | None, pairs: Sequence[tuple[Event, Decision]]) -> None:
+        """Store events with their decisions atomically: an event is never kept undecided."""
+        with self._session() as session, session.begin():
+            session.add_all(_event_row(item, run_id) for item, _ in pairs)
+            session.flush()
+            session.add_all(DecisionRow(**decision.model_dump()) for _, decision in pairs)
+
+    def resolve(self, event_id: str, action: Action, decided_by: str, reason: str) -> None:
+        """Record the slow path's final action on an escalated event."""
+        with self._session() as session, session.begin():
+            session.execute(
+                update(DecisionRow)
+                .where(DecisionRow.event_id == event_id)
+                .values(final_action=action.value, decided_by=decided_by, reason=reason)
+            )
+
+    def record_rejections(self, run_id: int | None, rejections: Sequence[Rejection]) -> None:
+        with self._session() as session, session.begin():
+            session.add_all(
+                RejectedInputRow(
+                    source=r.source, position=r.position, reason=r.reason, raw=r.raw, run_id=run_id
+                )
+                for r in rejections
+            )
+
+    def unresolved_escalations(self) -> list[tuple[Event, Decision]]:
+        """Escalated events whose deliberation never finished (e.g. after a crash)."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, DecisionRow)
+                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .where(DecisionRow.final_action.is_(None))
+                .order_by(EventRow.time)
+            ).all()
+            return [(_event_from_row(e), _decision_from_row(d)) for e, d in rows]
+
+    def decisions(self, limit: int = 100) -> list[tuple[Event, Decision]]:
+        """The most recent decisions with their events, newest first."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, DecisionRow)
+                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .order_by(EventRow.time.desc(), DecisionRow.decided_at.desc())
+                .limit(limit)
+            ).all()
+            return [(_event_from_row(e), _decision_from_row(d)) for e, d in rows]
+
+    def rejections(self, limit: int = 100) -> list[RejectedInputRow]:
+        with self._session() as session:
+            return list(
+                session.scalars(
+                    select(RejectedInputRow).order_by(RejectedInputRow.id.desc()).limit(limit)
+                )
+            )
+
+    def last_run(self) -> RunRow | None:
+        with self._session() as session:
+            return session.scalars(select(RunRow).order_by(RunRow.id.desc()).limit(1)).first()
+
+    def totals(self) -> dict[str, int]:
+        """Row counts and the split of final actions, for status displays."""
+        with self._session() as session:
+            totals = {
+                "events": session.scalar(select(func.count()).select_from(EventRow)) or 0,
+                "rejected_inputs": session.scalar(
+                    select(func.count()).select_from(RejectedInputRow)
+                )
+                or 0,
+            }
+            for action, count in session.execute(
+                select(DecisionRow.final_action, func.count()).group_by(DecisionRow.final_action)
+            ):
+                totals[f"final_{action or 'pending'}"] = count
+            return totals
