@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+PROACTIVEBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "proactivebench"
+if "FESTINA_PROACTIVEBENCH" in os.environ:
+    PROACTIVEBENCH = Path(os.environ["FESTINA_PROACTIVEBENCH"])
+
+
+def event_record(i: int, *, text: str | None = None, start: float = 1_700_000_000.0) -> dict:
+    """A valid festina event record, one second after the previous one."""
+    return {
+        "time": start + i,
+        "source": "test",
+        "kind": "editor",
+        "app": "Editor",
+        "text": text or f"The user edits line {i} of notes.md",
+    }
+
+
+def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
+    """Write records (dicts) and raw lines (str, written as-is) to a JSONL file."""
+    path.write_text(
+        "".join((json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def festina_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("FESTINA_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def proactivebench() -> Path:
+    if not (PROACTIVEBENCH / "test_data").is_dir():
+        pytest.skip(f"ProactiveBench data not found at {PROACTIVEBENCH}")
+    return PROACTIVEBENCH

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, load_settings
+from agent.paths import resolve_paths
+
+
+def test_the_documented_template_is_exactly_the_defaults(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(DEFAULT_CONFIG_TOML)
+    assert load_settings(path) == Settings()
+
+
+def test_a_missing_file_means_defaults_unless_required(tmp_path):
+    assert load_settings(tmp_path / "none.toml") == Settings()
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "none.toml", required=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[gate]\ndelta = 0.7\n", "gate.delta"),
+        ("[gate]\ncost_false_alarm = 0\n", "gate.cost_false_alarm"),
+        ("[daemon]\nqueue = 3\n", "daemon.queue: Extra inputs"),
+        ("[daemon\n", "invalid TOML"),
+    ],
+)
+def test_invalid_files_name_the_file_and_the_key(tmp_path, text, message):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_festina_home_holds_every_path(tmp_path):
+    paths = resolve_paths({"FESTINA_HOME": str(tmp_path)})
+    assert paths.config_file == tmp_path / "config.toml"
+    assert paths.database_url == f"sqlite:///{tmp_path / 'data' / 'festina.db'}"
+
+
+def test_config_init_then_show(festina_home):
+    runner = CliRunner()
+    assert runner.invoke(cli, ["config", "init"]).exit_code == 0
+    assert (festina_home / "config.toml").read_text() == DEFAULT_CONFIG_TOML
+    refused = runner.invoke(cli, ["config", "init"])
+    assert refused.exit_code != 0
+    assert "--force" in refused.output
+
+    (festina_home / "config.toml").write_text("[gate]\ncost_missed_help = 7.5\n")
+    shown = json.loads(runner.invoke(cli, ["config", "show"]).output)
+    assert shown["gate"]["cost_missed_help"] == 7.5
+    assert shown["gate"]["delta"] == Settings().gate.delta

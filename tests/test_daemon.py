@@ -1,0 +1,156 @@
+"""The daemon as a user runs it: the `festina` command in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import event_record, write_jsonl
+
+FESTINA = [sys.executable, "-m", "agent.cli"]
+
+
+def festina(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FESTINA_HOME": str(home)}
+    return subprocess.run(
+        [*FESTINA, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def database(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "data" / "festina.db")
+
+
+def count(home: Path, sql: str) -> int:
+    with database(home) as db:
+        return db.execute(sql).fetchone()[0]
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_run_replays_the_bundled_stream_into_the_database(tmp_path):
+    result = festina("daemon", "run", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    events = count(tmp_path, "select count(*) from events")
+    assert events == 152
+    assert (
+        count(tmp_path, "select count(*) from decisions where final_action is not null") == events
+    )
+    assert "accepted 152 events: 152 decided" in result.stdout
+
+
+def test_a_malformed_line_is_reported_with_its_line_number_and_the_rest_processed(tmp_path):
+    trace = write_jsonl(
+        tmp_path / "trace.jsonl",
+        [event_record(1), event_record(2), '{"time": 1, "kind": "editor"', event_record(4)],
+    )
+    result = festina("daemon", "run", "--source", f"jsonl:{trace}", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rejected trace:3: invalid JSON" in result.stderr
+    assert count(tmp_path, "select count(*) from decisions") == 3
+    with database(tmp_path) as db:
+        assert db.execute("select position, raw from rejected_inputs").fetchall() == [
+            (3, '{"time": 1, "kind": "editor"')
+        ]
+    log = (tmp_path / "logs" / "festina.log").read_text()
+    assert "rejected trace:3" in log
+
+
+def test_sigterm_during_replay_loses_no_accepted_event(tmp_path):
+    total = 300
+    trace = write_jsonl(tmp_path / "trace.jsonl", [event_record(i) for i in range(total)])
+    env = {**os.environ, "FESTINA_HOME": str(tmp_path)}
+    # 1 s between recorded events at 100x: about 100 events/s, 3 s for the whole trace.
+    daemon = subprocess.Popen(
+        [*FESTINA, "daemon", "run", "--source", f"jsonl:{trace}", "--speed", "100"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (tmp_path / "data" / "festina.db").exists())
+        wait_for(lambda: count(tmp_path, "select count(*) from decisions") >= 20)
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, stderr
+
+    with database(tmp_path) as db:
+        status, accepted, decided = db.execute(
+            "select status, accepted, decided from runs order by id desc"
+        ).fetchone()
+        undecided = db.execute(
+            "select count(*) from events e left join decisions d on d.event_id = e.id "
+            "where d.final_action is null"
+        ).fetchone()[0]
+    assert status == "interrupted"
+    assert 20 <= accepted < total
+    assert decided == accepted
+    assert count(tmp_path, "select count(*) from events") == accepted
+    assert undecided == 0
+
+    # Running again picks up exactly what was not accepted before.
+    rerun = festina("daemon", "run", "--source", f"jsonl:{trace}", home=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert count(tmp_path, "select count(*) from events") == total
+    assert count(tmp_path, "select count(*) from decisions") == total
+    assert f"{total - accepted} decided, {accepted} already seen" in rerun.stdout
+
+
+def test_start_status_stop_in_the_background(tmp_path):
+    trace = write_jsonl(tmp_path / "trace.jsonl", [event_record(i) for i in range(2000)])
+    started = festina(
+        "daemon", "start", "--source", f"jsonl:{trace}", "--speed", "10", home=tmp_path
+    )
+    assert started.returncode == 0, started.stderr
+    assert "daemon started (pid" in started.stdout
+    try:
+        again = festina("daemon", "start", home=tmp_path)
+        assert again.returncode == 3
+        assert "already running" in again.stderr
+
+        wait_for(lambda: count(tmp_path, "select count(*) from decisions") >= 3)
+        status = json.loads(festina("daemon", "status", "--json", home=tmp_path).stdout)
+        assert status["running"] is True
+        assert status["last_run"]["status"] == "running"
+    finally:
+        stopped = festina("daemon", "stop", home=tmp_path)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped" in stopped.stdout
+
+    status = json.loads(festina("daemon", "status", "--json", home=tmp_path).stdout)
+    assert status["running"] is False
+    assert status["last_run"]["status"] == "interrupted"
+    assert status["last_run"]["decided"] == status["last_run"]["accepted"] > 0
+    assert festina("daemon", "stop", home=tmp_path).stdout.strip() == "no daemon running"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["daemon", "run", "--source", "kafka:x"], "unknown source"),
+        (["daemon", "run", "--speed", "-1"], "daemon.speed"),
+        (["--config", "/nonexistent/festina.toml", "daemon", "run"], "config file not found"),
+    ],
+)
+def test_bad_invocations_fail_with_a_clear_message(tmp_path, args, message):
+    result = festina(*args, home=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from agent.events import Event, EventKind, describe_validation_error
+
+
+def make(**overrides):
+    record = {
+        "time": 1717377997.0,
+        "source": "test",
+        "kind": "browser",
+        "text": "The user searches",
+    }
+    record.update(overrides)
+    return Event.model_validate(record)
+
+
+def reason_for(**overrides) -> str:
+    with pytest.raises(ValidationError) as caught:
+        make(**overrides)
+    return describe_validation_error(caught.value)
+
+
+def test_time_accepts_unix_seconds_numeric_strings_and_aware_iso():
+    expected = datetime(2024, 6, 3, 1, 26, 37, tzinfo=UTC)
+    assert make(time=1717377997).time == expected
+    assert make(time="1717377997.0").time == expected
+    assert make(time="2024-06-03T03:26:37+02:00").time == expected
+
+
+def test_id_is_derived_from_content_and_stable():
+    first, again = make(), make()
+    assert first.id == again.id
+    assert len(first.id) == 32
+    assert make(text="The user scrolls").id != first.id
+    assert make(id="aw:window:42").id == "aw:window:42"
+
+
+def test_kind_is_an_enum():
+    assert make(kind="terminal").kind is EventKind.TERMINAL
+    assert "kind" in reason_for(kind="spaceship")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"time": "2024-06-03T03:26:37"}, "time: Input should have timezone info"),
+        ({"time": -5}, "non-negative"),
+        ({"time": True}, "not a boolean"),
+        ({"color": "red"}, "color: Extra inputs are not permitted"),
+        ({"source": ""}, "source: String should have at least 1 character"),
+        ({"text": ""}, "at least one of text, title or url"),
+        ({"text": "x" * 5000}, "text: String should have at most 4000 characters"),
+        ({"id": "has spaces"}, "id: String should match pattern"),
+    ],
+)
+def test_invalid_events_are_rejected_with_a_reason_naming_the_field(overrides, expected):
+    assert expected in reason_for(**overrides)
+
+
+def test_summary_joins_present_fields():
+    event = make(app="Chrome", title="Docs", text="reads the docs")
+    assert event.summary() == "Chrome | Docs | reads the docs"

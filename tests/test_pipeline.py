@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from agent.decision import Decision
+from agent.events import Event
+from agent.pipeline import Pipeline, PipelineOptions
+from agent.slowpath import GateRuleSlowPath, Verdict
+from agent.sources.base import EventSource, SourceItem
+from agent.sources.jsonl import JsonlSource
+from gate.base import GateScores
+from gate.cues import CueGate
+from gate.policy import Action, GatePolicy
+from memory.store import Store
+from tests.conftest import event_record, write_jsonl
+
+
+class FixedGate:
+    """Scores from the event text: 'boom' raises, 'edge' lands on tau, 'help' is clear."""
+
+    version = "fixed-test"
+
+    def score(self, windows):
+        scores = []
+        for window in windows:
+            text = window[-1].text
+            if "boom" in text:
+                raise RuntimeError("model exploded")
+            if "edge" in text:
+                scores.append(GateScores(p_need=1.0, p_accept=0.5))
+            elif "help" in text:
+                scores.append(GateScores(p_need=1.0, p_accept=0.95))
+            else:
+                scores.append(GateScores(p_need=0.1, p_accept=0.05))
+        return scores
+
+
+class RecordingSurface:
+    def __init__(self) -> None:
+        self.offers: list[tuple[Event, Decision]] = []
+
+    def offer(self, event, decision):
+        self.offers.append((event, decision))
+
+
+class EndlessSource(EventSource):
+    """A live-like source that never ends by itself."""
+
+    name = "endless"
+
+    def __init__(self) -> None:
+        self.yielded = 0
+
+    async def items(self) -> AsyncIterator[SourceItem]:
+        while True:
+            self.yielded += 1
+            yield Event.model_validate(event_record(self.yielded))
+            await asyncio.sleep(0)
+
+
+def make_pipeline(tmp_path, source, *, gate=None, slow_path=None, surface=None, **options):
+    store = Store(f"sqlite:///{tmp_path / 'festina.db'}")
+    pipeline = Pipeline(
+        source=source,
+        gate=gate or FixedGate(),
+        policy=GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
+        store=store,
+        slow_path=slow_path or GateRuleSlowPath(),
+        surface=surface or RecordingSurface(),
+        options=PipelineOptions(**options),
+    )
+    return pipeline, store
+
+
+async def test_every_accepted_event_is_decided_and_bad_lines_are_kept(tmp_path):
+    path = write_jsonl(
+        tmp_path / "s.jsonl",
+        [event_record(1), "oops", event_record(2, text="I need help"), event_record(3)],
+    )
+    surface = RecordingSurface()
+    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), surface=surface)
+    stats = await pipeline.run()
+
+    assert (stats.accepted, stats.decided, stats.rejected) == (3, 3, 1)
+    decided = store.decisions()
+    assert len(decided) == 3
+    assert all(d.final_action is not None for _, d in decided)
+    [rejected] = store.rejections()
+    assert (rejected.position, rejected.raw) == (2, "oops")
+    assert [e.text for e, _ in surface.offers] == ["I need help"]
+    assert store.last_run().status == "completed"
+
+
+async def test_replaying_the_same_stream_again_decides_nothing_twice(tmp_path):
+    path = write_jsonl(tmp_path / "s.jsonl", [event_record(i) for i in range(5)])
+    first, store = make_pipeline(tmp_path, JsonlSource(str(path)))
+    await first.run()
+    second, _ = make_pipeline(tmp_path, JsonlSource(str(path)))
+    stats = await second.run()
+    assert (stats.accepted, stats.decided, stats.duplicates) == (5, 0, 5)
+    assert store.totals()["events"] == 5
+
+
+async def test_a_gate_failure_silences_only_the_failing_event(tmp_path):
+    path = write_jsonl(
+        tmp_path / "s.jsonl",
+        [event_record(1, text="help please"), event_record(2, text="boom"), event_record(3)],
+    )
+    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), batch_size=8)
+    await pipeline.run()
+    by_text = {e.text: d for e, d in store.decisions()}
+    assert by_text["boom"].decided_by == "gate-error"
+    assert by_text["boom"].final_action is Action.SILENT
+    assert "model exploded" in by_text["boom"].reason
+    assert by_text["help please"].final_action is Action.INTERVENE
+
+
+async def test_escalations_get_a_final_action_from_the_slow_path(tmp_path):
+    path = write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="an edge case")])
+    surface = RecordingSurface()
+    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), surface=surface)
+    stats = await pipeline.run()
+    [(_, decision)] = store.decisions()
+    assert stats.escalated == 1
+    assert decision.gate_action is Action.ESCALATE
+    assert decision.final_action is Action.INTERVENE  # p_accept 0.5 >= tau 0.5
+    assert decision.decided_by == "gate-rule"
+    assert surface.offers[0][1].decided_by == "gate-rule"
+
+
+async def test_a_failing_slow_path_falls_back_to_silence(tmp_path):
+    class BrokenSlowPath:
+        async def deliberate(self, window, decision) -> Verdict:
+            raise ValueError("no LLM")
+
+    path = write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="edge")])
+    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), slow_path=BrokenSlowPath())
+    await pipeline.run()
+    [(_, decision)] = store.decisions()
+    assert decision.final_action is Action.SILENT
+    assert decision.decided_by == "slow-path-error"
+
+
+async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_path):
+    class SlowSlowPath(GateRuleSlowPath):
+        async def deliberate(self, window, decision):
+            await asyncio.sleep(0.005)
+            return await super().deliberate(window, decision)
+
+    records = [event_record(i, text=f"edge {i}") for i in range(40)]
+    path = write_jsonl(tmp_path / "s.jsonl", records)
+    pipeline, store = make_pipeline(
+        tmp_path, JsonlSource(str(path)), slow_path=SlowSlowPath(), queue_size=1, batch_size=1
+    )
+    stats = await pipeline.run()
+    assert stats.decided == stats.escalated == 40
+    assert store.totals().get("final_pending", 0) == 0
+
+
+async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path):
+    source = EndlessSource()
+    pipeline, store = make_pipeline(tmp_path, source, gate=CueGate(), queue_size=16)
+    task = asyncio.create_task(pipeline.run())
+    while pipeline.stats.decided < 50:
+        await asyncio.sleep(0.001)
+    pipeline.request_stop()
+    stats = await task
+
+    assert stats.accepted >= 50
+    assert stats.decided == stats.accepted
+    assert store.totals()["events"] == stats.accepted
+    assert store.last_run().status == "interrupted"
+    assert store.last_run().accepted == stats.accepted
+
+
+async def test_unfinished_deliberations_resume_on_the_next_run(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'festina.db'}")
+    event = Event.model_validate(event_record(1, text="edge"))
+    pending = Decision(
+        event_id=event.id,
+        p_need=1.0,
+        p_accept=0.55,
+        tau=0.5,
+        delta=0.1,
+        gate_action=Action.ESCALATE,
+        model_version="x",
+        gate_latency_ms=1.0,
+    )
+    store.record_decisions(None, [(event, pending)])
+    assert len(store.unresolved_escalations()) == 1
+
+    empty = write_jsonl(tmp_path / "empty.jsonl", [])
+    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(empty)))
+    await pipeline.run()
+    assert store.unresolved_escalations() == []
+    [(_, decision)] = store.decisions()
+    assert decision.final_action is Action.INTERVENE

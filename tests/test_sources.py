@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.events import Event
+from agent.sources import SourceSpecError, bundled_stream_path, open_source
+from agent.sources.base import Rejection
+from agent.sources.jsonl import JsonlSource
+from tests.conftest import event_record, write_jsonl
+
+
+async def collect(source) -> list:
+    return [item async for item in source.items()]
+
+
+async def test_malformed_lines_are_rejected_with_line_numbers_and_good_lines_kept(tmp_path):
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            event_record(1),
+            "{not json",
+            event_record(2),
+            "",  # blank lines are skipped, not rejected
+            '["a", "list"]',
+            {**event_record(3), "kind": "spaceship"},
+            event_record(4),
+        ],
+    )
+    items = await collect(JsonlSource(str(path)))
+
+    events = [i for i in items if isinstance(i, Event)]
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    assert [e.text for e in events] == [event_record(i)["text"] for i in (1, 2, 4)]
+    assert [r.position for r in rejections] == [2, 5, 6]
+    assert rejections[0].reason.startswith("invalid JSON")
+    assert rejections[0].raw == "{not json"
+    assert "expected a JSON object" in rejections[1].reason
+    assert "kind" in rejections[2].reason
+
+
+async def test_festina_records_default_their_source_to_the_file(tmp_path):
+    record = event_record(1)
+    del record["source"]
+    path = write_jsonl(tmp_path / "stream.jsonl", [record])
+    [event] = await collect(JsonlSource(str(path)))
+    assert event.source == "jsonl:stream"
+
+
+async def test_stdin_replay():
+    stdin = io.StringIO(json.dumps(event_record(1)) + "\nnope\n")
+    items = await collect(JsonlSource("-", stdin=stdin))
+    assert isinstance(items[0], Event)
+    assert isinstance(items[1], Rejection)
+    assert items[1].source == "stdin"
+    assert items[1].position == 2
+
+
+async def test_every_proactivebench_trace_replays_without_labels(proactivebench):
+    splits = json.loads((proactivebench / "test_data" / "splits.json").read_text())
+    for name in splits["all"]["files"]:
+        path = proactivebench / "test_data" / name
+        trace = json.loads(path.read_text())
+        items = await collect(open_source(f"jsonl:{path}"))
+        assert all(isinstance(i, Event) for i in items), name
+        assert len(items) == len(trace)
+        assert [i.text for i in items] == [step["observation"]["event"] for step in trace]
+        assert all("task_status" not in json.dumps(i.attributes) for i in items)
+        assert len({i.id for i in items}) == len(items)
+
+
+async def test_proactivebench_items_in_jsonl_are_converted(tmp_path):
+    item = {
+        "observation": {"time": "1717377997.0", "event": "The user searches on Google for 'x y z'."}
+    }
+    path = write_jsonl(tmp_path / "code_99.jsonl", [item, {"observation": {"time": "soon"}}])
+    event, rejection = await collect(JsonlSource(str(path)))
+    assert event.kind == "browser"
+    assert event.source == "proactivebench:code_99"
+    assert rejection.position == 2
+    assert "time" in rejection.reason
+
+
+async def test_a_json_file_that_is_not_a_list_is_one_rejection(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"observation": 1}')
+    [rejection] = await collect(JsonlSource(str(path)))
+    assert "list of records" in rejection.reason
+
+
+async def test_bundled_stream_is_valid():
+    items = await collect(open_source(""))
+    assert str(bundled_stream_path()).endswith("demo_stream.jsonl")
+    assert len(items) > 100
+    assert all(isinstance(i, Event) for i in items)
+
+
+@pytest.mark.parametrize("spec", ["kafka:topic", "nocolon", "jsonl:/does/not/exist.jsonl"])
+def test_bad_source_specs_are_refused(spec):
+    with pytest.raises(SourceSpecError):
+        open_source(spec)
+
+
+def test_open_source_accepts_existing_files(tmp_path: Path):
+    path = write_jsonl(tmp_path / "ok.jsonl", [event_record(1)])
+    assert open_source(f"jsonl:{path}").name == f"jsonl:{path}"
