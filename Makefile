@@ -4,15 +4,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: model run test lint clean
 
 $(BIN)/festina: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	touch $@
 
-run: $(BIN)/festina
+model: $(BIN)/festina
+	$(BIN)/festina gate train --if-missing
+
+run: model
 	$(BIN)/festina daemon run
 	$(BIN)/festina decisions --limit 15
 

@@ -16,6 +16,7 @@ from agent.events import describe_validation_error
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
+from gate.cli import gate
 
 EXIT_ALREADY_RUNNING = 3
 
@@ -252,6 +253,9 @@ def config_init(obj: Context, force: bool) -> None:
 def config_show(obj: Context) -> None:
     """Print the effective settings (file plus defaults) as JSON."""
     click.echo(obj.settings().model_dump_json(indent=2))
+
+
+cli.add_command(gate)
 
 
 def main() -> None:

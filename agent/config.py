@@ -32,6 +32,11 @@ log_level = "INFO"
 url = ""
 
 [gate]
+# Gate model folder. Empty uses the registry's current model (see `festina gate list`),
+# or the untrained cue gate when none has been trained yet.
+model = ""
+# Where the ONNX gate runs: "auto" (CUDA when onnxruntime has it, else CPU), "cpu", "cuda".
+device = "auto"
 # C_FA: cost of an offer the user did not want.
 cost_false_alarm = 1.0
 # C_FN: cost of staying silent when the user needed help.
@@ -64,6 +69,8 @@ class StorageSettings(BaseModel):
 
 
 class GateSettings(GatePolicy):
+    model: str = ""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     window: int = Field(8, ge=1, le=256)
 
     def policy(self) -> GatePolicy:

@@ -41,7 +41,7 @@ def run_foreground(
     with PidLock(paths.pid_file):
         source = open_source(settings.daemon.source)
         store = Store(database_url(settings, paths))
-        gate = load_gate()
+        gate = load_gate(settings.gate.model, paths.models_dir, settings.gate.device)
         pipeline = Pipeline(
             source=source,
             gate=gate,

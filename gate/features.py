@@ -1,14 +1,26 @@
-"""Cues read off the recent event window: the signals that a user may be stuck."""
+"""Features read off the recent event window, for the gate's heads.
+
+Three families, each measured on its own in the gate benchmark:
+* cues: regex cues for searching, errors, help-seeking, repetition, pace;
+* activity: what the user physically does (scrolls, types, clicks, switches app) and
+  how similar the current event is to the recent ones (novelty);
+* embedding: the MiniLM sentence embedding of the current event.
+Acceptance features add how well a proposed task matches the event and its history.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
 
 from agent.events import Event
 from gate.base import EventWindow
 
-_SEARCH = re.compile(r"\b(search(es|ed|ing)?|google[sd]?|query|looks? up)\b", re.I)
+_SEARCH = re.compile(r"\b(search(es|ed|ing)?|google[sd]?|bing|query|looks? up)\b", re.I)
 _ERROR = re.compile(
     r"\b(error|exception|traceback|fail(s|ed|ure)?|bug|crash(es|ed)?|warning)\b", re.I
 )
@@ -16,6 +28,11 @@ _HELP = re.compile(
     r"\b(how (to|do)|tutorial|documentation|docs|stack ?overflow|example|guide)\b", re.I
 )
 _QUOTED = re.compile(r"'([^']{3,})'|\"([^\"]{3,})\"")
+_SWITCH = re.compile(r"\b(switch(es|ed)?|returns?|opens?|navigat(es|ed)|new tab)\b", re.I)
+_SCROLL = re.compile(r"\bscroll", re.I)
+_TYPE = re.compile(r"\b(types?|typing|typed|writes?|edits?|inputs?)\b", re.I)
+_CLICK = re.compile(r"\bclick", re.I)
+_NOISE = re.compile(r"ctrl_l|\bkey\b", re.I)
 
 CUE_NAMES = (
     "is_search",
@@ -28,14 +45,37 @@ CUE_NAMES = (
     "events_last_minute",
     "is_first_in_window",
 )
+ACTIVITY_NAMES = (
+    "is_switch",
+    "is_scroll",
+    "is_typing",
+    "is_click",
+    "is_key_noise",
+    "text_length",
+    "kind_changed",
+    "similarity_prev",
+    "similarity_max",
+    "similarity_mean",
+)
+TASK_NAMES = ("task_similarity", "task_history_similarity", "task_length")
+
+
+class Encoder(Protocol):
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def _quoted_terms(event: Event) -> set[str]:
     return {(a or b).lower() for a, b in _QUOTED.findall(event.text)}
 
 
+def _flag(pattern: re.Pattern[str], text: str) -> float:
+    return float(bool(pattern.search(text)))
+
+
 def window_cues(window: EventWindow) -> dict[str, float]:
-    """Numeric cues for the last event of `window`, in `CUE_NAMES` order."""
+    """Numeric cues for the last event of `window`, keyed by `CUE_NAMES`."""
     current = window[-1]
     earlier = window[:-1]
     text = current.summary()
@@ -43,9 +83,9 @@ def window_cues(window: EventWindow) -> dict[str, float]:
     current_terms = _quoted_terms(current)
     repeated = any(current_terms & _quoted_terms(e) for e in earlier) if current_terms else False
     return {
-        "is_search": float(bool(_SEARCH.search(text))),
-        "is_error": float(bool(_ERROR.search(text))),
-        "is_help_seeking": float(bool(_HELP.search(text))),
+        "is_search": _flag(_SEARCH, text),
+        "is_error": _flag(_ERROR, text),
+        "is_help_seeking": _flag(_HELP, text),
         "searches_in_window": float(sum(bool(_SEARCH.search(e.summary())) for e in window)),
         "errors_in_window": float(sum(bool(_ERROR.search(e.summary())) for e in window)),
         "repeated_query": float(repeated),
@@ -53,3 +93,80 @@ def window_cues(window: EventWindow) -> dict[str, float]:
         "events_last_minute": float(sum(current.timestamp - e.timestamp <= 60 for e in window)),
         "is_first_in_window": float(not earlier),
     }
+
+
+def _activity(window: EventWindow, similarities: np.ndarray) -> list[float]:
+    current = window[-1]
+    text = current.summary()
+    kind_changed = len(window) > 1 and window[-2].kind != current.kind
+    has_history = similarities.size > 0
+    return [
+        _flag(_SWITCH, text),
+        _flag(_SCROLL, text),
+        _flag(_TYPE, text),
+        _flag(_CLICK, text),
+        _flag(_NOISE, text),
+        len(text) / 100.0,
+        float(kind_changed),
+        float(similarities[-1]) if has_history else 0.0,
+        float(similarities.max()) if has_history else 0.0,
+        float(similarities.mean()) if has_history else 0.0,
+    ]
+
+
+class FeatureBuilder:
+    """Turns windows (and proposed tasks) into the heads' feature matrices."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+
+    @property
+    def need_names(self) -> list[str]:
+        return [*CUE_NAMES, *ACTIVITY_NAMES, *(f"emb_{i}" for i in range(self.encoder.dimension))]
+
+    @property
+    def accept_names(self) -> list[str]:
+        return [*CUE_NAMES, *ACTIVITY_NAMES]
+
+    @property
+    def accept_task_names(self) -> list[str]:
+        return [*CUE_NAMES, *ACTIVITY_NAMES, *TASK_NAMES]
+
+    def _embed_windows(self, windows: Sequence[EventWindow]) -> list[np.ndarray]:
+        texts = [event.summary() for window in windows for event in window]
+        vectors = self.encoder.encode(texts)
+        out, start = [], 0
+        for window in windows:
+            out.append(vectors[start : start + len(window)])
+            start += len(window)
+        return out
+
+    def _base(self, windows: Sequence[EventWindow]) -> tuple[np.ndarray, list[np.ndarray]]:
+        embedded = self._embed_windows(windows)
+        rows = []
+        for window, vectors in zip(windows, embedded, strict=True):
+            cues = window_cues(window)
+            similarities = vectors[:-1] @ vectors[-1]
+            rows.append([*(cues[name] for name in CUE_NAMES), *_activity(window, similarities)])
+        return np.asarray(rows, dtype=np.float32), embedded
+
+    def need(self, windows: Sequence[EventWindow]) -> np.ndarray:
+        base, embedded = self._base(windows)
+        current = np.stack([vectors[-1] for vectors in embedded])
+        return np.hstack([base, current]).astype(np.float32)
+
+    def accept(self, windows: Sequence[EventWindow]) -> np.ndarray:
+        return self._base(windows)[0]
+
+    def accept_task(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> np.ndarray:
+        base, embedded = self._base(windows)
+        task_vectors = self.encoder.encode(list(tasks))
+        extra = [
+            [
+                float(vectors[-1] @ task),
+                float((vectors @ task).max()),
+                len(text) / 100.0,
+            ]
+            for vectors, task, text in zip(embedded, task_vectors, tasks, strict=True)
+        ]
+        return np.hstack([base, np.asarray(extra, dtype=np.float32)]).astype(np.float32)

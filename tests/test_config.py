@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -58,3 +59,8 @@ def test_config_init_then_show(festina_home):
     shown = json.loads(runner.invoke(cli, ["config", "show"]).output)
     assert shown["gate"]["cost_missed_help"] == 7.5
     assert shown["gate"]["delta"] == Settings().gate.delta
+
+
+def test_the_readme_documents_the_real_defaults():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert DEFAULT_CONFIG_TOML in readme

@@ -10,6 +10,7 @@ event, so a model scoring the event can never see its own answer.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.events import EventKind
@@ -41,6 +42,21 @@ _APP_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# Synthetic ProactiveBench scenes use a scene clock ("Day 2, 9:05 AM"); day 1 is mapped
+# to this fixed date so their events still order and space correctly.
+_SCENE_CLOCK = re.compile(r"^Day (\d+), (\d{1,2}):(\d{2}) ?([AP]M)$", re.I)
+_SCENE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def parse_time(value: Any) -> Any:
+    """Scene-clock strings become datetimes; anything else is left for validation."""
+    if isinstance(value, str) and (match := _SCENE_CLOCK.match(value.strip())):
+        day, hour, minute, half = match.groups()
+        hour24 = int(hour) % 12 + (12 if half.upper() == "PM" else 0)
+        return _SCENE_EPOCH + timedelta(days=int(day) - 1, hours=hour24, minutes=int(minute))
+    return value
+
+
 def is_proactivebench_item(record: Any) -> bool:
     """True when a decoded JSON record has ProactiveBench's trace-item shape."""
     return isinstance(record, dict) and isinstance(record.get("observation"), dict)
@@ -65,7 +81,7 @@ def to_event_record(item: dict[str, Any], trace: str, step: int) -> dict[str, An
     observation = item["observation"]
     sentence = observation.get("event")
     record: dict[str, Any] = {
-        "time": observation.get("time"),
+        "time": parse_time(observation.get("time")),
         "source": f"proactivebench:{trace}",
         "kind": infer_kind(sentence) if isinstance(sentence, str) else EventKind.OTHER,
         "text": sentence,

@@ -1,0 +1,146 @@
+"""`festina gate train`: from labelled data to a registered, calibrated ONNX gate."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from gate.data import load_labelled_jsonl, load_reward_items, load_traces
+from gate.encoder import OnnxEncoder
+from gate.encoder_export import ENCODER_FILE, bundled_minilm_path, export_encoder
+from gate.features import FeatureBuilder
+from gate.registry import (
+    EncoderManifest,
+    GateManifest,
+    HeadManifest,
+    file_sha256,
+    save_manifest,
+    set_current,
+)
+from gate.training import (
+    HEAD_NAMES,
+    build_dataset,
+    data_fingerprint,
+    export_head,
+    features_for,
+    head_data,
+    train_head,
+)
+
+logger = logging.getLogger("festina.gate.build")
+
+DEFAULT_WINDOW = 8
+ONNX_TOLERANCE = 1e-4
+_SOURCE_NOTE = "source.txt"
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    proactivebench: Path
+    labelled: Sequence[Path] = ()
+    window: int = DEFAULT_WINDOW
+
+    def files(self) -> list[Path]:
+        test_dir = self.proactivebench / "test_data"
+        return [
+            *sorted(test_dir.glob("*.json")),
+            self.proactivebench / "reward_data" / "train_data.jsonl",
+            *self.labelled,
+        ]
+
+
+def ensure_encoder(models_dir: Path, source: str | None = None) -> Path:
+    """An exported encoder for `source` (default: the bundled MiniLM), exporting it once
+    and reusing it for every later model version."""
+    source = source or str(bundled_minilm_path())
+    encoders = models_dir / "encoders"
+    for candidate in sorted(encoders.glob("*/" + _SOURCE_NOTE)) if encoders.is_dir() else []:
+        if candidate.read_text().strip() == source and (candidate.parent / ENCODER_FILE).is_file():
+            return candidate.parent
+    encoders.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=encoders) as scratch:
+        logger.info("exporting encoder %s to ONNX", source)
+        export_encoder(source, Path(scratch))
+        (Path(scratch) / _SOURCE_NOTE).write_text(source + "\n")
+        target = encoders / file_sha256(Path(scratch) / ENCODER_FILE)[:12]
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(scratch, target)
+        target.chmod(0o755)  # mkdtemp made it private; models are shared read-only files
+    return target
+
+
+def _verify_onnx(path: Path, estimator: object, features: np.ndarray) -> float:
+    """Largest gap between sklearn's and onnxruntime's probabilities on real rows."""
+    from gate.runtime import open_session
+
+    session = open_session(path, "cpu")
+    outputs = session.run(None, {session.get_inputs()[0].name: features.astype(np.float32)})
+    onnx_p = next(o for o in outputs if o.ndim == 2)[:, 1]
+    sklearn_p = estimator.predict_proba(features)[:, 1]  # type: ignore[attr-defined]
+    return float(np.abs(onnx_p - sklearn_p).max())
+
+
+def train_gate(
+    inputs: TrainingInputs,
+    models_dir: Path,
+    *,
+    encoder_source: str | None = None,
+    make_current: bool = True,
+) -> GateManifest:
+    """Train, calibrate, export and register a gate model; returns its manifest."""
+    encoder_dir = ensure_encoder(models_dir, encoder_source)
+    traces = load_traces(inputs.proactivebench)
+    for path in inputs.labelled:
+        traces.extend(load_labelled_jsonl(path))
+    reward = load_reward_items(inputs.proactivebench / "reward_data" / "train_data.jsonl", traces)
+    dataset = build_dataset(traces, reward, inputs.window)
+    builder = FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu"))
+
+    fingerprint = data_fingerprint(inputs.files())
+    created = datetime.now(UTC)
+    version = f"gate-{created:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
+    model_dir = models_dir / version
+    model_dir.mkdir(parents=True)
+    heads = {}
+    for name in HEAD_NAMES:
+        trained = train_head(name, dataset, builder)
+        path = model_dir / f"{name}.onnx"
+        export_head(trained, path)
+        gap = _verify_onnx(
+            path, trained.estimator, features_for(name, builder, head_data(dataset, name))
+        )
+        if gap > ONNX_TOLERANCE:
+            raise RuntimeError(f"ONNX export of head {name} differs from sklearn by {gap:.2e}")
+        heads[name] = HeadManifest(
+            file=path.name,
+            features=trained.feature_names,
+            calibrator=trained.calibration.calibrator,
+            ece_by_method=trained.calibration.ece_by_method,
+            metrics={**trained.metrics, "onnx_max_gap": gap},
+        )
+        logger.info("head %s: %s", name, heads[name].metrics)
+    manifest = GateManifest(
+        version=version,
+        created_at=created,
+        window=inputs.window,
+        data_sha256=fingerprint,
+        data_files=[str(p) for p in inputs.files()],
+        encoder=EncoderManifest(
+            source=(encoder_dir / _SOURCE_NOTE).read_text().strip(),
+            directory=str(Path("..") / "encoders" / encoder_dir.name),
+            sha256=file_sha256(encoder_dir / ENCODER_FILE),
+        ),
+        heads=heads,
+    )
+    save_manifest(model_dir, manifest)
+    if make_current:
+        set_current(models_dir, version)
+    return manifest

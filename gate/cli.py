@@ -1,0 +1,160 @@
+"""`festina gate ...`: train, export, evaluate and choose gate models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_DATA = Path("../shared/data/proactivebench")
+
+
+def _data_option(fn: Any) -> Any:
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        default=DEFAULT_DATA,
+        show_default=True,
+        help="ProactiveBench data folder (test_data/, reward_data/, peer_traces/).",
+    )(fn)
+
+
+@click.group()
+def gate() -> None:
+    """Train, export, evaluate and choose gate models."""
+
+
+@gate.command("train")
+@_data_option
+@click.option(
+    "--labelled",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help='Extra labelled JSONL ({"event": {...}, "need": true}); repeatable.',
+)
+@click.option(
+    "--encoder", "encoder_source", help="Encoder folder or hub id (default: bundled MiniLM)."
+)
+@click.option("--window", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--no-activate", is_flag=True, help="Register the model without making it current.")
+@click.option("--if-missing", is_flag=True, help="Do nothing when a current model exists.")
+@click.pass_obj
+def gate_train(
+    obj: Any,
+    data_dir: Path,
+    labelled: tuple[Path, ...],
+    encoder_source: str | None,
+    window: int,
+    no_activate: bool,
+    if_missing: bool,
+) -> None:
+    """Train and calibrate the heads, export them to ONNX and register the model."""
+    from gate.build import TrainingInputs, train_gate
+    from gate.registry import current_model_dir
+
+    current = current_model_dir(obj.paths.models_dir)
+    if if_missing and current is not None:
+        click.echo(f"current gate model: {current.name}")
+        return
+
+    manifest = train_gate(
+        TrainingInputs(data_dir, labelled, window),
+        obj.paths.ensure().models_dir,
+        encoder_source=encoder_source,
+        make_current=not no_activate,
+    )
+    click.echo(f"trained {manifest.version}" + ("" if no_activate else " (now current)"))
+    for name, head in manifest.heads.items():
+        metrics = ", ".join(f"{k}={v:.3f}" for k, v in head.metrics.items())
+        click.echo(f"  {name}: calibration={head.calibrator.method}; {metrics}")
+
+
+@gate.command("export")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--encoder", "encoder_source", help="Encoder folder or hub id (default: bundled MiniLM)."
+)
+def gate_export(target: Path, encoder_source: str | None) -> None:
+    """Export the sentence encoder to TARGET/encoder.onnx with its tokenizer."""
+    from gate.encoder_export import bundled_minilm_path, export_encoder
+
+    path = export_encoder(encoder_source or bundled_minilm_path(), target)
+    click.echo(f"wrote {path}")
+
+
+@gate.command("list")
+@click.pass_obj
+def gate_list(obj: Any) -> None:
+    """List registered models; * marks the current one."""
+    from gate.registry import current_model_dir, list_versions
+
+    models_dir = obj.paths.models_dir
+    current = current_model_dir(models_dir)
+    manifests = list_versions(models_dir)
+    if not manifests:
+        click.echo("no gate models; run `festina gate train`")
+    for manifest in manifests:
+        mark = "*" if current is not None and current.name == manifest.version else " "
+        need = manifest.heads["need"].metrics
+        click.echo(
+            f"{mark} {manifest.version}  need oof_auc={need['oof_auc']:.3f} "
+            f"ece={need['oof_ece_calibrated']:.3f}  data={manifest.data_sha256[:12]}"
+        )
+
+
+@gate.command("use")
+@click.argument("version")
+@click.pass_obj
+def gate_use(obj: Any, version: str) -> None:
+    """Make VERSION the model the daemon loads."""
+    from gate.registry import RegistryError, set_current
+
+    try:
+        set_current(obj.paths.models_dir, version)
+    except RegistryError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"current gate: {version}")
+
+
+@gate.command("eval")
+@_data_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/gate"),
+    show_default=True,
+)
+@click.option("--no-latency", is_flag=True, help="Skip the speed measurements.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+@click.pass_obj
+def gate_eval(obj: Any, data_dir: Path, out_dir: Path, no_latency: bool, as_json: bool) -> None:
+    """Benchmark: leave-one-trace-out quality, 15 peer agents, ablation, latency."""
+    from evals.gate_benchmark import run_benchmark
+    from gate.build import ensure_encoder
+    from gate.encoder import OnnxEncoder
+    from gate.features import FeatureBuilder
+    from gate.registry import current_model_dir
+
+    settings = obj.settings()
+    models_dir = obj.paths.ensure().models_dir
+    encoder_dir = ensure_encoder(models_dir)
+    model_dir = None if no_latency else current_model_dir(models_dir)
+    if not no_latency and model_dir is None:
+        raise click.ClickException("no current gate model to time; run `festina gate train` first")
+    report = run_benchmark(
+        data_dir,
+        FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
+        settings.gate.policy(),
+        model_dir=model_dir,
+        encoder_source=None if no_latency else (encoder_dir / "source.txt").read_text().strip(),
+        out_dir=out_dir,
+        window=settings.gate.window,
+        progress=lambda step: click.echo(f"... {step}", err=True),
+    )
+    click.echo(report.to_json() if as_json else report.table())
+    click.echo(
+        f"report: {out_dir / 'gate_benchmark.json'}, plot: {out_dir / 'reliability.png'}", err=True
+    )

@@ -1,0 +1,119 @@
+"""Labelled data for the gate: ProactiveBench traces and reward pairs, and labelled JSONL.
+
+Every example carries the trace it came from (`group`), because reward histories are
+prefixes of the test traces: leave-one-trace-out must drop a scored trace's reward items
+from training too, or the score is leaked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.events import Event
+from agent.sources.jsonl import record_to_item
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A recorded session with a need label per event."""
+
+    name: str
+    events: list[Event]
+    needs: list[bool]
+    observations: list[dict] = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RewardItem:
+    """A judged (history, proposed task) pair; `task` None means "stay silent" was judged."""
+
+    history: list[Event]
+    task: str | None
+    valid: bool
+    help_needed: bool
+    category: str
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+
+def _events(records: Iterable[dict], origin: str) -> list[Event]:
+    events = []
+    for position, record in enumerate(records, start=1):
+        item = record_to_item(record, origin=origin, position=position, raw="")
+        if not isinstance(item, Event):
+            raise ValueError(f"{origin}:{position}: {item.reason}")
+        events.append(item)
+    return events
+
+
+def load_traces(root: Path) -> list[Trace]:
+    """The ProactiveBench test traces listed in `test_data/splits.json`."""
+    test_dir = root / "test_data"
+    names = json.loads((test_dir / "splits.json").read_text())["all"]["files"]
+    traces = []
+    for name in names:
+        items = json.loads((test_dir / name).read_text())
+        stem = Path(name).stem
+        traces.append(
+            Trace(
+                stem,
+                _events(items, stem),
+                [bool(i["task_status"]) for i in items],
+                [i["observation"] for i in items],
+            )
+        )
+    return traces
+
+
+def _observation_key(observation: dict) -> tuple[str, str]:
+    return str(observation["time"]), observation["event"]
+
+
+def load_reward_items(path: Path, traces: list[Trace]) -> list[RewardItem]:
+    """Reward judgements, each tagged with every trace that shares one of its events."""
+    owners: dict[tuple[str, str], set[str]] = {}
+    for trace in traces:
+        for observation in trace.observations:
+            owners.setdefault(_observation_key(observation), set()).add(trace.name)
+    items = []
+    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+        row = json.loads(line)
+        groups: set[str] = set()
+        for observation in row["obs"]:
+            groups |= owners.get(_observation_key(observation), set())
+        origin = f"reward-{path.stem}-{line_number}"
+        history = _events(({"observation": o} for o in row["obs"]), origin)
+        items.append(
+            RewardItem(
+                history=history,
+                task=row["pred_task"],
+                valid=bool(row["valid"]),
+                help_needed=bool(row["help_needed"]),
+                category=row["category"],
+                groups=frozenset(groups),
+            )
+        )
+    return items
+
+
+def load_labelled_jsonl(path: Path) -> list[Trace]:
+    """Labelled events, one JSON object a line: ``{"event": {...}, "need": true}``.
+
+    Consecutive lines of one event source form one trace, so windows see real history.
+    """
+    by_source: dict[str, tuple[list[Event], list[bool]]] = {}
+    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict) or "event" not in row or not isinstance(row.get("need"), bool):
+            raise ValueError(
+                f"{path}:{line_number}: expected {{'event': {{...}}, 'need': true|false}}"
+            )
+        [event] = _events([row["event"]], f"{path.stem}:{line_number}")
+        events, needs = by_source.setdefault(event.source, ([], []))
+        events.append(event)
+        needs.append(row["need"])
+    return [Trace(f"{path.stem}:{src}", ev, nd) for src, (ev, nd) in by_source.items()]

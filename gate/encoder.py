@@ -1,0 +1,56 @@
+"""Sentence embeddings from the exported ONNX encoder, with an LRU cache.
+
+Windows overlap (each event is seen again as history of the next ones), so caching by
+text turns most lookups into hits.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from gate.runtime import open_session
+
+MAX_TOKENS = 128
+
+
+class OnnxEncoder:
+    def __init__(self, model_dir: Path, *, device: str = "auto", cache_size: int = 4096) -> None:
+        self._session = open_session(model_dir / "encoder.onnx", device)
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self.dimension = int(self._session.get_outputs()[0].shape[1] or 384)
+
+    @property
+    def providers(self) -> list[str]:
+        return self._session.get_providers()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-norm embeddings, one row per text."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self._run(missing), strict=True):
+                self._cache[text] = vector
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row] = self._cache[text]
+            self._cache.move_to_end(text)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return out

@@ -1,0 +1,91 @@
+"""The model registry: one folder per gate version, a manifest, and a CURRENT pointer.
+
+models/
+  CURRENT                      the version the daemon loads
+  encoders/<sha12>/            exported encoder + tokenizer, shared by versions
+  <version>/manifest.json      what was trained on what, metrics, calibration
+  <version>/<head>.onnx
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from gate.calibration import Calibrator
+
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+
+
+class HeadManifest(BaseModel):
+    file: str
+    features: list[str]
+    calibrator: Calibrator
+    ece_by_method: dict[str, float]
+    metrics: dict[str, float]
+
+
+class EncoderManifest(BaseModel):
+    source: str
+    directory: str
+    sha256: str
+
+
+class GateManifest(BaseModel):
+    version: str
+    created_at: datetime
+    window: int
+    data_sha256: str
+    data_files: list[str]
+    encoder: EncoderManifest
+    heads: dict[str, HeadManifest]
+
+
+class RegistryError(RuntimeError):
+    """The registry holds no usable model where one was expected."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_manifest(model_dir: Path) -> GateManifest:
+    path = model_dir / MANIFEST
+    if not path.is_file():
+        raise RegistryError(f"no gate model at {model_dir} (missing {MANIFEST})")
+    return GateManifest.model_validate_json(path.read_text())
+
+
+def save_manifest(model_dir: Path, manifest: GateManifest) -> None:
+    (model_dir / MANIFEST).write_text(manifest.model_dump_json(indent=2))
+
+
+def current_model_dir(models_dir: Path) -> Path | None:
+    pointer = models_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    version = pointer.read_text().strip()
+    return models_dir / version if version else None
+
+
+def set_current(models_dir: Path, version: str) -> None:
+    if not (models_dir / version / MANIFEST).is_file():
+        raise RegistryError(f"no model version {version!r} in {models_dir}")
+    tmp = models_dir / (CURRENT + ".tmp")
+    tmp.write_text(version + "\n")
+    tmp.replace(models_dir / CURRENT)  # atomic: a reader never sees a half-written pointer
+
+
+def list_versions(models_dir: Path) -> list[GateManifest]:
+    if not models_dir.is_dir():
+        return []
+    manifests = [load_manifest(d) for d in sorted(models_dir.iterdir()) if (d / MANIFEST).is_file()]
+    return sorted(manifests, key=lambda m: m.created_at)

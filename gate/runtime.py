@@ -1,0 +1,30 @@
+"""onnxruntime sessions: the CUDA provider when present, the CPU otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime as ort
+
+_PREFERRED = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def providers(device: str = "auto") -> list[str]:
+    """Execution providers for `device` ("auto", "cpu" or "cuda"), best first."""
+    available = set(ort.get_available_providers())
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise RuntimeError(
+            "device 'cuda' requested but onnxruntime has no CUDA provider; "
+            "install the gpu extra (onnxruntime-gpu)"
+        )
+    return [p for p in _PREFERRED if p in available]
+
+
+def open_session(path: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused CUDA on CPU-only hosts are noise
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers(device))

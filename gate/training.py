@@ -1,0 +1,193 @@
+"""Training the gate's heads: datasets, grouped cross-validation, calibration, ONNX export.
+
+Heads (each one chosen by the measurements in the gate benchmark):
+* need: logistic regression over cues, activity and the (PCA-compressed) event
+  embedding -> p_need,
+  learned from the traces' human `task_status` labels;
+* accept: logistic regression over cues and activity -> p_accept that an offer made now is
+  accepted, learned from the reward judgements of proposed tasks;
+* accept_task: the same with the proposed task's similarity to the event and its history,
+  for scoring a concrete draft (the slow path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from agent.events import Event
+from gate.calibration import CalibrationChoice, choose_calibrator, expected_calibration_error
+from gate.data import RewardItem, Trace
+from gate.features import FeatureBuilder
+
+HEAD_NAMES = ("need", "accept", "accept_task")
+
+
+NEED_COMPONENTS = 35
+
+
+def make_estimator(head: str) -> Pipeline:
+    if head == "need":
+        # ~150 labelled events cannot support 400 raw dimensions: compress first.
+        return make_pipeline(
+            StandardScaler(),
+            PCA(NEED_COMPONENTS, random_state=0),
+            LogisticRegression(C=0.1, max_iter=5000),
+        )
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
+
+
+@dataclass
+class HeadData:
+    """Rows for one head. `groups` holds every trace (or scene) a row's events belong to:
+    a row is held out from any fold that scores one of those groups."""
+
+    windows: list[list[Event]]
+    labels: np.ndarray
+    groups: list[frozenset[str]]
+    tasks: list[str] = field(default_factory=list)
+
+    def subset(self, mask: np.ndarray) -> HeadData:
+        index = np.flatnonzero(mask)
+        return HeadData(
+            [self.windows[i] for i in index],
+            self.labels[index],
+            [self.groups[i] for i in index],
+            [self.tasks[i] for i in index] if self.tasks else [],
+        )
+
+    def touching(self, group: str) -> np.ndarray:
+        return np.array([group in g for g in self.groups], dtype=bool)
+
+
+@dataclass
+class Dataset:
+    need: HeadData
+    accept: HeadData
+    window: int
+
+    def without(self, group: str) -> Dataset:
+        """Everything that shares no event with `group` (leave-one-trace-out training)."""
+        return Dataset(
+            self.need.subset(~self.need.touching(group)),
+            self.accept.subset(~self.accept.touching(group)),
+            self.window,
+        )
+
+
+def _scene_group(item: RewardItem) -> frozenset[str]:
+    if item.groups:
+        return item.groups
+    # Synthetic scenes share no events with the traces; their first event names the scene.
+    first = item.history[0]
+    return frozenset({"scene:" + hashlib.sha1(first.text.encode()).hexdigest()[:10]})
+
+
+def build_dataset(traces: Sequence[Trace], reward: Sequence[RewardItem], window: int) -> Dataset:
+    need_windows, need_labels, need_groups = [], [], []
+    for trace in traces:
+        for i, label in enumerate(trace.needs):
+            need_windows.append(trace.events[max(0, i - window + 1) : i + 1])
+            need_labels.append(label)
+            need_groups.append(frozenset({trace.name}))
+    proposals = [item for item in reward if item.task]
+    return Dataset(
+        need=HeadData(need_windows, np.array(need_labels, dtype=bool), need_groups),
+        accept=HeadData(
+            [item.history[-window:] for item in proposals],
+            np.array([item.valid for item in proposals], dtype=bool),
+            [_scene_group(item) for item in proposals],
+            [item.task or "" for item in proposals],
+        ),
+        window=window,
+    )
+
+
+def features_for(head: str, builder: FeatureBuilder, data: HeadData) -> np.ndarray:
+    if head == "need":
+        return builder.need(data.windows)
+    if head == "accept":
+        return builder.accept(data.windows)
+    return builder.accept_task(data.windows, data.tasks)
+
+
+def head_data(dataset: Dataset, head: str) -> HeadData:
+    return dataset.need if head == "need" else dataset.accept
+
+
+def grouped_oof(X: np.ndarray, data: HeadData, factory: Callable[[], Pipeline]) -> np.ndarray:
+    """Held-out probabilities: each row is predicted by a model trained without any row
+    that shares a group with it."""
+    oof = np.full(len(data.labels), np.nan)
+    for group in sorted(set().union(*data.groups)):
+        test = data.touching(group) & np.isnan(oof)
+        train = ~data.touching(group)
+        if not test.any() or len(set(data.labels[train])) < 2:
+            continue
+        model = clone(factory()).fit(X[train], data.labels[train].astype(np.int64))
+        oof[test] = model.predict_proba(X[test])[:, 1]
+    return oof
+
+
+@dataclass
+class TrainedHead:
+    name: str
+    estimator: Pipeline
+    feature_names: list[str]
+    calibration: CalibrationChoice
+    metrics: dict[str, float]
+
+
+def train_head(head: str, dataset: Dataset, builder: FeatureBuilder) -> TrainedHead:
+    data = head_data(dataset, head)
+    X = features_for(head, builder, data)
+    oof = grouped_oof(X, data, lambda: make_estimator(head))
+    known = ~np.isnan(oof)
+    y = data.labels[known].astype(float)
+    primary = [sorted(g)[0] for g, k in zip(data.groups, known, strict=True) if k]
+    calibration = choose_calibrator(oof[known], y, primary)
+    calibrated = calibration.calibrator.apply(oof[known])
+    metrics = {
+        "rows": float(len(data.labels)),
+        "positive_rate": float(data.labels.mean()),
+        "oof_auc": float(roc_auc_score(y, oof[known])) if len(set(y)) == 2 else float("nan"),
+        "oof_ece_raw": expected_calibration_error(oof[known], y),
+        "oof_ece_calibrated": expected_calibration_error(calibrated, y),
+    }
+    estimator = make_estimator(head).fit(X, data.labels.astype(np.int64))
+    names = {
+        "need": builder.need_names,
+        "accept": builder.accept_names,
+        "accept_task": builder.accept_task_names,
+    }[head]
+    return TrainedHead(head, estimator, names, calibration, metrics)
+
+
+def export_head(trained: TrainedHead, path: Path) -> None:
+    """Write the estimator as ONNX with a plain probability tensor output."""
+    from skl2onnx import to_onnx
+
+    sample = np.zeros((1, len(trained.feature_names)), dtype=np.float32)
+    onnx_model = to_onnx(
+        trained.estimator, sample, options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3}
+    )
+    path.write_bytes(onnx_model.SerializeToString())
+
+
+def data_fingerprint(paths: Sequence[Path]) -> str:
+    """sha256 over the training files, in order, so a model names the data it saw."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

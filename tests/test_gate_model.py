@@ -1,0 +1,133 @@
+"""The trained gate end to end: real data, real MiniLM export, real onnxruntime."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import cli
+from gate.build import ensure_encoder
+from gate.data import load_traces
+from gate.onnx_gate import OnnxGate
+from gate.registry import current_model_dir, list_versions
+from gate.runtime import providers
+from tests.conftest import PROACTIVEBENCH, event_record, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def model_dir(trained_home):
+    return current_model_dir(trained_home / "data" / "models")
+
+
+@pytest.fixture(scope="module")
+def windows():
+    traces = load_traces(PROACTIVEBENCH)
+    events = traces[0].events
+    return [events[max(0, i - 7) : i + 1] for i in range(len(events))]
+
+
+def test_training_registers_a_calibrated_onnx_model(model_dir):
+    [manifest] = list_versions(model_dir.parent)
+    assert model_dir.name == manifest.version
+    assert set(manifest.heads) == {"need", "accept", "accept_task"}
+    for name, head in manifest.heads.items():
+        assert (model_dir / head.file).is_file(), name
+        assert head.calibrator.method == min(head.ece_by_method, key=head.ece_by_method.get)
+        assert head.metrics["onnx_max_gap"] < 1e-4
+        assert 0 <= head.metrics["oof_ece_calibrated"] <= 1
+    assert len(manifest.data_sha256) == 64
+    assert (model_dir / manifest.encoder.directory / "encoder.onnx").is_file()
+
+
+def test_the_gate_gives_probabilities_on_cpu_and_batching_changes_nothing(model_dir, windows):
+    gate = OnnxGate(model_dir, device="cpu")
+    assert gate.providers == ["CPUExecutionProvider"]
+    batched = gate.score(windows)
+    single = [gate.score([w])[0] for w in windows]
+    for a, b in zip(batched, single, strict=True):
+        assert 0.0 <= a.p_need <= 1.0
+        assert 0.0 <= a.p_accept <= 1.0
+        assert a.p_need == pytest.approx(b.p_need, abs=1e-5)
+        assert a.p_accept == pytest.approx(b.p_accept, abs=1e-5)
+    assert len({round(s.p_need, 6) for s in batched}) > 1  # it reacts to its input
+
+
+def test_task_scores_are_probabilities(model_dir, windows):
+    gate = OnnxGate(model_dir, device="cpu")
+    tasks = ["Show how to capitalize names in Ruby", "Book a flight to Paris"]
+    scores = gate.score_tasks(windows[2:4], tasks)
+    assert len(scores) == 2
+    assert all(0.0 <= p <= 1.0 for p in scores)
+
+
+def test_onnx_encoder_matches_pytorch(model_dir, windows):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    gate = OnnxGate(model_dir, device="cpu")
+    texts = [w[-1].summary() for w in windows]
+    reference = sentence_transformers.SentenceTransformer(
+        gate.manifest.encoder.source, device="cpu"
+    )
+    expected = reference.encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(gate.encoder.encode(texts), expected, atol=1e-4)
+
+
+def test_the_encoder_is_exported_once_and_reused(trained_home, model_dir):
+    models = trained_home / "data" / "models"
+    first = ensure_encoder(models)
+    stamp = (first / "encoder.onnx").stat().st_mtime_ns
+    assert ensure_encoder(models) == first
+    assert (first / "encoder.onnx").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA present")
+def test_asking_for_cuda_without_it_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="gpu extra"):
+        providers("cuda")
+
+
+def test_the_daemon_decides_with_the_trained_gate(trained_home, model_dir, tmp_path):
+    trace = write_jsonl(tmp_path / "t.jsonl", [event_record(i) for i in range(5)])
+    db = tmp_path / "decisions.db"
+    env = {**os.environ, "FESTINA_HOME": str(trained_home)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "daemon",
+            "run",
+            "--source",
+            f"jsonl:{trace}",
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(db) as conn:
+        versions = {row[0] for row in conn.execute("select model_version from decisions")}
+    assert versions == {model_dir.name}
+
+
+def test_gate_list_and_use(trained_home, model_dir, monkeypatch):
+    monkeypatch.setenv("FESTINA_HOME", str(trained_home))
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["gate", "list"])
+    assert listed.exit_code == 0
+    assert f"* {model_dir.name}" in listed.output
+    refused = runner.invoke(cli, ["gate", "use", "gate-does-not-exist"])
+    assert refused.exit_code != 0
+    assert "no model version" in refused.output
+    assert runner.invoke(cli, ["gate", "train", "--if-missing"]).output.startswith(
+        "current gate model"
+    )
