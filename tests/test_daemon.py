@@ -34,6 +34,16 @@ def count(home: Path, sql: str) -> int:
         return db.execute(sql).fetchone()[0]
 
 
+def decisions_so_far(home: Path) -> int:
+    """Decisions stored by a daemon that may still be creating its database."""
+    if not (home / "data" / "festina.db").exists():
+        return 0
+    try:
+        return count(home, "select count(*) from decisions")
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0
+
+
 def wait_for(predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,8 +94,7 @@ def test_sigterm_during_replay_loses_no_accepted_event(tmp_path):
         text=True,
     )
     try:
-        wait_for(lambda: (tmp_path / "data" / "festina.db").exists())
-        wait_for(lambda: count(tmp_path, "select count(*) from decisions") >= 20)
+        wait_for(lambda: decisions_so_far(tmp_path) >= 20)
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=30)
     finally:
@@ -126,7 +135,7 @@ def test_start_status_stop_in_the_background(tmp_path):
         assert again.returncode == 3
         assert "already running" in again.stderr
 
-        wait_for(lambda: count(tmp_path, "select count(*) from decisions") >= 3)
+        wait_for(lambda: decisions_so_far(tmp_path) >= 3)
         status = json.loads(festina("daemon", "status", "--json", home=tmp_path).stdout)
         assert status["running"] is True
         assert status["last_run"]["status"] == "running"
