@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/festina: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,postgres]'
 	touch $@
 
 model: $(BIN)/festina

@@ -17,6 +17,7 @@ from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from gate.cli import gate
+from memory.cli import memory
 
 EXIT_ALREADY_RUNNING = 3
 
@@ -256,6 +257,7 @@ def config_show(obj: Context) -> None:
 
 
 cli.add_command(gate)
+cli.add_command(memory)
 
 
 def main() -> None:

@@ -30,6 +30,11 @@ log_level = "INFO"
 # SQLAlchemy URL. Empty means the SQLite file festina.db in the data directory.
 # PostgreSQL: "postgresql+psycopg://user:password@localhost/festina"
 url = ""
+# Replace passwords, tokens, keys and card numbers in events before anything sees them.
+redact_secrets = true
+# Forget events stored more than this many days ago (checked at start and hourly);
+# 0 keeps everything.
+retention_days = 90
 
 [gate]
 # Gate model folder. Empty uses the registry's current model (see `festina gate list`),
@@ -66,6 +71,8 @@ class StorageSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = ""
+    redact_secrets: bool = True
+    retention_days: int = Field(90, ge=0)
 
 
 class GateSettings(GatePolicy):

@@ -54,6 +54,8 @@ def run_foreground(
                 batch_size=settings.daemon.batch_size,
                 window_size=settings.gate.window,
                 speed=settings.daemon.speed,
+                redact_secrets=settings.storage.redact_secrets,
+                retention_days=settings.storage.retention_days,
             ),
         )
         logger.info(

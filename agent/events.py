@@ -77,6 +77,14 @@ class Event(BaseModel):
             return datetime.fromtimestamp(value, tz=UTC)
         return value
 
+    @field_validator("source", "app", "title", "url", "text")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL cannot store NUL in text; refusing it here keeps both backends equal.
+        if value is not None and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
     @field_validator("time")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from agent.context import ContextWindows
@@ -30,9 +32,12 @@ from agent.sources.pacing import paced
 from agent.surface import Surface
 from gate.base import GateModel, GateScores
 from gate.policy import Action, GatePolicy
+from memory.redaction import redact_event
 from memory.store import RunCounts, Store
 
 logger = logging.getLogger("festina.pipeline")
+
+RETENTION_INTERVAL_S = 3600.0
 
 T = TypeVar("T")
 _Escalation = tuple[list[Event], Decision]
@@ -57,6 +62,8 @@ class PipelineOptions:
     batch_size: int = 32
     window_size: int = 8
     speed: float = 0.0
+    redact_secrets: bool = True
+    retention_days: int = 0
 
 
 class Pipeline:
@@ -113,6 +120,7 @@ class Pipeline:
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
 
+        retention = asyncio.create_task(self._retention_loop())
         gate_worker = asyncio.create_task(self._gate_loop(gate_queue, slow_queue))
         slow_worker = asyncio.create_task(
             self._slow_loop(slow_queue, [([event], decision) for event, decision in recovered])
@@ -128,6 +136,7 @@ class Pipeline:
             await slow_queue.put(None)
             await slow_worker
         finally:
+            retention.cancel()
             await self.source.close()
             status = "failed" if failure else ("interrupted" if self._stopping else "completed")
             await self._in(
@@ -139,6 +148,17 @@ class Pipeline:
             raise failure
         return self.stats
 
+    async def _retention_loop(self) -> None:
+        """Forget events older than the retention window, now and then every hour."""
+        if self.options.retention_days <= 0:
+            return
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(days=self.options.retention_days)
+            deleted = await self._in(self._db_thread, partial(self.store.forget, before=cutoff))
+            if any(deleted.values()):
+                logger.info("retention: forgot %s older than %s", deleted, cutoff.isoformat())
+            await asyncio.sleep(RETENTION_INTERVAL_S)
+
     async def _read(self, gate_queue: asyncio.Queue[Event | None]) -> None:
         async for item in paced(self.source.items(), self.options.speed):
             if isinstance(item, Rejection):
@@ -146,7 +166,7 @@ class Pipeline:
                 logger.warning("rejected %s:%d: %s", item.source, item.position, item.reason)
                 await self._in(self._db_thread, self.store.record_rejections, self._run_id, [item])
                 continue
-            await gate_queue.put(item)
+            await gate_queue.put(redact_event(item) if self.options.redact_secrets else item)
             self.stats.accepted += 1
 
     async def _gate_loop(

@@ -6,18 +6,20 @@ thread so SQLite sees one writer at a time while readers (the dashboard) use WAL
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.decision import Decision
 from agent.events import Event
 from agent.sources.base import Rejection
 from gate.policy import Action
-from memory.schema import Base, DecisionRow, EventRow, RejectedInputRow, RunRow, utcnow
+from memory.migrate import upgrade
+from memory.schema import DecisionRow, EventRow, RejectedInputRow, RunRow, utcnow
 
 _ID_QUERY_CHUNK = 500
 
@@ -88,7 +90,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -176,6 +178,64 @@ class Store:
                     select(RejectedInputRow).order_by(RejectedInputRow.id.desc()).limit(limit)
                 )
             )
+
+    def forget(
+        self, *, before: datetime | None = None, source: str | None = None
+    ) -> dict[str, int]:
+        """Delete events (with their decisions) and rejected inputs stored before `before`
+        and/or from `source`; with neither, delete them all. Returns rows deleted.
+
+        Age counts from when festina received a row, not from the event's own time, so a
+        replayed old trace is kept as long as a live event would be."""
+        event_filter = [EventRow.id.is_not(None)]
+        rejection_filter = [RejectedInputRow.id.is_not(None)]
+        if before is not None:
+            event_filter.append(EventRow.received_at < before)
+            rejection_filter.append(RejectedInputRow.received_at < before)
+        if source is not None:
+            event_filter.append(EventRow.source == source)
+            rejection_filter.append(RejectedInputRow.source == source)
+        doomed = select(EventRow.id).where(*event_filter)
+        with self._session() as session, session.begin():
+            decisions = session.execute(delete(DecisionRow).where(DecisionRow.event_id.in_(doomed)))
+            events = session.execute(delete(EventRow).where(*event_filter))
+            rejected = session.execute(delete(RejectedInputRow).where(*rejection_filter))
+        return {
+            "events": events.rowcount,
+            "decisions": decisions.rowcount,
+            "rejected_inputs": rejected.rowcount,
+        }
+
+    def export_records(self) -> Iterator[dict[str, Any]]:
+        """Everything remembered, oldest first, as JSON-ready records."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, DecisionRow)
+                .outerjoin(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .order_by(EventRow.time, EventRow.id)
+                .execution_options(yield_per=500)
+            )
+            for event_row, decision_row in rows:
+                yield {
+                    "type": "event",
+                    "event": _event_from_row(event_row).model_dump(mode="json"),
+                    "decision": None
+                    if decision_row is None
+                    else _decision_from_row(decision_row).model_dump(mode="json"),
+                }
+            for rejected in session.scalars(
+                select(RejectedInputRow)
+                .order_by(RejectedInputRow.id)
+                .execution_options(yield_per=500)
+            ):
+                yield {
+                    "type": "rejected_input",
+                    "source": rejected.source,
+                    "position": rejected.position,
+                    "reason": rejected.reason,
+                    "raw": rejected.raw,
+                    "received_at": rejected.received_at.isoformat(),
+                }
 
     def last_run(self) -> RunRow | None:
         with self._session() as session:

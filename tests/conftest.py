@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
 
 import pytest
+
+from tests.postgres import running_server, server_binaries
 
 PROACTIVEBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "proactivebench"
 if "FESTINA_PROACTIVEBENCH" in os.environ:
@@ -61,3 +64,39 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("trained-home")
     train_gate(TrainingInputs(data), home / "data" / "models")
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    bin_dir = server_binaries()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    pytest.importorskip("psycopg", reason="needs the postgres extra: pip install -e '.[postgres]'")
+    with running_server(bin_dir) as admin_url:
+        yield admin_url
+
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the test server for one test."""
+    from sqlalchemy import create_engine, text
+
+    name = f"festina_test_{next(_database_numbers)}"
+    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield f"{postgres_server}/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once per supported database backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'festina.db'}"
+    return request.getfixturevalue("postgres_url")

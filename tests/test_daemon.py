@@ -163,3 +163,33 @@ def test_bad_invocations_fail_with_a_clear_message(tmp_path, args, message):
     result = festina(*args, home=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_reading_memory_while_the_daemon_writes_never_hits_a_lock(tmp_path):
+    from memory.store import Store
+
+    trace = write_jsonl(tmp_path / "trace.jsonl", [event_record(i) for i in range(400)])
+    env = {**os.environ, "FESTINA_HOME": str(tmp_path)}
+    daemon = subprocess.Popen(
+        [*FESTINA, "daemon", "run", "--source", f"jsonl:{trace}", "--speed", "200"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    try:
+        wait_for(lambda: decisions_so_far(tmp_path) > 0)
+        reader = Store(f"sqlite:///{tmp_path / 'data' / 'festina.db'}")
+        while daemon.poll() is None:
+            seen.append(reader.totals()["events"])
+            reader.decisions(50)
+        reader.close()
+        _, stderr = daemon.communicate(timeout=30)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, stderr
+    assert "locked" not in stderr
+    assert len(seen) > 10
+    assert seen == sorted(seen)  # readers see a growing, consistent history
+    assert count(tmp_path, "select count(*) from decisions") == 400

@@ -56,6 +56,7 @@ def test_kind_is_an_enum():
         ({"text": ""}, "at least one of text, title or url"),
         ({"text": "x" * 5000}, "text: String should have at most 4000 characters"),
         ({"id": "has spaces"}, "id: String should match pattern"),
+        ({"text": "nul \x00 byte"}, "text: Value error, text must not contain NUL"),
     ],
 )
 def test_invalid_events_are_rejected_with_a_reason_naming_the_field(overrides, expected):

@@ -59,8 +59,8 @@ class EndlessSource(EventSource):
             await asyncio.sleep(0)
 
 
-def make_pipeline(tmp_path, source, *, gate=None, slow_path=None, surface=None, **options):
-    store = Store(f"sqlite:///{tmp_path / 'festina.db'}")
+def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **options):
+    store = Store(url)
     pipeline = Pipeline(
         source=source,
         gate=gate or FixedGate(),
@@ -73,13 +73,13 @@ def make_pipeline(tmp_path, source, *, gate=None, slow_path=None, surface=None, 
     return pipeline, store
 
 
-async def test_every_accepted_event_is_decided_and_bad_lines_are_kept(tmp_path):
+async def test_every_accepted_event_is_decided_and_bad_lines_are_kept(tmp_path, database_url):
     path = write_jsonl(
         tmp_path / "s.jsonl",
         [event_record(1), "oops", event_record(2, text="I need help"), event_record(3)],
     )
     surface = RecordingSurface()
-    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), surface=surface)
+    pipeline, store = make_pipeline(database_url, JsonlSource(str(path)), surface=surface)
     stats = await pipeline.run()
 
     assert (stats.accepted, stats.decided, stats.rejected) == (3, 3, 1)
@@ -92,22 +92,22 @@ async def test_every_accepted_event_is_decided_and_bad_lines_are_kept(tmp_path):
     assert store.last_run().status == "completed"
 
 
-async def test_replaying_the_same_stream_again_decides_nothing_twice(tmp_path):
+async def test_replaying_the_same_stream_again_decides_nothing_twice(tmp_path, database_url):
     path = write_jsonl(tmp_path / "s.jsonl", [event_record(i) for i in range(5)])
-    first, store = make_pipeline(tmp_path, JsonlSource(str(path)))
+    first, store = make_pipeline(database_url, JsonlSource(str(path)))
     await first.run()
-    second, _ = make_pipeline(tmp_path, JsonlSource(str(path)))
+    second, _ = make_pipeline(database_url, JsonlSource(str(path)))
     stats = await second.run()
     assert (stats.accepted, stats.decided, stats.duplicates) == (5, 0, 5)
     assert store.totals()["events"] == 5
 
 
-async def test_a_gate_failure_silences_only_the_failing_event(tmp_path):
+async def test_a_gate_failure_silences_only_the_failing_event(tmp_path, database_url):
     path = write_jsonl(
         tmp_path / "s.jsonl",
         [event_record(1, text="help please"), event_record(2, text="boom"), event_record(3)],
     )
-    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), batch_size=8)
+    pipeline, store = make_pipeline(database_url, JsonlSource(str(path)), batch_size=8)
     await pipeline.run()
     by_text = {e.text: d for e, d in store.decisions()}
     assert by_text["boom"].decided_by == "gate-error"
@@ -116,10 +116,10 @@ async def test_a_gate_failure_silences_only_the_failing_event(tmp_path):
     assert by_text["help please"].final_action is Action.INTERVENE
 
 
-async def test_escalations_get_a_final_action_from_the_slow_path(tmp_path):
+async def test_escalations_get_a_final_action_from_the_slow_path(tmp_path, database_url):
     path = write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="an edge case")])
     surface = RecordingSurface()
-    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), surface=surface)
+    pipeline, store = make_pipeline(database_url, JsonlSource(str(path)), surface=surface)
     stats = await pipeline.run()
     [(_, decision)] = store.decisions()
     assert stats.escalated == 1
@@ -129,20 +129,22 @@ async def test_escalations_get_a_final_action_from_the_slow_path(tmp_path):
     assert surface.offers[0][1].decided_by == "gate-rule"
 
 
-async def test_a_failing_slow_path_falls_back_to_silence(tmp_path):
+async def test_a_failing_slow_path_falls_back_to_silence(tmp_path, database_url):
     class BrokenSlowPath:
         async def deliberate(self, window, decision) -> Verdict:
             raise ValueError("no LLM")
 
     path = write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="edge")])
-    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(path)), slow_path=BrokenSlowPath())
+    pipeline, store = make_pipeline(
+        database_url, JsonlSource(str(path)), slow_path=BrokenSlowPath()
+    )
     await pipeline.run()
     [(_, decision)] = store.decisions()
     assert decision.final_action is Action.SILENT
     assert decision.decided_by == "slow-path-error"
 
 
-async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_path):
+async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_path, database_url):
     class SlowSlowPath(GateRuleSlowPath):
         async def deliberate(self, window, decision):
             await asyncio.sleep(0.005)
@@ -151,16 +153,16 @@ async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_pat
     records = [event_record(i, text=f"edge {i}") for i in range(40)]
     path = write_jsonl(tmp_path / "s.jsonl", records)
     pipeline, store = make_pipeline(
-        tmp_path, JsonlSource(str(path)), slow_path=SlowSlowPath(), queue_size=1, batch_size=1
+        database_url, JsonlSource(str(path)), slow_path=SlowSlowPath(), queue_size=1, batch_size=1
     )
     stats = await pipeline.run()
     assert stats.decided == stats.escalated == 40
     assert store.totals().get("final_pending", 0) == 0
 
 
-async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path):
+async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path, database_url):
     source = EndlessSource()
-    pipeline, store = make_pipeline(tmp_path, source, gate=CueGate(), queue_size=16)
+    pipeline, store = make_pipeline(database_url, source, gate=CueGate(), queue_size=16)
     task = asyncio.create_task(pipeline.run())
     while pipeline.stats.decided < 50:
         await asyncio.sleep(0.001)
@@ -174,8 +176,8 @@ async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path):
     assert store.last_run().accepted == stats.accepted
 
 
-async def test_unfinished_deliberations_resume_on_the_next_run(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'festina.db'}")
+async def test_unfinished_deliberations_resume_on_the_next_run(tmp_path, database_url):
+    store = Store(database_url)
     event = Event.model_validate(event_record(1, text="edge"))
     pending = Decision(
         event_id=event.id,
@@ -191,7 +193,7 @@ async def test_unfinished_deliberations_resume_on_the_next_run(tmp_path):
     assert len(store.unresolved_escalations()) == 1
 
     empty = write_jsonl(tmp_path / "empty.jsonl", [])
-    pipeline, store = make_pipeline(tmp_path, JsonlSource(str(empty)))
+    pipeline, store = make_pipeline(database_url, JsonlSource(str(empty)))
     await pipeline.run()
     assert store.unresolved_escalations() == []
     [(_, decision)] = store.decisions()

@@ -1,0 +1,1 @@
+"""Alembic migrations for festina's memory schema."""

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from memory.migrate import current_revision, head_revision
+from memory.schema import Base
+from memory.store import Store
+
+
+def test_a_new_database_is_migrated_to_head_and_matches_the_models(database_url):
+    store = Store(database_url)
+    assert current_revision(store.engine) == head_revision()
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_reopening_a_migrated_database_keeps_its_data(database_url):
+    first = Store(database_url)
+    run = first.start_run("s", 1)
+    first.close()
+    again = Store(database_url)
+    assert again.last_run().id == run
