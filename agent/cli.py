@@ -16,8 +16,9 @@ from agent.events import describe_validation_error
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
+from evals.cli import eval_group
 from gate.cli import gate
-from memory.cli import memory
+from memory.cli import feedback, memory
 
 EXIT_ALREADY_RUNNING = 3
 
@@ -210,11 +211,12 @@ def decisions(obj: Context, limit: int) -> None:
     if not rows:
         click.echo("no decisions yet; run `festina daemon run`")
         return
-    click.echo(f"{'time (UTC)':19}  {'action':9}  {'by':10}  p_need  p_acc   tau  event")
+    click.echo(f"{'id':12}  {'time (UTC)':19}  {'action':9}  {'by':10}  p_need  p_acc   tau  event")
     for event, decision in rows:
         action = decision.final_action.value if decision.final_action else "pending"
         click.echo(
-            f"{event.time:%Y-%m-%d %H:%M:%S}  {action:9}  {decision.decided_by or '-':10}  "
+            f"{event.id[:12]}  {event.time:%Y-%m-%d %H:%M:%S}  {action:9}  "
+            f"{decision.decided_by or '-':10}  "
             f"{decision.p_need:6.2f}  {decision.p_accept:5.2f}  {decision.tau:4.2f}  "
             f"{event.summary()[:70]}"
         )
@@ -258,6 +260,8 @@ def config_show(obj: Context) -> None:
 
 cli.add_command(gate)
 cli.add_command(memory)
+cli.add_command(feedback)
+cli.add_command(eval_group)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from agent.sources.pacing import paced
 from agent.surface import Surface
 from gate.base import GateModel, GateScores
 from gate.policy import Action, GatePolicy
+from memory.feedback import FeedbackLearner
 from memory.redaction import redact_event
 from memory.store import RunCounts, Store
 
@@ -64,6 +65,7 @@ class PipelineOptions:
     speed: float = 0.0
     redact_secrets: bool = True
     retention_days: int = 0
+    learn_from_feedback: bool = True
 
 
 class Pipeline:
@@ -89,6 +91,7 @@ class Pipeline:
         self.options = options or PipelineOptions()
         self.stats = PipelineStats()
         self._windows = ContextWindows(self.options.window_size)
+        self._learner = FeedbackLearner({})
         self._stopping = False
         self._reader: asyncio.Task[None] | None = None
         self._run_id: int | None = None
@@ -117,6 +120,8 @@ class Pipeline:
             self._db_thread, self.store.start_run, self.source.name, os.getpid()
         )
         recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
+        if self.options.learn_from_feedback:
+            self._learner.offsets = await self._in(self._db_thread, self.store.adjustments)
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
 
@@ -198,6 +203,9 @@ class Pipeline:
         if not fresh:
             return
         windows = [self._windows.push(item) for item in fresh]
+        if self.options.learn_from_feedback:
+            # Feedback given since the last batch (dashboard, CLI) counts from now on.
+            await self._in(self._db_thread, self.store.apply_feedback, self._learner)
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -255,12 +263,14 @@ class Pipeline:
                 decided_by="gate-error",
                 reason=f"gate failed: {result!r}",
             )
-        action, tau = self.policy.decide(result.p_need, result.p_accept)
+        p_accept = self._learner.adjust(item, result.p_accept)
+        action, tau = self.policy.decide(result.p_need, p_accept)
         resolved = action is not Action.ESCALATE
         return Decision(
             **common,
             p_need=result.p_need,
-            p_accept=result.p_accept,
+            p_accept=p_accept,
+            p_accept_model=result.p_accept,
             tau=tau,
             gate_action=action,
             final_action=action if resolved else None,

@@ -80,3 +80,68 @@ def memory_forget(
     finally:
         store.close()
     click.echo("forgot " + ", ".join(f"{count} {name}" for name, count in deleted.items()))
+
+
+_OUTCOME_WORDS = {
+    "accept": "accepted",
+    "reject": "rejected",
+    "ignore": "ignored",
+    "timeout": "timed_out",
+}
+
+
+@click.group()
+def feedback() -> None:
+    """Tell festina what you did with its offers, and see what it learned."""
+
+
+@feedback.command("give")
+@click.argument("event_id")
+@click.argument("outcome", type=click.Choice(sorted(_OUTCOME_WORDS)))
+@click.option("--latency", type=click.FloatRange(0), help="Seconds the answer took.")
+@click.pass_obj
+def feedback_give(obj: Any, event_id: str, outcome: str, latency: float | None) -> None:
+    """Record OUTCOME for the offer made on EVENT_ID (an id or a unique prefix of one)."""
+    from memory.feedback import Outcome
+
+    store = _open_store(obj)
+    try:
+        full_id = store.resolve_event_id(event_id)
+        store.record_feedback(full_id, Outcome(_OUTCOME_WORDS[outcome]), latency)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        store.close()
+    click.echo(f"recorded: {_OUTCOME_WORDS[outcome]} on {full_id}; the daemon learns from it next")
+
+
+@feedback.command("show")
+@click.option("--lessons", type=click.IntRange(0), default=5, show_default=True)
+@click.pass_obj
+def feedback_show(obj: Any, lessons: int) -> None:
+    """The learned p_accept shift per context, and the newest lessons."""
+    store = _open_store(obj)
+    try:
+        offsets = store.adjustments()
+        recent = store.reflections(limit=lessons)
+    finally:
+        store.close()
+    if not offsets:
+        click.echo("nothing learned from feedback yet")
+    for context, offset in sorted(offsets.items(), key=lambda item: item[1]):
+        click.echo(f"{offset:+.2f} logit  {context}")
+    for row in recent:
+        click.echo(f"lesson ({row.context}): {row.lesson}")
+
+
+@feedback.command("reset")
+@click.option("--context", help="Only this context (as `feedback show` prints it).")
+@click.pass_obj
+def feedback_reset(obj: Any, context: str | None) -> None:
+    """Undo what feedback taught the gate."""
+    store = _open_store(obj)
+    try:
+        removed = store.reset_adjustments(context)
+    finally:
+        store.close()
+    click.echo(f"reset {removed} learned adjustment(s)")

@@ -61,6 +61,8 @@ class DecisionRow(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
     p_need: Mapped[float] = mapped_column(Float)
     p_accept: Mapped[float] = mapped_column(Float)
+    # p_accept as the model gave it, before the user's learned adjustment.
+    p_accept_model: Mapped[float | None] = mapped_column(Float)
     tau: Mapped[float] = mapped_column(Float)
     delta: Mapped[float] = mapped_column(Float)
     gate_action: Mapped[str] = mapped_column(String(16), index=True)
@@ -101,3 +103,39 @@ class RunRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     decided: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FeedbackRow(Base):
+    """What the user did with an offer. `applied_at` is set once the learner used it."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class AdjustmentRow(Base):
+    """The learned per-context shift of p_accept (logit units), bounded and resettable."""
+
+    __tablename__ = "gate_adjustments"
+
+    context: Mapped[str] = mapped_column(String(600), primary_key=True)
+    logit_offset: Mapped[float] = mapped_column(Float, default=0.0)
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReflectionRow(Base):
+    """A lesson drawn from feedback, for the slow path to consult."""
+
+    __tablename__ = "reflections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    context: Mapped[str] = mapped_column(String(600), index=True)
+    event_id: Mapped[str | None] = mapped_column(ForeignKey("events.id"))
+    lesson: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

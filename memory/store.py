@@ -18,8 +18,18 @@ from agent.decision import Decision
 from agent.events import Event
 from agent.sources.base import Rejection
 from gate.policy import Action
+from memory.feedback import FeedbackLearner, Outcome, context_of, lesson_for
 from memory.migrate import upgrade
-from memory.schema import DecisionRow, EventRow, RejectedInputRow, RunRow, utcnow
+from memory.schema import (
+    AdjustmentRow,
+    DecisionRow,
+    EventRow,
+    FeedbackRow,
+    ReflectionRow,
+    RejectedInputRow,
+    RunRow,
+    utcnow,
+)
 
 _ID_QUERY_CHUNK = 500
 
@@ -197,6 +207,12 @@ class Store:
             rejection_filter.append(RejectedInputRow.source == source)
         doomed = select(EventRow.id).where(*event_filter)
         with self._session() as session, session.begin():
+            session.execute(delete(FeedbackRow).where(FeedbackRow.event_id.in_(doomed)))
+            session.execute(
+                update(ReflectionRow)
+                .where(ReflectionRow.event_id.in_(doomed))
+                .values(event_id=None)
+            )
             decisions = session.execute(delete(DecisionRow).where(DecisionRow.event_id.in_(doomed)))
             events = session.execute(delete(EventRow).where(*event_filter))
             rejected = session.execute(delete(RejectedInputRow).where(*rejection_filter))
@@ -236,6 +252,92 @@ class Store:
                     "raw": rejected.raw,
                     "received_at": rejected.received_at.isoformat(),
                 }
+
+    def resolve_event_id(self, prefix: str) -> str:
+        """The full id of the one stored event whose id starts with `prefix`."""
+        with self._session() as session:
+            matches = list(
+                session.scalars(
+                    select(EventRow.id)
+                    .where(EventRow.id.startswith(prefix, autoescape=True))
+                    .limit(2)
+                )
+            )
+        if len(matches) != 1:
+            found = "no" if not matches else "more than one"
+            raise ValueError(f"{found} event id starts with {prefix!r}")
+        return matches[0]
+
+    def record_feedback(
+        self, event_id: str, outcome: Outcome, latency_s: float | None = None
+    ) -> int:
+        """Store the user's answer to the offer made on `event_id`."""
+        with self._session() as session, session.begin():
+            final = session.scalar(
+                select(DecisionRow.final_action).where(DecisionRow.event_id == event_id)
+            )
+            if final != "intervene":
+                raise ValueError(f"no offer was made on event {event_id}")
+            row = FeedbackRow(event_id=event_id, outcome=outcome.value, latency_s=latency_s)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def apply_feedback(self, learner: FeedbackLearner) -> int:
+        """Feed every not-yet-applied feedback to `learner`, in arrival order, and persist
+        the new offsets and lessons with the applied marks in one transaction."""
+        with self._session() as session, session.begin():
+            rows = session.execute(
+                select(FeedbackRow, EventRow, DecisionRow)
+                .join(EventRow, EventRow.id == FeedbackRow.event_id)
+                .join(DecisionRow, DecisionRow.event_id == FeedbackRow.event_id)
+                .where(FeedbackRow.applied_at.is_(None))
+                .order_by(FeedbackRow.id)
+            ).all()
+            now = utcnow()
+            for feedback, event_row, decision in rows:
+                event = _event_from_row(event_row)
+                outcome = Outcome(feedback.outcome)
+                context = context_of(event)
+                p_model = (
+                    decision.p_accept_model
+                    if decision.p_accept_model is not None
+                    else decision.p_accept
+                )
+                offset = learner.learn(context, p_model, outcome)
+                adjustment = session.get(AdjustmentRow, context) or AdjustmentRow(
+                    context=context, updates=0
+                )
+                adjustment.logit_offset = offset
+                adjustment.updates += 1
+                adjustment.updated_at = now
+                session.add(adjustment)
+                if lesson := lesson_for(event, outcome):
+                    session.add(ReflectionRow(context=context, event_id=event.id, lesson=lesson))
+                feedback.applied_at = now
+            return len(rows)
+
+    def adjustments(self) -> dict[str, float]:
+        with self._session() as session:
+            return dict(
+                session.execute(select(AdjustmentRow.context, AdjustmentRow.logit_offset)).all()
+            )
+
+    def reset_adjustments(self, context: str | None = None) -> int:
+        """Undo what feedback taught the gate (for one context, or all)."""
+        with self._session() as session, session.begin():
+            query = delete(AdjustmentRow)
+            if context is not None:
+                query = query.where(AdjustmentRow.context == context)
+            return session.execute(query).rowcount
+
+    def reflections(self, context: str | None = None, limit: int = 20) -> list[ReflectionRow]:
+        """The newest lessons, optionally for one context."""
+        with self._session() as session:
+            query = select(ReflectionRow).order_by(ReflectionRow.id.desc()).limit(limit)
+            if context is not None:
+                query = query.where(ReflectionRow.context == context)
+            return list(session.scalars(query))
 
     def last_run(self) -> RunRow | None:
         with self._session() as session:

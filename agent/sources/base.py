@@ -38,3 +38,15 @@ class EventSource(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release resources; a live source stops yielding after this."""
+
+
+class StaticSource(EventSource):
+    """Events already in memory, in order: for evaluations and embedding festina."""
+
+    def __init__(self, events: list[Event], name: str = "static") -> None:
+        self._events = events
+        self.name = name
+
+    async def items(self) -> AsyncIterator[SourceItem]:
+        for event in self._events:
+            yield event

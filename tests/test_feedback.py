@@ -1,0 +1,154 @@
+"""Learning from feedback: the learner, its memory, the pipeline, the CLI, the replay."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.events import Event, EventKind
+from agent.pipeline import Pipeline, PipelineOptions
+from agent.slowpath import GateRuleSlowPath
+from agent.sources.base import StaticSource
+from evals.feedback_replay import run_feedback_replay
+from gate.base import GateScores
+from gate.cues import CueGate
+from gate.policy import GatePolicy
+from memory.feedback import MAX_OFFSET, FeedbackLearner, Outcome
+from memory.store import Store
+from tests.conftest import event_record, write_jsonl
+
+
+def test_rejections_lower_acceptance_and_acceptances_raise_it():
+    learner = FeedbackLearner({})
+    down = learner.learn("browser:x", 0.6, Outcome.REJECTED)
+    up = FeedbackLearner({}).learn("browser:x", 0.6, Outcome.ACCEPTED)
+    assert down < 0 < up
+
+
+def test_ignoring_says_less_than_rejecting():
+    ignored = FeedbackLearner({}).learn("c", 0.6, Outcome.IGNORED)
+    rejected = FeedbackLearner({}).learn("c", 0.6, Outcome.REJECTED)
+    assert rejected < ignored < 0
+
+
+def test_offsets_are_bounded():
+    learner = FeedbackLearner({})
+    for _ in range(200):
+        learner.learn("c", 0.99, Outcome.REJECTED)
+    assert learner.offsets["c"] == -MAX_OFFSET
+
+
+class AlwaysOffer:
+    version = "always-offer"
+
+    def score(self, windows):
+        return [GateScores(p_need=1.0, p_accept=0.6) for _ in windows]
+
+
+class RefusesBrowsing:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.offered: list[Event] = []
+
+    def offer(self, event, decision):
+        self.offered.append(event)
+        accepted = event.kind is not EventKind.BROWSER
+        self.store.record_feedback(event.id, Outcome.ACCEPTED if accepted else Outcome.REJECTED)
+
+
+def mixed_events(start: int, count: int) -> list[Event]:
+    return [
+        Event.model_validate(
+            {**event_record(i), "kind": "browser" if i % 2 else "editor", "app": "App"}
+        )
+        for i in range(start, start + count)
+    ]
+
+
+async def run(url, events, surface=None, **options):
+    store = Store(url)
+    surface = surface or RefusesBrowsing(store)
+    pipeline = Pipeline(
+        source=StaticSource(events),
+        gate=AlwaysOffer(),
+        policy=GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.05),
+        store=store,
+        slow_path=GateRuleSlowPath(),
+        surface=surface,
+        options=PipelineOptions(batch_size=1, queue_size=1, **options),
+    )
+    await pipeline.run()
+    return store, surface
+
+
+async def test_the_gate_stops_offering_what_the_user_keeps_rejecting(database_url):
+    store, user = await run(database_url, mixed_events(0, 40))
+    kinds = [e.kind for e in user.offered]
+    assert kinds[:2] == [EventKind.EDITOR, EventKind.BROWSER]
+    assert EventKind.BROWSER not in kinds[len(kinds) // 2 :]
+    assert kinds.count(EventKind.EDITOR) == 20  # accepted offers keep coming
+    assert store.adjustments()["browser:App"] < 0 < store.adjustments()["editor:App"]
+    lessons = store.reflections(context="browser:App")
+    assert lessons and "rejected an offer during browser activity" in lessons[0].lesson
+
+
+async def test_what_was_learned_survives_a_restart_and_can_be_reset(database_url):
+    await run(database_url, mixed_events(0, 20))
+    store, user = await run(database_url, mixed_events(100, 10))
+    assert EventKind.BROWSER not in [e.kind for e in user.offered]
+    assert store.reset_adjustments() == 2
+    _, user = await run(database_url, mixed_events(200, 4))
+    assert EventKind.BROWSER in [e.kind for e in user.offered]
+
+
+async def test_without_learning_nothing_changes(database_url):
+    store, user = await run(database_url, mixed_events(0, 20), learn_from_feedback=False)
+    assert [e.kind for e in user.offered].count(EventKind.BROWSER) == 10
+    assert store.adjustments() == {}
+
+
+def test_feedback_needs_an_offer(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    with pytest.raises(ValueError, match="no offer was made"):
+        store.record_feedback("missing", Outcome.REJECTED)
+
+
+def test_feedback_cli_round_trip(festina_home, tmp_path):
+    runner = CliRunner()
+    trace = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            event_record(i, text=f"The user searches for 'error {i}' after a crash")
+            for i in range(6)
+        ],
+    )
+    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{trace}"]).exit_code == 0
+    store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
+    offered = [e for e, d in store.decisions() if d.final_action == "intervene"]
+    assert offered, "the cue gate should offer help on repeated error searches"
+    given = runner.invoke(cli, ["feedback", "give", offered[0].id[:10], "reject", "--latency", "3"])
+    assert given.exit_code == 0, given.output
+    silent = [e for e, d in store.decisions() if d.final_action != "intervene"]
+    if silent:
+        refused = runner.invoke(cli, ["feedback", "give", silent[0].id, "accept"])
+        assert "no offer was made" in refused.output
+    # The daemon applies it on its next run.
+    more = write_jsonl(tmp_path / "more.jsonl", [event_record(10)])
+    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{more}"]).exit_code == 0
+    shown = runner.invoke(cli, ["feedback", "show"])
+    assert "editor:Editor" in shown.output
+    assert "lesson" in shown.output
+    assert "reset 1 learned" in runner.invoke(cli, ["feedback", "reset"]).output
+
+
+def test_replay_shows_false_alarms_falling_with_learning(proactivebench):
+    policy = GatePolicy(cost_false_alarm=1.0, cost_missed_help=13.0)
+    without, with_learning = run_feedback_replay(proactivebench, CueGate(), policy, segments=4)
+    assert with_learning.false_alarm < without.false_alarm
+    # The refused kind is still offered early on, then fades.
+    first, *_, last = with_learning.refused_kind_offers_by_segment
+    assert last < first
+    assert sum(with_learning.refused_kind_offers_by_segment) < sum(
+        without.refused_kind_offers_by_segment
+    )
