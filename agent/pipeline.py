@@ -30,7 +30,7 @@ from agent.slowpath import SlowPath, Verdict
 from agent.sources.base import EventSource, Rejection
 from agent.sources.pacing import paced
 from agent.surface import Surface
-from gate.base import GateModel, GateScores
+from gate.base import Embedder, GateModel, GateScores
 from gate.policy import Action, GatePolicy
 from memory.feedback import FeedbackLearner
 from memory.redaction import redact_event
@@ -209,6 +209,12 @@ class Pipeline:
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
+        vectors = None
+        if isinstance(self.gate, Embedder):
+            # Cache hits right after scoring: recall gets its vectors almost for free.
+            summaries = [item.summary() for item in fresh]
+            matrix = await self._in(self._gate_thread, self.gate.embed_texts, summaries)
+            vectors = (self.gate.encoder_id, matrix)
 
         decisions = [
             self._decide(item, result, latency_ms)
@@ -219,6 +225,7 @@ class Pipeline:
             self.store.record_decisions,
             self._run_id,
             list(zip(fresh, decisions, strict=True)),
+            vectors,
         )
         self.stats.decided += len(decisions)
         for item, window, decision in zip(fresh, windows, decisions, strict=True):

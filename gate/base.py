@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from agent.events import Event
 
@@ -25,3 +27,13 @@ class GateModel(Protocol):
     def version(self) -> str: ...
 
     def score(self, windows: Sequence[EventWindow]) -> list[GateScores]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A gate that can also embed events, so memory can recall similar episodes."""
+
+    @property
+    def encoder_id(self) -> str: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...

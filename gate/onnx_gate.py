@@ -54,6 +54,14 @@ class OnnxGate:
         return self.manifest.window
 
     @property
+    def encoder_id(self) -> str:
+        return self.manifest.encoder.sha256[:12]
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-norm embeddings; event summaries just scored are cache hits."""
+        return self.encoder.encode(texts)
+
+    @property
     def providers(self) -> list[str]:
         return self.encoder.providers
 

@@ -145,3 +145,43 @@ def feedback_reset(obj: Any, context: str | None) -> None:
     finally:
         store.close()
     click.echo(f"reset {removed} learned adjustment(s)")
+
+
+@memory.command("recall")
+@click.argument("text")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option(
+    "--half-life-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=14.0,
+    show_default=True,
+    help="Recency weight: an episode this old counts half.",
+)
+@click.pass_obj
+def memory_recall(obj: Any, text: str, k: int, half_life_days: float) -> None:
+    """Past episodes most similar to TEXT, with what was decided and what the user said."""
+    from gate.base import Embedder
+    from gate.loader import load_gate
+    from memory.retrieval import EpisodeIndex
+
+    settings = obj.settings()
+    gate = load_gate(settings.gate.model, obj.paths.models_dir, settings.gate.device)
+    if not isinstance(gate, Embedder):
+        raise click.ClickException(
+            "recall needs a trained gate's encoder; run `festina gate train`"
+        )
+    store = _open_store(obj)
+    try:
+        index = EpisodeIndex(store, gate.encoder_id)
+        episodes = index.recall(gate.embed_texts([text])[0], k, half_life_days=half_life_days)
+    finally:
+        store.close()
+    if not episodes:
+        click.echo("no episodes remembered yet")
+    for episode in episodes:
+        action = episode.decision.final_action or "pending"
+        said = ",".join(episode.outcomes) or "-"
+        click.echo(
+            f"{episode.score:.3f}  {episode.event.time:%Y-%m-%d %H:%M}  {action:9}  "
+            f"feedback={said:9}  {episode.event.summary()[:80]}"
+        )

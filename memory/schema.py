@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -139,3 +149,14 @@ class ReflectionRow(Base):
     event_id: Mapped[str | None] = mapped_column(ForeignKey("events.id"))
     lesson: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EpisodeVectorRow(Base):
+    """The encoder's embedding of an event, for recalling similar past episodes."""
+
+    __tablename__ = "episode_vectors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), unique=True)
+    encoder: Mapped[str] = mapped_column(String(64), index=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

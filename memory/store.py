@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,7 @@ from memory.migrate import upgrade
 from memory.schema import (
     AdjustmentRow,
     DecisionRow,
+    EpisodeVectorRow,
     EventRow,
     FeedbackRow,
     ReflectionRow,
@@ -134,12 +136,26 @@ class Store:
                 found.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(chunk))))
         return found
 
-    def record_decisions(self, run_id: int | None, pairs: Sequence[tuple[Event, Decision]]) -> None:
-        """Store events with their decisions atomically: an event is never kept undecided."""
+    def record_decisions(
+        self,
+        run_id: int | None,
+        pairs: Sequence[tuple[Event, Decision]],
+        vectors: tuple[str, np.ndarray] | None = None,
+    ) -> None:
+        """Store events with their decisions (and, given `(encoder_id, matrix)`, their
+        embeddings) atomically: an event is never kept undecided."""
         with self._session() as session, session.begin():
             session.add_all(_event_row(item, run_id) for item, _ in pairs)
             session.flush()
             session.add_all(DecisionRow(**decision.model_dump()) for _, decision in pairs)
+            if vectors is not None:
+                encoder, matrix = vectors
+                session.add_all(
+                    EpisodeVectorRow(
+                        event_id=item.id, encoder=encoder, vector=row.astype(np.float32).tobytes()
+                    )
+                    for (item, _), row in zip(pairs, matrix, strict=True)
+                )
 
     def resolve(self, event_id: str, action: Action, decided_by: str, reason: str) -> None:
         """Record the slow path's final action on an escalated event."""
@@ -208,6 +224,7 @@ class Store:
         doomed = select(EventRow.id).where(*event_filter)
         with self._session() as session, session.begin():
             session.execute(delete(FeedbackRow).where(FeedbackRow.event_id.in_(doomed)))
+            session.execute(delete(EpisodeVectorRow).where(EpisodeVectorRow.event_id.in_(doomed)))
             session.execute(
                 update(ReflectionRow)
                 .where(ReflectionRow.event_id.in_(doomed))
@@ -316,6 +333,64 @@ class Store:
                     session.add(ReflectionRow(context=context, event_id=event.id, lesson=lesson))
                 feedback.applied_at = now
             return len(rows)
+
+    def episode_vectors(
+        self, encoder: str, after_id: int = 0
+    ) -> tuple[list[int], list[str], list[datetime], np.ndarray]:
+        """Vectors stored by `encoder` with row id > `after_id`: (row ids, event ids,
+        received times, matrix), for the recall index to load incrementally."""
+        with self._session() as session:
+            rows = session.execute(
+                select(
+                    EpisodeVectorRow.id,
+                    EpisodeVectorRow.event_id,
+                    EventRow.received_at,
+                    EpisodeVectorRow.vector,
+                )
+                .join(EventRow, EventRow.id == EpisodeVectorRow.event_id)
+                .where(EpisodeVectorRow.encoder == encoder, EpisodeVectorRow.id > after_id)
+                .order_by(EpisodeVectorRow.id)
+            ).all()
+        if not rows:
+            return [], [], [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
+        return (
+            [r.id for r in rows],
+            [r.event_id for r in rows],
+            [r.received_at for r in rows],
+            matrix,
+        )
+
+    def vector_count(self, encoder: str) -> int:
+        with self._session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(EpisodeVectorRow)
+                    .where(EpisodeVectorRow.encoder == encoder)
+                )
+                or 0
+            )
+
+    def episodes(self, event_ids: Sequence[str]) -> dict[str, tuple[Event, Decision, list[str]]]:
+        """Events with their decisions and feedback outcomes, by id."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, DecisionRow)
+                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .where(EventRow.id.in_(list(event_ids)))
+            ).all()
+            outcomes: dict[str, list[str]] = {}
+            for event_id, outcome in session.execute(
+                select(FeedbackRow.event_id, FeedbackRow.outcome)
+                .where(FeedbackRow.event_id.in_(list(event_ids)))
+                .order_by(FeedbackRow.id)
+            ):
+                outcomes.setdefault(event_id, []).append(outcome)
+            return {
+                e.id: (_event_from_row(e), _decision_from_row(d), outcomes.get(e.id, []))
+                for e, d in rows
+            }
 
     def adjustments(self) -> dict[str, float]:
         with self._session() as session:

@@ -131,3 +131,36 @@ def test_gate_list_and_use(trained_home, model_dir, monkeypatch):
     assert runner.invoke(cli, ["gate", "train", "--if-missing"]).output.startswith(
         "current gate model"
     )
+
+
+def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_home, tmp_path):
+    db = tmp_path / "recall.db"
+    config = tmp_path / "festina.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{db}"\n')
+    env = {**os.environ, "FESTINA_HOME": str(trained_home)}
+    festina = [sys.executable, "-m", "agent.cli", "--config", str(config)]
+    trace = PROACTIVEBENCH / "test_data" / "code_11.json"  # a Ruby name-capitalisation session
+    run = subprocess.run(
+        [*festina, "daemon", "run", "--source", f"jsonl:{trace}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(db) as conn:
+        vectors, events = conn.execute(
+            "select (select count(*) from episode_vectors), (select count(*) from events)"
+        ).fetchone()
+    assert vectors == events == 15
+    recall = subprocess.run(
+        [*festina, "memory", "recall", "capitalize a person's name in ruby", "-k", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert recall.returncode == 0, recall.stderr
+    lines = recall.stdout.splitlines()
+    assert len(lines) == 3
+    assert all("capitaliz" in line.lower() for line in lines)

@@ -1,0 +1,96 @@
+"""Recall of similar episodes, on both database backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from agent.decision import Decision
+from agent.events import Event
+from gate.policy import Action
+from memory.feedback import Outcome
+from memory.retrieval import EpisodeIndex
+from memory.schema import EventRow
+from memory.store import Store
+from tests.conftest import event_record
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.zeros(4, dtype=np.float32)
+    vector[: len(values)] = values
+    return vector / np.linalg.norm(vector)
+
+
+def remember(
+    store: Store, texts_and_vectors: list[tuple[str, np.ndarray]], start: int = 0
+) -> list[Event]:
+    events = [
+        Event.model_validate(event_record(start + i, text=t))
+        for i, (t, _) in enumerate(texts_and_vectors)
+    ]
+    decisions = [
+        Decision(
+            event_id=e.id,
+            p_need=0.9,
+            p_accept=0.9,
+            tau=0.3,
+            delta=0.1,
+            gate_action=Action.INTERVENE,
+            final_action=Action.INTERVENE,
+            decided_by="gate",
+            model_version="t",
+            gate_latency_ms=1.0,
+        )
+        for e in events
+    ]
+    matrix = np.stack([v for _, v in texts_and_vectors])
+    store.record_decisions(None, list(zip(events, decisions, strict=True)), ("enc", matrix))
+    return events
+
+
+def test_recall_ranks_by_similarity_and_reports_feedback(database_url):
+    store = Store(database_url)
+    ruby, _, _ = remember(
+        store,
+        [("ruby strings", unit(1, 0.1)), ("writing docs", unit(0.5, 1)), ("music", unit(0, 0, 1))],
+    )
+    store.record_feedback(ruby.id, Outcome.REJECTED)
+    found = EpisodeIndex(store, "enc").recall(unit(1, 0), k=2)
+    assert [e.event.text for e in found] == ["ruby strings", "writing docs"]
+    assert found[0].outcomes == ["rejected"]
+    assert found[0].similarity > found[1].similarity
+
+
+def test_older_episodes_count_less(database_url):
+    store = Store(database_url)
+    old, _ = remember(store, [("old twin", unit(1, 0)), ("new twin", unit(1, 0))])
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(EventRow)
+            .where(EventRow.id == old.id)
+            .values(received_at=datetime.now(UTC) - timedelta(days=14))
+        )
+    found = EpisodeIndex(store, "enc").recall(unit(1, 0), k=2, half_life_days=14)
+    assert [e.event.text for e in found] == ["new twin", "old twin"]
+    assert found[1].score == pytest.approx(found[1].similarity / 2, rel=0.01)
+
+
+def test_the_index_follows_new_and_forgotten_episodes(database_url):
+    store = Store(database_url)
+    index = EpisodeIndex(store, "enc")
+    remember(store, [("first", unit(1, 0))])
+    assert [e.event.text for e in index.recall(unit(1, 0))] == ["first"]
+    remember(store, [("second", unit(0, 1))], start=10)
+    assert len(index.recall(unit(1, 0))) == 2
+    store.forget(source="test")
+    assert index.recall(unit(1, 0)) == []
+    assert len(index) == 0
+
+
+def test_other_encoders_vectors_are_not_mixed_in(database_url):
+    store = Store(database_url)
+    remember(store, [("x", unit(1, 0))])
+    assert EpisodeIndex(store, "another-encoder").recall(unit(1, 0)) == []
