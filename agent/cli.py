@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -18,7 +18,10 @@ from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from evals.cli import eval_group
 from gate.cli import gate
-from memory.cli import feedback, memory
+from memory.cli import feedback, memory, prefs
+
+if TYPE_CHECKING:
+    from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
 
@@ -28,6 +31,14 @@ class Context:
     paths: FestinaPaths
     config_path: Path
     config_explicit: bool
+
+    def open_store(self) -> Store:
+        """The configured memory, creating the data directory on first use."""
+        from agent.daemon import database_url
+        from memory.store import Store
+
+        self.paths.ensure()
+        return Store(database_url(self.settings(), self.paths))
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the config file with command-line overrides applied."""
@@ -157,11 +168,8 @@ def daemon_stop(obj: Context, timeout: float) -> None:
 @click.pass_obj
 def daemon_status(obj: Context, as_json: bool) -> None:
     """Whether a daemon runs, its last run's counters, and what memory holds."""
-    from agent.daemon import database_url
-    from memory.store import Store
-
     pid = running_pid(obj.paths.pid_file)
-    store = Store(database_url(obj.settings(), obj.paths))
+    store = obj.open_store()
     try:
         run = store.last_run()
         report = {
@@ -200,10 +208,7 @@ def daemon_status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def decisions(obj: Context, limit: int) -> None:
     """Show the latest decisions, newest first."""
-    from agent.daemon import database_url
-    from memory.store import Store
-
-    store = Store(database_url(obj.settings(), obj.paths))
+    store = obj.open_store()
     try:
         rows = store.decisions(limit)
     finally:
@@ -261,6 +266,7 @@ def config_show(obj: Context) -> None:
 cli.add_command(gate)
 cli.add_command(memory)
 cli.add_command(feedback)
+cli.add_command(prefs)
 cli.add_command(eval_group)
 
 

@@ -33,6 +33,7 @@ from agent.surface import Surface
 from gate.base import Embedder, GateModel, GateScores
 from gate.policy import Action, GatePolicy
 from memory.feedback import FeedbackLearner
+from memory.preferences import Preferences
 from memory.redaction import redact_event
 from memory.store import RunCounts, Store
 
@@ -92,6 +93,8 @@ class Pipeline:
         self.stats = PipelineStats()
         self._windows = ContextWindows(self.options.window_size)
         self._learner = FeedbackLearner({})
+        self._preferences = Preferences()
+        self._preferences_revision = -1
         self._stopping = False
         self._reader: asyncio.Task[None] | None = None
         self._run_id: int | None = None
@@ -206,6 +209,7 @@ class Pipeline:
         if self.options.learn_from_feedback:
             # Feedback given since the last batch (dashboard, CLI) counts from now on.
             await self._in(self._db_thread, self.store.apply_feedback, self._learner)
+        await self._refresh_preferences()
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -235,6 +239,15 @@ class Pipeline:
             elif decision.final_action is Action.INTERVENE:
                 self.stats.intervened += 1
                 self.surface.offer(item, decision)
+
+    async def _refresh_preferences(self) -> None:
+        """Pick up preference changes made by any surface since the last batch."""
+        revision = await self._in(self._db_thread, self.store.preferences_revision)
+        if revision != self._preferences_revision:
+            self._preferences_revision, self._preferences = await self._in(
+                self._db_thread, self.store.preferences
+            )
+            logger.info("preferences revision %d: %s", revision, self._preferences.model_dump())
 
     def _score(self, windows: list[list[Event]]) -> list[GateScores | Exception]:
         """Score a batch; if the batch fails, score events one by one so one bad event
@@ -271,15 +284,26 @@ class Pipeline:
                 reason=f"gate failed: {result!r}",
             )
         p_accept = self._learner.adjust(item, result.p_accept)
-        action, tau = self.policy.decide(result.p_need, p_accept)
+        policy = self._preferences.policy(self.policy)
+        action, tau = policy.decide(result.p_need, p_accept)
+        scores = {
+            "p_need": result.p_need,
+            "p_accept": p_accept,
+            "p_accept_model": result.p_accept,
+            "tau": tau,
+            "gate_action": action,
+        }
+        common["delta"] = policy.delta
+        if action is not Action.SILENT and (
+            why := self._preferences.silence_reason(item, datetime.now(UTC))
+        ):
+            return Decision(
+                **common, **scores, final_action=Action.SILENT, decided_by="preferences", reason=why
+            )
         resolved = action is not Action.ESCALATE
         return Decision(
             **common,
-            p_need=result.p_need,
-            p_accept=p_accept,
-            p_accept_model=result.p_accept,
-            tau=tau,
-            gate_action=action,
+            **scores,
             final_action=action if resolved else None,
             decided_by="gate" if resolved else None,
         )

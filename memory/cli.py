@@ -1,4 +1,4 @@
-"""`festina memory ...`: export and forget what festina remembers."""
+"""`festina memory|feedback|prefs ...`: what festina remembers, learns and respects."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-
-def _open_store(obj: Any):
-    from agent.daemon import database_url
-    from memory.store import Store
-
-    return Store(database_url(obj.settings(), obj.paths))
 
 
 @click.group()
@@ -33,7 +26,7 @@ def memory() -> None:
 @click.pass_obj
 def memory_export(obj: Any, output: Path | None) -> None:
     """Every stored event with its decision, then rejected inputs, as JSON Lines."""
-    store = _open_store(obj)
+    store = obj.open_store()
     count = 0
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
@@ -74,7 +67,7 @@ def memory_forget(
         raise click.UsageError("say what to forget: --older-than-days, --before, --source or --all")
     if everything and not yes:
         click.confirm("Forget everything festina remembers?", abort=True)
-    store = _open_store(obj)
+    store = obj.open_store()
     try:
         deleted = store.forget(before=before, source=source)
     finally:
@@ -104,7 +97,7 @@ def feedback_give(obj: Any, event_id: str, outcome: str, latency: float | None) 
     """Record OUTCOME for the offer made on EVENT_ID (an id or a unique prefix of one)."""
     from memory.feedback import Outcome
 
-    store = _open_store(obj)
+    store = obj.open_store()
     try:
         full_id = store.resolve_event_id(event_id)
         store.record_feedback(full_id, Outcome(_OUTCOME_WORDS[outcome]), latency)
@@ -120,7 +113,7 @@ def feedback_give(obj: Any, event_id: str, outcome: str, latency: float | None) 
 @click.pass_obj
 def feedback_show(obj: Any, lessons: int) -> None:
     """The learned p_accept shift per context, and the newest lessons."""
-    store = _open_store(obj)
+    store = obj.open_store()
     try:
         offsets = store.adjustments()
         recent = store.reflections(limit=lessons)
@@ -139,7 +132,7 @@ def feedback_show(obj: Any, lessons: int) -> None:
 @click.pass_obj
 def feedback_reset(obj: Any, context: str | None) -> None:
     """Undo what feedback taught the gate."""
-    store = _open_store(obj)
+    store = obj.open_store()
     try:
         removed = store.reset_adjustments(context)
     finally:
@@ -170,7 +163,7 @@ def memory_recall(obj: Any, text: str, k: int, half_life_days: float) -> None:
         raise click.ClickException(
             "recall needs a trained gate's encoder; run `festina gate train`"
         )
-    store = _open_store(obj)
+    store = obj.open_store()
     try:
         index = EpisodeIndex(store, gate.encoder_id)
         episodes = index.recall(gate.embed_texts([text])[0], k, half_life_days=half_life_days)
@@ -185,3 +178,103 @@ def memory_recall(obj: Any, text: str, k: int, half_life_days: float) -> None:
             f"{episode.score:.3f}  {episode.event.time:%Y-%m-%d %H:%M}  {action:9}  "
             f"feedback={said:9}  {episode.event.summary()[:80]}"
         )
+
+
+def _update_preferences(obj: Any, **changes: Any) -> None:
+    from pydantic import ValidationError
+
+    from agent.events import describe_validation_error
+    from memory.preferences import Preferences
+
+    store = obj.open_store()
+    try:
+        _, current = store.preferences()
+        try:
+            updated = Preferences.model_validate({**current.model_dump(), **changes})
+        except ValidationError as error:
+            raise click.ClickException(describe_validation_error(error)) from error
+        revision = store.save_preferences(updated)
+    finally:
+        store.close()
+    click.echo(f"preferences saved (revision {revision}); a running daemon applies them next batch")
+
+
+@click.group()
+def prefs() -> None:
+    """Costs, do-not-disturb, muted apps and quiet hours (applied live)."""
+
+
+@prefs.command("show")
+@click.pass_obj
+def prefs_show(obj: Any) -> None:
+    """Print the preferences as JSON (null costs fall back to the config file)."""
+    store = obj.open_store()
+    try:
+        revision, current = store.preferences()
+    finally:
+        store.close()
+    click.echo(json.dumps({"revision": revision, **current.model_dump(mode="json")}, indent=2))
+
+
+@prefs.command("costs")
+@click.option("--false-alarm", type=float, help="C_FA, cost of an unwanted offer.")
+@click.option("--missed-help", type=float, help="C_FN, cost of missing needed help.")
+@click.option("--delta", type=float, help="Half-width of the escalation band.")
+@click.option("--clear", is_flag=True, help="Fall back to the config file's values.")
+@click.pass_obj
+def prefs_costs(
+    obj: Any, false_alarm: float | None, missed_help: float | None, delta: float | None, clear: bool
+) -> None:
+    """Set the gate's costs and escalation band."""
+    if clear:
+        _update_preferences(obj, cost_false_alarm=None, cost_missed_help=None, delta=None)
+        return
+    changes = {
+        k: v
+        for k, v in (
+            ("cost_false_alarm", false_alarm),
+            ("cost_missed_help", missed_help),
+            ("delta", delta),
+        )
+        if v is not None
+    }
+    if not changes:
+        raise click.UsageError("give --false-alarm, --missed-help, --delta or --clear")
+    _update_preferences(obj, **changes)
+
+
+@prefs.command("dnd")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_obj
+def prefs_dnd(obj: Any, state: str) -> None:
+    """Turn do-not-disturb on or off."""
+    _update_preferences(obj, do_not_disturb=state == "on")
+
+
+@prefs.command("mute")
+@click.argument("app")
+@click.option("--undo", is_flag=True, help="Unmute instead.")
+@click.pass_obj
+def prefs_mute(obj: Any, app: str, undo: bool) -> None:
+    """Never offer help while APP is in use (matched case-insensitively)."""
+    store = obj.open_store()
+    try:
+        muted = store.preferences()[1].muted_apps
+    finally:
+        store.close()
+    kept = [a for a in muted if a.casefold() != app.casefold()]
+    _update_preferences(obj, muted_apps=kept if undo else [*kept, app])
+
+
+@prefs.command("quiet")
+@click.argument("windows", nargs=-1)
+@click.pass_obj
+def prefs_quiet(obj: Any, windows: tuple[str, ...]) -> None:
+    """Set quiet hours as HH:MM-HH:MM windows (local time); none clears them."""
+    parsed = []
+    for window in windows:
+        start, sep, end = window.partition("-")
+        if not sep:
+            raise click.UsageError(f"{window!r}: expected HH:MM-HH:MM")
+        parsed.append({"start": start, "end": end})
+    _update_preferences(obj, quiet_hours=parsed)

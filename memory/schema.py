@@ -160,3 +160,14 @@ class EpisodeVectorRow(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), unique=True)
     encoder: Mapped[str] = mapped_column(String(64), index=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ProfileRow(Base):
+    """The user's preferences as one validated JSON document; `revision` counts changes."""
+
+    __tablename__ = "user_profile"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    preferences: Mapped[dict[str, Any]]
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

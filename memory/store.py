@@ -21,12 +21,14 @@ from agent.sources.base import Rejection
 from gate.policy import Action
 from memory.feedback import FeedbackLearner, Outcome, context_of, lesson_for
 from memory.migrate import upgrade
+from memory.preferences import Preferences
 from memory.schema import (
     AdjustmentRow,
     DecisionRow,
     EpisodeVectorRow,
     EventRow,
     FeedbackRow,
+    ProfileRow,
     ReflectionRow,
     RejectedInputRow,
     RunRow,
@@ -391,6 +393,29 @@ class Store:
                 e.id: (_event_from_row(e), _decision_from_row(d), outcomes.get(e.id, []))
                 for e, d in rows
             }
+
+    def preferences_revision(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(ProfileRow.revision).where(ProfileRow.id == 1)) or 0
+
+    def preferences(self) -> tuple[int, Preferences]:
+        """The user's preferences and their revision (0: never set)."""
+        with self._session() as session:
+            row = session.get(ProfileRow, 1)
+            if row is None:
+                return 0, Preferences()
+            return row.revision, Preferences.model_validate(row.preferences)
+
+    def save_preferences(self, preferences: Preferences) -> int:
+        """Replace the preferences; returns the new revision the daemon will notice."""
+        with self._session() as session, session.begin():
+            row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(id=1, revision=0)
+            row.preferences = preferences.model_dump(mode="json")
+            row.revision += 1
+            row.updated_at = utcnow()
+            session.add(row)
+            session.flush()
+            return row.revision
 
     def adjustments(self) -> dict[str, float]:
         with self._session() as session:
