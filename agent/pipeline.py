@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -34,7 +34,7 @@ from gate.base import Embedder, GateModel, GateScores
 from gate.policy import Action, GatePolicy
 from memory.feedback import FeedbackLearner
 from memory.preferences import Preferences
-from memory.redaction import redact_event
+from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
 
 logger = logging.getLogger("festina.pipeline")
@@ -172,6 +172,8 @@ class Pipeline:
             if isinstance(item, Rejection):
                 self.stats.rejected += 1
                 logger.warning("rejected %s:%d: %s", item.source, item.position, item.reason)
+                if self.options.redact_secrets:  # a broken line can hold secrets too
+                    item = replace(item, raw=redact_text(item.raw))
                 await self._in(self._db_thread, self.store.record_rejections, self._run_id, [item])
                 continue
             await gate_queue.put(redact_event(item) if self.options.redact_secrets else item)

@@ -46,6 +46,14 @@ async def test_secrets_are_redacted_before_storage(database_url, tmp_path):
     assert "password=[REDACTED:secret]" in dumped
 
 
+async def test_malformed_lines_are_kept_without_their_secrets(database_url, tmp_path):
+    path = write_jsonl(tmp_path / "s.jsonl", ['{"text": "password=correcthorse"'])
+    store = await replay(database_url, path)
+    [rejected] = store.rejections()
+    assert "correcthorse" not in rejected.raw
+    assert "[REDACTED:secret]" in rejected.raw
+
+
 async def test_redaction_can_be_turned_off(database_url, tmp_path):
     path = write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="password=correcthorse")])
     store = await replay(database_url, path, redact_secrets=False)
