@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+import numpy as np
+
 from agent.context import ContextWindows
 from agent.decision import Decision
 from agent.events import Event
@@ -215,13 +217,7 @@ class Pipeline:
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        vectors = None
-        if isinstance(self.gate, Embedder):
-            # Cache hits right after scoring: recall gets its vectors almost for free.
-            summaries = [item.summary() for item in fresh]
-            matrix = await self._in(self._gate_thread, self.gate.embed_texts, summaries)
-            vectors = (self.gate.encoder_id, matrix)
-
+        vectors = await self._embed(fresh)
         decisions = [
             self._decide(item, result, latency_ms)
             for item, result in zip(fresh, scored, strict=True)
@@ -240,7 +236,28 @@ class Pipeline:
                 await slow_queue.put((window, decision))
             elif decision.final_action is Action.INTERVENE:
                 self.stats.intervened += 1
-                self.surface.offer(item, decision)
+                self._offer(item, decision)
+
+    async def _embed(self, events: list[Event]) -> tuple[str, np.ndarray] | None:
+        """Vectors for recall, when the gate can embed; recall is optional, so a failure
+        here costs the episodes their vectors, never the decisions."""
+        if not isinstance(self.gate, Embedder):
+            return None
+        summaries = [item.summary() for item in events]
+        try:
+            # Cache hits right after scoring: recall gets its vectors almost for free.
+            matrix = await self._in(self._gate_thread, self.gate.embed_texts, summaries)
+        except Exception:
+            logger.exception("embedding %d events for recall failed", len(events))
+            return None
+        return self.gate.encoder_id, matrix
+
+    def _offer(self, event: Event, decision: Decision) -> None:
+        # The decision is already stored; a broken surface must not stop the pipeline.
+        try:
+            self.surface.offer(event, decision)
+        except Exception:
+            logger.exception("surface failed to show the offer on %s", event.id)
 
     async def _refresh_preferences(self) -> None:
         """Pick up preference changes made by any surface since the last batch."""
@@ -267,9 +284,10 @@ class Pipeline:
         return results
 
     def _decide(self, item: Event, result: GateScores | Exception, latency_ms: float) -> Decision:
+        policy = self._preferences.policy(self.policy)
         common = {
             "event_id": item.id,
-            "delta": self.policy.delta,
+            "delta": policy.delta,
             "model_version": self.gate.version,
             "gate_latency_ms": latency_ms,
         }
@@ -286,7 +304,6 @@ class Pipeline:
                 reason=f"gate failed: {result!r}",
             )
         p_accept = self._learner.adjust(item, result.p_accept)
-        policy = self._preferences.policy(self.policy)
         action, tau = policy.decide(result.p_need, p_accept)
         scores = {
             "p_need": result.p_need,
@@ -295,7 +312,6 @@ class Pipeline:
             "tau": tau,
             "gate_action": action,
         }
-        common["delta"] = policy.delta
         if action is not Action.SILENT and (
             why := self._preferences.silence_reason(item, datetime.now(UTC))
         ):
@@ -341,4 +357,4 @@ class Pipeline:
                     "reason": verdict.reason,
                 }
             )
-            self.surface.offer(window[-1], resolved)
+            self._offer(window[-1], resolved)

@@ -198,3 +198,15 @@ async def test_unfinished_deliberations_resume_on_the_next_run(tmp_path, databas
     assert store.unresolved_escalations() == []
     [(_, decision)] = store.decisions()
     assert decision.final_action is Action.INTERVENE
+
+
+async def test_a_broken_surface_loses_no_decision(tmp_path, database_url):
+    class BrokenSurface:
+        def offer(self, event, decision):
+            raise OSError("notification daemon gone")
+
+    path = write_jsonl(tmp_path / "s.jsonl", [event_record(i, text="help me") for i in range(3)])
+    pipeline, store = make_pipeline(database_url, JsonlSource(str(path)), surface=BrokenSurface())
+    stats = await pipeline.run()
+    assert stats.decided == stats.intervened == 3
+    assert store.totals()["final_intervene"] == 3
