@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK_KEY = 0x66657374  # "fest": one advisory lock id for festina's migrations
 
 
 def alembic_config(url: str) -> Config:
@@ -29,11 +33,35 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _lock_in_transaction(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply every migration the database has not seen; a no-op when up to date."""
-    if current_revision(engine) == head_revision():
+    """Apply every migration the database has not seen; a no-op when up to date.
+
+    The daemon and the dashboard may open a new database at the same moment, so the
+    check and the upgrade run under a lock: a file lock beside a SQLite file, an
+    advisory lock on PostgreSQL."""
+    head = head_revision()
+    if current_revision(engine) == head:
         return
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _sqlite_file_lock(engine), engine.begin() as connection:
+        _lock_in_transaction(connection)
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return  # another process migrated while we waited
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -22,3 +22,17 @@ def test_reopening_a_migrated_database_keeps_its_data(database_url):
     first.close()
     again = Store(database_url)
     assert again.last_run().id == run
+
+
+def test_processes_opening_a_new_database_together_do_not_collide(database_url):
+    import subprocess
+    import sys
+
+    code = "import sys; from memory.store import Store; Store(sys.argv[1]).close()"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, database_url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [run.communicate(timeout=60)[1].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
+    assert current_revision(Store(database_url).engine) == head_revision()
