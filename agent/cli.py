@@ -227,6 +227,19 @@ def decisions(obj: Context, limit: int) -> None:
         )
 
 
+@cli.command("tui")
+@click.pass_obj
+def tui(obj: Context) -> None:
+    """Open the dashboard: watch decisions, answer offers, adjust costs live."""
+    from tui.app import FestinaApp
+
+    store = obj.open_store()
+    try:
+        FestinaApp(store, obj.settings().gate.policy(), obj.paths.pid_file).run()
+    finally:
+        store.close()
+
+
 # --- config -------------------------------------------------------------------
 
 

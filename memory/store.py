@@ -199,6 +199,25 @@ class Store:
             ).all()
             return [(_event_from_row(e), _decision_from_row(d)) for e, d in rows]
 
+    def recent_activity(self, limit: int = 200) -> list[tuple[Event, Decision, str | None]]:
+        """The newest decisions with the user's latest answer to each (None: no answer)."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, DecisionRow)
+                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .order_by(DecisionRow.decided_at.desc(), EventRow.time.desc())
+                .limit(limit)
+            ).all()
+            ids = [e.id for e, _ in rows]
+            answers: dict[str, str] = {}
+            for event_id, outcome in session.execute(
+                select(FeedbackRow.event_id, FeedbackRow.outcome)
+                .where(FeedbackRow.event_id.in_(ids))
+                .order_by(FeedbackRow.id)
+            ):
+                answers[event_id] = outcome  # later answers replace earlier ones
+            return [(_event_from_row(e), _decision_from_row(d), answers.get(e.id)) for e, d in rows]
+
     def rejections(self, limit: int = 100) -> list[RejectedInputRow]:
         with self._session() as session:
             return list(

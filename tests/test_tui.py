@@ -1,0 +1,205 @@
+"""The dashboard, driven by Textual's Pilot against a real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from agent.decision import Decision
+from agent.events import Event
+from gate.policy import Action, GatePolicy
+from memory.store import Store
+from tests.conftest import event_record, write_jsonl
+from tui.app import FestinaApp
+from tui.stats import summarize
+
+SIZE = (140, 40)
+
+
+def decision(event: Event, action: Action, p_need: float = 0.6, p_accept: float = 0.7) -> Decision:
+    policy = GatePolicy()
+    return Decision(
+        event_id=event.id,
+        p_need=p_need,
+        p_accept=p_accept,
+        tau=policy.threshold(p_need),
+        delta=policy.delta,
+        gate_action=action,
+        final_action=action,
+        decided_by="gate",
+        model_version="test",
+        gate_latency_ms=4.0,
+    )
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    """Four decisions, the newest an offer: deterministic, so snapshots are stable."""
+    store = Store(f"sqlite:///{tmp_path / 'festina.db'}")
+    texts = [
+        ("The user opens notes.md in the editor", Action.SILENT),
+        ("The user searches for 'ruby capitalize name'", Action.SILENT),
+        ("The user reads a Stack Overflow answer", Action.SILENT),
+        ("The user searches again for 'ruby capitalize name' after an error", Action.INTERVENE),
+    ]
+    for i, (text, action) in enumerate(texts):
+        event = Event.model_validate(event_record(i * 30, text=text))
+        store.record_decisions(None, [(event, decision(event, action))])
+    return store
+
+
+def feedback_rows(store: Store) -> list[tuple[str, str]]:
+    with store.engine.connect() as connection:
+        return [
+            tuple(r) for r in connection.exec_driver_sql("select event_id, outcome from feedback")
+        ]
+
+
+async def test_the_feed_shows_decisions_newest_first(store):
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one("#feed", DataTable)
+        assert table.row_count == 4
+        assert "again for 'ruby" in str(table.get_row_at(0)[-1])
+        assert table.get_row_at(0)[2] == "intervene"
+
+
+async def test_answering_an_offer_goes_to_memory(store):
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")  # the newest row, an offer, is selected
+        await pilot.pause()
+        offer_id = app.activity[0][0].id
+        assert feedback_rows(store) == [(offer_id, "rejected")]
+        assert app.query_one("#feed", DataTable).get_row_at(0)[7] == "rejected"
+        await pilot.press("down", "a")  # a silent decision: nothing to answer
+        await pilot.pause()
+        assert feedback_rows(store) == [(offer_id, "rejected")]
+
+
+async def test_costs_and_do_not_disturb_are_saved_as_preferences(store):
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        field = app.query_one("#cost_missed_help", Input)
+        field.focus()
+        field.value = ""
+        await pilot.press("9", "enter")
+        await pilot.pause()
+        revision, preferences = store.preferences()
+        assert (revision, preferences.cost_missed_help) == (1, 9.0)
+        assert "tau here with these costs" in str(app.query_one("#tau").render())
+        app.query_one("#feed").focus()
+        await pilot.press("d")
+        await pilot.pause()
+        assert store.preferences()[1].do_not_disturb is True
+
+
+async def test_invalid_costs_are_refused_with_a_reason(store):
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        field = app.query_one("#delta", Input)
+        field.focus()
+        field.value = ""
+        await pilot.press("0", ".", "7", "enter")
+        await pilot.pause()
+        assert store.preferences()[0] == 0
+        assert "less than 0.5" in str(app.query_one("#tau").render())
+
+
+def test_stats_summarize_rates():
+    events = [Event.model_validate(event_record(i)) for i in range(4)]
+    activity = [
+        (events[0], decision(events[0], Action.INTERVENE), "accepted"),
+        (events[1], decision(events[1], Action.INTERVENE), "rejected"),
+        (events[2], decision(events[2], Action.INTERVENE), None),
+        (events[3], decision(events[3], Action.SILENT), None),
+    ]
+    stats = summarize(activity)
+    assert stats.intervention_rate == 0.75
+    assert (stats.answered, stats.acceptance_rate, stats.false_alarm_rate) == (2, 0.5, 0.5)
+    assert stats.offer_series == [0.0, 1.0, 1.0, 1.0]  # oldest first
+
+
+def test_main_screen_snapshot(store, snap_compare):
+    assert snap_compare(FestinaApp(store, GatePolicy()), terminal_size=SIZE)
+
+
+def test_answered_offer_snapshot(store, snap_compare):
+    assert snap_compare(FestinaApp(store, GatePolicy()), press=["a"], terminal_size=SIZE)
+
+
+async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
+    """The whole loop: a daemon replays a trace; the dashboard shows its decisions, an
+    offer is accepted, costs change, and the decisions after that use the new costs."""
+    home = tmp_path / "home"
+    trace = write_jsonl(
+        tmp_path / "trace.jsonl",
+        [
+            event_record(i, text=f"The user searches for 'error {i % 3}' after a crash")
+            for i in range(600)
+        ],
+    )
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "daemon",
+            "run",
+            "--source",
+            f"jsonl:{trace}",
+            "--speed",
+            "20",
+        ],
+        env={**os.environ, "FESTINA_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (home / "data" / "festina.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        store = Store(f"sqlite:///{home / 'data' / 'festina.db'}")
+        app = FestinaApp(store, GatePolicy(), home / "data" / "festina.pid")
+        async with app.run_test(size=SIZE) as pilot:
+            while not any(d.final_action is Action.INTERVENE for _, d, _ in app.activity):
+                await pilot.pause(0.2)
+                app.refresh_data()
+            assert "daemon running" in app.sub_title
+            offer = next(
+                i for i, (_, d, _) in enumerate(app.activity) if d.final_action is Action.INTERVENE
+            )
+            app.query_one("#feed", DataTable).move_cursor(row=offer)
+            await pilot.press("a")
+            field = app.query_one("#cost_missed_help", Input)
+            field.focus()
+            field.value = "50"
+            await pilot.press("enter")
+            await pilot.pause()
+            saved_at = store.preferences()
+            assert saved_at[1].cost_missed_help == 50.0
+            seen = len(app.activity)
+            while len(app.activity) < seen + 10:
+                await pilot.pause(0.2)
+                app.refresh_data()
+            assert any(answer == "accepted" for _, _, answer in app.activity)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+    newest_first = [d for _, d, _ in store.recent_activity(1000)]
+    # Decisions made after the change use C_FN = 50 (the daemon picks it up between batches).
+    newest = newest_first[:5]
+    for d in newest:
+        assert d.tau == pytest.approx(1.0 / (1.0 + d.p_need * 50.0))
+    oldest = newest_first[-1]
+    assert oldest.tau == pytest.approx(1.0 / (1.0 + oldest.p_need * 3.0))

@@ -1,0 +1,312 @@
+"""`festina tui`: watch the gate decide, answer offers, and steer it live.
+
+The dashboard talks to the daemon through memory: it reads decisions as the daemon
+stores them, and writes feedback and preferences that the daemon applies before its
+next batch (or at its next start, when none is running).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import ValidationError
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static, Switch
+
+from agent.decision import Decision
+from agent.events import Event, describe_validation_error
+from agent.pidlock import running_pid
+from gate.policy import Action, GatePolicy
+from memory.feedback import Outcome
+from memory.preferences import Preferences
+from memory.store import Store
+from tui.stats import summarize
+
+REFRESH_S = 1.0
+FEED_LENGTH = 200
+_KEYS = {"a": Outcome.ACCEPTED, "r": Outcome.REJECTED, "i": Outcome.IGNORED}
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+class FestinaApp(App[None]):
+    """The dashboard. `base_policy` is the config file's gate policy, which the user's
+    preferences override."""
+
+    TITLE = "festina"
+    CSS = """
+    #feed { width: 2fr; }
+    #side { width: 1fr; min-width: 48; }
+    #detail { height: auto; min-height: 8; border: round $primary; padding: 0 1; }
+    #controls { height: auto; border: round $secondary; padding: 0 1; }
+    #controls Horizontal { height: 1; margin: 0 0 1 0; }
+    #controls Label { width: 20; }
+    #controls Input { border: none; height: 1; width: 1fr; padding: 0 1; }
+    #controls Switch { border: none; height: 1; }
+    #stats { height: auto; border: round $accent; padding: 0 1; }
+    Sparkline { height: 1; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("a", "answer('a')", "Accept"),
+        Binding("r", "answer('r')", "Reject"),
+        Binding("i", "answer('i')", "Ignore"),
+        Binding("d", "toggle_dnd", "Do not disturb"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, store: Store, base_policy: GatePolicy, pid_file: Path | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.base_policy = base_policy
+        self.pid_file = pid_file
+        self.activity: list[tuple[Event, Decision, str | None]] = []
+        self.preferences = Preferences()
+        self._signature: tuple = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield DataTable(id="feed", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="side"):
+                yield Static("no decision selected", id="detail")
+                with Vertical(id="controls"):
+                    with Horizontal():
+                        yield Label("C_FA (false alarm)")
+                        yield Input(id="cost_false_alarm", type="number")
+                    with Horizontal():
+                        yield Label("C_FN (missed help)")
+                        yield Input(id="cost_missed_help", type="number")
+                    with Horizontal():
+                        yield Label("delta")
+                        yield Input(id="delta", type="number")
+                    with Horizontal():
+                        yield Label("do not disturb")
+                        yield Switch(id="dnd")
+                    with Horizontal():
+                        yield Label("muted apps")
+                        yield Input(id="muted", placeholder="App, Other app")
+                    yield Static("", id="tau")
+                with Vertical(id="stats"):
+                    yield Static("", id="figures")
+                    yield Label("p_accept, recent decisions")
+                    yield Sparkline([], id="spark_accept")
+                    yield Label("offers made")
+                    yield Sparkline([], id="spark_offers")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#feed", DataTable)
+        table.add_columns("time", "gate", "final", "by", "need", "acc", "tau", "answer", "event")
+        self.refresh_data()
+        self._fill_controls()
+        self.set_interval(REFRESH_S, self.refresh_data)
+
+    # --- reading memory -----------------------------------------------------
+
+    def refresh_data(self) -> None:
+        """Reload decisions and preferences; redraw only what changed."""
+        revision, preferences = self.store.preferences()
+        if preferences != self.preferences:
+            self.preferences = preferences
+            self._fill_controls()
+        self.activity = self.store.recent_activity(FEED_LENGTH)
+        signature = tuple((e.id, d.final_action, answer) for e, d, answer in self.activity)
+        if signature != self._signature:
+            self._signature = signature
+            self._redraw_feed()
+            self._redraw_stats()
+        pid = running_pid(self.pid_file) if self.pid_file else None
+        self.sub_title = (
+            f"daemon {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
+            f" · preferences rev {revision}"
+        )
+        self._redraw_detail()
+
+    def _redraw_feed(self) -> None:
+        table = self.query_one("#feed", DataTable)
+        selected = self._selected_id()
+        table.clear()
+        for event, decision, answer in self.activity:
+            table.add_row(
+                f"{event.time:%H:%M:%S}",
+                decision.gate_action.value,
+                decision.final_action.value if decision.final_action else "pending",
+                decision.decided_by or "-",
+                f"{decision.p_need:.2f}",
+                f"{decision.p_accept:.2f}",
+                f"{decision.tau:.2f}",
+                answer or "",
+                event.summary()[:60],
+                key=event.id,
+            )
+        ids = [event.id for event, _, _ in self.activity]
+        if selected in ids:
+            table.move_cursor(row=ids.index(selected))
+
+    def _redraw_stats(self) -> None:
+        stats = summarize(self.activity)
+        latency = "-" if stats.latency_p50_ms is None else f"{stats.latency_p50_ms:.1f} ms"
+        self.query_one("#figures", Static).update(
+            f"last {stats.decisions} decisions\n"
+            f"interventions {_percent(stats.intervention_rate)} · "
+            f"escalations {_percent(stats.escalation_rate)}\n"
+            f"answered {stats.answered}: accepted {_percent(stats.acceptance_rate)}, "
+            f"false alarms {_percent(stats.false_alarm_rate)}\n"
+            f"gate latency p50 {latency}"
+        )
+        self.query_one("#spark_accept", Sparkline).data = stats.p_accept_series
+        self.query_one("#spark_offers", Sparkline).data = stats.offer_series
+
+    def _selected(self) -> tuple[Event, Decision, str | None] | None:
+        table = self.query_one("#feed", DataTable)
+        if not self.activity or table.cursor_row is None:
+            return None
+        row = min(max(table.cursor_row, 0), len(self.activity) - 1)
+        return self.activity[row]
+
+    def _selected_id(self) -> str | None:
+        selected = self._selected()
+        return selected[0].id if selected else None
+
+    def _redraw_detail(self) -> None:
+        selected = self._selected()
+        detail = self.query_one("#detail", Static)
+        if selected is None:
+            detail.update("no decisions yet: start the daemon (festina daemon start)")
+            return
+        event, decision, answer = selected
+        band = abs(decision.p_accept - decision.tau) <= decision.delta
+        model = "" if decision.p_accept_model is None else f" (model {decision.p_accept_model:.2f})"
+        lines = [
+            f"[b]{event.summary()[:200]}[/b]",
+            f"{event.kind.value} · {event.app or '-'} · {event.time:%Y-%m-%d %H:%M:%S} UTC",
+            f"p_need {decision.p_need:.3f}  p_accept {decision.p_accept:.3f}{model}",
+            f"tau {decision.tau:.3f}  delta {decision.delta:.2f}  "
+            f"{'near the boundary' if band else 'clear of the boundary'}",
+            f"gate: {decision.gate_action.value} → final: "
+            f"{decision.final_action.value if decision.final_action else 'pending'}"
+            f" by {decision.decided_by or '-'}",
+        ]
+        if decision.reason:
+            lines.append(f"why: {decision.reason}")
+        if decision.final_action is Action.INTERVENE:
+            lines.append(
+                f"your answer: {answer}"
+                if answer
+                else "[b]a[/b] accept · [b]r[/b] reject · [b]i[/b] ignore"
+            )
+        detail.update("\n".join(lines))
+        self._show_tau()
+
+    # --- steering -------------------------------------------------------------
+
+    def _fill_controls(self) -> None:
+        policy = self.preferences.policy(self.base_policy)
+        values = {
+            "cost_false_alarm": policy.cost_false_alarm,
+            "cost_missed_help": policy.cost_missed_help,
+            "delta": policy.delta,
+        }
+        for name, value in values.items():
+            field = self.query_one(f"#{name}", Input)
+            if not field.has_focus:
+                field.value = f"{value:g}"
+        self.query_one("#dnd", Switch).value = self.preferences.do_not_disturb
+        muted = self.query_one("#muted", Input)
+        if not muted.has_focus:
+            muted.value = ", ".join(self.preferences.muted_apps)
+        self._show_tau()
+
+    def _typed_policy(self) -> GatePolicy:
+        values = {
+            name: float(self.query_one(f"#{name}", Input).value)
+            for name in ("cost_false_alarm", "cost_missed_help", "delta")
+        }
+        return GatePolicy(**values)
+
+    def _show_tau(self) -> None:
+        """tau for the selected event under the costs as typed, before they are saved."""
+        label = self.query_one("#tau", Static)
+        try:
+            policy = self._typed_policy()
+        except (ValueError, ValidationError) as error:
+            reason = (
+                describe_validation_error(error)
+                if isinstance(error, ValidationError)
+                else str(error)
+            )
+            label.update(f"[red]{reason}[/red]")
+            return
+        selected = self._selected()
+        if selected is None:
+            label.update("")
+            return
+        tau = policy.threshold(selected[1].p_need)
+        label.update(f"tau here with these costs: {tau:.3f} (enter saves)")
+
+    @on(Input.Changed)
+    def _typing(self, _: Input.Changed) -> None:
+        self._show_tau()
+
+    @on(Input.Submitted)
+    def _save_controls(self, _: Input.Submitted) -> None:
+        try:
+            policy = self._typed_policy()
+            muted = [
+                a.strip() for a in self.query_one("#muted", Input).value.split(",") if a.strip()
+            ]
+            updated = self.preferences.model_copy(
+                update={
+                    "cost_false_alarm": policy.cost_false_alarm,
+                    "cost_missed_help": policy.cost_missed_help,
+                    "delta": policy.delta,
+                    "muted_apps": muted,
+                }
+            )
+            updated = Preferences.model_validate(updated.model_dump())
+        except (ValueError, ValidationError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self._save(updated)
+
+    @on(Switch.Changed, "#dnd")
+    def _dnd_switched(self, message: Switch.Changed) -> None:
+        if message.value != self.preferences.do_not_disturb:
+            self._save(self.preferences.model_copy(update={"do_not_disturb": message.value}))
+
+    def action_toggle_dnd(self) -> None:
+        self._save(
+            self.preferences.model_copy(
+                update={"do_not_disturb": not self.preferences.do_not_disturb}
+            )
+        )
+
+    def _save(self, preferences: Preferences) -> None:
+        revision = self.store.save_preferences(preferences)
+        self.preferences = preferences
+        self._fill_controls()
+        self.notify(f"preferences saved (revision {revision})")
+
+    # --- answering offers -------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._redraw_detail()
+
+    def action_answer(self, key: str) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        event, decision, _ = selected
+        if decision.final_action is not Action.INTERVENE:
+            self.notify("no offer was made on this event", severity="warning")
+            return
+        self.store.record_feedback(event.id, _KEYS[key])
+        self.notify(f"{_KEYS[key].value}: the daemon learns from it before its next decision")
+        self.refresh_data()
