@@ -1,0 +1,188 @@
+"""The tool pool: schemas, the confirmation gate, workspace confinement, real effects."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from tools import ALL_TOOLS, default_pool
+from tools.pool import ConfirmationRequired, UnknownTool
+from tools.proactivebench import known_operations, tool_for
+
+
+@pytest.fixture
+def pool(tmp_path):
+    return default_pool(tmp_path / "workspace")
+
+
+def ok(result):
+    assert result.ok, result.message
+    return result.output
+
+
+def test_the_pool_is_large_typed_and_described(pool):
+    assert len(pool) >= 40
+    assert {t.domain for t in pool.tools()} >= {"desktop", "organizer", "phone"}
+    for tool in pool.tools():
+        schema = tool.schema()
+        assert tool.description and schema["parameters"]["type"] == "object", tool.name
+        assert tool.Args.model_config.get("extra") == "forbid", tool.name
+    json.dumps(pool.schemas())
+    assert sum(t.side_effect for t in pool.tools()) >= 15
+
+
+def test_side_effects_need_confirmation(pool):
+    with pytest.raises(ConfirmationRequired) as caught:
+        pool.call("create_note", {"title": "Plan", "body": "x"})
+    assert caught.value.tool.name == "create_note"
+    assert not (pool.context.workspace / "notes").exists()
+    ok(pool.call("create_note", {"title": "Plan", "body": "x"}, confirmed=True))
+    assert pool.log[-1].confirmed is True
+
+
+def test_dry_run_changes_nothing(tmp_path):
+    pool = default_pool(tmp_path / "ws", dry_run=True)
+    result = pool.call("save_file", {"name": "a.txt", "content": "hi"})
+    assert result.dry_run and "would write" in result.message
+    assert not (tmp_path / "ws").exists()
+
+
+def test_bad_arguments_and_unknown_tools(pool):
+    result = pool.call("calculate", {"expression": "1+1", "extra": 1})
+    assert not result.ok and "extra: Extra inputs are not permitted" in result.message
+    with pytest.raises(UnknownTool):
+        pool.call("launch_rockets", {})
+
+
+def test_writes_stay_in_the_workspace(pool, tmp_path):
+    escaped = pool.call("save_file", {"name": "../escape.txt", "content": "x"}, confirmed=True)
+    assert not escaped.ok
+    assert not (tmp_path / "escape.txt").exists()
+    outside = pool.call("read_file", {"path": "/etc/hostname"})
+    assert not outside.ok and "outside" in outside.message
+
+
+def test_notes_round_trip(pool):
+    ok(pool.call("create_note", {"title": "Ruby names", "body": "use capitalize"}, confirmed=True))
+    ok(
+        pool.call(
+            "append_to_note", {"title": "Ruby names", "body": "split on spaces"}, confirmed=True
+        )
+    )
+    assert ok(pool.call("search_notes", {"query": "SPLIT"})) == ["Ruby names"]
+    text = ok(
+        pool.call("read_file", {"path": str(pool.context.workspace / "notes" / "Ruby names.md")})
+    )
+    assert text.startswith("# Ruby names") and "split on spaces" in text
+    again = pool.call("create_note", {"title": "Ruby names", "body": "x"}, confirmed=True)
+    assert not again.ok and "exists" in again.message
+
+
+def test_calendar_events_are_real_ics_files(pool):
+    start = datetime.now(UTC) + timedelta(days=1)
+    path = ok(
+        pool.call(
+            "create_calendar_event",
+            {
+                "title": "Review, draft; v2",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+                "location": "Room 1",
+            },
+            confirmed=True,
+        )
+    )
+    body = Path(path).read_text()
+    assert "BEGIN:VEVENT" in body and "SUMMARY:Review\\, draft\\; v2" in body
+    [listed] = ok(pool.call("list_calendar_events", {"days": 2}))
+    assert listed["title"] == "Review\\, draft\\; v2"
+    backwards = pool.call(
+        "create_calendar_event",
+        {"title": "x", "start": start.isoformat(), "end": start.isoformat()},
+        confirmed=True,
+    )
+    assert not backwards.ok and "end must be after start" in backwards.message
+
+
+def test_reminders_timers_alarms_and_todos(pool):
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    ok(pool.call("set_reminder", {"text": "stand up", "due": due}, confirmed=True))
+    ok(pool.call("set_timer", {"minutes": 25, "label": "focus"}, confirmed=True))
+    ok(pool.call("set_alarm", {"at": "07:30"}, confirmed=True))
+    kinds = [r["kind"] for r in ok(pool.call("list_reminders", {"days": 2}))]
+    assert sorted(kinds) == ["alarm", "reminder", "timer"]
+    todo = ok(pool.call("create_todo", {"text": "write tests"}, confirmed=True))
+    assert [t["text"] for t in ok(pool.call("list_todos", {}))] == ["write tests"]
+    ok(pool.call("complete_todo", {"id": todo["id"]}, confirmed=True))
+    assert ok(pool.call("list_todos", {})) == []
+
+
+def test_email_drafts_open_in_mail_clients(pool):
+    path = ok(
+        pool.call(
+            "draft_email",
+            {"to": ["ana@example.org"], "subject": "Notes", "body": "Attached below."},
+            confirmed=True,
+        )
+    )
+    message = message_from_bytes(Path(path).read_bytes())
+    assert message["To"] == "ana@example.org" and message["X-Unsent"] == "1"
+    invalid = pool.call(
+        "draft_email", {"to": ["not an address"], "subject": "", "body": ""}, confirmed=True
+    )
+    assert not invalid.ok
+
+
+def test_text_tools_compute_locally(pool):
+    assert ok(pool.call("calculate", {"expression": "(2 + 3) * 4 ** 2 / 8"})) == 10.0
+    assert not pool.call("calculate", {"expression": "__import__('os')"}).ok
+    assert ok(
+        pool.call("convert_units", {"value": 100, "from_unit": "c", "to_unit": "f"})
+    ) == pytest.approx(212)
+    assert ok(
+        pool.call("convert_units", {"value": 1, "from_unit": "mi", "to_unit": "km"})
+    ) == pytest.approx(1.609344)
+    text = "Ruby strings are objects. Ruby strings can be capitalized. The weather is nice."
+    summary = ok(pool.call("summarize_text", {"text": text, "sentences": 2}))
+    assert summary == "Ruby strings are objects. Ruby strings can be capitalized."
+    assert ok(pool.call("extract_keywords", {"text": text, "limit": 2})) == ["ruby", "strings"]
+    assert ok(pool.call("count_words", {"text": text}))["sentences"] == 3
+    assert ok(pool.call("test_regex", {"pattern": r"R\w+", "text": text})) == ["Ruby", "Ruby"]
+    assert "line 1" in pool.call("format_json", {"text": "{oops"}).message
+    assert ok(pool.call("compare_texts", {"before": "a\nb", "after": "a\nc"}))["similarity"] < 1
+
+
+def test_terminal_commands_run_in_the_workspace(pool):
+    done = ok(pool.call("run_terminal_command", {"command": "echo festina"}, confirmed=True))
+    assert done["stdout"].strip() == "festina"
+    suggestion = ok(pool.call("suggest_terminal_command", {"command": "ls -la"}))
+    assert suggestion["program_installed"] is True
+
+
+def test_tools_without_a_local_implementation_say_so(pool):
+    result = pool.call("make_phone_call", {"contact": "Ana"}, confirmed=True)
+    assert result.dry_run and "recorded, not performed" in result.message
+    assert pool.call("get_weather", {"location": "Lyon"}).dry_run
+
+
+def test_links_and_clocks(pool):
+    assert ok(pool.call("web_search_query", {"query": "ruby capitalize"})).endswith(
+        "q=ruby+capitalize"
+    )
+    assert "destination=Gare+de+Lyon" in ok(
+        pool.call("directions_url", {"destination": "Gare de Lyon"})
+    )
+    assert ok(pool.call("world_clock", {"timezone": "Asia/Tokyo"})).endswith("+09:00")
+    assert not pool.call("world_clock", {"timezone": "Mars/Olympus"}).ok
+    assert ok(pool.call("system_info", {}))["cpus"] >= 1
+
+
+def test_common_proactivebench_operations_have_a_tool():
+    assert tool_for("browser_open(url)") == "open_url"
+    assert tool_for("terminal_run(command)") == "run_terminal_command"
+    names = {tool.name for tool in ALL_TOOLS}
+    assert set(known_operations().values()) <= names

@@ -1,0 +1,93 @@
+"""What a tool is: typed arguments, a description, and whether it changes the world.
+
+Side-effecting tools never run unconfirmed: the pool raises `ConfirmationRequired`, which
+the slow path turns into a question for the user. Tools with no local implementation
+(phone calls, live weather) record the call as a dry run instead of pretending.
+"""
+
+from __future__ import annotations
+
+import abc
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+
+class ToolArgs(BaseModel):
+    """Base of every tool's arguments: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NoArgs(ToolArgs):
+    """For tools that take nothing."""
+
+
+class ToolResult(BaseModel):
+    ok: bool = True
+    output: JsonValue = None
+    dry_run: bool = False
+    message: str = ""
+
+
+class ToolError(RuntimeError):
+    """A tool could not do what was asked (bad path, missing program...)."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Where tools may write, and whether side effects are only simulated."""
+
+    workspace: Path
+    dry_run: bool = False
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the workspace; anything escaping it is refused."""
+        root = self.workspace.resolve()
+        candidate = root.joinpath(*parts).resolve()
+        if candidate != root and root not in candidate.parents:
+            raise ToolError(f"{'/'.join(parts)!r} is outside the festina workspace")
+        return candidate
+
+
+class Tool(abc.ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Args: ClassVar[type[ToolArgs]]
+    side_effect: ClassVar[bool] = False
+    domain: ClassVar[str] = "desktop"
+
+    @abc.abstractmethod
+    def run(self, args: Any, context: ToolContext) -> ToolResult:
+        """Do the work; `args` is an instance of `Args`."""
+
+    def schema(self) -> dict[str, Any]:
+        """The function-calling schema an LLM sees."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "side_effect": self.side_effect,
+            "parameters": self.Args.model_json_schema(),
+        }
+
+
+def run_program(argv: list[str], stdin: str | None = None) -> bool:
+    """Run a helper program (notify-send, xdg-open...) if installed; False if it is not."""
+    if shutil.which(argv[0]) is None:
+        return False
+    subprocess.run(argv, input=stdin, text=True, check=True, timeout=10, capture_output=True)
+    return True
+
+
+def recorded(action: str, args: ToolArgs) -> ToolResult:
+    """The result of a tool that has no local implementation here."""
+    return ToolResult(
+        ok=True,
+        dry_run=True,
+        output=args.model_dump(mode="json"),
+        message=f"recorded, not performed: {action} (no local implementation on this device)",
+    )

@@ -1,0 +1,361 @@
+"""Desktop tools: files and notes in the workspace, terminal, clipboard, notifications.
+
+Writes stay inside the festina workspace; reads may also look under the user's home.
+Programs (xdg-open, notify-send, wl-copy/xclip) are used when installed, and the call is
+recorded as a dry run when they are not.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import webbrowser
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, HttpUrl
+
+from tools.base import (
+    NoArgs,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    recorded,
+    run_program,
+)
+
+MAX_READ_BYTES = 200_000
+_SAFE_NAME = re.compile(r"^[\w .,()-]{1,120}$")
+
+
+def _readable(path: str, context: ToolContext) -> Path:
+    """A path the user may let festina read: inside the workspace or their home."""
+    candidate = Path(path).expanduser().resolve()
+    roots = [context.workspace.resolve(), Path.home().resolve()]
+    if not any(candidate == r or r in candidate.parents for r in roots):
+        raise ToolError(f"{path!r} is outside the workspace and your home directory")
+    return candidate
+
+
+def _note_name(title: str) -> str:
+    if not _SAFE_NAME.match(title):
+        raise ToolError("note titles may use letters, digits, spaces and . , ( ) - _ only")
+    return title.strip() + ".md"
+
+
+class PathArgs(ToolArgs):
+    path: str = Field(min_length=1, max_length=4096)
+
+
+class ReadFile(Tool):
+    name = "read_file"
+    description = "Read a text file from the workspace or your home directory (first 200 kB)."
+    Args: ClassVar = PathArgs
+
+    def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
+        path = _readable(args.path, context)
+        with path.open("rb") as stream:
+            data = stream.read(MAX_READ_BYTES)
+        return ToolResult(output=data.decode("utf-8", errors="replace"))
+
+
+class ListDirectory(Tool):
+    name = "list_directory"
+    description = "List a folder in the workspace or your home directory."
+    Args: ClassVar = PathArgs
+
+    def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
+        path = _readable(args.path, context)
+        entries = sorted(path.iterdir())[:500]
+        return ToolResult(output=[e.name + ("/" if e.is_dir() else "") for e in entries])
+
+
+class FileSearchArgs(ToolArgs):
+    pattern: str = Field(min_length=1, max_length=200, description="glob, e.g. '*.rb'")
+    folder: str = Field("~", max_length=4096)
+    limit: int = Field(50, ge=1, le=500)
+
+
+class SearchFiles(Tool):
+    name = "search_files"
+    description = "Find files whose names match a glob under a folder (workspace or home)."
+    Args: ClassVar = FileSearchArgs
+
+    def run(self, args: FileSearchArgs, context: ToolContext) -> ToolResult:
+        root = _readable(args.folder, context)
+        found: list[str] = []
+        for directory, subdirs, files in os.walk(root):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            found.extend(str(Path(directory) / f) for f in fnmatch.filter(files, args.pattern))
+            if len(found) >= args.limit:
+                break
+        return ToolResult(output=found[: args.limit])
+
+
+class SaveFileArgs(ToolArgs):
+    name: str = Field(min_length=1, max_length=120)
+    content: str = Field(max_length=1_000_000)
+
+
+class SaveFile(Tool):
+    name = "save_file"
+    description = "Write a text file into the workspace's files/ folder."
+    Args: ClassVar = SaveFileArgs
+    side_effect = True
+
+    def run(self, args: SaveFileArgs, context: ToolContext) -> ToolResult:
+        if not _SAFE_NAME.match(args.name):
+            raise ToolError("file names may use letters, digits, spaces and . , ( ) - _ only")
+        path = context.path("files", args.name)
+        if context.dry_run:
+            return ToolResult(dry_run=True, message=f"would write {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(args.content, encoding="utf-8")
+        return ToolResult(output=str(path), message=f"wrote {path}")
+
+
+class NoteArgs(ToolArgs):
+    title: str = Field(min_length=1, max_length=120)
+    body: str = Field(max_length=200_000)
+
+
+class CreateNote(Tool):
+    name = "create_note"
+    description = "Create a Markdown note in the workspace's notes/ folder."
+    Args: ClassVar = NoteArgs
+    side_effect = True
+
+    def run(self, args: NoteArgs, context: ToolContext) -> ToolResult:
+        path = context.path("notes", _note_name(args.title))
+        if path.exists():
+            raise ToolError(f"a note called {args.title!r} exists; append to it instead")
+        if context.dry_run:
+            return ToolResult(dry_run=True, message=f"would create {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {args.title}\n\n{args.body}\n", encoding="utf-8")
+        return ToolResult(output=str(path), message=f"created note {path.name}")
+
+
+class AppendToNote(Tool):
+    name = "append_to_note"
+    description = "Append text to an existing note, with a timestamp."
+    Args: ClassVar = NoteArgs
+    side_effect = True
+
+    def run(self, args: NoteArgs, context: ToolContext) -> ToolResult:
+        path = context.path("notes", _note_name(args.title))
+        if not path.exists():
+            raise ToolError(f"no note called {args.title!r}")
+        if context.dry_run:
+            return ToolResult(dry_run=True, message=f"would append to {path}")
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n{args.body}\n")
+        return ToolResult(output=str(path), message=f"appended to {path.name}")
+
+
+class SearchNotesArgs(ToolArgs):
+    query: str = Field(min_length=1, max_length=200)
+
+
+class SearchNotes(Tool):
+    name = "search_notes"
+    description = "Find notes whose title or text contains the query (case-insensitive)."
+    Args: ClassVar = SearchNotesArgs
+
+    def run(self, args: SearchNotesArgs, context: ToolContext) -> ToolResult:
+        folder = context.path("notes")
+        if not folder.is_dir():
+            return ToolResult(output=[])
+        query = args.query.casefold()
+        hits = [
+            note.stem
+            for note in sorted(folder.glob("*.md"))
+            if query in note.stem.casefold() or query in note.read_text(encoding="utf-8").casefold()
+        ]
+        return ToolResult(output=hits)
+
+
+class CommandArgs(ToolArgs):
+    command: str = Field(min_length=1, max_length=2000)
+    explanation: str = Field("", max_length=500)
+
+
+class SuggestTerminalCommand(Tool):
+    name = "suggest_terminal_command"
+    description = "Propose a shell command (not run), checking that its program is installed."
+    Args: ClassVar = CommandArgs
+
+    def run(self, args: CommandArgs, context: ToolContext) -> ToolResult:
+        try:
+            program = shlex.split(args.command)[0]
+        except (ValueError, IndexError) as error:
+            raise ToolError(f"not a valid command line: {error}") from error
+        return ToolResult(
+            output={
+                "command": args.command,
+                "explanation": args.explanation,
+                "program_installed": shutil.which(program) is not None,
+            }
+        )
+
+
+class RunCommandArgs(ToolArgs):
+    command: str = Field(min_length=1, max_length=2000)
+    timeout_s: float = Field(30.0, gt=0, le=300)
+
+
+class RunTerminalCommand(Tool):
+    name = "run_terminal_command"
+    description = "Run a command (no shell) in the workspace and return its output."
+    Args: ClassVar = RunCommandArgs
+    side_effect = True
+
+    def run(self, args: RunCommandArgs, context: ToolContext) -> ToolResult:
+        argv = shlex.split(args.command)
+        if context.dry_run:
+            return ToolResult(dry_run=True, message=f"would run {argv}")
+        if shutil.which(argv[0]) is None:
+            raise ToolError(f"{argv[0]!r} is not installed")
+        context.workspace.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                argv, cwd=context.workspace, capture_output=True, text=True, timeout=args.timeout_s
+            )
+        except subprocess.TimeoutExpired as error:
+            raise ToolError(f"timed out after {args.timeout_s:g} s") from error
+        return ToolResult(
+            ok=done.returncode == 0,
+            output={
+                "exit_code": done.returncode,
+                "stdout": done.stdout[-20_000:],
+                "stderr": done.stderr[-20_000:],
+            },
+        )
+
+
+class UrlArgs(ToolArgs):
+    url: HttpUrl
+
+
+class OpenUrl(Tool):
+    name = "open_url"
+    description = "Open a web page in the default browser."
+    Args: ClassVar = UrlArgs
+    side_effect = True
+
+    def run(self, args: UrlArgs, context: ToolContext) -> ToolResult:
+        if context.dry_run:
+            return ToolResult(dry_run=True, message=f"would open {args.url}")
+        if not webbrowser.open(str(args.url)):
+            return recorded(f"open {args.url} (no browser available)", args)
+        return ToolResult(output=str(args.url), message=f"opened {args.url}")
+
+
+class OpenFile(Tool):
+    name = "open_file"
+    description = "Open a file with its default application (xdg-open)."
+    Args: ClassVar = PathArgs
+    side_effect = True
+
+    def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
+        path = _readable(args.path, context)
+        if not path.exists():
+            raise ToolError(f"no such file: {path}")
+        if context.dry_run or not run_program(["xdg-open", str(path)]):
+            return recorded(f"open {path}", args)
+        return ToolResult(output=str(path), message=f"opened {path}")
+
+
+class SearchWebArgs(ToolArgs):
+    query: str = Field(min_length=1, max_length=500)
+    engine: str = Field("duckduckgo", pattern="^(duckduckgo|google|bing)$")
+
+
+class WebSearchQuery(Tool):
+    name = "web_search_query"
+    description = "Build the search-results URL for a query (open it with open_url)."
+    Args: ClassVar = SearchWebArgs
+
+    def run(self, args: SearchWebArgs, context: ToolContext) -> ToolResult:
+        from urllib.parse import quote_plus
+
+        base = {
+            "duckduckgo": "https://duckduckgo.com/?q=",
+            "google": "https://www.google.com/search?q=",
+            "bing": "https://www.bing.com/search?q=",
+        }[args.engine]
+        return ToolResult(output=base + quote_plus(args.query))
+
+
+class ClipboardArgs(ToolArgs):
+    text: str = Field(max_length=1_000_000)
+
+
+class CopyToClipboard(Tool):
+    name = "copy_to_clipboard"
+    description = "Put text on the clipboard (wl-copy or xclip)."
+    Args: ClassVar = ClipboardArgs
+    side_effect = True
+
+    def run(self, args: ClipboardArgs, context: ToolContext) -> ToolResult:
+        if not context.dry_run:
+            for argv in (["wl-copy"], ["xclip", "-selection", "clipboard"]):
+                if run_program(argv, stdin=args.text):
+                    return ToolResult(message=f"copied {len(args.text)} characters")
+        return recorded(f"copy {len(args.text)} characters to the clipboard", args)
+
+
+class ReadClipboard(Tool):
+    name = "read_clipboard"
+    description = "Read the clipboard's text (wl-paste or xclip)."
+    Args: ClassVar = NoArgs
+
+    def run(self, args: NoArgs, context: ToolContext) -> ToolResult:
+        for argv in (["wl-paste", "--no-newline"], ["xclip", "-selection", "clipboard", "-o"]):
+            if shutil.which(argv[0]):
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+                return ToolResult(output=done.stdout)
+        raise ToolError("no clipboard program (wl-paste or xclip) is installed")
+
+
+class NotifyArgs(ToolArgs):
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field("", max_length=2000)
+
+
+class ShowNotification(Tool):
+    name = "show_notification"
+    description = "Show a desktop notification (notify-send)."
+    Args: ClassVar = NotifyArgs
+    side_effect = True
+
+    def run(self, args: NotifyArgs, context: ToolContext) -> ToolResult:
+        if context.dry_run or not run_program(["notify-send", args.title, args.body]):
+            return recorded(f"notify {args.title!r}", args)
+        return ToolResult(message="notification shown")
+
+
+DESKTOP_TOOLS: tuple[type[Tool], ...] = (
+    ReadFile,
+    ListDirectory,
+    SearchFiles,
+    SaveFile,
+    CreateNote,
+    AppendToNote,
+    SearchNotes,
+    SuggestTerminalCommand,
+    RunTerminalCommand,
+    OpenUrl,
+    OpenFile,
+    WebSearchQuery,
+    CopyToClipboard,
+    ReadClipboard,
+    ShowNotification,
+)
