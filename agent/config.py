@@ -36,6 +36,18 @@ redact_secrets = true
 # 0 keeps everything.
 retention_days = 90
 
+[slow_path]
+# How near-boundary events are deliberated: "gate-rule" settles them by the gate's own
+# rule; "embedded" runs the reasoning graph on the bundled SmolLM2-135M (local-llm extra);
+# "openai" runs it on any OpenAI-compatible server (vLLM, Ollama, llama.cpp server).
+backend = "gate-rule"
+# For "openai": the server's base URL (ending in /v1) and model name.
+url = "http://127.0.0.1:11434/v1"
+model = ""
+# Name of the environment variable holding the API key, if the server needs one.
+api_key_env = ""
+timeout_s = 60.0
+
 [gate]
 # Gate model folder. Empty uses the registry's current model (see `festina gate list`),
 # or the untrained cue gate when none has been trained yet.
@@ -75,6 +87,16 @@ class StorageSettings(BaseModel):
     retention_days: int = Field(90, ge=0)
 
 
+class SlowPathSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["gate-rule", "embedded", "openai"] = "gate-rule"
+    url: str = "http://127.0.0.1:11434/v1"
+    model: str = ""
+    api_key_env: str = ""
+    timeout_s: float = Field(60.0, gt=0)
+
+
 class GateSettings(GatePolicy):
     model: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -89,6 +111,7 @@ class Settings(BaseModel):
 
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    slow_path: SlowPathSettings = Field(default_factory=SlowPathSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
 
 

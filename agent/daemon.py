@@ -17,7 +17,7 @@ from agent.logs import configure_logging
 from agent.paths import FestinaPaths
 from agent.pidlock import PidLock, running_pid
 from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
-from agent.slowpath import GateRuleSlowPath
+from agent.slowpath.factory import build_slow_path
 from agent.sources import open_source
 from agent.surface import LogSurface
 from gate.loader import load_gate
@@ -42,12 +42,20 @@ def run_foreground(
         source = open_source(settings.daemon.source)
         store = Store(database_url(settings, paths))
         gate = load_gate(settings.gate.model, paths.models_dir, settings.gate.device)
+        slow_path = build_slow_path(
+            settings.slow_path,
+            paths=paths,
+            store=store,
+            gate=gate,
+            # Late-bound: the slow path judges with the costs in force when it runs.
+            policy=lambda: pipeline.effective_policy(),
+        )
         pipeline = Pipeline(
             source=source,
             gate=gate,
             policy=settings.gate.policy(),
             store=store,
-            slow_path=GateRuleSlowPath(),
+            slow_path=slow_path,
             surface=LogSurface(),
             options=PipelineOptions(
                 queue_size=settings.daemon.queue_size,

@@ -259,6 +259,10 @@ class Pipeline:
         except Exception:
             logger.exception("surface failed to show the offer on %s", event.id)
 
+    def effective_policy(self) -> GatePolicy:
+        """The config's policy with the user's live preference overrides."""
+        return self._preferences.policy(self.policy)
+
     async def _refresh_preferences(self) -> None:
         """Pick up preference changes made by any surface since the last batch."""
         revision = await self._in(self._db_thread, self.store.preferences_revision)
@@ -284,7 +288,7 @@ class Pipeline:
         return results
 
     def _decide(self, item: Event, result: GateScores | Exception, latency_ms: float) -> Decision:
-        policy = self._preferences.policy(self.policy)
+        policy = self.effective_policy()
         common = {
             "event_id": item.id,
             "delta": policy.delta,

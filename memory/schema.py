@@ -171,3 +171,20 @@ class ProfileRow(Base):
     preferences: Mapped[dict[str, Any]]
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliberationRow(Base):
+    """One slow-path run: what was proposed, the counterfactual check, and the node trace."""
+
+    __tablename__ = "deliberations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), unique=True)
+    backend: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    proposal: Mapped[dict[str, Any] | None]
+    counterfactual: Mapped[dict[str, Any] | None]
+    trace: Mapped[list[Any]] = mapped_column(JSON)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -25,6 +25,7 @@ from memory.preferences import Preferences
 from memory.schema import (
     AdjustmentRow,
     DecisionRow,
+    DeliberationRow,
     EpisodeVectorRow,
     EventRow,
     FeedbackRow,
@@ -246,6 +247,7 @@ class Store:
         with self._session() as session, session.begin():
             session.execute(delete(FeedbackRow).where(FeedbackRow.event_id.in_(doomed)))
             session.execute(delete(EpisodeVectorRow).where(EpisodeVectorRow.event_id.in_(doomed)))
+            session.execute(delete(DeliberationRow).where(DeliberationRow.event_id.in_(doomed)))
             session.execute(
                 update(ReflectionRow)
                 .where(ReflectionRow.event_id.in_(doomed))
@@ -449,6 +451,60 @@ class Store:
             if context is not None:
                 query = query.where(AdjustmentRow.context == context)
             return session.execute(query).rowcount
+
+    def record_reflection(self, context: str, event_id: str | None, lesson: str) -> None:
+        with self._session() as session, session.begin():
+            session.add(ReflectionRow(context=context, event_id=event_id, lesson=lesson))
+
+    def record_deliberation(
+        self,
+        event_id: str,
+        backend: str,
+        action: str,
+        reason: str,
+        proposal: dict[str, Any] | None,
+        counterfactual: dict[str, Any] | None,
+        trace: list[dict[str, Any]],
+    ) -> None:
+        """Keep a slow-path run; a resumed run replaces the record of its cut-off start."""
+        with self._session() as session, session.begin():
+            session.execute(delete(DeliberationRow).where(DeliberationRow.event_id == event_id))
+            session.add(
+                DeliberationRow(
+                    event_id=event_id,
+                    backend=backend,
+                    action=action,
+                    reason=reason,
+                    proposal=proposal,
+                    counterfactual=counterfactual,
+                    trace=trace,
+                    tokens=sum(int(step.get("tokens", 0)) for step in trace),
+                )
+            )
+
+    def deliberation(self, event_id: str) -> DeliberationRow | None:
+        with self._session() as session:
+            return session.scalars(
+                select(DeliberationRow).where(DeliberationRow.event_id == event_id)
+            ).first()
+
+    def turned_down_tasks(self, context: str, limit: int = 20) -> list[str]:
+        """Tasks the slow path offered in `context` that the user did not accept."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, DeliberationRow.proposal)
+                .join(DeliberationRow, DeliberationRow.event_id == EventRow.id)
+                .join(FeedbackRow, FeedbackRow.event_id == EventRow.id)
+                .where(DeliberationRow.action == "intervene", FeedbackRow.outcome != "accepted")
+                .order_by(FeedbackRow.id.desc())
+                .limit(limit * 5)
+            ).all()
+        tasks = [
+            proposal["task"]
+            for event_row, proposal in rows
+            if proposal and context_of(_event_from_row(event_row)) == context
+        ]
+        return list(dict.fromkeys(tasks))[:limit]
 
     def reflections(self, context: str | None = None, limit: int = 20) -> list[ReflectionRow]:
         """The newest lessons, optionally for one context."""

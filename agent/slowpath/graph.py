@@ -1,0 +1,313 @@
+"""The reasoning graph for near-boundary events (LangGraph), checkpointed per event.
+
+    recall -> draft (retry once) -> counterfactual -> capability -> memory_reflection -> decide
+
+* recall: similar past episodes (with the user's answers) and lessons for this context;
+* draft: a schema-locked proposal from the chat model, validated against the tool pool;
+* counterfactual: speaking against silence: the draft's own p_accept (the gate's
+  task-aware head) against tau, and whether it repeats an offer the user turned down;
+* capability: what the plan needs (tools, confirmations) and whether the pool has it;
+* memory_reflection: record a lesson when a repeat was avoided;
+* decide: intervene or stay silent, with the reason.
+
+Each event's deliberation is a LangGraph thread checkpointed in SQLite, so a daemon
+killed mid-deliberation resumes it from the last finished node after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import numpy as np
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from agent.decision import Decision
+from agent.events import Event
+from agent.slowpath.base import Verdict
+from agent.slowpath.llm import ChatError, ChatModel
+from agent.slowpath.proposal import (
+    PROPOSAL_SCHEMA,
+    ProposalError,
+    build_messages,
+    parse_proposal,
+    shortlist,
+)
+from gate.base import Embedder, GateModel
+from gate.policy import Action, GatePolicy
+from memory.feedback import context_of
+from memory.retrieval import EpisodeIndex
+from memory.store import Store
+from tools.pool import ToolPool
+
+MAX_DRAFTS = 2
+REPEAT_SIMILARITY = 0.8
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class DeliberationState(TypedDict, total=False):
+    window: list[dict[str, Any]]
+    decision: dict[str, Any]
+    recalled: list[str]
+    lessons: list[str]
+    rejected_tasks: list[str]
+    proposal: dict[str, Any] | None
+    draft_error: str | None
+    attempts: int
+    counterfactual: dict[str, Any]
+    capability: dict[str, Any]
+    lesson: str | None
+    verdict: dict[str, str]
+    trace: Annotated[list[dict[str, Any]], operator.add]
+
+
+def _jaccard(a: str, b: str) -> float:
+    left, right = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    return len(left & right) / len(left | right) if left | right else 0.0
+
+
+class ReasoningSlowPath:
+    """The slow path the daemon uses when a chat model is configured."""
+
+    def __init__(
+        self,
+        *,
+        chat: ChatModel,
+        pool: ToolPool,
+        store: Store,
+        gate: GateModel,
+        policy: Callable[[], GatePolicy],
+        checkpoints: Path,
+    ) -> None:
+        self.chat = chat
+        self.pool = pool
+        self.store = store
+        self.gate = gate
+        self.policy = policy
+        self.name = f"graph:{chat.name}"
+        self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
+        checkpoints.parent.mkdir(parents=True, exist_ok=True)
+        self._saver = SqliteSaver(sqlite3.connect(checkpoints, check_same_thread=False))
+        self.graph = self._build().compile(checkpointer=self._saver)
+
+    # --- graph ----------------------------------------------------------------
+
+    def _build(self) -> StateGraph:
+        graph = StateGraph(DeliberationState)
+        for name, node in (
+            ("recall", self._recall),
+            ("draft", self._draft),
+            ("counterfactual", self._counterfactual),
+            ("capability", self._capability),
+            ("memory_reflection", self._memory_reflection),
+            ("decide", self._decide),
+        ):
+            graph.add_node(name, self._timed(name, node))
+        graph.add_edge(START, "recall")
+        graph.add_edge("recall", "draft")
+        graph.add_conditional_edges(
+            "draft", self._after_draft, ["draft", "counterfactual", "decide"]
+        )
+        graph.add_edge("counterfactual", "capability")
+        graph.add_edge("capability", "memory_reflection")
+        graph.add_edge("memory_reflection", "decide")
+        graph.add_edge("decide", END)
+        return graph
+
+    @staticmethod
+    def _timed(
+        name: str, node: Callable[[DeliberationState], dict[str, Any]]
+    ) -> Callable[..., dict[str, Any]]:
+        def run(state: DeliberationState) -> dict[str, Any]:
+            started = time.perf_counter()
+            update = node(state)
+            tokens = update.pop("_tokens", 0)
+            entry = {
+                "node": name,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "tokens": tokens,
+            }
+            return {**update, "trace": [entry]}
+
+        return run
+
+    @staticmethod
+    def _window(state: DeliberationState) -> list[Event]:
+        return [Event.model_validate(e) for e in state["window"]]
+
+    def _recall(self, state: DeliberationState) -> dict[str, Any]:
+        event = self._window(state)[-1]
+        recalled: list[str] = []
+        if self._index is not None:
+            query = self.gate.embed_texts([event.summary()])[0]  # type: ignore[attr-defined]
+            for episode in self._index.recall(query, 3, exclude={event.id}):
+                said = ", ".join(episode.outcomes) or "no answer"
+                action = episode.decision.final_action or "pending"
+                recalled.append(f"{episode.event.summary()[:150]} -> {action} ({said})")
+        context = context_of(event)
+        return {
+            "recalled": recalled,
+            "lessons": [r.lesson for r in self.store.reflections(context, limit=5)],
+            "rejected_tasks": self.store.turned_down_tasks(context, limit=20),
+        }
+
+    def _draft(self, state: DeliberationState) -> dict[str, Any]:
+        window = self._window(state)
+        attempts = state.get("attempts", 0) + 1
+        messages = build_messages(
+            window,
+            state.get("recalled", []),
+            state.get("lessons", []),
+            shortlist(self.pool, window),
+            state.get("draft_error"),
+        )
+        try:
+            reply = self.chat.complete(messages, PROPOSAL_SCHEMA)
+        except ChatError as error:
+            return {
+                "attempts": attempts,
+                "proposal": None,
+                "draft_error": f"model unavailable: {error}",
+            }
+        tokens = reply.prompt_tokens + reply.completion_tokens
+        try:
+            proposal = parse_proposal(reply.text, self.pool)
+        except ProposalError as error:
+            return {
+                "attempts": attempts,
+                "proposal": None,
+                "draft_error": str(error),
+                "_tokens": tokens,
+            }
+        return {
+            "attempts": attempts,
+            "proposal": proposal.model_dump(mode="json"),
+            "draft_error": None,
+            "_tokens": tokens,
+        }
+
+    @staticmethod
+    def _after_draft(state: DeliberationState) -> str:
+        if state.get("proposal"):
+            return "counterfactual"
+        return "draft" if state.get("attempts", 0) < MAX_DRAFTS else "decide"
+
+    def _similarity_to_rejected(self, task: str, rejected: list[str]) -> tuple[float, str | None]:
+        if not rejected:
+            return 0.0, None
+        if isinstance(self.gate, Embedder):
+            vectors = self.gate.embed_texts([task, *rejected])
+            scores = vectors[1:] @ vectors[0]
+        else:
+            scores = np.array([_jaccard(task, other) for other in rejected])
+        best = int(np.argmax(scores))
+        return float(scores[best]), rejected[best]
+
+    def _counterfactual(self, state: DeliberationState) -> dict[str, Any]:
+        proposal = state["proposal"] or {}
+        decision = Decision.model_validate(state["decision"])
+        window = self._window(state)
+        score_tasks = getattr(self.gate, "score_tasks", None)
+        p_task = score_tasks([window], [proposal["task"]])[0] if score_tasks else decision.p_accept
+        tau = self.policy().threshold(decision.p_need)
+        similarity, closest = self._similarity_to_rejected(
+            proposal["task"], state.get("rejected_tasks", [])
+        )
+        return {
+            "counterfactual": {
+                "model_says_speak": proposal["speak"],
+                "p_accept_task": round(float(p_task), 4),
+                "tau": round(tau, 4),
+                "speaking_beats_silence": bool(proposal["speak"] and p_task >= tau),
+                "repeat_of_rejected": similarity >= REPEAT_SIMILARITY,
+                "closest_rejected": closest,
+                "similarity": round(similarity, 4),
+            }
+        }
+
+    def _capability(self, state: DeliberationState) -> dict[str, Any]:
+        plan = (state["proposal"] or {}).get("tool_plan", [])
+        tools = [self.pool.get(call["tool"]) for call in plan]
+        return {
+            "capability": {
+                # parse_proposal already checked every tool exists and accepts its arguments
+                "feasible": True,
+                "tools": [t.name for t in tools],
+                "needs_confirmation": [t.name for t in tools if t.side_effect],
+            }
+        }
+
+    def _memory_reflection(self, state: DeliberationState) -> dict[str, Any]:
+        counterfactual = state["counterfactual"]
+        if not counterfactual["repeat_of_rejected"]:
+            return {"lesson": None}
+        event = self._window(state)[-1]
+        lesson = (
+            f"Held back an offer ('{state['proposal']['task'][:120]}') too close to one the user "
+            f"turned down ('{(counterfactual['closest_rejected'] or '')[:120]}')."
+        )
+        self.store.record_reflection(context_of(event), event.id, lesson)
+        return {"lesson": lesson}
+
+    def _decide(self, state: DeliberationState) -> dict[str, Any]:
+        proposal = state.get("proposal")
+        if not proposal:
+            tries = state.get("attempts", 0)
+            reason = f"no usable proposal after {tries} tries: {state.get('draft_error')}"
+            return {"verdict": {"action": "silent", "reason": reason}}
+        counterfactual = state["counterfactual"]
+        if counterfactual["repeat_of_rejected"]:
+            reason = f"the user turned down a similar offer: {counterfactual['closest_rejected']!r}"
+            return {"verdict": {"action": "silent", "reason": reason}}
+        if not counterfactual["speaking_beats_silence"]:
+            reason = (
+                f"silence is better: model says speak={counterfactual['model_says_speak']}, "
+                f"p_accept of the draft {counterfactual['p_accept_task']:.3f} "
+                f"vs tau {counterfactual['tau']:.3f}"
+            )
+            return {"verdict": {"action": "silent", "reason": reason}}
+        reason = (
+            f"offer: {proposal['task']} (p_accept {counterfactual['p_accept_task']:.3f} >= "
+            f"tau {counterfactual['tau']:.3f}; {proposal['why_now']})"
+        )
+        return {"verdict": {"action": "intervene", "reason": reason}}
+
+    # --- running ----------------------------------------------------------------
+
+    def run(self, window: list[Event], decision: Decision) -> DeliberationState:
+        """Deliberate on one event, resuming its checkpointed thread if one was cut off."""
+        config = {"configurable": {"thread_id": decision.event_id}}
+        snapshot = self.graph.get_state(config)
+        if snapshot.values.get("verdict"):
+            return snapshot.values  # type: ignore[return-value]
+        if snapshot.next:
+            return self.graph.invoke(None, config)  # type: ignore[return-value]
+        initial: DeliberationState = {
+            "window": [e.model_dump(mode="json") for e in window],
+            "decision": decision.model_dump(mode="json"),
+            "attempts": 0,
+            "trace": [],
+        }
+        return self.graph.invoke(initial, config)  # type: ignore[return-value]
+
+    async def deliberate(self, window: list[Event], decision: Decision) -> Verdict:
+        state = await asyncio.to_thread(self.run, window, decision)
+        verdict = state["verdict"]
+        await asyncio.to_thread(
+            self.store.record_deliberation,
+            decision.event_id,
+            self.name,
+            verdict["action"],
+            verdict["reason"],
+            state.get("proposal"),
+            state.get("counterfactual"),
+            state.get("trace", []),
+        )
+        return Verdict(Action(verdict["action"]), verdict["reason"], self.name)

@@ -1,0 +1,113 @@
+"""The schema-locked proposal a model drafts, its prompt, and its validation.
+
+A proposal only counts when it parses, follows the schema, and every planned call names
+a tool in the pool with arguments that tool accepts; otherwise the reason goes back to
+the model for one more try, and then the slow path falls back to silence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from agent.events import Event, describe_validation_error
+from tools.pool import ToolPool
+
+MAX_TOOLS_IN_PROMPT = 12
+_ALWAYS_OFFERED = ("web_search_query", "summarize_text", "create_note", "show_notification")
+_WORD = re.compile(r"[a-z]{3,}")
+
+
+class PlannedCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(min_length=1, max_length=64)
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Proposal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    speak: bool = Field(description="true if offering help now is better than staying silent")
+    task: str = Field(min_length=3, max_length=300, description="the concrete help offered")
+    why_now: str = Field(max_length=500)
+    tool_plan: list[PlannedCall] = Field(default_factory=list, max_length=5)
+    expected_benefit: str = Field(max_length=300)
+
+
+PROPOSAL_SCHEMA: dict[str, Any] = Proposal.model_json_schema()
+
+
+class ProposalError(ValueError):
+    """The model's answer is not a usable proposal; the message says why."""
+
+
+def shortlist(pool: ToolPool, window: list[Event]) -> list[dict[str, Any]]:
+    """The tools most related to the window's words, so a small model's prompt stays short."""
+    words = set(_WORD.findall(" ".join(e.summary() for e in window).lower()))
+    scored = []
+    for tool in pool.tools():
+        vocabulary = set(_WORD.findall(f"{tool.name.replace('_', ' ')} {tool.description}".lower()))
+        scored.append((-(len(words & vocabulary) + 10 * (tool.name in _ALWAYS_OFFERED)), tool.name))
+    chosen = [name for _, name in sorted(scored)[:MAX_TOOLS_IN_PROMPT]]
+    return [
+        {
+            "name": name,
+            "description": pool.get(name).description,
+            "args": sorted(pool.get(name).Args.model_fields),
+        }
+        for name in chosen
+    ]
+
+
+def build_messages(
+    window: list[Event],
+    recalled: list[str],
+    lessons: list[str],
+    tools: list[dict[str, Any]],
+    error: str | None = None,
+) -> list[dict[str, str]]:
+    history = "\n".join(f"- {e.time:%H:%M:%S} [{e.kind.value}] {e.summary()}" for e in window)
+    memory = "\n".join(f"- {line}" for line in recalled) or "- (nothing similar remembered)"
+    rules = "\n".join(f"- {lesson}" for lesson in lessons) or "- (no lessons yet)"
+    system = (
+        "You are festina, a careful assistant that watches what the user does and offers help "
+        "only when it is clearly worth interrupting them. Answer with one JSON object that "
+        "follows the given schema and nothing else. Plan only with the listed tools."
+    )
+    user = (
+        f"Recent activity, oldest first (the last line is happening now):\n{history}\n\n"
+        f"Similar past moments and what happened:\n{memory}\n\n"
+        f"Lessons from offers the user turned down:\n{rules}\n\n"
+        f"Tools: {json.dumps(tools)}\n\n"
+        "Draft one concrete offer of help for right now: the task, why now, a tool plan, and "
+        "the expected benefit. Set speak to false if silence is better."
+    )
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    if error:
+        messages.append(
+            {"role": "user", "content": f"Your last answer was unusable: {error}. Try again."}
+        )
+    return messages
+
+
+def parse_proposal(text: str, pool: ToolPool) -> Proposal:
+    """Validate a model's answer against the schema and the tool pool."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ProposalError("no JSON object in the answer")
+    try:
+        proposal = Proposal.model_validate_json(text[start : end + 1])
+    except ValidationError as error:
+        raise ProposalError(describe_validation_error(error)) from error
+    for call in proposal.tool_plan:
+        if call.tool not in pool:
+            raise ProposalError(f"unknown tool {call.tool!r}")
+        try:
+            pool.get(call.tool).Args.model_validate(call.args)
+        except ValidationError as error:
+            raise ProposalError(f"{call.tool}: {describe_validation_error(error)}") from error
+    return proposal

@@ -1,0 +1,291 @@
+"""The reasoning graph: proposals, retries, counterfactual checks, memory, resumption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from agent.decision import Decision
+from agent.events import Event
+from agent.pipeline import Pipeline, PipelineOptions
+from agent.slowpath.graph import ReasoningSlowPath
+from agent.slowpath.llm import ChatError, ChatReply
+from agent.sources.base import StaticSource
+from gate.base import GateScores
+from gate.cues import CueGate
+from gate.policy import Action, GatePolicy
+from memory.feedback import Outcome
+from memory.store import Store
+from tests.conftest import event_record, write_jsonl
+from tools import default_pool
+
+NODES = ["recall", "draft", "counterfactual", "capability", "memory_reflection", "decide"]
+
+
+def proposal(
+    task="Show how to capitalize each word of a name in Ruby", speak=True, plan=None
+) -> str:
+    return json.dumps(
+        {
+            "speak": speak,
+            "task": task,
+            "why_now": "the user searched for it twice",
+            "tool_plan": plan
+            if plan is not None
+            else [{"tool": "web_search_query", "args": {"query": "ruby capitalize name"}}],
+            "expected_benefit": "saves a search",
+        }
+    )
+
+
+class ScriptedChat:
+    """Stands in for a remote LLM: answers from a script, remembers what it was asked."""
+
+    name = "scripted"
+
+    def __init__(self, *answers: str | Exception) -> None:
+        self.answers = list(answers)
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def complete(self, messages, schema):
+        self.prompts.append(messages)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return ChatReply(answer, 100, 40)
+
+
+def slow_path(tmp_path, store, chat, gate=None) -> ReasoningSlowPath:
+    return ReasoningSlowPath(
+        chat=chat,
+        pool=default_pool(tmp_path / "ws"),
+        store=store,
+        gate=gate or CueGate(),
+        policy=lambda: GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
+        checkpoints=tmp_path / "checkpoints.sqlite",
+    )
+
+
+def escalated(event: Event, p_accept: float = 0.6) -> Decision:
+    return Decision(
+        event_id=event.id,
+        p_need=1.0,
+        p_accept=p_accept,
+        tau=0.5,
+        delta=0.1,
+        gate_action=Action.ESCALATE,
+        model_version="t",
+        gate_latency_ms=1.0,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(f"sqlite:///{tmp_path / 'festina.db'}")
+
+
+def stored_event(store: Store, i: int, **fields) -> tuple[Event, Decision]:
+    event = Event.model_validate({**event_record(i), **fields})
+    decision = escalated(event)
+    store.record_decisions(None, [(event, decision)])
+    return event, decision
+
+
+async def test_a_good_proposal_becomes_an_offer_with_a_full_trace(tmp_path, store):
+    event, decision = stored_event(store, 1)
+    path = slow_path(tmp_path, store, ScriptedChat(proposal()))
+    verdict = await path.deliberate([event], decision)
+    assert verdict.action is Action.INTERVENE
+    assert "capitalize each word" in verdict.reason
+    record = store.deliberation(event.id)
+    assert [step["node"] for step in record.trace] == NODES
+    assert record.tokens == 140
+    assert record.counterfactual["speaking_beats_silence"] is True
+
+
+async def test_an_unusable_answer_is_retried_once_with_the_reason(tmp_path, store):
+    event, decision = stored_event(store, 1)
+    chat = ScriptedChat(
+        proposal(plan=[{"tool": "launch_rockets", "args": {}}]),
+        proposal(),
+    )
+    verdict = await slow_path(tmp_path, store, chat).deliberate([event], decision)
+    assert verdict.action is Action.INTERVENE
+    assert "unknown tool 'launch_rockets'" in chat.prompts[1][-1]["content"]
+    trace = [s["node"] for s in store.deliberation(event.id).trace]
+    assert trace.count("draft") == 2
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        (["not json at all"], "no JSON object"),
+        (['{"speak": true}'], "task: Field required"),
+        ([ChatError("connection refused")], "model unavailable"),
+        ([proposal(plan=[{"tool": "save_file", "args": {"name": "x"}}])], "save_file: content"),
+    ],
+)
+async def test_no_usable_proposal_means_a_reasoned_silence(tmp_path, store, answers, expected):
+    event, decision = stored_event(store, 1)
+    verdict = await slow_path(tmp_path, store, ScriptedChat(*answers)).deliberate([event], decision)
+    assert verdict.action is Action.SILENT
+    assert "no usable proposal after 2 tries" in verdict.reason
+    assert expected in verdict.reason
+
+
+async def test_the_model_or_the_costs_can_prefer_silence(tmp_path, store):
+    event, decision = stored_event(store, 1)
+    verdict = await slow_path(tmp_path, store, ScriptedChat(proposal(speak=False))).deliberate(
+        [event], decision
+    )
+    assert verdict.action is Action.SILENT and "model says speak=False" in verdict.reason
+    other, low = stored_event(store, 2)
+    low = low.model_copy(update={"p_accept": 0.3})
+    verdict = await slow_path(tmp_path, store, ScriptedChat(proposal())).deliberate([other], low)
+    assert (
+        verdict.action is Action.SILENT
+        and "p_accept of the draft 0.300 vs tau 0.500" in verdict.reason
+    )
+
+
+class RejectEverything:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.offered: list[Event] = []
+
+    def offer(self, event, decision):
+        self.offered.append(event)
+        self.store.record_feedback(event.id, Outcome.REJECTED)
+
+
+class OnTheBoundary:
+    version = "boundary"
+
+    def score(self, windows):
+        return [GateScores(p_need=1.0, p_accept=0.55) for _ in windows]
+
+
+async def test_a_rejected_offer_is_not_proposed_again_in_the_same_context(tmp_path, store):
+    events = [
+        Event.model_validate({**event_record(1), "kind": "browser", "app": "Firefox"}),
+        Event.model_validate({**event_record(2), "kind": "browser", "app": "Firefox"}),
+        Event.model_validate({**event_record(3), "kind": "editor", "app": "VS Code"}),
+    ]
+    user = RejectEverything(store)
+    chat = ScriptedChat(proposal())  # the model keeps drafting the same offer
+    pipeline = Pipeline(
+        source=StaticSource(events),
+        gate=OnTheBoundary(),
+        policy=GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
+        store=store,
+        slow_path=slow_path(tmp_path, store, chat),
+        surface=user,
+        options=PipelineOptions(batch_size=1, queue_size=1, learn_from_feedback=False),
+    )
+    await pipeline.run()
+    assert [e.id for e in user.offered] == [events[0].id, events[2].id]
+    held_back = store.deliberation(events[1].id)
+    assert held_back.action == "silent"
+    assert "turned down a similar offer" in held_back.reason
+    assert held_back.counterfactual["repeat_of_rejected"] is True
+    lessons = [r.lesson for r in store.reflections("browser:Firefox")]
+    assert any(lesson.startswith("Held back an offer") for lesson in lessons)
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """A stand-in for a remote OpenAI-compatible server: the first request hangs."""
+
+    requests: ClassVar[list[dict]] = []
+    hang = threading.Event()
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.requests.append(body)
+        if len(FakeOpenAI.requests) == 1:
+            FakeOpenAI.hang.wait(60)  # the daemon is killed while it waits
+            return
+        reply = {
+            "choices": [{"message": {"content": proposal()}}],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 30},
+        }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_daemon_killed_mid_deliberation_resumes_it_after_restart(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeOpenAI.requests = []
+    config = tmp_path / "festina.toml"
+    config.write_text(
+        "[gate]\ndelta = 0.49\n\n"  # the cue gate then escalates everything
+        f'[slow_path]\nbackend = "openai"\nurl = "http://127.0.0.1:{server.server_port}/v1"\n'
+        'model = "fake"\ntimeout_s = 120\n'
+    )
+    trace = write_jsonl(
+        tmp_path / "t.jsonl", [event_record(1, text="The user searches for 'ruby'")]
+    )
+    env = {**os.environ, "FESTINA_HOME": str(tmp_path / "home")}
+    command = [
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "--config",
+        str(config),
+        "daemon",
+        "run",
+        "--source",
+        f"jsonl:{trace}",
+    ]
+    try:
+        first = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while not FakeOpenAI.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert FakeOpenAI.requests, "the daemon never asked the model"
+        first.send_signal(signal.SIGKILL)  # no drain, no goodbye
+        first.wait(timeout=30)
+        FakeOpenAI.hang.set()
+        # The cut-off deliberation left a checkpoint: recall done, draft next.
+        with sqlite3.connect(tmp_path / "home" / "data" / "deliberations.sqlite") as saved:
+            threads = saved.execute("select count(distinct thread_id) from checkpoints").fetchone()[
+                0
+            ]
+        assert threads == 1
+
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr
+        assert "resuming 1 unfinished deliberations" in second.stderr
+    finally:
+        server.shutdown()
+    with sqlite3.connect(tmp_path / "home" / "data" / "festina.db") as db:
+        action, _, trace_json = db.execute(
+            "select action, reason, trace from deliberations"
+        ).fetchone()
+        final = db.execute("select final_action, decided_by from decisions").fetchone()
+    steps = [step["node"] for step in json.loads(trace_json)]
+    assert steps.count("recall") == 1  # resumed from its checkpoint, not started over
+    assert steps[-1] == "decide"
+    assert final[1] == "graph:openai:fake"
+    assert action == final[0]
+    assert len(FakeOpenAI.requests) == 2
+    assert FakeOpenAI.requests[1]["response_format"]["type"] == "json_schema"
