@@ -203,3 +203,36 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
         assert d.tau == pytest.approx(1.0 / (1.0 + d.p_need * 50.0))
     oldest = newest_first[-1]
     assert oldest.tau == pytest.approx(1.0 / (1.0 + oldest.p_need * 3.0))
+
+
+async def test_the_slow_path_trace_of_a_selected_decision(store):
+    event = store.recent_activity(1)[0][0]
+    store.record_deliberation(
+        event.id,
+        "graph:openai:test",
+        "intervene",
+        "offer: show the Ruby fix",
+        {
+            "task": "Show how to capitalize names in Ruby [with .split]",
+            "speak": True,
+            "why_now": "",
+            "expected_benefit": "",
+            "tool_plan": [{"tool": "web_search_query", "args": {"query": "ruby"}}],
+        },
+        {"p_accept_task": 0.71, "tau": 0.36, "repeat_of_rejected": False},
+        [
+            {"node": "recall", "ms": 3.0, "tokens": 0},
+            {"node": "draft", "ms": 812.0, "tokens": 640},
+            {"node": "decide", "ms": 0.1, "tokens": 0},
+        ],
+    )
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = str(app.query_one("#detail").render())
+        assert "slow path (graph:openai:test, 640 tokens)" in detail
+        assert (
+            "draft: Show how to capitalize names in Ruby [with .split] [web_search_query]" in detail
+        )
+        assert "draft p_accept 0.710 vs tau 0.360" in detail
+        assert "recall 3 ms → draft 812 ms (640 tok) → decide 0 ms" in detail

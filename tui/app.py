@@ -15,6 +15,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static, Switch
 
 from agent.decision import Decision
@@ -184,8 +185,8 @@ class FestinaApp(App[None]):
         band = abs(decision.p_accept - decision.tau) <= decision.delta
         model = "" if decision.p_accept_model is None else f" (model {decision.p_accept_model:.2f})"
         lines = [
-            f"[b]{event.summary()[:200]}[/b]",
-            f"{event.kind.value} · {event.app or '-'} · {event.time:%Y-%m-%d %H:%M:%S} UTC",
+            f"[b]{escape(event.summary()[:200])}[/b]",
+            escape(f"{event.kind.value} · {event.app or '-'} · {event.time:%Y-%m-%d %H:%M:%S} UTC"),
             f"p_need {decision.p_need:.3f}  p_accept {decision.p_accept:.3f}{model}",
             f"tau {decision.tau:.3f}  delta {decision.delta:.2f}  "
             f"{'near the boundary' if band else 'clear of the boundary'}",
@@ -194,7 +195,8 @@ class FestinaApp(App[None]):
             f" by {decision.decided_by or '-'}",
         ]
         if decision.reason:
-            lines.append(f"why: {decision.reason}")
+            lines.append(f"why: {escape(decision.reason)}")
+        lines.extend(self._deliberation_lines(event.id))
         if decision.final_action is Action.INTERVENE:
             lines.append(
                 f"your answer: {answer}"
@@ -203,6 +205,31 @@ class FestinaApp(App[None]):
             )
         detail.update("\n".join(lines))
         self._show_tau()
+
+    def _deliberation_lines(self, event_id: str) -> list[str]:
+        """The slow path's run on this event: proposal, counterfactual check, node trace."""
+        run = self.store.deliberation(event_id)
+        if run is None:
+            return []
+        lines = [f"[b]slow path[/b] {escape(f'({run.backend}, {run.tokens} tokens)')}"]
+        if run.proposal:
+            plan = (
+                ", ".join(call["tool"] for call in run.proposal.get("tool_plan", [])) or "no tools"
+            )
+            lines.append(escape(f"draft: {run.proposal['task'][:120]} [{plan}]"))
+        if run.counterfactual:
+            check = run.counterfactual
+            lines.append(
+                f"check: draft p_accept {check['p_accept_task']:.3f} vs tau {check['tau']:.3f}; "
+                f"repeat of a turned-down offer: {'yes' if check['repeat_of_rejected'] else 'no'}"
+            )
+        steps = " → ".join(
+            f"{step['node']} {step['ms']:.0f} ms"
+            + (f" ({step['tokens']} tok)" if step["tokens"] else "")
+            for step in run.trace
+        )
+        lines.append(f"trace: {steps}")
+        return lines
 
     # --- steering -------------------------------------------------------------
 
