@@ -110,6 +110,8 @@ async def test_a_good_proposal_becomes_an_offer_with_a_full_trace(tmp_path, stor
     record = store.deliberation(event.id)
     assert [step["node"] for step in record.trace] == NODES
     assert record.tokens == 140
+    with sqlite3.connect(tmp_path / "checkpoints.sqlite") as saved:  # nothing left in flight
+        assert saved.execute("select count(*) from checkpoints").fetchone()[0] == 0
     assert record.counterfactual["speaking_beats_silence"] is True
 
 

@@ -11,7 +11,8 @@
 * decide: intervene or stay silent, with the reason.
 
 Each event's deliberation is a LangGraph thread checkpointed in SQLite, so a daemon
-killed mid-deliberation resumes it from the last finished node after a restart.
+killed mid-deliberation resumes it from the last finished node after a restart; the
+thread is deleted once its result is stored in memory.
 """
 
 from __future__ import annotations
@@ -310,4 +311,7 @@ class ReasoningSlowPath:
             state.get("counterfactual"),
             state.get("trace", []),
         )
+        # The checkpoint only matters while the run is in flight; keeping it would hold the
+        # event's text outside memory's retention and `memory forget`.
+        await asyncio.to_thread(self._saver.delete_thread, decision.event_id)
         return Verdict(Action(verdict["action"]), verdict["reason"], self.name)
