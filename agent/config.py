@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.events import describe_validation_error
 from gate.policy import GatePolicy
@@ -95,6 +95,12 @@ class SlowPathSettings(BaseModel):
     model: str = ""
     api_key_env: str = ""
     timeout_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _openai_needs_a_model(self) -> SlowPathSettings:
+        if self.backend == "openai" and not self.model:
+            raise ValueError("backend 'openai' needs model, the server's model name")
+        return self
 
 
 class GateSettings(GatePolicy):

@@ -64,3 +64,10 @@ def test_config_init_then_show(festina_home):
 def test_the_readme_documents_the_real_defaults():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert DEFAULT_CONFIG_TOML in readme
+
+
+def test_an_openai_slow_path_needs_a_model_name(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[slow_path]\nbackend = "openai"\n')
+    with pytest.raises(ConfigError, match="slow_path: Value error, backend 'openai' needs model"):
+        load_settings(path)

@@ -30,8 +30,6 @@ def build_slow_path(
     if settings.backend == "embedded":
         chat = EmbeddedChat()
     else:
-        if not settings.model:
-            raise ValueError("slow_path.model must name the server's model for backend 'openai'")
         api_key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""
         chat = OpenAICompatibleChat(
             settings.url, settings.model, api_key=api_key, timeout_s=settings.timeout_s
