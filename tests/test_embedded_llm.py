@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.decision import Decision
-from agent.slowpath.graph import ReasoningSlowPath
+from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import EmbeddedChat
 from agent.slowpath.proposal import Proposal
 from gate.cues import CueGate
@@ -49,7 +49,7 @@ async def test_a_replayed_near_boundary_event_gets_a_validated_proposal_or_a_rea
         store=store,
         gate=CueGate(),
         policy=GatePolicy,
-        checkpoints=tmp_path / "checkpoints.sqlite",
+        saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
     )
 
     verdict = await slow_path.deliberate(window, decision)

@@ -18,7 +18,7 @@ import pytest
 from agent.decision import Decision
 from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
-from agent.slowpath.graph import ReasoningSlowPath
+from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import ChatError, ChatReply
 from agent.sources.base import StaticSource
 from gate.base import GateScores
@@ -53,14 +53,14 @@ class ScriptedChat:
 
     name = "scripted"
 
-    def __init__(self, *answers: str | Exception) -> None:
+    def __init__(self, *answers: str | BaseException) -> None:
         self.answers = list(answers)
         self.prompts: list[list[dict[str, str]]] = []
 
     def complete(self, messages, schema):
         self.prompts.append(messages)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
+        if isinstance(answer, BaseException):
             raise answer
         return ChatReply(answer, 100, 40)
 
@@ -72,7 +72,7 @@ def slow_path(tmp_path, store, chat, gate=None) -> ReasoningSlowPath:
         store=store,
         gate=gate or CueGate(),
         policy=lambda: GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
-        checkpoints=tmp_path / "checkpoints.sqlite",
+        saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
     )
 
 
@@ -291,3 +291,22 @@ def test_a_daemon_killed_mid_deliberation_resumes_it_after_restart(tmp_path):
     assert action == final[0]
     assert len(FakeOpenAI.requests) == 2
     assert FakeOpenAI.requests[1]["response_format"]["type"] == "json_schema"
+
+
+class Crash(BaseException):
+    """Stands in for the process dying mid-draft (not an Exception: nothing catches it)."""
+
+
+async def test_a_cut_off_deliberation_resumes_on_either_backend(tmp_path, database_url):
+    store = Store(database_url)
+    event, decision = stored_event(store, 1)
+    with pytest.raises(Crash):
+        await slow_path(tmp_path, store, ScriptedChat(Crash())).deliberate([event], decision)
+    assert store.deliberation(event.id) is None
+
+    verdict = await slow_path(tmp_path, store, ScriptedChat(proposal())).deliberate(
+        [event], decision
+    )
+    assert verdict.action is Action.INTERVENE
+    steps = [step["node"] for step in store.deliberation(event.id).trace]
+    assert steps == NODES  # recall ran once, before the crash; the rest after the resume

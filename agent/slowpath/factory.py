@@ -23,7 +23,7 @@ def build_slow_path(
 ) -> SlowPath:
     if settings.backend == "gate-rule":
         return GateRuleSlowPath()
-    from agent.slowpath.graph import ReasoningSlowPath
+    from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
     from agent.slowpath.llm import EmbeddedChat, OpenAICompatibleChat
     from tools import default_pool
 
@@ -40,5 +40,5 @@ def build_slow_path(
         store=store,
         gate=gate,
         policy=policy,
-        checkpoints=paths.data_dir / "deliberations.sqlite",
+        saver=checkpoint_saver(store.url, paths.data_dir / "deliberations.sqlite"),
     )

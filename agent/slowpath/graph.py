@@ -10,7 +10,8 @@
 * memory_reflection: record a lesson when a repeat was avoided;
 * decide: intervene or stay silent, with the reason.
 
-Each event's deliberation is a LangGraph thread checkpointed in SQLite, so a daemon
+Each event's deliberation is a LangGraph thread checkpointed in SQLite (or in the
+PostgreSQL database when memory lives there), so a daemon
 killed mid-deliberation resumes it from the last finished node after a restart; the
 thread is deleted once its result is stored in memory.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import numpy as np
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
@@ -74,6 +76,29 @@ def _jaccard(a: str, b: str) -> float:
     return len(left & right) / len(left | right) if left | right else 0.0
 
 
+def checkpoint_saver(storage_url: str, sqlite_file: Path) -> BaseCheckpointSaver:
+    """Where deliberations are checkpointed: the PostgreSQL database when memory lives in
+    one (postgres extra), otherwise a SQLite file."""
+    if storage_url.startswith("postgresql"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg import Connection
+        from psycopg.rows import dict_row
+        from sqlalchemy.engine import make_url
+
+        url = make_url(storage_url).set(drivername="postgresql")
+        connection = Connection.connect(
+            url.render_as_string(hide_password=False),
+            autocommit=True,
+            prepare_threshold=0,
+            row_factory=dict_row,
+        )
+        saver = PostgresSaver(connection)
+        saver.setup()
+        return saver
+    sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteSaver(sqlite3.connect(sqlite_file, check_same_thread=False))
+
+
 class ReasoningSlowPath:
     """The slow path the daemon uses when a chat model is configured."""
 
@@ -85,7 +110,7 @@ class ReasoningSlowPath:
         store: Store,
         gate: GateModel,
         policy: Callable[[], GatePolicy],
-        checkpoints: Path,
+        saver: BaseCheckpointSaver,
     ) -> None:
         self.chat = chat
         self.pool = pool
@@ -94,8 +119,7 @@ class ReasoningSlowPath:
         self.policy = policy
         self.name = f"graph:{chat.name}"
         self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
-        checkpoints.parent.mkdir(parents=True, exist_ok=True)
-        self._saver = SqliteSaver(sqlite3.connect(checkpoints, check_same_thread=False))
+        self._saver = saver
         self.graph = self._build().compile(checkpointer=self._saver)
 
     # --- graph ----------------------------------------------------------------
