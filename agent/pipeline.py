@@ -42,6 +42,7 @@ from memory.store import RunCounts, Store
 logger = logging.getLogger("festina.pipeline")
 
 RETENTION_INTERVAL_S = 3600.0
+ANSWER_POLL_S = 1.0
 
 T = TypeVar("T")
 _Escalation = tuple[list[Event], Decision]
@@ -131,6 +132,7 @@ class Pipeline:
             logger.info("resuming %d unfinished deliberations", len(recovered))
 
         retention = asyncio.create_task(self._retention_loop())
+        answers = asyncio.create_task(self._answers_loop())
         gate_worker = asyncio.create_task(self._gate_loop(gate_queue, slow_queue))
         slow_worker = asyncio.create_task(
             self._slow_loop(slow_queue, [([event], decision) for event, decision in recovered])
@@ -147,6 +149,7 @@ class Pipeline:
             await slow_worker
         finally:
             retention.cancel()
+            answers.cancel()
             await self.source.close()
             status = "failed" if failure else ("interrupted" if self._stopping else "completed")
             await self._in(
@@ -168,6 +171,18 @@ class Pipeline:
             if any(deleted.values()):
                 logger.info("retention: forgot %s older than %s", deleted, cutoff.isoformat())
             await asyncio.sleep(RETENTION_INTERVAL_S)
+
+    async def _answers_loop(self) -> None:
+        """Let the slow path pick up the user's answers to its offers and confirmations."""
+        poll = getattr(self.slow_path, "poll", None)
+        if poll is None:
+            return
+        while True:
+            try:
+                await poll()
+            except Exception:
+                logger.exception("the slow path failed to act on an answer")
+            await asyncio.sleep(ANSWER_POLL_S)
 
     async def _read(self, gate_queue: asyncio.Queue[Event | None]) -> None:
         async for item in paced(self.source.items(), self.options.speed):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -186,5 +187,22 @@ class DeliberationRow(Base):
     proposal: Mapped[dict[str, Any] | None]
     counterfactual: Mapped[dict[str, Any] | None]
     trace: Mapped[list[Any]] = mapped_column(JSON)
+    executions: Mapped[list[Any] | None] = mapped_column(JSON)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConfirmationRow(Base):
+    """A side-effecting step of an accepted plan, waiting for (or given) the user's go."""
+
+    __tablename__ = "confirmations"
+    __table_args__ = (UniqueConstraint("event_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    tool: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]

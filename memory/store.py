@@ -24,6 +24,7 @@ from memory.migrate import upgrade
 from memory.preferences import Preferences
 from memory.schema import (
     AdjustmentRow,
+    ConfirmationRow,
     DecisionRow,
     DeliberationRow,
     EpisodeVectorRow,
@@ -248,6 +249,7 @@ class Store:
             session.execute(delete(FeedbackRow).where(FeedbackRow.event_id.in_(doomed)))
             session.execute(delete(EpisodeVectorRow).where(EpisodeVectorRow.event_id.in_(doomed)))
             session.execute(delete(DeliberationRow).where(DeliberationRow.event_id.in_(doomed)))
+            session.execute(delete(ConfirmationRow).where(ConfirmationRow.event_id.in_(doomed)))
             session.execute(
                 update(ReflectionRow)
                 .where(ReflectionRow.event_id.in_(doomed))
@@ -356,6 +358,71 @@ class Store:
                     session.add(ReflectionRow(context=context, event_id=event.id, lesson=lesson))
                 feedback.applied_at = now
             return len(rows)
+
+    def latest_feedback(self, event_id: str) -> Outcome | None:
+        with self._session() as session:
+            outcome = session.scalar(
+                select(FeedbackRow.outcome)
+                .where(FeedbackRow.event_id == event_id)
+                .order_by(FeedbackRow.id.desc())
+                .limit(1)
+            )
+        return Outcome(outcome) if outcome else None
+
+    def request_confirmation(
+        self, event_id: str, step: int, tool: str, args: dict[str, Any]
+    ) -> None:
+        """Ask the user to confirm step `step` of an accepted plan (once per step)."""
+        with self._session() as session, session.begin():
+            exists = session.scalar(
+                select(ConfirmationRow.id).where(
+                    ConfirmationRow.event_id == event_id, ConfirmationRow.step == step
+                )
+            )
+            if exists is None:
+                session.add(ConfirmationRow(event_id=event_id, step=step, tool=tool, args=args))
+
+    def pending_confirmations(self, event_id: str | None = None) -> list[ConfirmationRow]:
+        with self._session() as session:
+            query = select(ConfirmationRow).where(ConfirmationRow.status == "pending")
+            if event_id is not None:
+                query = query.where(ConfirmationRow.event_id == event_id)
+            return list(session.scalars(query.order_by(ConfirmationRow.id)))
+
+    def answer_confirmation(self, confirmation_id: int, approved: bool) -> None:
+        with self._session() as session, session.begin():
+            row = session.get(ConfirmationRow, confirmation_id)
+            if row is None or row.status != "pending":
+                raise ValueError(f"no pending confirmation {confirmation_id}")
+            row.status = "approved" if approved else "denied"
+            row.answered_at = utcnow()
+
+    def confirmation(self, event_id: str, step: int) -> ConfirmationRow | None:
+        with self._session() as session:
+            return session.scalars(
+                select(ConfirmationRow).where(
+                    ConfirmationRow.event_id == event_id, ConfirmationRow.step == step
+                )
+            ).first()
+
+    def offers_awaiting_execution(self) -> list[str]:
+        """Events whose slow-path offer has a plan that has not finished running."""
+        with self._session() as session:
+            return list(
+                session.scalars(
+                    select(DeliberationRow.event_id).where(
+                        DeliberationRow.action == "intervene", DeliberationRow.executions.is_(None)
+                    )
+                )
+            )
+
+    def record_executions(self, event_id: str, executions: list[dict[str, Any]]) -> None:
+        with self._session() as session, session.begin():
+            session.execute(
+                update(DeliberationRow)
+                .where(DeliberationRow.event_id == event_id)
+                .values(executions=executions)
+            )
 
     def episode_vectors(
         self, encoder: str, after_id: int = 0

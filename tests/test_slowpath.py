@@ -110,8 +110,6 @@ async def test_a_good_proposal_becomes_an_offer_with_a_full_trace(tmp_path, stor
     record = store.deliberation(event.id)
     assert [step["node"] for step in record.trace] == NODES
     assert record.tokens == 140
-    with sqlite3.connect(tmp_path / "checkpoints.sqlite") as saved:  # nothing left in flight
-        assert saved.execute("select count(*) from checkpoints").fetchone()[0] == 0
     assert record.counterfactual["speaking_beats_silence"] is True
 
 
@@ -310,3 +308,74 @@ async def test_a_cut_off_deliberation_resumes_on_either_backend(tmp_path, databa
     assert verdict.action is Action.INTERVENE
     steps = [step["node"] for step in store.deliberation(event.id).trace]
     assert steps == NODES  # recall ran once, before the crash; the rest after the resume
+
+
+def checkpoint_threads(tmp_path) -> int:
+    with sqlite3.connect(tmp_path / "checkpoints.sqlite") as saved:
+        return saved.execute("select count(distinct thread_id) from checkpoints").fetchone()[0]
+
+
+PLAN = [
+    {"tool": "web_search_query", "args": {"query": "ruby capitalize name"}},
+    {"tool": "create_note", "args": {"title": "Ruby names", "body": "use split and capitalize"}},
+]
+
+
+async def offered(tmp_path, store, plan=PLAN):
+    """An event the slow path offered help on, with `plan`, as the pipeline leaves it."""
+    event, decision = stored_event(store, 1)
+    path = slow_path(tmp_path, store, ScriptedChat(proposal(plan=plan)))
+    verdict = await path.deliberate([event], decision)
+    store.resolve(event.id, verdict.action, verdict.decided_by, verdict.reason)
+    return event, path
+
+
+async def test_an_offer_waits_for_the_answer_and_a_rejection_runs_nothing(tmp_path, store):
+    event, path = await offered(tmp_path, store)
+    assert path.poll_once() == 0 and checkpoint_threads(tmp_path) == 1
+    store.record_feedback(event.id, Outcome.REJECTED)
+    assert path.poll_once() == 1
+    assert store.deliberation(event.id).executions == []
+    assert checkpoint_threads(tmp_path) == 0  # nothing left in flight
+    assert not (tmp_path / "ws" / "notes").exists()
+
+
+async def test_an_accepted_plan_runs_and_asks_before_its_side_effect(tmp_path, store):
+    event, path = await offered(tmp_path, store)
+    store.record_feedback(event.id, Outcome.ACCEPTED)
+    assert path.poll_once() == 1
+    [pending] = store.pending_confirmations(event.id)
+    assert (pending.step, pending.tool) == (1, "create_note")
+    assert not (tmp_path / "ws" / "notes").exists()  # nothing written before the go-ahead
+    assert path.poll_once() == 0  # still waiting
+    store.answer_confirmation(pending.id, approved=True)
+    assert path.poll_once() == 1
+    runs = store.deliberation(event.id).executions
+    assert [(r["tool"], r["ran"], r["ok"]) for r in runs] == [
+        ("web_search_query", True, True),
+        ("create_note", True, True),
+    ]
+    assert "q=ruby+capitalize+name" in runs[0]["output"]
+    assert (tmp_path / "ws" / "notes" / "Ruby names.md").read_text().startswith("# Ruby names")
+    assert checkpoint_threads(tmp_path) == 0
+
+
+async def test_a_denied_side_effect_is_skipped(tmp_path, store):
+    event, path = await offered(tmp_path, store, plan=PLAN[1:])
+    store.record_feedback(event.id, Outcome.ACCEPTED)
+    path.poll_once()
+    [pending] = store.pending_confirmations(event.id)
+    store.answer_confirmation(pending.id, approved=False)
+    path.poll_once()
+    [run] = store.deliberation(event.id).executions
+    assert (run["tool"], run["ran"], run["message"]) == ("create_note", False, "not confirmed")
+    assert not (tmp_path / "ws" / "notes").exists()
+
+
+async def test_answers_given_while_the_daemon_was_down_are_acted_on_after_restart(tmp_path, store):
+    event, _ = await offered(tmp_path, store, plan=PLAN[:1])
+    store.record_feedback(event.id, Outcome.ACCEPTED)
+    restarted = slow_path(tmp_path, store, ScriptedChat(proposal()))  # a new process, same memory
+    assert restarted.poll_once() == 1
+    [run] = store.deliberation(event.id).executions
+    assert run["tool"] == "web_search_query" and run["ok"]

@@ -236,3 +236,36 @@ async def test_the_slow_path_trace_of_a_selected_decision(store):
         )
         assert "draft p_accept 0.710 vs tau 0.360" in detail
         assert "recall 3 ms → draft 812 ms (640 tok) → decide 0 ms" in detail
+
+
+async def test_confirming_a_planned_side_effect(store):
+    event = store.recent_activity(1)[0][0]
+    store.record_deliberation(
+        event.id,
+        "graph:test",
+        "intervene",
+        "offer",
+        {
+            "task": "Save the fix as a note",
+            "speak": True,
+            "why_now": "",
+            "expected_benefit": "",
+            "tool_plan": [{"tool": "create_note", "args": {"title": "Fix", "body": "x"}}],
+        },
+        None,
+        [],
+    )
+    store.request_confirmation(event.id, 0, "create_note", {"title": "Fix", "body": "x"})
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "run / n skip: create_note(title='Fix', body='x')" in str(
+            app.query_one("#detail").render()
+        )
+        await pilot.press("y")
+        await pilot.pause()
+        assert store.pending_confirmations(event.id) == []
+        assert store.confirmation(event.id, 0).status == "approved"
+        await pilot.press("n")  # nothing left to answer
+        await pilot.pause()
+        assert store.confirmation(event.id, 0).status == "approved"

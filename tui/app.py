@@ -57,6 +57,8 @@ class FestinaApp(App[None]):
         Binding("a", "answer('a')", "Accept"),
         Binding("r", "answer('r')", "Reject"),
         Binding("i", "answer('i')", "Ignore"),
+        Binding("y", "confirm(True)", "Run step"),
+        Binding("n", "confirm(False)", "Skip step"),
         Binding("d", "toggle_dnd", "Do not disturb"),
         Binding("q", "quit", "Quit"),
     ]
@@ -223,6 +225,17 @@ class FestinaApp(App[None]):
                 f"check: draft p_accept {check['p_accept_task']:.3f} vs tau {check['tau']:.3f}; "
                 f"repeat of a turned-down offer: {'yes' if check['repeat_of_rejected'] else 'no'}"
             )
+        if run.executions:
+            done = ", ".join(
+                f"{r['tool']} {'ok' if r.get('ok') else r.get('message', 'failed')}"
+                if r["ran"]
+                else f"{r['tool']} skipped"
+                for r in run.executions
+            )
+            lines.append(escape(f"ran: {done}"))
+        for pending in self.store.pending_confirmations(event_id):
+            args = ", ".join(f"{k}={v!r}" for k, v in pending.args.items())
+            lines.append(f"[b]y[/b] run / [b]n[/b] skip: {escape(f'{pending.tool}({args})'[:160])}")
         steps = " → ".join(
             f"{step['node']} {step['ms']:.0f} ms"
             + (f" ({step['tokens']} tok)" if step["tokens"] else "")
@@ -325,6 +338,18 @@ class FestinaApp(App[None]):
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._redraw_detail()
+
+    def action_confirm(self, approved: bool) -> None:
+        """Answer the selected offer's first step waiting for confirmation."""
+        selected = self._selected()
+        pending = self.store.pending_confirmations(selected[0].id) if selected else []
+        if not pending:
+            self.notify("nothing here is waiting for your confirmation", severity="warning")
+            return
+        self.store.answer_confirmation(pending[0].id, approved)
+        verb = "will run" if approved else "skipped"
+        self.notify(f"{pending[0].tool} {verb}; the daemon acts on it within a second")
+        self.refresh_data()
 
     def action_answer(self, key: str) -> None:
         selected = self._selected()

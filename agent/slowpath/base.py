@@ -18,6 +18,9 @@ class Verdict:
 
 
 class SlowPath(Protocol):
+    """Settles escalations. An implementation may also offer `async poll()`, which the
+    pipeline calls every second so it can act on the user's answers."""
+
     async def deliberate(self, window: list[Event], decision: Decision) -> Verdict: ...
 
 

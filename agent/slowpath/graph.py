@@ -31,6 +31,7 @@ import numpy as np
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
 
 from agent.decision import Decision
 from agent.events import Event
@@ -68,6 +69,9 @@ class DeliberationState(TypedDict, total=False):
     capability: dict[str, Any]
     lesson: str | None
     verdict: dict[str, str]
+    answer: str
+    step: int
+    executions: Annotated[list[dict[str, Any]], operator.add]
     trace: Annotated[list[dict[str, Any]], operator.add]
 
 
@@ -120,6 +124,7 @@ class ReasoningSlowPath:
         self.name = f"graph:{chat.name}"
         self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
         self._saver = saver
+        self._waiting: set[str] | None = None  # filled from memory on the first poll
         self.graph = self._build().compile(checkpointer=self._saver)
 
     # --- graph ----------------------------------------------------------------
@@ -133,6 +138,8 @@ class ReasoningSlowPath:
             ("capability", self._capability),
             ("memory_reflection", self._memory_reflection),
             ("decide", self._decide),
+            ("await_answer", self._await_answer),
+            ("execute_step", self._execute_step),
         ):
             graph.add_node(name, self._timed(name, node))
         graph.add_edge(START, "recall")
@@ -143,7 +150,9 @@ class ReasoningSlowPath:
         graph.add_edge("counterfactual", "capability")
         graph.add_edge("capability", "memory_reflection")
         graph.add_edge("memory_reflection", "decide")
-        graph.add_edge("decide", END)
+        graph.add_conditional_edges("decide", self._after_decide, ["await_answer", END])
+        graph.add_conditional_edges("await_answer", self._next_step, ["execute_step", END])
+        graph.add_conditional_edges("execute_step", self._next_step, ["execute_step", END])
         return graph
 
     @staticmethod
@@ -304,6 +313,50 @@ class ReasoningSlowPath:
         )
         return {"verdict": {"action": "intervene", "reason": reason}}
 
+    @staticmethod
+    def _plan(state: DeliberationState) -> list[dict[str, Any]]:
+        return (state.get("proposal") or {}).get("tool_plan", [])
+
+    def _after_decide(self, state: DeliberationState) -> str:
+        offered = state["verdict"]["action"] == "intervene"
+        return "await_answer" if offered and self._plan(state) else END
+
+    def _await_answer(self, state: DeliberationState) -> dict[str, Any]:
+        # Suspends the thread until the user answers the offer (see `poll`).
+        answer = interrupt({"kind": "answer"})
+        return {"answer": answer, "step": 0}
+
+    def _next_step(self, state: DeliberationState) -> str:
+        if state.get("answer") != "accepted":
+            return END
+        return "execute_step" if state.get("step", 0) < len(self._plan(state)) else END
+
+    def _execute_step(self, state: DeliberationState) -> dict[str, Any]:
+        """Run one planned call. A side effect first waits for the user's confirmation;
+        one step per node run means a finished step is never repeated on resume."""
+        step = state.get("step", 0)
+        call = self._plan(state)[step]
+        tool = self.pool.get(call["tool"])
+        confirmed = False
+        if tool.side_effect:
+            event_id = state["decision"]["event_id"]
+            self.store.request_confirmation(event_id, step, tool.name, call["args"])
+            confirmed = bool(interrupt({"kind": "confirm", "step": step}))
+            if not confirmed:
+                record = {"step": step, "tool": tool.name, "ran": False, "message": "not confirmed"}
+                return {"step": step + 1, "executions": [record]}
+        result = self.pool.call(tool.name, call["args"], confirmed=confirmed)
+        record = {
+            "step": step,
+            "tool": tool.name,
+            "ran": True,
+            "ok": result.ok,
+            "dry_run": result.dry_run,
+            "message": result.message,
+            "output": result.output,
+        }
+        return {"step": step + 1, "executions": [record]}
+
     # --- running ----------------------------------------------------------------
 
     def run(self, window: list[Event], decision: Decision) -> DeliberationState:
@@ -335,7 +388,52 @@ class ReasoningSlowPath:
             state.get("counterfactual"),
             state.get("trace", []),
         )
-        # The checkpoint only matters while the run is in flight; keeping it would hold the
-        # event's text outside memory's retention and `memory forget`.
-        await asyncio.to_thread(self._saver.delete_thread, decision.event_id)
+        await asyncio.to_thread(self._settle, decision.event_id)
         return Verdict(Action(verdict["action"]), verdict["reason"], self.name)
+
+    def _settle(self, event_id: str) -> None:
+        """After a run: keep a thread suspended on the user, or store its outcome and drop
+        the checkpoint, which would otherwise hold the event's text outside memory's
+        retention and `memory forget`."""
+        config = {"configurable": {"thread_id": event_id}}
+        snapshot = self.graph.get_state(config)
+        if snapshot.next:
+            self._waiting_threads().add(event_id)
+            return
+        self._waiting_threads().discard(event_id)
+        if "answer" in snapshot.values:
+            self.store.record_executions(event_id, snapshot.values.get("executions", []))
+        self._saver.delete_thread(event_id)
+
+    def _waiting_threads(self) -> set[str]:
+        if self._waiting is None:  # first use, perhaps after a restart: ask memory
+            self._waiting = set(self.store.offers_awaiting_execution())
+        return self._waiting
+
+    def _answer_for(self, event_id: str) -> Any:
+        """The user's answer to what a suspended thread waits for, or None if none yet."""
+        snapshot = self.graph.get_state({"configurable": {"thread_id": event_id}})
+        pending = [i.value for task in snapshot.tasks for i in task.interrupts]
+        if not pending:
+            return None
+        if pending[0]["kind"] == "answer":
+            outcome = self.store.latest_feedback(event_id)
+            return outcome.value if outcome else None
+        row = self.store.confirmation(event_id, pending[0]["step"])
+        return None if row is None or row.status == "pending" else row.status == "approved"
+
+    def poll_once(self) -> int:
+        """Resume every suspended thread whose answer has arrived in memory; returns how
+        many moved. The first call also finds threads suspended before a restart."""
+        moved = 0
+        for event_id in sorted(self._waiting_threads()):
+            answer = self._answer_for(event_id)
+            if answer is None:
+                continue
+            self.graph.invoke(Command(resume=answer), {"configurable": {"thread_id": event_id}})
+            self._settle(event_id)
+            moved += 1
+        return moved
+
+    async def poll(self) -> int:
+        return await asyncio.to_thread(self.poll_once)
