@@ -75,6 +75,18 @@ class Tool(abc.ABC):
         }
 
 
+def write_file(context: ToolContext, path: Path, data: str | bytes, done: str) -> ToolResult:
+    """Write a workspace file, or in a dry run only say what would be written."""
+    if context.dry_run:
+        return ToolResult(dry_run=True, message=f"would write {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+    return ToolResult(output=str(path), message=done)
+
+
 def run_program(argv: list[str], stdin: str | None = None) -> bool:
     """Run a helper program (notify-send, xdg-open...) if installed; False if it is not."""
     if shutil.which(argv[0]) is None:

@@ -29,6 +29,7 @@ from tools.base import (
     ToolResult,
     recorded,
     run_program,
+    write_file,
 )
 
 MAX_READ_BYTES = 200_000
@@ -114,11 +115,7 @@ class SaveFile(Tool):
         if not _SAFE_NAME.match(args.name):
             raise ToolError("file names may use letters, digits, spaces and . , ( ) - _ only")
         path = context.path("files", args.name)
-        if context.dry_run:
-            return ToolResult(dry_run=True, message=f"would write {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(args.content, encoding="utf-8")
-        return ToolResult(output=str(path), message=f"wrote {path}")
+        return write_file(context, path, args.content, f"wrote {path}")
 
 
 class NoteArgs(ToolArgs):
@@ -136,11 +133,9 @@ class CreateNote(Tool):
         path = context.path("notes", _note_name(args.title))
         if path.exists():
             raise ToolError(f"a note called {args.title!r} exists; append to it instead")
-        if context.dry_run:
-            return ToolResult(dry_run=True, message=f"would create {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# {args.title}\n\n{args.body}\n", encoding="utf-8")
-        return ToolResult(output=str(path), message=f"created note {path.name}")
+        return write_file(
+            context, path, f"# {args.title}\n\n{args.body}\n", f"created note {path.name}"
+        )
 
 
 class AppendToNote(Tool):

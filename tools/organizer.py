@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
-from tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, write_file
 
 
 def _load(context: ToolContext, name: str) -> list[dict[str, Any]]:
@@ -90,11 +90,7 @@ class CreateCalendarEvent(Tool):
             ]
         )
         path = context.path("calendar", f"{args.start:%Y%m%d-%H%M}-{uid[:8]}.ics")
-        if context.dry_run:
-            return ToolResult(dry_run=True, message=f"would write {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body, encoding="utf-8")
-        return ToolResult(output=str(path), message=f"event {args.title!r} saved to {path.name}")
+        return write_file(context, path, body, f"event {args.title!r} saved to {path.name}")
 
 
 class RangeArgs(ToolArgs):
@@ -272,11 +268,7 @@ class DraftEmail(Tool):
         path = context.path(
             "drafts", f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.eml"
         )
-        if context.dry_run:
-            return ToolResult(dry_run=True, message=f"would write {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(bytes(message))
-        return ToolResult(output=str(path), message=f"draft saved to {path.name}")
+        return write_file(context, path, bytes(message), f"draft saved to {path.name}")
 
 
 class MessageArgs(ToolArgs):
