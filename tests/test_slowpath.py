@@ -379,3 +379,11 @@ async def test_answers_given_while_the_daemon_was_down_are_acted_on_after_restar
     assert restarted.poll_once() == 1
     [run] = store.deliberation(event.id).executions
     assert run["tool"] == "web_search_query" and run["ok"]
+
+
+async def test_forgetting_a_waiting_offer_drops_its_checkpoint(tmp_path, store):
+    event, path = await offered(tmp_path, store)
+    assert checkpoint_threads(tmp_path) == 1
+    store.forget(source=event.source)
+    assert path.poll_once() == 0
+    assert checkpoint_threads(tmp_path) == 0

@@ -427,6 +427,10 @@ class ReasoningSlowPath:
         many moved. The first call also finds threads suspended before a restart."""
         moved = 0
         for event_id in sorted(self._waiting_threads()):
+            if self.store.deliberation(event_id) is None:  # forgotten: drop its checkpoint too
+                self._waiting_threads().discard(event_id)
+                self._saver.delete_thread(event_id)
+                continue
             answer = self._answer_for(event_id)
             if answer is None:
                 continue
