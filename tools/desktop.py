@@ -45,10 +45,11 @@ def _readable(path: str, context: ToolContext) -> Path:
     return candidate
 
 
-def _note_name(title: str) -> str:
-    if not _SAFE_NAME.match(title):
-        raise ToolError("note titles may use letters, digits, spaces and . , ( ) - _ only")
-    return title.strip() + ".md"
+def _safe_name(name: str, what: str) -> str:
+    """A file name that cannot leave its folder or surprise a shell."""
+    if not _SAFE_NAME.match(name):
+        raise ToolError(f"{what} may use letters, digits, spaces and . , ( ) - _ only")
+    return name.strip()
 
 
 class PathArgs(ToolArgs):
@@ -112,9 +113,7 @@ class SaveFile(Tool):
     side_effect = True
 
     def run(self, args: SaveFileArgs, context: ToolContext) -> ToolResult:
-        if not _SAFE_NAME.match(args.name):
-            raise ToolError("file names may use letters, digits, spaces and . , ( ) - _ only")
-        path = context.path("files", args.name)
+        path = context.path("files", _safe_name(args.name, "file names"))
         return write_file(context, path, args.content, f"wrote {path}")
 
 
@@ -130,7 +129,7 @@ class CreateNote(Tool):
     side_effect = True
 
     def run(self, args: NoteArgs, context: ToolContext) -> ToolResult:
-        path = context.path("notes", _note_name(args.title))
+        path = context.path("notes", _safe_name(args.title, "note titles") + ".md")
         if path.exists():
             raise ToolError(f"a note called {args.title!r} exists; append to it instead")
         return write_file(
@@ -145,7 +144,7 @@ class AppendToNote(Tool):
     side_effect = True
 
     def run(self, args: NoteArgs, context: ToolContext) -> ToolResult:
-        path = context.path("notes", _note_name(args.title))
+        path = context.path("notes", _safe_name(args.title, "note titles") + ".md")
         if not path.exists():
             raise ToolError(f"no note called {args.title!r}")
         if context.dry_run:
