@@ -114,6 +114,8 @@ class FestinaApp(App[None]):
 
     def refresh_data(self) -> None:
         """Reload decisions and preferences; redraw only what changed."""
+        if not self.query("#feed"):
+            return  # the refresh timer can fire while the app is shutting down
         revision, preferences = self.store.preferences()
         if preferences != self.preferences:
             self.preferences = preferences
