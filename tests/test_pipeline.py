@@ -164,8 +164,12 @@ async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path, data
     source = EndlessSource()
     pipeline, store = make_pipeline(database_url, source, gate=CueGate(), queue_size=16)
     task = asyncio.create_task(pipeline.run())
-    while pipeline.stats.decided < 50:
-        await asyncio.sleep(0.001)
+
+    async def enough_decided() -> None:
+        while pipeline.stats.decided < 50:
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(enough_decided(), timeout=60)
     pipeline.request_stop()
     stats = await task
 

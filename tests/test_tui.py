@@ -138,6 +138,15 @@ def test_answered_offer_snapshot(store, snap_compare):
     assert snap_compare(FestinaApp(store, GatePolicy()), press=["a"], terminal_size=SIZE)
 
 
+async def until(pilot, app: FestinaApp, condition, timeout_s: float = 60.0) -> None:
+    """Let the dashboard refresh until `condition` holds; fail rather than hang."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the daemon's decisions never showed up"
+        await pilot.pause(0.2)
+        app.refresh_data()
+
+
 async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
     """The whole loop: a daemon replays a trace; the dashboard shows its decisions, an
     offer is accepted, costs change, and the decisions after that use the new costs."""
@@ -172,9 +181,11 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
         store = Store(f"sqlite:///{home / 'data' / 'festina.db'}")
         app = FestinaApp(store, GatePolicy(), home / "data" / "festina.pid")
         async with app.run_test(size=SIZE) as pilot:
-            while not any(d.final_action is Action.INTERVENE for _, d, _ in app.activity):
-                await pilot.pause(0.2)
-                app.refresh_data()
+            await until(
+                pilot,
+                app,
+                lambda: any(d.final_action is Action.INTERVENE for _, d, _ in app.activity),
+            )
             assert "daemon running" in app.sub_title
             offer = next(
                 i for i, (_, d, _) in enumerate(app.activity) if d.final_action is Action.INTERVENE
@@ -189,9 +200,7 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
             saved_at = store.preferences()
             assert saved_at[1].cost_missed_help == 50.0
             seen = len(app.activity)
-            while len(app.activity) < seen + 10:
-                await pilot.pause(0.2)
-                app.refresh_data()
+            await until(pilot, app, lambda: len(app.activity) >= seen + 10)
             assert any(answer == "accepted" for _, _, answer in app.activity)
     finally:
         daemon.send_signal(signal.SIGTERM)
