@@ -105,12 +105,8 @@ def leave_one_trace_out(
         train = dataset.without(name)
         heads = {head: train_head(head, train, builder) for head in ("need", "accept")}
         test = dataset.need.subset(dataset.need.touching(name))
-        need = heads["need"].calibration.calibrator.apply(
-            heads["need"].estimator.predict_proba(builder.need(test.windows))[:, 1]
-        )
-        accept = heads["accept"].calibration.calibrator.apply(
-            heads["accept"].estimator.predict_proba(builder.accept(test.windows))[:, 1]
-        )
+        need = heads["need"].predict(builder.need(test.windows))
+        accept = heads["accept"].predict(builder.accept(test.windows))
         for n, a in zip(need, accept, strict=True):
             actions.append(policy.decide(float(n), float(a))[0])
         # The accept head's own labels: reward judgements whose first trace is this one.
@@ -118,11 +114,7 @@ def leave_one_trace_out(
             np.array([min(g) == name for g in dataset.accept.groups], dtype=bool)
         )
         if judged.windows:
-            accept_held_out.extend(
-                heads["accept"].calibration.calibrator.apply(
-                    heads["accept"].estimator.predict_proba(builder.accept(judged.windows))[:, 1]
-                )
-            )
+            accept_held_out.extend(heads["accept"].predict(builder.accept(judged.windows)))
             accept_labels.extend(judged.labels)
         p_need.extend(need)
         p_accept.extend(accept)

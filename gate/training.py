@@ -147,6 +147,10 @@ class TrainedHead:
     calibration: CalibrationChoice
     metrics: dict[str, float]
 
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, as the exported model gives them at run time."""
+        return self.calibration.calibrator.apply(self.estimator.predict_proba(features)[:, 1])
+
 
 def train_head(head: str, dataset: Dataset, builder: FeatureBuilder) -> TrainedHead:
     data = head_data(dataset, head)
