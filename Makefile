@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# A real ActivityWatch server for the tests, in its own venv: aw-server pins versions
+# (platformdirs<4, Flask 2) that festina does not share. peewee 3.17 broke aw-server.
+AW_VENV ?= .venv-aw
 
 .PHONY: model run test lint clean
 
@@ -23,8 +26,12 @@ lint: $(BIN)/festina
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
-	$(BIN)/pytest
+$(AW_VENV)/bin/aw-server:
+	$(PYTHON) -m venv $(AW_VENV)
+	$(AW_VENV)/bin/python -m pip install --quiet 'aw-server==0.12.0' 'aw-client>=0.5' 'peewee<3.17'
+
+test: lint $(AW_VENV)/bin/aw-server
+	FESTINA_AW_VENV=$(AW_VENV) $(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AW_VENV) *.egg-info .pytest_cache .ruff_cache

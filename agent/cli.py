@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,13 +86,16 @@ def _run_options(fn: Any) -> Any:
         "--speed", type=float, help="Replay pace, x real time; 0 = as fast as possible."
     )(fn)
     fn = click.option(
-        "--source", help="Event source: jsonl:<file> or jsonl:- (default: the bundled demo stream)."
+        "--source",
+        multiple=True,
+        help="Event source, repeatable: jsonl:<file>, jsonl:-, activitywatch:<url> or http "
+        "(default: daemon.source, else the bundled demo stream).",
     )(fn)
     return fn
 
 
-def _overrides(source: str | None, speed: float | None, db_url: str | None) -> dict[str, Any]:
-    return {"daemon.source": source, "daemon.speed": speed, "storage.url": db_url}
+def _overrides(source: tuple[str, ...], speed: float | None, db_url: str | None) -> dict[str, Any]:
+    return {"daemon.source": list(source) or None, "daemon.speed": speed, "storage.url": db_url}
 
 
 @daemon.command("run")
@@ -99,9 +103,14 @@ def _overrides(source: str | None, speed: float | None, db_url: str | None) -> d
 @click.option("--detached", is_flag=True, hidden=True, help="Log to the file only (used by start).")
 @click.pass_obj
 def daemon_run(
-    obj: Context, source: str | None, speed: float | None, db_url: str | None, detached: bool
+    obj: Context,
+    source: tuple[str, ...],
+    speed: float | None,
+    db_url: str | None,
+    detached: bool,
 ) -> None:
     """Run in the foreground until the source ends or SIGTERM/SIGINT (drains first)."""
+    from agent.api import ApiUnavailable
     from agent.daemon import run_foreground
 
     settings = obj.settings(**_overrides(source, speed, db_url))
@@ -110,7 +119,7 @@ def daemon_run(
     except AlreadyRunning as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
-    except SourceSpecError as error:
+    except (SourceSpecError, ApiUnavailable) as error:
         raise click.ClickException(str(error)) from error
     click.echo(
         f"accepted {stats.accepted} events: {stats.decided} decided, "
@@ -123,7 +132,9 @@ def daemon_run(
 @daemon.command("start")
 @_run_options
 @click.pass_obj
-def daemon_start(obj: Context, source: str | None, speed: float | None, db_url: str | None) -> None:
+def daemon_start(
+    obj: Context, source: tuple[str, ...], speed: float | None, db_url: str | None
+) -> None:
     """Start the daemon in the background."""
     from agent.daemon import start_background
 
@@ -134,7 +145,9 @@ def daemon_start(obj: Context, source: str | None, speed: float | None, db_url: 
         sys.exit(EXIT_ALREADY_RUNNING)
     args = ["--config", str(obj.config_path)] if obj.config_explicit else []
     args += ["daemon", "run", "--detached"]
-    for flag, value in (("--source", source), ("--speed", speed), ("--db", db_url)):
+    for spec in source:
+        args += ["--source", spec]
+    for flag, value in (("--speed", speed), ("--db", db_url)):
         if value is not None:
             args += [flag, str(value)]
     result = start_background(args, obj.paths)
@@ -272,8 +285,17 @@ def config_init(obj: Context, force: bool) -> None:
 @config.command("show")
 @click.pass_obj
 def config_show(obj: Context) -> None:
-    """Print the effective settings (file plus defaults) as JSON."""
-    click.echo(obj.settings().model_dump_json(indent=2))
+    """Print the effective settings (file plus defaults) as JSON; the API token masked."""
+    settings = obj.settings()
+    if settings.api.token:
+        settings.api.token = "***"
+    click.echo(settings.model_dump_json(indent=2))
+
+
+@config.command("token")
+def config_token() -> None:
+    """Print a fresh random token for api.token."""
+    click.echo(secrets.token_urlsafe(32))
 
 
 cli.add_command(gate)

@@ -6,7 +6,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agent.events import describe_validation_error
 from gate.policy import GatePolicy
@@ -15,9 +22,12 @@ DEFAULT_CONFIG_TOML = """\
 # festina configuration. Every key is optional; the values shown are the defaults.
 
 [daemon]
-# Event source: "jsonl:<file>" replays a JSON Lines (or JSON list) file, "jsonl:-" reads
-# standard input. Empty replays the bundled demo stream.
-source = ""
+# Event sources, merged into one stream:
+#   "jsonl:<file>"  replays a JSON Lines (or JSON list) file; "jsonl:-" reads standard input
+#   "activitywatch:<url>"  follows a running ActivityWatch server, e.g. "http://127.0.0.1:5600"
+#   "http"  takes events POSTed to festina's local API (see [api])
+# An empty list replays the bundled demo stream.
+source = []
 # Replay pace as a multiple of real time; 0 replays as fast as possible.
 speed = 0.0
 # Bounded queue length between stages; a full queue slows the stage before it.
@@ -48,6 +58,34 @@ model = ""
 api_key_env = ""
 timeout_s = 60.0
 
+[etiquette]
+# Offers made less than this many seconds (of event time) after the previous one are held
+# back, whatever the context.
+cooldown_s = 60.0
+# An unanswered offer blocks further offers in its context (kind and app) for this long.
+pending_timeout_s = 600.0
+# Stay silent while ActivityWatch (or any source of "afk" events) says the user is away.
+afk_suppression = true
+
+[activitywatch]
+# Seconds between polls of the ActivityWatch server.
+poll_s = 1.0
+# On the very first start, also take this many seconds of past activity; later starts
+# resume after the last event festina stored.
+backfill_s = 600.0
+
+[api]
+# The local HTTP API, served while "http" is among the sources: POST /v1/events,
+# GET /v1/decisions, GET /v1/status, and the OpenAPI schema at /openapi.json.
+host = "127.0.0.1"
+port = 8765
+# Every request must carry "Authorization: Bearer <token>". Required when the API runs;
+# `festina config token` prints a fresh random one.
+token = ""
+# Requests larger than this are refused with 413.
+max_body_bytes = 1048576
+max_events_per_request = 1000
+
 [gate]
 # Gate model folder. Empty uses the registry's current model (see `festina gate list`),
 # or the untrained cue gate when none has been trained yet.
@@ -72,11 +110,29 @@ class ConfigError(ValueError):
 class DaemonSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = ""
+    source: list[str] = Field(default_factory=list)
     speed: float = Field(0.0, ge=0.0)
     queue_size: int = Field(1024, ge=1)
     batch_size: int = Field(32, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_spec_is_a_list(cls, value: object) -> object:
+        # A single spec as a plain string reads naturally in TOML and on the command line.
+        if isinstance(value, str):
+            return [value] if value.strip() else []
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _no_blank_specs(cls, value: list[str]) -> list[str]:
+        specs = [spec.strip() for spec in value]
+        if any(not spec for spec in specs):
+            raise ValueError("source specs must not be empty")
+        if len(set(specs)) != len(specs):
+            raise ValueError("a source is listed twice")
+        return specs
 
 
 class StorageSettings(BaseModel):
@@ -103,6 +159,31 @@ class SlowPathSettings(BaseModel):
         return self
 
 
+class EtiquetteSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cooldown_s: float = Field(60.0, ge=0.0)
+    pending_timeout_s: float = Field(600.0, ge=0.0)
+    afk_suppression: bool = True
+
+
+class ActivityWatchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    poll_s: float = Field(1.0, gt=0.0)
+    backfill_s: float = Field(600.0, ge=0.0)
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    token: str = ""
+    max_body_bytes: int = Field(1 << 20, ge=1024)
+    max_events_per_request: int = Field(1000, ge=1)
+
+
 class GateSettings(GatePolicy):
     model: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -119,6 +200,23 @@ class Settings(BaseModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     slow_path: SlowPathSettings = Field(default_factory=SlowPathSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    etiquette: EtiquetteSettings = Field(default_factory=EtiquetteSettings)
+    activitywatch: ActivityWatchSettings = Field(default_factory=ActivityWatchSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="after")
+    def _api_needs_a_token(self) -> Settings:
+        if "http" not in self.daemon.source:
+            return self
+        if len(self.api.token) < 16:
+            raise ValueError(
+                "the http source needs api.token (16 characters or more); "
+                "`festina config token` prints one"
+            )
+        if self.daemon.queue_size < self.api.max_events_per_request:
+            # A request is queued whole or refused whole, so it must fit.
+            raise ValueError("daemon.queue_size must hold at least api.max_events_per_request")
+        return self
 
 
 def load_settings(path: Path, *, required: bool = False) -> Settings:

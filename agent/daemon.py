@@ -9,16 +9,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from agent.api import ApiServer, build_app
 from agent.config import Settings
 from agent.logs import configure_logging
 from agent.paths import FestinaPaths
 from agent.pidlock import PidLock, running_pid
 from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
 from agent.slowpath.factory import build_slow_path
-from agent.sources import open_source
+from agent.sources import open_sources
 from agent.surface import LogSurface
 from gate.loader import load_gate
 from memory.store import Store
@@ -39,7 +40,7 @@ def run_foreground(
     paths.ensure()
     configure_logging(paths.log_file, settings.daemon.log_level, to_stderr=to_stderr)
     with PidLock(paths.pid_file):
-        source = open_source(settings.daemon.source)
+        source, ingest = open_sources(settings)
         store = Store(database_url(settings, paths))
         gate = load_gate(settings.gate.model, paths.models_dir, settings.gate.device)
         slow_path = build_slow_path(
@@ -64,6 +65,7 @@ def run_foreground(
                 speed=settings.daemon.speed,
                 redact_secrets=settings.storage.redact_secrets,
                 retention_days=settings.storage.retention_days,
+                etiquette=settings.etiquette,
             ),
         )
         logger.info(
@@ -74,10 +76,35 @@ def run_foreground(
         )
 
         async def main() -> PipelineStats:
+            api = None
+            if ingest is not None:
+                api = ApiServer(
+                    build_app(settings.api, ingest, store, lambda: asdict(pipeline.stats)),
+                    settings.api,
+                )
+                await api.start()
+                logger.info("API listening on http://%s:%d", settings.api.host, api.port)
+
+            async def stop() -> None:
+                if api is not None:
+                    await api.stop()  # requests in flight finish; no new ones
+                pipeline.request_stop()
+
+            stopping: set[asyncio.Task[None]] = set()
+
+            def on_signal() -> None:
+                task = asyncio.ensure_future(stop())
+                stopping.add(task)
+                task.add_done_callback(stopping.discard)
+
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, pipeline.request_stop)
-            return await pipeline.run()
+                loop.add_signal_handler(signum, on_signal)
+            try:
+                return await pipeline.run()
+            finally:
+                if api is not None:
+                    await api.stop()
 
         try:
             stats = asyncio.run(main())

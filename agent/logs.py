@@ -27,3 +27,6 @@ def configure_logging(log_file: Path, level: str, *, to_stderr: bool) -> None:
         stream_handler = logging.StreamHandler(sys.stderr)
         stream_handler.setFormatter(logging.Formatter(_FORMAT))
         root.addHandler(stream_handler)
+    # Per-request lines from the HTTP client (ActivityWatch polls every second) would
+    # drown the daemon's own log; their warnings still come through.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))

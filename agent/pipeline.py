@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from agent.config import EtiquetteSettings
 from agent.context import ContextWindows
 from agent.decision import Decision
+from agent.etiquette import Etiquette
 from agent.events import Event
 from agent.slowpath import SlowPath, Verdict
 from agent.sources.base import EventSource, Rejection
@@ -70,6 +72,8 @@ class PipelineOptions:
     redact_secrets: bool = True
     retention_days: int = 0
     learn_from_feedback: bool = True
+    # None: every offer the gate wants is made (evaluations measure the gate alone).
+    etiquette: EtiquetteSettings | None = None
 
 
 class Pipeline:
@@ -98,8 +102,10 @@ class Pipeline:
         self._learner = FeedbackLearner({})
         self._preferences = Preferences()
         self._preferences_revision = -1
+        self._etiquette = Etiquette(self.options.etiquette) if self.options.etiquette else None
         self._stopping = False
         self._reader: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._run_id: int | None = None
         # One DB thread keeps SQLite single-writer; one compute thread runs the model
         # without blocking the event loop (onnxruntime releases the GIL).
@@ -116,7 +122,12 @@ class Pipeline:
             return
         self._stopping = True
         logger.info("stop requested; draining accepted events")
-        if self._reader is not None:
+        if self._reader is None:
+            return
+        if self.source.holds_accepted:
+            # Events the source has acknowledged are ours: close it and let it drain.
+            self._closing = asyncio.ensure_future(self.source.close())
+        else:
             self._reader.cancel()
 
     async def run(self) -> PipelineStats:
@@ -130,6 +141,7 @@ class Pipeline:
             self._learner.offsets = await self._in(self._db_thread, self.store.adjustments)
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
+        await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
 
         retention = asyncio.create_task(self._retention_loop())
         answers = asyncio.create_task(self._answers_loop())
@@ -139,7 +151,8 @@ class Pipeline:
         )
         self._reader = asyncio.create_task(self._read(gate_queue))
         if self._stopping:  # a stop that arrived while starting up
-            self._reader.cancel()
+            self._stopping = False
+            self.request_stop()
         await asyncio.wait([self._reader])
         failure = None if self._reader.cancelled() else self._reader.exception()
         try:
@@ -223,11 +236,14 @@ class Pipeline:
                 known.add(item.id)
                 fresh.append(item)
         if not fresh:
+            self.source.recorded(known)
             return
         windows = [self._windows.push(item) for item in fresh]
         if self.options.learn_from_feedback:
             # Feedback given since the last batch (dashboard, CLI) counts from now on.
-            await self._in(self._db_thread, self.store.apply_feedback, self._learner)
+            answered = await self._in(self._db_thread, self.store.apply_feedback, self._learner)
+            if self._etiquette is not None:
+                self._etiquette.answered(answered)
         await self._refresh_preferences()
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
@@ -244,6 +260,7 @@ class Pipeline:
             list(zip(fresh, decisions, strict=True)),
             vectors,
         )
+        self.source.recorded(known)
         self.stats.decided += len(decisions)
         for item, window, decision in zip(fresh, windows, decisions, strict=True):
             if decision.gate_action is Action.ESCALATE:
@@ -303,6 +320,8 @@ class Pipeline:
         return results
 
     def _decide(self, item: Event, result: GateScores | Exception, latency_ms: float) -> Decision:
+        if self._etiquette is not None:
+            self._etiquette.observe(item)
         policy = self.effective_policy()
         common = {
             "event_id": item.id,
@@ -337,6 +356,17 @@ class Pipeline:
             return Decision(
                 **common, **scores, final_action=Action.SILENT, decided_by="preferences", reason=why
             )
+        if self._etiquette is not None and action is not Action.SILENT:
+            if why := self._etiquette.hold_reason(item):
+                return Decision(
+                    **common,
+                    **scores,
+                    final_action=Action.SILENT,
+                    decided_by="etiquette",
+                    reason=why,
+                )
+            # An escalation holds the context too: the slow path may make the offer.
+            self._etiquette.offered(item)
         resolved = action is not Action.ESCALATE
         return Decision(
             **common,
@@ -367,6 +397,11 @@ class Pipeline:
             verdict.decided_by,
             verdict.reason,
         )
+        if self._etiquette is not None:
+            if verdict.action is Action.INTERVENE:
+                self._etiquette.offered(window[-1])
+            else:
+                self._etiquette.withdrawn(window[-1])
         if verdict.action is Action.INTERVENE:
             self.stats.intervened += 1
             resolved = decision.model_copy(

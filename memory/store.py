@@ -140,6 +140,17 @@ class Store:
                 found.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(chunk))))
         return found
 
+    def latest_event_times(self, source_prefix: str) -> dict[str, datetime]:
+        """The newest stored event time of each source whose name starts with the prefix:
+        where a live source resumes."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow.source, func.max(EventRow.time))
+                .where(EventRow.source.startswith(source_prefix, autoescape=True))
+                .group_by(EventRow.source)
+            ).all()
+        return {source: newest for source, newest in rows}
+
     def record_decisions(
         self,
         run_id: int | None,
@@ -325,9 +336,10 @@ class Store:
             session.flush()
             return row.id
 
-    def apply_feedback(self, learner: FeedbackLearner) -> int:
+    def apply_feedback(self, learner: FeedbackLearner) -> list[str]:
         """Feed every not-yet-applied feedback to `learner`, in arrival order, and persist
-        the new offsets and lessons with the applied marks in one transaction."""
+        the new offsets and lessons with the applied marks in one transaction; returns
+        the ids of the events answered."""
         with self._session() as session, session.begin():
             rows = session.execute(
                 select(FeedbackRow, EventRow, DecisionRow)
@@ -357,7 +369,7 @@ class Store:
                 if lesson := lesson_for(event, outcome):
                     session.add(ReflectionRow(context=context, event_id=event.id, lesson=lesson))
                 feedback.applied_at = now
-            return len(rows)
+            return [feedback.event_id for feedback, _, _ in rows]
 
     def latest_feedback(self, event_id: str) -> Outcome | None:
         with self._session() as session:

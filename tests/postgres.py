@@ -18,7 +18,7 @@ def server_binaries() -> Path | None:
     return Path(candidates[0]).parent if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -34,7 +34,7 @@ def running_server(bin_dir: Path) -> Iterator[str]:
     prefix = ["runuser", "-u", "postgres", "--"] if as_postgres else []
     if as_postgres:
         shutil.chown(root, "postgres")
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run(
             [

@@ -1,4 +1,4 @@
-"""Event sources, chosen by a spec string such as ``jsonl:trace.jsonl`` or ``jsonl:-``."""
+"""Event sources, chosen by spec strings such as ``jsonl:trace.jsonl`` or ``http``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,49 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from agent.config import Settings
+from agent.sources.activitywatch import ActivityWatchSource
 from agent.sources.base import EventSource, Rejection, SourceItem
+from agent.sources.http import HttpIngestSource
 from agent.sources.jsonl import JsonlSource
+from agent.sources.merge import MergedSource
 
-__all__ = ["EventSource", "Rejection", "SourceItem", "bundled_stream_path", "open_source"]
-
-_FACTORIES: dict[str, Callable[[str], EventSource]] = {
-    "jsonl": JsonlSource,
-}
+__all__ = [
+    "EventSource",
+    "HttpIngestSource",
+    "Rejection",
+    "SourceItem",
+    "bundled_stream_path",
+    "open_source",
+    "open_sources",
+]
 
 
 class SourceSpecError(ValueError):
     """The source spec names no known source or an unusable target."""
+
+
+def _jsonl(target: str, settings: Settings) -> EventSource:
+    if target != "-" and not Path(target).is_file():
+        raise SourceSpecError(f"no such file for source 'jsonl:{target}'")
+    return JsonlSource(target)
+
+
+def _activitywatch(target: str, settings: Settings) -> EventSource:
+    try:
+        return ActivityWatchSource(
+            target,
+            poll_s=settings.activitywatch.poll_s,
+            backfill_s=settings.activitywatch.backfill_s,
+        )
+    except ValueError as error:
+        raise SourceSpecError(str(error)) from error
+
+
+_FACTORIES: dict[str, Callable[[str, Settings], EventSource]] = {
+    "jsonl": _jsonl,
+    "activitywatch": _activitywatch,
+}
 
 
 def bundled_stream_path() -> Path:
@@ -25,14 +56,22 @@ def bundled_stream_path() -> Path:
     return Path(str(resources.files("agent.data").joinpath("demo_stream.jsonl")))
 
 
-def open_source(spec: str) -> EventSource:
+def open_source(spec: str, settings: Settings | None = None) -> EventSource:
     """Build the source a spec names; an empty spec replays the bundled demo stream."""
+    settings = settings or Settings()
     if not spec:
         return JsonlSource(str(bundled_stream_path()))
+    if spec == "http":
+        return HttpIngestSource(settings.daemon.queue_size)
     scheme, sep, target = spec.partition(":")
     if not sep or scheme not in _FACTORIES:
-        known = ", ".join(f"{name}:<target>" for name in sorted(_FACTORIES))
+        known = ", ".join([*(f"{name}:<target>" for name in sorted(_FACTORIES)), "http"])
         raise SourceSpecError(f"unknown source {spec!r}; expected one of {known}")
-    if scheme == "jsonl" and target != "-" and not Path(target).is_file():
-        raise SourceSpecError(f"no such file for source {spec!r}")
-    return _FACTORIES[scheme](target)
+    return _FACTORIES[scheme](target, settings)
+
+
+def open_sources(settings: Settings) -> tuple[EventSource, HttpIngestSource | None]:
+    """The configured sources as one stream, and the HTTP ingest queue if "http" is one."""
+    sources = [open_source(spec, settings) for spec in settings.daemon.source or [""]]
+    ingest = next((s for s in sources if isinstance(s, HttpIngestSource)), None)
+    return (sources[0] if len(sources) == 1 else MergedSource(sources)), ingest

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from agent.events import Event
 
@@ -21,6 +22,9 @@ class Rejection:
 
 SourceItem = Event | Rejection
 
+#: Given a prefix of event source names, the newest stored event time of each such source.
+LatestTimes = Callable[[str], Awaitable[dict[str, datetime]]]
+
 
 class EventSource(abc.ABC):
     """A stream of context events.
@@ -31,10 +35,20 @@ class EventSource(abc.ABC):
     """
 
     name: str
+    #: True when the source holds events it has already acknowledged to their sender (an
+    #: HTTP ingest queue): stopping then closes it and lets `items()` drain, instead of
+    #: cancelling the reader.
+    holds_accepted: bool = False
 
     @abc.abstractmethod
     def items(self) -> AsyncIterator[SourceItem]:
         """Yield events and rejections in arrival order."""
+
+    async def resume(self, latest_times: LatestTimes) -> None:  # noqa: B027 - optional hook
+        """Called once before `items()`: a live source picks up after what memory holds."""
+
+    def recorded(self, event_ids: Iterable[str]) -> None:  # noqa: B027 - optional hook
+        """These events are now durably in memory (stored now, or already before)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release resources; a live source stops yielding after this."""

@@ -1,0 +1,276 @@
+"""The local HTTP API: POST events in, read decisions and status out.
+
+Served by uvicorn inside the daemon's event loop while "http" is among the sources.
+Every route under /v1 needs the configured bearer token; the OpenAPI schema does not.
+"""
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from agent.config import ApiSettings
+from agent.decision import Decision
+from agent.events import Event
+from agent.sources.base import Rejection
+from agent.sources.http import HttpIngestSource, IngestBusy, IngestClosed
+from agent.sources.jsonl import record_to_item
+from memory.store import Store
+
+logger = logging.getLogger("festina.api")
+
+QUEUE_WAIT_S = 5.0
+STORE_WAIT_S = 30.0
+
+
+class ApiUnavailable(RuntimeError):
+    """The API cannot listen where configured (port taken, address not local...)."""
+
+
+class RejectedRecord(BaseModel):
+    index: int
+    reason: str
+
+
+class IngestResult(BaseModel):
+    """`stored` is true once every accepted event is in memory; false means queued only
+    (the daemon was slow): resend if unsure, duplicates are recognised by id."""
+
+    accepted: list[str]
+    rejected: list[RejectedRecord]
+    stored: bool
+
+
+class DecisionRecord(BaseModel):
+    event: Event
+    decision: Decision
+    feedback: str | None
+
+
+class Status(BaseModel):
+    source: str
+    queued: int
+    counts: dict[str, int]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _parse_body(body: bytes) -> list[Any]:
+    """The records of a request body: one JSON object or a list of them."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"invalid JSON: {error}") from error
+    if isinstance(payload, dict):
+        return [payload]
+    if isinstance(payload, list) and payload:
+        return payload
+    raise ValueError("the body must be an event object or a non-empty list of them")
+
+
+def build_app(
+    settings: ApiSettings,
+    ingest: HttpIngestSource,
+    store: Store,
+    counts: Callable[[], dict[str, int]],
+    *,
+    queue_wait_s: float = QUEUE_WAIT_S,
+) -> FastAPI:
+    """The API over one ingest queue and one memory."""
+    app = FastAPI(
+        title="festina",
+        summary="Local API of the festina proactive agent daemon",
+        version="1",
+        docs_url=None,  # Swagger UI loads from a CDN; the schema itself is served offline
+        redoc_url=None,
+    )
+    bearer = HTTPBearer(auto_error=False)
+    expected = settings.token.encode()
+
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        given = (credentials.credentials if credentials else "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing or wrong bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    async def read_limited(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise _TooLarge
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > settings.max_body_bytes:
+                raise _TooLarge
+        return bytes(body)
+
+    async def keep_rejected(reason: str, raw: str) -> None:
+        # Counted and stored like any malformed input, so nothing sent is lost silently.
+        with contextlib.suppress(IngestBusy, IngestClosed):
+            await ingest.submit([Rejection("http", ingest.next_position(), reason, raw)], 1.0)
+
+    event_schema = {"$ref": "#/components/schemas/Event"}
+
+    @app.post(
+        "/v1/events",
+        dependencies=[Depends(authorised)],
+        response_model=IngestResult,
+        responses={
+            202: {"model": IngestResult, "description": "queued, not yet stored"},
+            400: {"description": "the body is not JSON, or not events"},
+            413: {"description": "body or event count over the limit"},
+            503: {"description": "busy or stopping; retry later"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [event_schema, {"type": "array", "items": event_schema}]
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def post_events(request: Request) -> Any:
+        """Queue one event or a list of them; answers once they are stored.
+
+        Malformed events are listed in `rejected` with the reason; the others are taken.
+        """
+        try:
+            body = await read_limited(request)
+        except _TooLarge:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"body over {settings.max_body_bytes} bytes",
+            ) from None
+        try:
+            records = _parse_body(body)
+        except ValueError as error:
+            await keep_rejected(str(error), body.decode("utf-8", "replace"))
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+        if len(records) > settings.max_events_per_request:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"{len(records)} events; at most {settings.max_events_per_request} per request",
+            )
+        items = [
+            record_to_item(
+                {"source": "http", **record} if isinstance(record, dict) else record,
+                origin="http",
+                position=ingest.next_position(),
+                raw=json.dumps(record, ensure_ascii=False),
+            )
+            for record in records
+        ]
+        try:
+            pending = await ingest.submit(items, queue_wait_s)
+        except IngestBusy as error:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, str(error), headers={"Retry-After": "1"}
+            ) from None
+        except IngestClosed as error:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
+        accepted = [item.id for item in items if isinstance(item, Event)]
+        rejected = [
+            RejectedRecord(index=index, reason=item.reason)
+            for index, item in enumerate(items)
+            if isinstance(item, Rejection)
+        ]
+        try:
+            await asyncio.wait_for(asyncio.gather(*pending), STORE_WAIT_S)
+            stored = True
+        except TimeoutError:
+            stored = False
+        result = IngestResult(accepted=accepted, rejected=rejected, stored=stored)  # type: ignore[arg-type]
+        return JSONResponse(
+            result.model_dump(mode="json"),
+            status_code=status.HTTP_200_OK if stored else status.HTTP_202_ACCEPTED,
+        )
+
+    @app.get("/v1/decisions", dependencies=[Depends(authorised)])
+    async def get_decisions(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> list[DecisionRecord]:
+        """The most recent decisions, newest first, with the user's feedback if any."""
+        rows = await asyncio.to_thread(store.recent_activity, limit)
+        return [
+            DecisionRecord(event=event, decision=decision, feedback=feedback)
+            for event, decision, feedback in rows
+        ]
+
+    @app.get("/v1/status", dependencies=[Depends(authorised)])
+    async def get_status() -> Status:
+        """What this daemon run has taken and decided so far."""
+        return Status(source=ingest.name, queued=ingest.depth, counts=counts())
+
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ApiServer:
+    """Serves the app on the configured address within the running event loop."""
+
+    def __init__(self, app: FastAPI, settings: ApiSettings) -> None:
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=STORE_WAIT_S + 5,
+        )
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+        # Bound here, so a taken port is a plain OSError at start-up (uvicorn itself
+        # would call sys.exit from inside the event loop).
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        try:
+            self._socket = socket.create_server((settings.host, settings.port), family=family)
+        except OSError as error:
+            raise ApiUnavailable(
+                f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+            ) from error
+        self.port: int = self._socket.getsockname()[1]
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("the API server stopped while starting")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop taking requests and let those in flight finish."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task

@@ -1,0 +1,74 @@
+"""Manners on top of the gate: not too often, not while away, one question at a time.
+
+The gate says whether an offer is worth making; etiquette says whether now is the time.
+All clocks here are event time, so a replay behaves as the live day did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from agent.config import EtiquetteSettings
+from agent.events import Event, EventKind
+from memory.feedback import context_of
+
+
+@dataclass
+class Etiquette:
+    """Tracks offers and presence; `hold_reason` says why an offer must wait."""
+
+    settings: EtiquetteSettings
+    away_since: datetime | None = None
+    last_offer_at: datetime | None = None
+    # context -> (event id, when) of the offer still waiting for an answer there
+    pending: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+
+    def observe(self, event: Event) -> None:
+        """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
+        if event.kind is not EventKind.AFK:
+            return
+        status = event.attributes.get("status")
+        if status == "afk":
+            self.away_since = self.away_since or event.time
+        elif status == "not-afk":
+            self.away_since = None
+
+    def hold_reason(self, event: Event) -> str | None:
+        """Why an offer on `event` must not be made now, or None."""
+        now = event.time
+        if self.settings.afk_suppression and self.away_since is not None:
+            return f"user away since {self.away_since:%H:%M:%S}"
+        pending = self.pending.get(context_of(event))
+        if pending is not None:
+            event_id, since = pending
+            if now - since < timedelta(seconds=self.settings.pending_timeout_s):
+                return f"offer {event_id[:12]} in this context still awaits an answer"
+        if self.last_offer_at is not None:
+            quiet_for = (now - self.last_offer_at).total_seconds()
+            if 0 <= quiet_for < self.settings.cooldown_s:
+                return f"cooldown: last offer {quiet_for:.0f}s ago"
+        return None
+
+    def reserve(self, event: Event) -> None:
+        """`event` went to the slow path, which may make an offer: hold its context."""
+        assert event.id is not None
+        self.pending[context_of(event)] = (event.id, event.time)
+
+    def offered(self, event: Event) -> None:
+        """An offer was made on `event`."""
+        self.reserve(event)
+        if self.last_offer_at is None or event.time > self.last_offer_at:
+            self.last_offer_at = event.time
+
+    def withdrawn(self, event: Event) -> None:
+        """The slow path decided against the offer its context was held for."""
+        self.answered([event.id] if event.id else [])
+
+    def answered(self, event_ids: Iterable[str]) -> None:
+        """The user answered these offers; their contexts are free again."""
+        done = set(event_ids)
+        self.pending = {
+            context: offer for context, offer in self.pending.items() if offer[0] not in done
+        }

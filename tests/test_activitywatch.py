@@ -1,0 +1,245 @@
+"""The ActivityWatch source against a real aw-server, fed by aw-client as watchers do."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from agent.events import Event, EventKind
+from agent.sources.activitywatch import ActivityWatchSource, to_item
+from agent.sources.base import Rejection
+from memory.store import Store
+from tests.activitywatch import AwServer, aw_venv, running_aw_server
+from tests.test_pipeline import make_pipeline
+
+WINDOW = "aw-watcher-window_testhost"
+AFK = "aw-watcher-afk_testhost"
+WEB = "aw-watcher-web-firefox_testhost"
+EDITOR = "aw-watcher-vscode_testhost"
+
+
+@pytest.fixture
+def aw_server():
+    venv = aw_venv()
+    if venv is None:
+        pytest.skip("aw-server venv missing: `make .venv-aw/bin/aw-server` builds it")
+    with running_aw_server(venv) as server:
+        yield server
+
+
+def _ago(seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+async def _collect(source, count: int, timeout: float = 30.0) -> list:
+    """The first `count` items of a live source, then close it."""
+    items = []
+
+    async def read() -> None:
+        async for item in source.items():
+            items.append(item)
+            if len(items) >= count:
+                return
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+    finally:
+        await source.close()
+    return items
+
+
+async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
+    window, afk, web, editor = WINDOW, AFK, WEB, EDITOR
+    aw_server.watch(
+        window,
+        "currentwindow",
+        [
+            (_ago(60), {"app": "Code", "title": "main.py - festina"}),
+            (_ago(57), {"app": "Code", "title": "main.py - festina"}),  # merged heartbeat
+            (_ago(50), {"app": "Firefox", "title": "TypeError - Stack Overflow"}),
+        ],
+    )
+    aw_server.watch(afk, "afkstatus", [(_ago(45), {"status": "afk"})])
+    aw_server.watch(
+        web,
+        "web.tab.current",
+        [
+            (
+                _ago(40),
+                {"url": "https://docs.python.org/3/", "title": "Python docs", "audible": False},
+            )
+        ],
+    )
+    aw_server.watch(
+        editor,
+        "app.editor.activity",
+        [(_ago(30), {"file": "/src/festina/gate.py", "project": "festina", "language": "python"})],
+    )
+    source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
+    items = await _collect(source, 5)
+    by_bucket: dict[str, list[Event]] = {}
+    for item in items:
+        assert isinstance(item, Event), item
+        by_bucket.setdefault(item.attributes["activitywatch"]["bucket"], []).append(item)
+
+    assert [e.summary() for e in by_bucket[window]] == [
+        "Code | main.py - festina",
+        "Firefox | TypeError - Stack Overflow",
+    ]
+    assert all(e.kind is EventKind.WINDOW for e in by_bucket[window])
+    [away] = by_bucket[afk]
+    assert (away.kind, away.attributes["status"], away.title) == (
+        EventKind.AFK,
+        "afk",
+        "away from keyboard",
+    )
+    [tab] = by_bucket[web]
+    assert (tab.kind, tab.app, tab.url, tab.title) == (
+        EventKind.BROWSER,
+        "firefox",
+        "https://docs.python.org/3/",
+        "Python docs",
+    )
+    assert tab.attributes["audible"] is False
+    [edit] = by_bucket[editor]
+    assert edit.kind is EventKind.EDITOR
+    assert (
+        edit.summary()
+        == "vscode | gate.py | editing /src/festina/gate.py (project festina, language python)"
+    )
+    assert all(
+        e.source == f"activitywatch:{e.attributes['activitywatch']['bucket']}" for e in items
+    )
+
+
+async def test_new_events_arrive_while_following(aw_server: AwServer):
+    window = WINDOW
+    aw_server.watch(window, "currentwindow", [(_ago(20), {"app": "Code", "title": "a.py"})])
+    source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
+    reading = asyncio.create_task(_collect(source, 2))
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(
+        aw_server.watch, window, "currentwindow", [(_ago(1), {"app": "Code", "title": "b.py"})]
+    )
+    items = await reading
+    assert [item.title for item in items] == ["a.py", "b.py"]
+
+
+async def test_a_backlog_larger_than_a_page_arrives_whole_and_in_order(
+    aw_server: AwServer, monkeypatch
+):
+    monkeypatch.setattr("agent.sources.activitywatch.PAGE_SIZE", 7)
+    window = WINDOW
+    titles = [f"doc{i}.md" for i in range(30)]
+    aw_server.watch(
+        window,
+        "currentwindow",
+        [(_ago(300 - i), {"app": "Writer", "title": t}) for i, t in enumerate(titles)],
+        mode="insert",
+    )
+    items = await _collect(ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600), 30)
+    assert [item.title for item in items] == titles
+
+
+async def test_a_malformed_watcher_event_is_rejected_and_the_rest_flow(
+    aw_server: AwServer,
+):
+    afk = AFK
+    aw_server.watch(
+        afk,
+        "afkstatus",
+        [(_ago(30), {"status": "sleeping"}), (_ago(20), {"status": "not-afk"})],
+        mode="insert",
+    )
+    items = await _collect(ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600), 2)
+    rejected, accepted = items
+    assert isinstance(rejected, Rejection)
+    assert "afk status" in rejected.reason and "sleeping" in rejected.raw
+    assert isinstance(accepted, Event) and accepted.attributes["status"] == "not-afk"
+
+
+async def test_restart_resumes_without_duplicates_or_gaps(aw_server: AwServer, tmp_path):
+    window = WINDOW
+    url = f"sqlite:///{tmp_path / 'festina.db'}"
+    first = [(_ago(200 - i), {"app": "Term", "title": f"step {i}"}) for i in range(5)]
+    aw_server.watch(window, "currentwindow", first, mode="insert")
+
+    async def run_until_stored(expected: int) -> tuple[int, int]:
+        source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
+        pipeline, store = make_pipeline(url, source)
+        running = asyncio.create_task(pipeline.run())
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(store.latest_event_times("activitywatch:" + window)) == 0 or (
+            store.totals()["events"] < expected
+        ):
+            assert asyncio.get_running_loop().time() < deadline, store.totals()
+            await asyncio.sleep(0.1)
+        pipeline.request_stop()
+        stats = await running
+        store.close()
+        return stats.decided, stats.duplicates
+
+    decided, _ = await run_until_stored(5)
+    assert decided == 5
+    # Written while festina was down: the next start must pick these up, and only these.
+    later = [(_ago(100 - i), {"app": "Term", "title": f"step {5 + i}"}) for i in range(3)]
+    aw_server.watch(window, "currentwindow", later, mode="insert")
+    decided, duplicates = await run_until_stored(8)
+    assert decided == 3
+    assert duplicates == 5  # the overlap re-read is recognised, not stored again
+
+    store = Store(url)
+    stored = sorted(e.title for e, _ in store.decisions(limit=100))
+    store.close()
+    assert stored == sorted(f"step {i}" for i in range(8))
+    assert {f"aw.{window}.{e['id']}" for e in aw_server.events(window)} == {
+        e.id for e, _ in Store(url).decisions(limit=100)
+    }
+
+
+async def test_an_unreachable_server_is_retried_not_fatal():
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path == "/api/0/buckets/":
+            return httpx.Response(200, json={"w": {"id": "w", "type": "currentwindow"}})
+        return httpx.Response(
+            200,
+            json=[
+                {
+                    "id": 1,
+                    "timestamp": _ago(5).isoformat(),
+                    "duration": 1.0,
+                    "data": {"app": "A", "title": "t"},
+                }
+            ],
+        )
+
+    source = ActivityWatchSource(
+        "http://aw.invalid:5600",
+        poll_s=0.01,
+        backfill_s=60,
+        transport=httpx.MockTransport(handler),
+    )
+    [item] = await _collect(source, 1, timeout=10)
+    assert isinstance(item, Event) and item.title == "t"
+    assert calls["n"] >= 3
+
+
+def test_bucket_ids_that_do_not_fit_an_event_id_are_hashed():
+    bucket = "aw-watcher-window_" + "h" * 200
+    item = to_item(
+        bucket,
+        "currentwindow",
+        {"id": 7, "timestamp": "2026-01-01T00:00:00+00:00", "data": {"app": "A"}},
+        1,
+    )
+    assert isinstance(item, Event)
+    assert item.id.startswith("aw.") and item.id.endswith(".7") and len(item.id) <= 128
+    assert item.title == "A"  # an untitled window is named after its app

@@ -1,0 +1,102 @@
+"""Etiquette: cooldown, one pending offer per context, silence while away."""
+
+from __future__ import annotations
+
+from agent.config import EtiquetteSettings
+from agent.etiquette import Etiquette
+from agent.events import Event
+from agent.sources.base import StaticSource
+from tests.test_pipeline import RecordingSurface, make_pipeline
+
+START = 1_700_000_000.0
+
+
+def _event(seconds: float, text: str = "I need help", *, app: str = "Editor", **extra) -> Event:
+    return Event.model_validate(
+        {
+            "time": START + seconds,
+            "source": "t",
+            "kind": "editor",
+            "app": app,
+            "text": text,
+            **extra,
+        }
+    )
+
+
+def _afk(seconds: float, status: str) -> Event:
+    return Event.model_validate(
+        {
+            "time": START + seconds,
+            "source": "aw",
+            "kind": "afk",
+            "title": status,
+            "attributes": {"status": status},
+        }
+    )
+
+
+def test_cooldown_holds_offers_for_its_length_of_event_time():
+    etiquette = Etiquette(EtiquetteSettings(cooldown_s=60, pending_timeout_s=0))
+    etiquette.offered(_event(0))
+    assert "cooldown" in etiquette.hold_reason(_event(59, app="Browser"))
+    assert etiquette.hold_reason(_event(60, app="Browser")) is None
+
+
+def test_one_pending_offer_per_context_until_answered_or_timed_out():
+    etiquette = Etiquette(EtiquetteSettings(cooldown_s=0, pending_timeout_s=600))
+    first = _event(0)
+    etiquette.offered(first)
+    assert "awaits an answer" in etiquette.hold_reason(_event(10, "more help"))
+    assert etiquette.hold_reason(_event(10, app="Browser")) is None  # another context
+    assert etiquette.hold_reason(_event(600, "later help")) is None  # timed out
+    etiquette.answered([first.id])
+    assert etiquette.hold_reason(_event(10, "more help")) is None
+
+
+def test_a_withdrawn_escalation_frees_its_context_without_a_cooldown():
+    etiquette = Etiquette(EtiquetteSettings(cooldown_s=60))
+    escalated = _event(0)
+    etiquette.reserve(escalated)
+    assert etiquette.hold_reason(_event(5, "again")) is not None
+    etiquette.withdrawn(escalated)
+    assert etiquette.hold_reason(_event(5, "again")) is None
+
+
+def test_afk_silences_until_the_user_is_back_unless_disabled():
+    etiquette = Etiquette(EtiquetteSettings(cooldown_s=0))
+    etiquette.observe(_afk(0, "afk"))
+    assert "away" in etiquette.hold_reason(_event(10))
+    etiquette.observe(_afk(20, "not-afk"))
+    assert etiquette.hold_reason(_event(30)) is None
+
+    relaxed = Etiquette(EtiquetteSettings(cooldown_s=0, afk_suppression=False))
+    relaxed.observe(_afk(0, "afk"))
+    assert relaxed.hold_reason(_event(10)) is None
+
+
+async def test_the_pipeline_records_etiquette_holds_with_the_reason(tmp_path):
+    events = [
+        _event(0, "I need help 1"),
+        _event(1, "I need help 2", app="Browser"),  # cooldown
+        _afk(100, "afk"),
+        _event(200, "I need help 3", app="Terminal"),  # away
+        _afk(300, "not-afk"),
+        _event(400, "I need help 4", app="Terminal"),  # offered
+    ]
+    surface = RecordingSurface()
+    pipeline, store = make_pipeline(
+        f"sqlite:///{tmp_path / 'f.db'}",
+        StaticSource(events),
+        surface=surface,
+        etiquette=EtiquetteSettings(cooldown_s=60, pending_timeout_s=600),
+    )
+    await pipeline.run()
+    decided = {event.text: decision for event, decision in store.decisions(limit=10)}
+    store.close()
+    assert [event.text for event, _ in surface.offers] == ["I need help 1", "I need help 4"]
+    assert decided["I need help 2"].decided_by == "etiquette"
+    assert "cooldown" in decided["I need help 2"].reason
+    assert "away" in decided["I need help 3"].reason
+    # The gate's own verdict is kept next to the hold, so the record shows what it wanted.
+    assert decided["I need help 3"].gate_action == "intervene"
