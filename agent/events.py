@@ -74,7 +74,11 @@ class Event(BaseModel):
         if isinstance(value, int | float):
             if not math.isfinite(value) or value < 0:
                 raise ValueError("time must be a finite, non-negative number of unix seconds")
-            return datetime.fromtimestamp(value, tz=UTC)
+            try:
+                return datetime.fromtimestamp(value, tz=UTC)
+            except (OverflowError, OSError, ValueError) as error:
+                # Not ValueErrors all: pydantic would let the others escape validation.
+                raise ValueError(f"time {value!r} is out of range") from error
         return value
 
     @field_validator("source", "app", "title", "url", "text")

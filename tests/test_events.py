@@ -51,6 +51,8 @@ def test_kind_is_an_enum():
         ({"time": "2024-06-03T03:26:37"}, "time: Input should have timezone info"),
         ({"time": -5}, "non-negative"),
         ({"time": True}, "not a boolean"),
+        ({"time": 1e20}, "time: Value error, time 1e+20 is out of range"),
+        ({"time": 10**30}, "out of range"),
         ({"color": "red"}, "color: Extra inputs are not permitted"),
         ({"source": ""}, "source: String should have at least 1 character"),
         ({"text": ""}, "at least one of text, title or url"),
