@@ -1,0 +1,230 @@
+"""The daemon's HTTP ingest under faults: SIGKILL, SIGTERM mid-stream, fuzzed payloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.events import Event
+from tests.conftest import event_record
+from tests.postgres import free_port
+from tests.test_daemon import FESTINA, count, wait_for
+
+TOKEN = "fault-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    url: str
+    home: Path
+
+    def post(self, body: object, **kwargs) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/events", json=body, headers=AUTH, timeout=60, **kwargs)
+
+
+@contextmanager
+def http_daemon(home: Path, port: int) -> Iterator[Daemon]:
+    """`festina daemon run` with the http source only, up and answering."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f'[daemon]\nsource = "http"\n[api]\nport = {port}\ntoken = "{TOKEN}"\n'
+        # Offers every few events: the slow path and etiquette are on the hot path too.
+        "[etiquette]\ncooldown_s = 5.0\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "FESTINA_HOME": str(home)}
+    log = (home / "daemon.out").open("ab")
+    process = subprocess.Popen(
+        [*FESTINA, "daemon", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    daemon = Daemon(process, f"http://127.0.0.1:{port}", home)
+
+    def answering() -> bool:
+        assert process.poll() is None, (home / "daemon.out").read_text()
+        try:
+            return httpx.get(f"{daemon.url}/v1/status", headers=AUTH, timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(answering, timeout=60)
+        yield daemon
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+        log.close()
+
+
+def _batches(n: int, size: int) -> list[list[dict]]:
+    return [
+        [event_record(b * size + i, text=f"user works on item {b}-{i}") for i in range(size)]
+        for b in range(n)
+    ]
+
+
+def _ids(batch: list[dict]) -> set[str]:
+    return {Event.model_validate(record).id for record in batch}
+
+
+def _stored_ids(home: Path) -> set[str]:
+    with sqlite3.connect(home / "data" / "festina.db") as db:
+        return {row[0] for row in db.execute("select id from events")}
+
+
+def _send_concurrently(
+    daemon: Daemon, batches: list[list[dict]], *, after: int, then
+) -> tuple[set[int], set[int]]:
+    """Post batches from four threads; call `then()` once `after` are confirmed stored.
+    Returns the batch numbers confirmed stored (200) and those that were not."""
+    confirmed: set[int] = set()
+    lock = threading.Lock()
+    fired = threading.Event()
+
+    def send(number: int) -> None:
+        try:
+            response = daemon.post(batches[number])
+        except httpx.HTTPError:
+            return
+        if response.status_code == 200 and response.json()["stored"]:
+            with lock:
+                confirmed.add(number)
+                if len(confirmed) >= after and not fired.is_set():
+                    fired.set()
+                    then()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(send, range(len(batches))))
+    return confirmed, set(range(len(batches))) - confirmed
+
+
+def test_sigkill_mid_stream_loses_nothing_confirmed_and_resending_duplicates_nothing(tmp_path):
+    home, port = tmp_path / "home", free_port()
+    batches = _batches(60, 10)
+    with http_daemon(home, port) as daemon:
+        confirmed, unconfirmed = _send_concurrently(
+            daemon, batches, after=8, then=lambda: daemon.process.send_signal(signal.SIGKILL)
+        )
+        daemon.process.wait(timeout=30)
+    assert daemon.process.returncode == -signal.SIGKILL
+    assert len(confirmed) >= 8 and unconfirmed, "the kill should land mid-stream"
+    stored = _stored_ids(home)
+    for number in confirmed:  # every answer of "stored" was true
+        assert _ids(batches[number]) <= stored
+
+    # A sender resends what it never got confirmed (some of it may be stored already).
+    with http_daemon(home, port) as daemon:
+        for number in sorted(unconfirmed):
+            response = daemon.post(batches[number])
+            assert response.status_code == 200, response.text
+    everything = set().union(*(_ids(batch) for batch in batches))
+    assert _stored_ids(home) == everything
+    assert count(home, "select count(*) from decisions") == len(everything)
+
+
+def test_sigterm_mid_stream_drains_every_accepted_request(tmp_path):
+    home = tmp_path / "home"
+    batches = _batches(40, 10)
+    with http_daemon(home, free_port()) as daemon:
+        confirmed, _ = _send_concurrently(
+            daemon, batches, after=5, then=lambda: daemon.process.send_signal(signal.SIGTERM)
+        )
+        assert daemon.process.wait(timeout=60) == 0
+    stored = _stored_ids(home)
+    assert len(confirmed) >= 5
+    for number in confirmed:
+        assert _ids(batches[number]) <= stored
+    # Whatever was stored got its decision: the drain finished the work it took on.
+    assert count(home, "select count(*) from decisions") == len(stored)
+
+
+# --- fuzzing -----------------------------------------------------------------------
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+)
+_json = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_field_names = st.sampled_from(
+    ["id", "time", "source", "kind", "app", "title", "url", "text", "attributes", "extra"]
+)
+_kinds = st.sampled_from(["window", "browser", "afk", "text", "nonsense", ""])
+# Near-valid events reach deep into validation; arbitrary JSON and bytes cover the rest.
+_event_like = st.dictionaries(
+    _field_names, st.one_of(_json_scalars, _kinds, st.just(1_700_000_000)), max_size=9
+)
+_bodies = st.one_of(
+    st.binary(max_size=300).map(lambda raw: ("raw", raw)),
+    _json.map(lambda value: ("json", value)),
+    st.lists(_event_like, min_size=1, max_size=5).map(lambda value: ("json", value)),
+    _event_like.map(lambda value: ("json", value)),
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_daemon(tmp_path_factory) -> Iterator[Daemon]:
+    with http_daemon(tmp_path_factory.mktemp("fuzz") / "home", free_port()) as daemon:
+        yield daemon
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=_bodies)
+def test_fuzzed_payloads_never_crash_the_daemon_and_every_rejection_is_kept(fuzz_daemon, body):
+    shape, value = body
+    before = count(fuzz_daemon.home, "select count(*) from rejected_inputs")
+    content = value if shape == "raw" else json.dumps(value).encode()
+    response = httpx.post(
+        f"{fuzz_daemon.url}/v1/events",
+        content=content,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code in (200, 400), response.text
+    assert fuzz_daemon.process.poll() is None
+    if response.status_code == 400:
+        expected = 1
+    else:
+        result = response.json()
+        expected = len(result["rejected"])
+        assert result["stored"] is True
+        assert set(result["accepted"]) <= _stored_ids(fuzz_daemon.home)
+    wait_for(
+        lambda: (
+            count(fuzz_daemon.home, "select count(*) from rejected_inputs") == before + expected
+        ),
+        timeout=10,
+    )
+
+
+def test_after_fuzzing_good_events_still_flow(fuzz_daemon):
+    response = fuzz_daemon.post([event_record(i, text=f"fine event {i}") for i in range(3)])
+    assert response.status_code == 200 and len(response.json()["accepted"]) == 3
