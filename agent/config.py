@@ -57,6 +57,9 @@ model = ""
 # Name of the environment variable holding the API key, if the server needs one.
 api_key_env = ""
 timeout_s = 60.0
+# Escalations waiting beyond this many are settled by the gate's rule instead: a
+# deliberation that starts minutes late helps no one, and ingest must not stall.
+max_waiting = 32
 
 [etiquette]
 # Offers made less than this many seconds (of event time) after the previous one are held
@@ -151,6 +154,7 @@ class SlowPathSettings(BaseModel):
     model: str = ""
     api_key_env: str = ""
     timeout_s: float = Field(60.0, gt=0)
+    max_waiting: int = Field(32, ge=1)
 
     @model_validator(mode="after")
     def _openai_needs_a_model(self) -> SlowPathSettings:

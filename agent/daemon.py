@@ -60,6 +60,7 @@ def run_foreground(
             surface=LogSurface(),
             options=PipelineOptions(
                 queue_size=settings.daemon.queue_size,
+                slow_queue_size=settings.slow_path.max_waiting,
                 batch_size=settings.daemon.batch_size,
                 window_size=settings.gate.window,
                 speed=settings.daemon.speed,

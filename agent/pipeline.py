@@ -66,6 +66,9 @@ class PipelineStats:
 @dataclass(frozen=True)
 class PipelineOptions:
     queue_size: int = 1024
+    # Escalations waiting for the slow path beyond this are settled by the gate's rule:
+    # a deliberation that starts minutes late helps no one, and ingest must not stall.
+    slow_queue_size: int = 32
     batch_size: int = 32
     window_size: int = 8
     speed: float = 0.0
@@ -132,7 +135,7 @@ class Pipeline:
 
     async def run(self) -> PipelineStats:
         gate_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
-        slow_queue: asyncio.Queue[_Escalation | None] = asyncio.Queue(self.options.queue_size)
+        slow_queue: asyncio.Queue[_Escalation | None] = asyncio.Queue(self.options.slow_queue_size)
         self._run_id = await self._in(
             self._db_thread, self.store.start_run, self.source.name, os.getpid()
         )
@@ -253,6 +256,13 @@ class Pipeline:
             self._decide(item, result, latency_ms)
             for item, result in zip(fresh, scored, strict=True)
         ]
+        room = slow_queue.maxsize - slow_queue.qsize()
+        for index, (item, decision) in enumerate(zip(fresh, decisions, strict=True)):
+            if not decision.resolved:
+                if room > 0:
+                    room -= 1
+                else:
+                    decisions[index] = self._settle_busy(item, decision, slow_queue.qsize())
         await self._in(
             self._db_thread,
             self.store.record_decisions,
@@ -265,7 +275,8 @@ class Pipeline:
         for item, window, decision in zip(fresh, windows, decisions, strict=True):
             if decision.gate_action is Action.ESCALATE:
                 self.stats.escalated += 1
-                await slow_queue.put((window, decision))
+            if not decision.resolved:
+                slow_queue.put_nowait((window, decision))  # room was counted above
             elif decision.final_action is Action.INTERVENE:
                 self.stats.intervened += 1
                 self._offer(item, decision)
@@ -373,6 +384,22 @@ class Pipeline:
             **scores,
             final_action=action if resolved else None,
             decided_by="gate" if resolved else None,
+        )
+
+    def _settle_busy(self, item: Event, decision: Decision, waiting: int) -> Decision:
+        """An escalation the slow path has no room for, settled by the gate's rule."""
+        action = Action.INTERVENE if decision.p_accept >= decision.tau else Action.SILENT
+        if self._etiquette is not None:
+            if action is Action.INTERVENE:
+                self._etiquette.offered(item)
+            else:
+                self._etiquette.withdrawn(item)
+        return decision.model_copy(
+            update={
+                "final_action": action,
+                "decided_by": "gate-busy",
+                "reason": f"slow path busy ({waiting} waiting); settled by p_accept vs tau",
+            }
         )
 
     async def _slow_loop(

@@ -160,6 +160,50 @@ async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_pat
     assert store.totals().get("final_pending", 0) == 0
 
 
+async def test_escalations_beyond_the_slow_paths_room_are_settled_by_the_gate_rule(tmp_path):
+    class StuckSlowPath(GateRuleSlowPath):
+        async def deliberate(self, window, decision):
+            await asyncio.sleep(0.2)
+            return await super().deliberate(window, decision)
+
+    records = [event_record(i, text=f"edge {i}") for i in range(10)]
+    pipeline, store = make_pipeline(
+        f"sqlite:///{tmp_path / 'f.db'}",
+        JsonlSource(str(write_jsonl(tmp_path / "s.jsonl", records))),
+        slow_path=StuckSlowPath(),
+        slow_queue_size=2,
+        batch_size=10,
+    )
+    stats = await pipeline.run()
+    deciders = [decision.decided_by for _, decision in store.decisions(limit=20)]
+    assert stats.escalated == 10
+    # Room for two waiting (plus the one being deliberated as batches arrive); the rest
+    # are settled at once instead of stalling the gate.
+    assert deciders.count("gate-rule") + deciders.count("gate-busy") == 10
+    assert deciders.count("gate-busy") >= 5
+    busy = next(d for _, d in store.decisions(limit=20) if d.decided_by == "gate-busy")
+    assert "slow path busy" in busy.reason and busy.final_action is Action.INTERVENE
+
+
+async def test_do_not_disturb_keeps_escalations_from_the_slow_path(tmp_path):
+    from memory.preferences import Preferences
+
+    class NeverAsked(GateRuleSlowPath):
+        async def deliberate(self, window, decision):
+            raise AssertionError("a silenced event reached the slow path")
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    Store(url).save_preferences(Preferences(do_not_disturb=True))
+    pipeline, store = make_pipeline(
+        url, JsonlSource(str(write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="edge")])))
+    )
+    pipeline.slow_path = NeverAsked()
+    stats = await pipeline.run()
+    [(_, decision)] = store.decisions()
+    assert (decision.gate_action, decision.final_action) == (Action.ESCALATE, Action.SILENT)
+    assert decision.decided_by == "preferences" and stats.intervened == 0
+
+
 async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path, database_url):
     source = EndlessSource()
     pipeline, store = make_pipeline(database_url, source, gate=CueGate(), queue_size=16)
