@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +176,25 @@ def daemon_stop(obj: Context, timeout: float) -> None:
     except TimeoutError as error:
         raise click.ClickException(str(error)) from error
     click.echo("no daemon running" if pid is None else f"daemon {pid} stopped")
+
+
+@daemon.command("unit")
+@click.pass_obj
+def daemon_unit(obj: Context) -> None:
+    """Print a systemd user unit for this installation (see the README)."""
+    from agent.daemon import systemd_unit
+
+    # The script of the environment running now, even when invoked as `python -m`.
+    beside = Path(sys.executable).parent / "festina"
+    executable = beside if beside.is_file() else Path(shutil.which("festina") or "festina")
+    click.echo(
+        systemd_unit(
+            executable,
+            obj.config_path.resolve() if obj.config_explicit else None,
+            os.environ.get("FESTINA_HOME"),
+        ),
+        nl=False,
+    )
 
 
 @daemon.command("status")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 
-from agent.api import ApiServer, build_app
 from agent.config import Settings
 from agent.logs import configure_logging
 from agent.paths import FestinaPaths
@@ -79,6 +80,9 @@ def run_foreground(
         async def main() -> PipelineStats:
             api = None
             if ingest is not None:
+                # Imported here: FastAPI costs a second or two of start-up for a replay.
+                from agent.api import ApiServer, build_app
+
                 api = ApiServer(
                     build_app(settings.api, ingest, store, lambda: asdict(pipeline.stats)),
                     settings.api,
@@ -172,3 +176,16 @@ def stop_background(paths: FestinaPaths, timeout_s: float) -> int | None:
             return pid
         time.sleep(0.05)
     raise TimeoutError(f"daemon {pid} still draining after {timeout_s:.0f}s")
+
+
+def systemd_unit(executable: Path, config_path: Path | None, home: str | None) -> str:
+    """A systemd user unit that runs `festina daemon run` in the foreground."""
+    template = resources.files("agent.data").joinpath("festina.service").read_text()
+    command = [str(executable)]
+    if config_path is not None:
+        command += ["--config", str(config_path)]
+    command += ["daemon", "run"]
+    environment = "Environment=PYTHONUNBUFFERED=1\n"
+    if home:
+        environment += f"Environment={shlex.quote('FESTINA_HOME=' + home)}\n"
+    return template.format(exec_start=shlex.join(command), environment=environment)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
+import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -193,3 +196,21 @@ def test_reading_memory_while_the_daemon_writes_never_hits_a_lock(tmp_path):
     assert len(seen) > 10
     assert seen == sorted(seen)  # readers see a growing, consistent history
     assert count(tmp_path, "select count(*) from decisions") == 400
+
+
+def test_the_systemd_unit_runs_this_installation_and_passes_systemd_analyze(tmp_path):
+    home = tmp_path / "my home"
+    result = festina("daemon", "unit", home=home)
+    assert result.returncode == 0, result.stderr
+    unit = tmp_path / "festina.service"
+    unit.write_text(result.stdout)
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read_string(result.stdout)
+    command = shlex.split(parser["Service"]["ExecStart"])
+    assert Path(command[0]).is_file() and command[-2:] == ["daemon", "run"]
+    assert f"FESTINA_HOME={home}" in shlex.split(result.stdout.split("Environment=")[2])[0]
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed")
+    verified = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert verified.returncode == 0 and "festina.service" not in verified.stderr, verified.stderr

@@ -1,0 +1,340 @@
+"""Load test on loopback: the real daemon, its HTTP API, and a busy slow path.
+
+The daemon runs as users run it (`festina daemon run`, its own process, SQLite memory,
+the configured gate). This process is the sender: `senders` concurrent clients each
+post batches of events and wait for the "stored" answer, so the measured rate is what
+the daemon sustains with nothing lost. Escalations go to the OpenAI backend, pointed at
+a stand-in LLM on loopback that answers after `llm_latency_s`: the slow path stays busy
+the whole run, as it would with a real model.
+
+Etiquette is off (no cooldown, no pending hold) so that escalations keep reaching the
+slow path; beyond its room (slow_path.max_waiting) they are settled by the gate's rule.
+
+Three runs, same daemon settings:
+- http, recurring texts: event texts recycled from the bundled demo stream, as a real
+  day repeats window titles and pages (the encoder's cache absorbs repeats);
+- http, unique texts: every text new, the encoder's worst case;
+- baseline, JSONL replay: the recurring stream read from a file, no HTTP at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+TOKEN = "load-test-token-0123456789"
+START_TIMEOUT_S = 120.0
+
+
+@dataclass
+class LoadResult:
+    scenario: str
+    sent: int
+    stored: int
+    lost: int
+    seconds: float
+    events_per_s: float
+    ack_ms_p50: float | None
+    ack_ms_p99: float | None
+    gate_ms_p50: float
+    gate_ms_p99: float
+    busy_retries: int
+    escalated: int
+    deliberated: int
+    settled_busy: int
+    unresolved: int
+
+
+def demo_texts() -> list[dict]:
+    """The bundled stream's records: the vocabulary of the recurring-text runs."""
+    path = resources.files("agent.data").joinpath("demo_stream.jsonl")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def make_stream(count: int, *, unique_texts: bool, contexts: int = 8) -> list[dict]:
+    """`count` distinct events (ids differ by time) spread over `contexts` sources."""
+    base = demo_texts()
+    start = 1_800_000_000.0
+    stream = []
+    for i in range(count):
+        record = dict(base[i % len(base)])
+        record.pop("id", None)
+        record["time"] = start + i * 0.01
+        record["source"] = f"load:context-{i % contexts}"
+        if unique_texts:
+            record["text"] = f"{record.get('text', '')} (step {i})"
+        stream.append(record)
+    return stream
+
+
+class _StandInLLM(BaseHTTPRequestHandler):
+    """Answers every chat completion after a delay, with a draft the graph refuses."""
+
+    latency_s = 0.5
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        time.sleep(self.latency_s)
+        body = json.dumps(
+            {
+                "choices": [{"message": {"content": "{}"}}],
+                "usage": {"prompt_tokens": 200, "completion_tokens": 2},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+class _Daemon:
+    def __init__(self, home: Path, model: str, llm_url: str, source: str, port: int) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.home = home
+        self.url = f"http://127.0.0.1:{port}"
+        config = home / "config.toml"
+        config.write_text(
+            f"[daemon]\nsource = {json.dumps(source)}\nqueue_size = 4096\n"
+            f"[api]\nport = {port}\ntoken = {json.dumps(TOKEN)}\n"
+            f"[gate]\nmodel = {json.dumps(model)}\n"
+            # Etiquette would hold nearly every offer of a stream this dense; the point
+            # here is to keep the slow path busy.
+            "[etiquette]\ncooldown_s = 0.0\npending_timeout_s = 0.0\n"
+            f'[slow_path]\nbackend = "openai"\nurl = {json.dumps(llm_url)}\n'
+            'model = "stand-in"\ntimeout_s = 30.0\n',
+            encoding="utf-8",
+        )
+        self.log = (home / "daemon.out").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "--config", str(config), "daemon", "run"],
+            env={**os.environ, "FESTINA_HOME": str(home)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=300)
+        self.log.close()
+
+    def failure(self) -> str:
+        return (self.home / "daemon.out").read_text(errors="replace")[-3000:]
+
+    def memory(self) -> dict:
+        with sqlite3.connect(self.home / "data" / "festina.db") as db:
+            gate_ms = [row[0] for row in db.execute("select gate_latency_ms from decisions")]
+            deciders = dict(db.execute("select decided_by, count(*) from decisions group by 1"))
+            return {
+                "stored": db.execute("select count(*) from events").fetchone()[0],
+                "gate_ms": gate_ms,
+                "escalated": db.execute(
+                    "select count(*) from decisions where gate_action = 'escalate'"
+                ).fetchone()[0],
+                "deliberated": db.execute("select count(*) from deliberations").fetchone()[0],
+                "settled_busy": deciders.get("gate-busy", 0),
+                "unresolved": db.execute(
+                    "select count(*) from decisions where final_action is null"
+                ).fetchone()[0],
+                "first": db.execute("select min(received_at) from events").fetchone()[0],
+                "last": db.execute("select max(received_at) from events").fetchone()[0],
+            }
+
+
+async def _wait_until_up(url: str, daemon: _Daemon) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        while time.monotonic() < deadline:
+            if daemon.process.poll() is not None:
+                raise RuntimeError(f"daemon exited while starting:\n{daemon.failure()}")
+            try:
+                if (await client.get(f"{url}/v1/status", timeout=1)).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"daemon did not answer within {START_TIMEOUT_S:.0f}s")
+
+
+async def _send(
+    url: str, stream: list[dict], batch: int, senders: int
+) -> tuple[float, list[float], int]:
+    """Post the stream in batches from `senders` clients; returns (seconds, per-request
+    ack latencies in ms, 503 retries)."""
+    batches = [stream[i : i + batch] for i in range(0, len(stream), batch)]
+    next_batch = iter(range(len(batches)))
+    latencies: list[float] = []
+    retries = 0
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        nonlocal retries
+        for number in next_batch:
+            while True:
+                began = time.perf_counter()
+                response = await client.post("/v1/events", json=batches[number])
+                if response.status_code == 503:
+                    retries += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                if response.status_code != 200 or not response.json()["stored"]:
+                    raise RuntimeError(f"batch {number}: {response.status_code} {response.text}")
+                latencies.append((time.perf_counter() - began) * 1000.0)
+                break
+
+    async with httpx.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=120,
+        limits=httpx.Limits(max_connections=senders),
+    ) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(sender(client) for _ in range(senders)))
+        return time.perf_counter() - began, latencies, retries
+
+
+def _result(
+    scenario: str, sent: int, memory: dict, seconds: float, acks: list[float], retries: int
+) -> LoadResult:
+    return LoadResult(
+        scenario=scenario,
+        sent=sent,
+        stored=memory["stored"],
+        lost=sent - memory["stored"],
+        seconds=round(seconds, 2),
+        events_per_s=round(sent / seconds, 1) if seconds > 0 else 0.0,
+        ack_ms_p50=_percentile(acks, 50),
+        ack_ms_p99=_percentile(acks, 99),
+        gate_ms_p50=_percentile(memory["gate_ms"], 50) or 0.0,
+        gate_ms_p99=_percentile(memory["gate_ms"], 99) or 0.0,
+        busy_retries=retries,
+        escalated=memory["escalated"],
+        deliberated=memory["deliberated"],
+        settled_busy=memory["settled_busy"],
+        unresolved=memory["unresolved"],
+    )
+
+
+def _run_http(
+    scenario: str,
+    stream: list[dict],
+    workdir: Path,
+    model: str,
+    llm_url: str,
+    batch: int,
+    senders: int,
+) -> LoadResult:
+    port = _free_port()
+    daemon = _Daemon(workdir / scenario, model, llm_url, "http", port)
+    try:
+        asyncio.run(_wait_until_up(daemon.url, daemon))
+        seconds, acks, retries = asyncio.run(_send(daemon.url, stream, batch, senders))
+    finally:
+        daemon.stop()
+    return _result(scenario, len(stream), daemon.memory(), seconds, acks, retries)
+
+
+def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> LoadResult:
+    home = workdir / "replay"
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "stream.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
+    daemon = _Daemon(home, model, llm_url, f"jsonl:{path}", _free_port())
+    code = daemon.process.wait(timeout=3600)
+    daemon.log.close()
+    if code != 0:
+        raise RuntimeError(f"replay daemon failed:\n{daemon.failure()}")
+    memory = daemon.memory()
+    # No sender to time: the span between the first and the last stored event.
+    seconds = (
+        datetime.fromisoformat(memory["last"]) - datetime.fromisoformat(memory["first"])
+    ).total_seconds()
+    return _result("baseline: jsonl replay, recurring texts", len(stream), memory, seconds, [], 0)
+
+
+def run_load_test(
+    workdir: Path,
+    *,
+    model: str,
+    events: int = 3000,
+    batch: int = 50,
+    senders: int = 4,
+    llm_latency_s: float = 0.5,
+) -> list[LoadResult]:
+    """The three runs described in the module docstring."""
+    handler = type("StandIn", (_StandInLLM,), {"latency_s": llm_latency_s})
+    llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    llm_url = f"http://127.0.0.1:{llm.server_port}/v1"
+    recurring = make_stream(events, unique_texts=False)
+    try:
+        return [
+            _run_http("http, recurring texts", recurring, workdir, model, llm_url, batch, senders),
+            _run_http(
+                "http, unique texts",
+                make_stream(events, unique_texts=True),
+                workdir,
+                model,
+                llm_url,
+                batch,
+                senders,
+            ),
+            _run_replay(recurring, workdir, model, llm_url),
+        ]
+    finally:
+        llm.shutdown()
+
+
+def format_results(results: list[LoadResult]) -> str:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    lines = [
+        f"{'scenario':<40} {'events/s':>9} {'lost':>5} {'ack p50':>8} {'ack p99':>8} "
+        f"{'gate p50':>9} {'gate p99':>9} {'503s':>5} {'escal.':>6} {'delib.':>6} {'busy':>5}"
+    ]
+    for r in results:
+        lines.append(
+            f"{r.scenario:<40} {r.events_per_s:>9.1f} {r.lost:>5} {ms(r.ack_ms_p50):>8} "
+            f"{ms(r.ack_ms_p99):>8} {r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} "
+            f"{r.busy_retries:>5} {r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
+        )
+    lines.append(
+        "events/s: sent / seconds until the last 'stored' answer (replay: first to last stored); "
+        "ack: per request of a batch, ms; gate: model time per scored batch, ms; "
+        "escal./delib./busy: escalations, deliberations run, settled by the gate rule."
+    )
+    return "\n".join(lines)
+
+
+def as_dict(results: list[LoadResult]) -> list[dict]:
+    return [asdict(r) for r in results]

@@ -1,0 +1,29 @@
+"""The load benchmark runs end to end (figures themselves belong to `festina eval load`)."""
+
+from __future__ import annotations
+
+from evals.load_test import format_results, make_stream, run_load_test
+
+
+def test_streams_are_distinct_events_and_unique_texts_really_are(tmp_path):
+    recurring = make_stream(400, unique_texts=False)
+    unique = make_stream(400, unique_texts=True)
+    assert len({(r["time"], r["source"]) for r in recurring}) == 400
+    assert len({r["text"] for r in recurring}) < 200  # the demo stream's vocabulary recurs
+    assert len({r["text"] for r in unique}) == 400
+
+
+def test_a_small_load_run_loses_nothing_and_reports_every_scenario(tmp_path, festina_home):
+    results = run_load_test(tmp_path, model="", events=120, batch=20, senders=3, llm_latency_s=0.05)
+    assert [r.scenario for r in results] == [
+        "http, recurring texts",
+        "http, unique texts",
+        "baseline: jsonl replay, recurring texts",
+    ]
+    for result in results:
+        assert (result.sent, result.stored, result.lost) == (120, 120, 0)
+        assert result.events_per_s > 0 and result.gate_ms_p99 >= result.gate_ms_p50 > 0
+        # The drain on SIGTERM left no escalation without a final action.
+        assert result.unresolved == 0
+        assert result.deliberated + result.settled_busy <= result.escalated
+    assert "events/s" in format_results(results)
