@@ -169,8 +169,10 @@ class FestinaApp(App[None]):
         self.query_one("#spark_offers", Sparkline).data = stats.offer_series
 
     def _selected(self) -> tuple[Event, Decision, str | None] | None:
-        table = self.query_one("#feed", DataTable)
-        if not self.activity or table.cursor_row is None:
+        tables = self.query("#feed").results(DataTable)
+        # A highlight or refresh can still be in flight while the app tears its widgets down.
+        table = next(tables, None)
+        if table is None or not self.activity or table.cursor_row is None:
             return None
         row = min(max(table.cursor_row, 0), len(self.activity) - 1)
         return self.activity[row]
@@ -180,8 +182,10 @@ class FestinaApp(App[None]):
         return selected[0].id if selected else None
 
     def _redraw_detail(self) -> None:
+        detail = next(self.query("#detail").results(Static), None)
+        if detail is None:
+            return  # the app is tearing its widgets down
         selected = self._selected()
-        detail = self.query_one("#detail", Static)
         if selected is None:
             detail.update("no decisions yet: start the daemon (festina daemon start)")
             return
