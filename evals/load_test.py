@@ -32,11 +32,12 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 
 import httpx
 import numpy as np
+
+from agent.sources import bundled_stream_path
 
 TOKEN = "load-test-token-0123456789"
 START_TIMEOUT_S = 120.0
@@ -63,7 +64,7 @@ class LoadResult:
 
 def demo_texts() -> list[dict]:
     """The bundled stream's records: the vocabulary of the recurring-text runs."""
-    path = resources.files("agent.data").joinpath("demo_stream.jsonl")
+    path = bundled_stream_path()
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 

@@ -52,9 +52,8 @@ async def _collect(source, count: int, timeout: float = 30.0) -> list:
 
 
 async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
-    window, afk, web, editor = WINDOW, AFK, WEB, EDITOR
     aw_server.watch(
-        window,
+        WINDOW,
         "currentwindow",
         [
             (_ago(60), {"app": "Code", "title": "main.py - festina"}),
@@ -62,9 +61,9 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
             (_ago(50), {"app": "Firefox", "title": "TypeError - Stack Overflow"}),
         ],
     )
-    aw_server.watch(afk, "afkstatus", [(_ago(45), {"status": "afk"})])
+    aw_server.watch(AFK, "afkstatus", [(_ago(45), {"status": "afk"})])
     aw_server.watch(
-        web,
+        WEB,
         "web.tab.current",
         [
             (
@@ -74,7 +73,7 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
         ],
     )
     aw_server.watch(
-        editor,
+        EDITOR,
         "app.editor.activity",
         [(_ago(30), {"file": "/src/festina/gate.py", "project": "festina", "language": "python"})],
     )
@@ -85,18 +84,18 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
         assert isinstance(item, Event), item
         by_bucket.setdefault(item.attributes["activitywatch"]["bucket"], []).append(item)
 
-    assert [e.summary() for e in by_bucket[window]] == [
+    assert [e.summary() for e in by_bucket[WINDOW]] == [
         "Code | main.py - festina",
         "Firefox | TypeError - Stack Overflow",
     ]
-    assert all(e.kind is EventKind.WINDOW for e in by_bucket[window])
-    [away] = by_bucket[afk]
+    assert all(e.kind is EventKind.WINDOW for e in by_bucket[WINDOW])
+    [away] = by_bucket[AFK]
     assert (away.kind, away.attributes["status"], away.title) == (
         EventKind.AFK,
         "afk",
         "away from keyboard",
     )
-    [tab] = by_bucket[web]
+    [tab] = by_bucket[WEB]
     assert (tab.kind, tab.app, tab.url, tab.title) == (
         EventKind.BROWSER,
         "firefox",
@@ -104,7 +103,7 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
         "Python docs",
     )
     assert tab.attributes["audible"] is False
-    [edit] = by_bucket[editor]
+    [edit] = by_bucket[EDITOR]
     assert edit.kind is EventKind.EDITOR
     assert (
         edit.summary()
@@ -116,13 +115,12 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
 
 
 async def test_new_events_arrive_while_following(aw_server: AwServer):
-    window = WINDOW
-    aw_server.watch(window, "currentwindow", [(_ago(20), {"app": "Code", "title": "a.py"})])
+    aw_server.watch(WINDOW, "currentwindow", [(_ago(20), {"app": "Code", "title": "a.py"})])
     source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
     reading = asyncio.create_task(_collect(source, 2))
     await asyncio.sleep(1.0)
     await asyncio.to_thread(
-        aw_server.watch, window, "currentwindow", [(_ago(1), {"app": "Code", "title": "b.py"})]
+        aw_server.watch, WINDOW, "currentwindow", [(_ago(1), {"app": "Code", "title": "b.py"})]
     )
     items = await reading
     assert [item.title for item in items] == ["a.py", "b.py"]
@@ -132,10 +130,9 @@ async def test_a_backlog_larger_than_a_page_arrives_whole_and_in_order(
     aw_server: AwServer, monkeypatch
 ):
     monkeypatch.setattr("agent.sources.activitywatch.PAGE_SIZE", 7)
-    window = WINDOW
     titles = [f"doc{i}.md" for i in range(30)]
     aw_server.watch(
-        window,
+        WINDOW,
         "currentwindow",
         [(_ago(300 - i), {"app": "Writer", "title": t}) for i, t in enumerate(titles)],
         mode="insert",
@@ -147,9 +144,8 @@ async def test_a_backlog_larger_than_a_page_arrives_whole_and_in_order(
 async def test_a_malformed_watcher_event_is_rejected_and_the_rest_flow(
     aw_server: AwServer,
 ):
-    afk = AFK
     aw_server.watch(
-        afk,
+        AFK,
         "afkstatus",
         [(_ago(30), {"status": "sleeping"}), (_ago(20), {"status": "not-afk"})],
         mode="insert",
@@ -162,17 +158,16 @@ async def test_a_malformed_watcher_event_is_rejected_and_the_rest_flow(
 
 
 async def test_restart_resumes_without_duplicates_or_gaps(aw_server: AwServer, tmp_path):
-    window = WINDOW
     url = f"sqlite:///{tmp_path / 'festina.db'}"
     first = [(_ago(200 - i), {"app": "Term", "title": f"step {i}"}) for i in range(5)]
-    aw_server.watch(window, "currentwindow", first, mode="insert")
+    aw_server.watch(WINDOW, "currentwindow", first, mode="insert")
 
     async def run_until_stored(expected: int) -> tuple[int, int]:
         source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
         pipeline, store = make_pipeline(url, source)
         running = asyncio.create_task(pipeline.run())
         deadline = asyncio.get_running_loop().time() + 30
-        while len(store.latest_event_times("activitywatch:" + window)) == 0 or (
+        while len(store.latest_event_times("activitywatch:" + WINDOW)) == 0 or (
             store.totals()["events"] < expected
         ):
             assert asyncio.get_running_loop().time() < deadline, store.totals()
@@ -186,7 +181,7 @@ async def test_restart_resumes_without_duplicates_or_gaps(aw_server: AwServer, t
     assert decided == 5
     # Written while festina was down: the next start must pick these up, and only these.
     later = [(_ago(100 - i), {"app": "Term", "title": f"step {5 + i}"}) for i in range(3)]
-    aw_server.watch(window, "currentwindow", later, mode="insert")
+    aw_server.watch(WINDOW, "currentwindow", later, mode="insert")
     decided, duplicates = await run_until_stored(8)
     assert decided == 3
     assert duplicates == 5  # the overlap re-read is recognised, not stored again
@@ -195,7 +190,7 @@ async def test_restart_resumes_without_duplicates_or_gaps(aw_server: AwServer, t
     stored = sorted(e.title for e, _ in store.decisions(limit=100))
     store.close()
     assert stored == sorted(f"step {i}" for i in range(8))
-    assert {f"aw.{window}.{e['id']}" for e in aw_server.events(window)} == {
+    assert {f"aw.{WINDOW}.{e['id']}" for e in aw_server.events(WINDOW)} == {
         e.id for e, _ in Store(url).decisions(limit=100)
     }
 

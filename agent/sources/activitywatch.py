@@ -259,8 +259,8 @@ class ActivityWatchSource(EventSource):
                 continue
             bucket.position += 1
             item = to_item(bucket.id, bucket.type, record, bucket.position)
-            if isinstance(item, Event):
-                bucket.seen[item.attributes["activitywatch"]["id"]] = item.time  # type: ignore[index]
+            if isinstance(item, Event):  # only records with an integer id become events
+                bucket.seen[key] = item.time
                 bucket.cursor = max(bucket.cursor, item.time)
             elif isinstance(key, int):
                 bucket.seen[key] = bucket.cursor  # a bad event is reported once
