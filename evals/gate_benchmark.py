@@ -27,6 +27,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from evals.metrics import BenchScores as Scores
+from evals.metrics import timing
 from gate.calibration import expected_calibration_error, reliability_curve
 from gate.data import load_reward_items, load_traces
 from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
@@ -34,26 +36,9 @@ from gate.policy import Action, GatePolicy
 from gate.training import Dataset, build_dataset, features_for, make_estimator, train_head
 
 
-@dataclass(frozen=True)
-class Scores:
-    name: str
-    events: int
-    precision: float
-    recall: float
-    f1: float
-    false_alarm: float
-    proposed: int
-
-
 def judge(name: str, proposed: Sequence[bool], labels: Sequence[bool]) -> Scores:
     """Timing metrics: TP = proposed and needed; false alarm = FP / (TP + FP)."""
-    p, y = np.asarray(proposed, dtype=bool), np.asarray(labels, dtype=bool)
-    tp, fp, fn = int((p & y).sum()), int((p & ~y).sum()), int((~p & y).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    false_alarm = fp / (tp + fp) if tp + fp else 0.0
-    return Scores(name, len(p), precision, recall, f1, false_alarm, int(p.sum()))
+    return timing(name, proposed, labels)
 
 
 def _peer_proposed(response: object) -> bool:

@@ -1,0 +1,350 @@
+"""ProactiveBench replay: the whole runtime over the test traces, judged like the paper.
+
+Each trace is replayed through the real pipeline (gate, slow path, memory in a scratch
+SQLite file) with a gate trained without that trace (`evals.fold_gate`), one event at a
+time. What the runtime did is written back as ProactiveBench traces (`agent_response`:
+the offered task, or ["null"]) and scored with ProactiveBench's metrics per split. The 15
+peer agents in peer_traces/ are scored by the same judge in the same run, each against
+the labels of its own trace files.
+
+The slow path is the LangGraph reasoning graph; its drafts come from a chat model:
+the recorded collection-time agent (offline default, `evals.recorded_chat`) or any
+OpenAI-compatible endpoint. `gate-rule` settles escalations by p_accept >= tau alone.
+An offer decided by the gate alone has no drafted task; it is written (and judged) as
+what the user is shown: an offer of help with the current activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.decision import Decision
+from agent.events import Event
+from agent.pipeline import Pipeline, PipelineOptions
+from agent.slowpath import GateRuleSlowPath, SlowPath
+from agent.slowpath.llm import ChatModel
+from agent.sources.base import StaticSource
+from evals.judges import Judge, JudgeCase
+from evals.metrics import BenchScores, JudgedEvent, score
+from gate.base import GateModel
+from gate.data import Trace
+from gate.policy import Action, GatePolicy
+from memory.store import Store
+
+MAX_JUDGED_TASKS = 3
+SlowPathFactory = Callable[[Store, GateModel, GatePolicy, Path], SlowPath]
+
+
+def gate_rule_slow_path(store: Store, gate: GateModel, policy: GatePolicy, work: Path) -> SlowPath:
+    return GateRuleSlowPath()
+
+
+def graph_slow_path(chat: ChatModel) -> SlowPathFactory:
+    """The reasoning graph drafting with `chat`, memory and checkpoints in `work`."""
+
+    def build(store: Store, gate: GateModel, policy: GatePolicy, work: Path) -> SlowPath:
+        from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
+        from tools import default_pool
+
+        return ReasoningSlowPath(
+            chat=chat,
+            pool=default_pool(work / "workspace"),
+            store=store,
+            gate=gate,
+            policy=lambda: policy,
+            saver=checkpoint_saver(store.url, work / "deliberations.sqlite"),
+        )
+
+    return build
+
+
+def gate_offer(event: Event) -> str:
+    """The task text of an offer the gate made without a draft."""
+    return f"Offer help with: {event.summary()}"[:200]
+
+
+@dataclass(frozen=True)
+class ReplayedEvent:
+    trace: str
+    index: int
+    observation: dict[str, str]
+    needed: bool
+    intervened: bool
+    task: str | None
+    decided_by: str
+    p_need: float
+    p_accept: float
+    tau: float
+    escalated: bool
+    gate_ms: float
+    slow_ms: float
+    tokens: int
+
+
+class _Quiet:
+    """The replay's surface: offers are read back from memory afterwards."""
+
+    def offer(self, event: Event, decision: Decision) -> None:
+        pass
+
+
+async def _run(trace: Trace, gate: GateModel, policy: GatePolicy, store: Store, slow: SlowPath):
+    pipeline = Pipeline(
+        source=StaticSource(trace.events, f"replay:{trace.name}"),
+        gate=gate,
+        policy=policy,
+        store=store,
+        slow_path=slow,
+        surface=_Quiet(),
+        # One event a batch: every decision sees memory as it stood after the previous one.
+        options=PipelineOptions(batch_size=1, queue_size=1, window_size=getattr(gate, "window", 8)),
+    )
+    await pipeline.run()
+
+
+def replay_trace(
+    trace: Trace, gate: GateModel, policy: GatePolicy, slow_path: SlowPathFactory
+) -> list[ReplayedEvent]:
+    """Run one trace through a fresh runtime and read back what it decided."""
+    with tempfile.TemporaryDirectory(prefix="festina-replay-") as scratch:
+        work = Path(scratch)
+        store = Store(f"sqlite:///{work / 'memory.db'}")
+        try:
+            asyncio.run(_run(trace, gate, policy, store, slow_path(store, gate, policy, work)))
+            decided = {event.id: decision for event, decision in store.decisions(limit=10**6)}
+            out = []
+            for index, (event, needed) in enumerate(zip(trace.events, trace.needs, strict=True)):
+                decision = decided[event.id]
+                row = store.deliberation(event.id)
+                intervened = decision.final_action is Action.INTERVENE
+                task = None
+                if intervened:
+                    drafted = (
+                        row.proposal if row is not None and row.action == "intervene" else None
+                    )
+                    task = drafted["task"] if drafted else gate_offer(event)
+                out.append(
+                    ReplayedEvent(
+                        trace=trace.name,
+                        index=index,
+                        observation=trace.observations[index],
+                        needed=needed,
+                        intervened=intervened,
+                        task=task,
+                        decided_by=decision.decided_by or "",
+                        p_need=decision.p_need,
+                        p_accept=decision.p_accept,
+                        tau=decision.tau,
+                        escalated=decision.gate_action is Action.ESCALATE,
+                        gate_ms=decision.gate_latency_ms,
+                        slow_ms=sum(s["ms"] for s in row.trace) if row is not None else 0.0,
+                        tokens=row.tokens if row is not None else 0,
+                    )
+                )
+            return out
+        finally:
+            store.close()
+
+
+def write_traces(events: Iterable[ReplayedEvent], folder: Path) -> list[Path]:
+    """What the runtime did, as ProactiveBench traces (one JSON list a trace)."""
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_trace.setdefault(e.trace, []).append(
+            {
+                "observation": e.observation,
+                "agent_response": [e.task] if e.task else ["null"],
+                "task_status": e.needed,
+                "festina": {
+                    "decided_by": e.decided_by,
+                    "p_need": round(e.p_need, 4),
+                    "p_accept": round(e.p_accept, 4),
+                    "tau": round(e.tau, 4),
+                    "escalated": e.escalated,
+                },
+            }
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, items in by_trace.items():
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(items, indent=1))
+        paths.append(path)
+    return paths
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One event of a judged trace: its history, the agent's tasks, the human label."""
+
+    history: tuple[dict[str, str], ...]
+    tasks: tuple[str, ...]
+    needed: bool
+
+
+def response_tasks(response: object) -> tuple[str, ...]:
+    """The tasks in an `agent_response`; empty, null and "null" mean silence."""
+    items = response if isinstance(response, list) else [response]
+    return tuple(
+        t.strip() for t in items if isinstance(t, str) and t.strip() and t.strip() != "null"
+    )
+
+
+def load_trace_steps(path: Path) -> list[TraceStep]:
+    items = json.loads(path.read_text())
+    observations = [item["observation"] for item in items]
+    return [
+        TraceStep(
+            tuple(observations[: i + 1]),
+            response_tasks(item.get("agent_response")),
+            bool(item["task_status"]),
+        )
+        for i, item in enumerate(items)
+    ]
+
+
+def judge_steps(
+    name: str, steps: Iterable[TraceStep], judge: Judge, on_step: Callable[[], None] = lambda: None
+) -> BenchScores:
+    judged = []
+    for step in steps:
+        tasks = step.tasks[:MAX_JUDGED_TASKS]
+        if tasks:
+            verdicts = [judge.accepts(JudgeCase(step.history, t, step.needed)) for t in tasks]
+            judged.append(JudgedEvent(len(tasks), sum(verdicts), any(verdicts)))
+        else:
+            judged.append(
+                JudgedEvent(0, 0, judge.accepts(JudgeCase(step.history, None, step.needed)))
+            )
+        on_step()
+    return score(name, judged)
+
+
+def always_propose(steps: Iterable[TraceStep]) -> list[TraceStep]:
+    """The same traces with an offer of help at every event."""
+    return [
+        TraceStep(s.history, (f"Offer help with: {s.history[-1]['event']}"[:200],), s.needed)
+        for s in steps
+    ]
+
+
+@dataclass(frozen=True)
+class Cost:
+    events: int
+    escalated_fraction: float
+    deliberations: int
+    mean_gate_ms: float
+    mean_slow_ms: float
+    slow_path_tokens: int
+
+    @classmethod
+    def of(cls, events: list[ReplayedEvent]) -> Cost:
+        deliberated = [e for e in events if e.slow_ms > 0]
+        return cls(
+            events=len(events),
+            escalated_fraction=sum(e.escalated for e in events) / len(events) if events else 0.0,
+            deliberations=len(deliberated),
+            mean_gate_ms=sum(e.gate_ms for e in events) / len(events) if events else 0.0,
+            mean_slow_ms=(
+                sum(e.slow_ms for e in deliberated) / len(deliberated) if deliberated else 0.0
+            ),
+            slow_path_tokens=sum(e.tokens for e in events),
+        )
+
+
+def recorded_tasks(root: Path, traces: Iterable[Trace]) -> dict[str, list[str]]:
+    """The collection-time agent's candidate tasks, by event summary (for `RecordedChat`)."""
+    tasks: dict[str, list[str]] = {}
+    for trace in traces:
+        items = json.loads((root / "test_data" / f"{trace.name}.json").read_text())
+        for event, item in zip(trace.events, items, strict=True):
+            tasks[event.summary()] = list(
+                (item.get("agent_response") or {}).get("candidate_task") or []
+            )
+    return tasks
+
+
+def splits(root: Path) -> dict[str, list[str]]:
+    """Split name -> trace names, from test_data/splits.json."""
+    raw = json.loads((root / "test_data" / "splits.json").read_text())
+    return {name: [Path(f).stem for f in split["files"]] for name, split in raw.items()}
+
+
+@dataclass
+class ReplayReport:
+    judge: str
+    slow_path: str
+    policy: dict[str, float]
+    scores: dict[str, list[BenchScores]]
+    """Split -> festina, always propose, then the peers by F1."""
+    cost: Cost
+    judge_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        from evals.metrics import table
+
+        parts = []
+        for split, rows in self.scores.items():
+            parts += [f"split {split} (judge: {self.judge})", table(rows), ""]
+        c = self.cost
+        parts.append(
+            f"cost: {c.escalated_fraction:.3f} of {c.events} events escalated, "
+            f"{c.deliberations} deliberations ({self.slow_path}); mean gate "
+            f"{c.mean_gate_ms:.1f} ms/event, mean slow path {c.mean_slow_ms:.1f} ms; "
+            f"LLM tokens: slow path {c.slow_path_tokens}, judge {self.judge_tokens}"
+        )
+        return "\n".join(parts)
+
+
+def replay_all(
+    traces: list[Trace],
+    gates: dict[str, GateModel],
+    policy: GatePolicy,
+    slow_path: SlowPathFactory,
+    on_trace: Callable[[], None] = lambda: None,
+) -> list[ReplayedEvent]:
+    events: list[ReplayedEvent] = []
+    for trace in traces:
+        events += replay_trace(trace, gates[trace.name], policy, slow_path)
+        on_trace()
+    return events
+
+
+def score_replay(
+    root: Path,
+    events: list[ReplayedEvent],
+    judge: Judge,
+    out_dir: Path,
+    *,
+    peers: bool = True,
+    on_step: Callable[[], None] = lambda: None,
+) -> dict[str, list[BenchScores]]:
+    """Write festina's traces to out_dir/traces/festina and score every split."""
+    write_traces(events, out_dir / "traces" / "festina")
+    folders = {"festina (replay)": out_dir / "traces" / "festina"}
+    if peers:
+        folders |= {p.name: p for p in sorted((root / "peer_traces").iterdir()) if p.is_dir()}
+    results: dict[str, list[BenchScores]] = {}
+    for split, names in splits(root).items():
+        rows = []
+        for label, folder in folders.items():
+            steps = [
+                s
+                for n in names
+                if (folder / f"{n}.json").exists()
+                for s in load_trace_steps(folder / f"{n}.json")
+            ]
+            rows.append(judge_steps(label, steps, judge, on_step))
+            if label == "festina (replay)":
+                rows.append(judge_steps("always propose", always_propose(steps), judge, on_step))
+        results[split] = rows[:2] + sorted(rows[2:], key=lambda s: -s.f1)
+    return results
