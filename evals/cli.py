@@ -102,3 +102,165 @@ def eval_load(
         f"stand-in LLM {llm_latency:g}s per call",
         err=True,
     )
+
+
+def _chat(url: str, model: str, key_env: str) -> Any:
+    from agent.slowpath.llm import OpenAICompatibleChat
+
+    return OpenAICompatibleChat(url, model, api_key=os.environ.get(key_env, "") if key_env else "")
+
+
+@eval_group.command("report")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/eval"),
+    show_default=True,
+)
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(["proactivebench", "reward", "pira", "mobile"]),
+    help="Run only these sections (repeatable; default: all).",
+)
+@click.option(
+    "--slow-path",
+    type=click.Choice(["recorded", "gate-rule", "llm"]),
+    default="recorded",
+    show_default=True,
+    help="Drafts for the replay's slow path: ProactiveBench's recorded agent, none, or --llm-*.",
+)
+@click.option("--llm-url", help="OpenAI-compatible base URL for --slow-path llm and mobile.")
+@click.option("--llm-model", default="", help="Model name at --llm-url.")
+@click.option("--judge-url", help="OpenAI-compatible judge endpoint (default: human labels).")
+@click.option("--judge-model", default="", help="Model name at --judge-url.")
+@click.option(
+    "--key-env", default="OPENAI_API_KEY", show_default=True, help="Env var with the API key."
+)
+@click.option("--trace", "traces", multiple=True, help="Replay only these traces (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_obj
+def eval_report(
+    obj: Any,
+    data_dir: Path,
+    out_dir: Path,
+    sections: tuple[str, ...],
+    slow_path: str,
+    llm_url: str | None,
+    llm_model: str,
+    judge_url: str | None,
+    judge_model: str,
+    key_env: str,
+    traces: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Every evaluation in one run: results.json, report.md, report.html and plots."""
+    from evals.judges import HumanJudge, LLMJudge
+    from evals.proactivebench import gate_rule_slow_path, graph_slow_path, recorded_tasks
+    from evals.recorded_chat import RecordedChat
+    from evals.report import SECTIONS, ReportInputs, run_report
+    from gate.build import ensure_encoder
+    from gate.data import load_traces
+    from gate.encoder import OnnxEncoder
+    from gate.features import FeatureBuilder
+
+    if slow_path == "llm" and not (llm_url and llm_model):
+        raise click.UsageError("--slow-path llm needs --llm-url and --llm-model")
+    settings = obj.settings()
+    models_dir = obj.paths.ensure().models_dir
+    encoder_dir = ensure_encoder(models_dir)
+    chat = _chat(llm_url, llm_model, key_env) if llm_url else None
+    if slow_path == "recorded":
+        slow = (
+            "graph:recorded",
+            graph_slow_path(RecordedChat(recorded_tasks(data_dir, load_traces(data_dir)))),
+        )
+    elif slow_path == "llm":
+        slow = (f"graph:{chat.name}", graph_slow_path(chat))
+    else:
+        slow = ("gate-rule", gate_rule_slow_path)
+    judge = (
+        LLMJudge(_chat(judge_url, judge_model, key_env), out_dir / "cache")
+        if judge_url
+        else HumanJudge()
+    )
+    inputs = ReportInputs(
+        root=data_dir,
+        out_dir=out_dir,
+        builder=FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
+        encoder_id=encoder_dir.name,
+        policy=settings.gate.policy(),
+        window=settings.gate.window,
+        judge=judge,
+        slow_path=slow,
+        mobile_planners=_mobile_planners(obj, settings, chat),
+        traces=list(traces) or None,
+    )
+    results = run_report(inputs, sections or SECTIONS, progress=not quiet)
+    for name in SECTIONS:
+        section = results.get(name)
+        if section is None:
+            continue
+        click.echo(f"== {name}")
+        if name == "pira":
+            for label, part in section["by_policy"].items():
+                click.echo(f"{label}\n{part['table']}")
+        else:
+            click.echo(section["table"])
+    click.echo(f"report: {out_dir / 'report.md'} (and .html, results.json)", err=True)
+
+
+def _mobile_planners(obj: Any, settings: Any, chat: Any) -> list:
+    """Planners for the mobile set: the gate + retrieval baseline, and a model if given."""
+    from evals.mobile import drafting_planner, retrieval_planner
+    from gate.loader import load_gate
+    from gate.registry import current_model_dir
+    from tools import default_pool
+
+    pool = default_pool(obj.paths.data_dir / "eval-workspace")
+    planners = []
+    if settings.gate.model or current_model_dir(obj.paths.models_dir):
+        gate = load_gate(settings.gate.model, obj.paths.models_dir, "cpu")
+        planners.append(("gate+retrieval", lambda policy: retrieval_planner(gate, policy, pool)))
+    if chat is not None:
+        planners.append((f"slow path ({chat.name})", lambda _policy: drafting_planner(chat, pool)))
+    return planners
+
+
+@eval_group.command("generate")
+@click.argument("which", type=click.Choice(["pira", "mobile"]))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+)
+@click.option("--seed", type=int, help="Seed (default: the shipped set's).")
+def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) -> None:
+    """Rebuild a generated evaluation set (the shipped one with the default seed)."""
+    if which == "pira":
+        from evals import pira
+        from gate.data import load_traces
+
+        trajectories = pira.generate(
+            load_traces(data_dir), seed=pira.DEFAULT_SEED if seed is None else seed
+        )
+        pira.write_set(trajectories, target)
+        click.echo(f"wrote {len(trajectories)} trajectories to {target}")
+    else:
+        from evals import mobile
+
+        instances = mobile.generate(seed=mobile.DEFAULT_SEED if seed is None else seed)
+        mobile.write_set(instances, target)
+        click.echo(f"wrote {len(instances)} instances to {target}")

@@ -33,7 +33,7 @@ class SimulatedUser:
 
     store: Store
     needs: dict[str, bool]
-    refused_kind: EventKind
+    refused_kind: EventKind | None
     answers: list[tuple[str, bool]] = field(default_factory=list)
 
     def offer(self, event: Event, decision: Decision) -> None:

@@ -1,0 +1,1 @@
+"""Data shipped with the evaluations (the generated PIRA-style set)."""
