@@ -78,6 +78,7 @@ class ReplayedEvent:
     intervened: bool
     task: str | None
     decided_by: str
+    gate: str
     p_need: float
     p_accept: float
     tau: float
@@ -138,6 +139,7 @@ def replay_trace(
                         intervened=intervened,
                         task=task,
                         decided_by=decision.decided_by or "",
+                        gate=decision.model_version,
                         p_need=decision.p_need,
                         p_accept=decision.p_accept,
                         tau=decision.tau,
@@ -163,6 +165,7 @@ def write_traces(events: Iterable[ReplayedEvent], folder: Path) -> list[Path]:
                 "task_status": e.needed,
                 "festina": {
                     "decided_by": e.decided_by,
+                    "gate": e.gate,
                     "p_need": round(e.p_need, 4),
                     "p_accept": round(e.p_accept, 4),
                     "tau": round(e.tau, 4),

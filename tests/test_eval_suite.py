@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.slowpath.llm import ChatError, ChatReply, OpenAICompatibleChat
+from evals import mobile, pira
+from evals.judges import HumanJudge, JudgeCase, JudgeError, LLMJudge
+from evals.metrics import JudgedEvent, score, timing
+from evals.recorded_chat import RecordedChat
+from evals.reward_judgement import _result, agreement
+from gate.data import RewardItem, load_traces
+
+
+def test_metrics_follow_proactivebench_definitions():
+    judged = [
+        JudgedEvent(1, 1, True),  # TP
+        JudgedEvent(2, 0, False),  # FP: two tasks, none accepted
+        JudgedEvent(0, 0, True),  # TN
+        JudgedEvent(0, 0, False),  # FN
+    ]
+    s = score("x", judged)
+    assert (s.tp, s.fp, s.tn, s.fn) == (1, 1, 1, 1)
+    assert (s.precision, s.recall, s.accuracy, s.false_alarm) == (0.5, 0.5, 0.5, 0.5)
+    assert s.f1 == pytest.approx(0.5)
+    # Accept rate counts tasks: 1 accepted of 3 proposed.
+    assert s.accept_rate == pytest.approx(1 / 3)
+
+
+def test_under_human_labels_accept_rate_is_precision():
+    s = timing("x", [True, True, False, False], [True, False, True, False])
+    assert s.accept_rate == s.precision == 0.5
+    assert s.accuracy == 0.5
+
+
+def test_the_human_judge_accepts_offers_when_needed_and_silence_when_not():
+    judge = HumanJudge()
+    assert judge.accepts(JudgeCase((), "help", True))
+    assert not judge.accepts(JudgeCase((), "help", False))
+    assert judge.accepts(JudgeCase((), None, False))
+    assert not judge.accepts(JudgeCase((), None, True))
+
+
+class FakeJudgeServer(BaseHTTPRequestHandler):
+    """Stands in for a remote judge model: accepts every proposal, never silence."""
+
+    requests: list[dict] = []  # noqa: RUF012 - shared by the handler instances of one server
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeJudgeServer.requests.append(body)
+        proposed = "The assistant proposes" in body["messages"][-1]["content"]
+        content = json.dumps({"thought": "fine", "judgement": proposed})
+        data = json.dumps(
+            {
+                "choices": [{"message": {"content": content}}],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 10},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def judge_url():
+    FakeJudgeServer.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJudgeServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_the_llm_judge_asks_the_endpoint_once_per_case_and_caches(judge_url, tmp_path):
+    case = JudgeCase(({"time": "1", "event": "The user searches for 'x'"},), "Explain x", False)
+    judge = LLMJudge(OpenAICompatibleChat(judge_url, "judge"), tmp_path)
+    assert judge.accepts(case) is True  # the model's verdict, not the human label
+    assert judge.accepts(JudgeCase(case.history, None, True)) is False
+    assert judge.accepts(case) is True
+    assert len(FakeJudgeServer.requests) == 2
+    assert judge.tokens == 120
+    judge.save()
+    again = LLMJudge(OpenAICompatibleChat(judge_url, "judge"), tmp_path)
+    assert again.accepts(case) is True
+    assert len(FakeJudgeServer.requests) == 2  # answered from the saved cache
+
+
+def test_an_llm_judge_without_a_judgement_is_an_error():
+    class Babbler:
+        name = "babbler"
+
+        def complete(self, messages, schema):
+            return ChatReply("I think so")
+
+    with pytest.raises(JudgeError, match="no judgement"):
+        LLMJudge(Babbler()).accepts(JudgeCase((), None, True))
+
+
+def test_the_recorded_chat_answers_with_the_current_events_recorded_task():
+    chat = RecordedChat({"The user searches for 'x'": ["Explain x"], "The user types": []})
+    prompt = (
+        "Recent activity, oldest first (the last line is happening now):\n"
+        "- 10:00:00 [editor] The user types\n- 10:00:05 [browser] The user searches for 'x'"
+        "\n\nSimilar past moments and what happened:\n- 10:00:00 [editor] The user types"
+    )
+    answer = json.loads(chat.complete([{}, {"content": prompt}], {}).text)
+    assert (answer["speak"], answer["task"]) == (True, "Explain x")
+    silent = json.loads(
+        chat.complete(
+            [
+                {},
+                {
+                    "content": prompt.replace(
+                        "- 10:00:05 [browser] The user searches for 'x'",
+                        "- 10:00:05 [editor] The user types",
+                    )
+                },
+            ],
+            {},
+        ).text
+    )
+    assert silent["speak"] is False
+    with pytest.raises(ChatError, match="no recorded answer"):
+        chat.complete([{}, {"content": "Recent activity:\n- 10:00:00 [editor] other"}], {})
+
+
+def test_reward_agreement_is_reported_per_category():
+    def item(category: str, valid: bool) -> RewardItem:
+        return RewardItem([], None, valid, True, category)
+
+    items = [item("Missed-Need (MN)", False), item("Correct-Rejection (CR)", True)]
+    result = _result("judge", items, [False, False])
+    assert result.by_category["Missed-Need"].accuracy == 1.0
+    assert result.by_category["Correct-Rejection"].accuracy == 0.0
+    assert result.overall == agreement([False, False], [False, True])
+
+
+def test_the_shipped_pira_set_is_what_the_generator_makes(proactivebench):
+    regenerated = pira.generate(load_traces(proactivebench))
+    shipped = pira.shipped_set_path().read_text()
+    assert "".join(t.to_json() + "\n" for t in regenerated) == shipped
+    trajectories = pira.load_set(pira.shipped_set_path())
+    noise = [e for t in trajectories for e in t.events if e.thread is None]
+    assert noise and not any(e.need for e in noise)
+    for t in trajectories:
+        times = [e.time for e in t.events]
+        assert times == sorted(times)
+        assert 2 <= len(t.threads) <= 4
+        assert {e.thread for e in t.events} - {None} == set(t.threads)
+
+
+def test_pira_scores_detection_timing_and_false_triggers():
+    trajectory = pira.Trajectory(
+        "t",
+        {"a": {"trace": "x", "start": "0"}, "b": {"trace": "y", "start": "0"}},
+        [
+            pira.PiraEvent(1.0, "The user opens a file in an editor", "a", False),
+            pira.PiraEvent(2.0, "A Slack notification", None, False, "notification", "Slack"),
+            pira.PiraEvent(3.0, "The user searches for an error", "a", True),
+            pira.PiraEvent(4.0, "The user scrolls the results", "a", False),
+            pira.PiraEvent(5.0, "The user types in a document", "b", True),
+        ],
+    )
+    ids = [e.id for e in trajectory.festina_events()]
+    # Offers: the noise event, and thread a one event after its need point.
+    result = pira.score_variant([trajectory], [{ids[1], ids[3]}], "v")
+    assert (result.threads, result.threads_detected) == (2, 1)
+    assert result.mean_delay_events == 1.0
+    assert (result.noise_events, result.noise_offers, result.false_trigger_rate) == (1, 1, 1.0)
+    assert result.premature_offers == 0
+
+
+def test_the_shipped_mobile_set_is_what_the_generator_makes():
+    instances = mobile.generate()
+    lines = "".join(json.dumps(i.__dict__, sort_keys=True) + "\n" for i in instances)
+    assert lines == mobile.shipped_set_path().read_text()
+    for instance in instances:
+        events = instance.events()
+        assert [e.attributes["dimension"] for e in events] == list(mobile.DIMENSIONS)
+
+
+def test_partial_success_takes_the_best_gold_sequence():
+    gold = [["directions_url", "open_url"], ["directions_url"]]
+    assert mobile.partial_success(["directions_url", "open_url"], gold) == 1.0
+    assert mobile.partial_success(["open_url"], gold) == 0.5
+    assert mobile.partial_success([], [[]]) == 1.0
+    assert mobile.partial_success(["calculate"], [[]]) == 0.0
+
+
+def test_the_drafting_planner_plans_with_the_slow_paths_prompt_and_validation(tmp_path):
+    from tools import default_pool
+
+    pool = default_pool(tmp_path)
+
+    class Planner:
+        name = "scripted"
+
+        def __init__(self, answer: dict) -> None:
+            self.answer = answer
+
+        def complete(self, messages, schema):
+            assert "Battery at 5%" in messages[1]["content"]
+            return ChatReply(json.dumps(self.answer))
+
+    plan = {
+        "speak": True,
+        "task": "Save battery",
+        "why_now": "battery low",
+        "expected_benefit": "lasts the trip",
+        "tool_plan": [
+            {"tool": "toggle_setting", "args": {"setting": "battery_saver", "enabled": True}}
+        ],
+    }
+    [instance] = [
+        i for i in mobile.load_set(mobile.shipped_set_path()) if i.id == "battery-low-navigating-0"
+    ]
+    instance = mobile.MobileInstance(
+        **{**instance.__dict__, "signals": {**instance.signals, "device": "Battery at 5%"}}
+    )
+    scores = mobile.run_mobile([instance], mobile.drafting_planner(Planner(plan), pool), "p")
+    assert (scores.exact, scores.partial, scores.act_accuracy) == (1.0, 1.0, 1.0)
+    # A plan naming a tool the pool lacks is no plan at all.
+    bad = {**plan, "tool_plan": [{"tool": "teleport", "args": {}}]}
+    scores = mobile.run_mobile([instance], mobile.drafting_planner(Planner(bad), pool), "p")
+    assert (scores.exact, scores.act_accuracy) == (0.0, 0.0)
+
+
+def test_one_command_writes_the_report_with_an_llm_judge(
+    trained_home, proactivebench, judge_url, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FESTINA_HOME", str(trained_home))
+    out = tmp_path / "report"
+    args = ["eval", "report", "--data", str(proactivebench), "--out", str(out), "--quiet"]
+    args += ["--trace", "code_11", "--trace", "writing_11"]
+    args += ["--section", "proactivebench", "--section", "mobile"]
+    args += ["--judge-url", judge_url, "--judge-model", "judge"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for name in (
+        "report.md",
+        "report.html",
+        "results.json",
+        "delta_sweep.png",
+        "cost_sweep.png",
+        "reliability.png",
+    ):
+        assert (out / name).stat().st_size > 0
+    results = json.loads((out / "results.json").read_text())
+    replay = results["proactivebench"]["replay"]
+    rows = replay["scores"]["all"]
+    assert [r["name"] for r in rows[:2]] == ["festina (replay)", "always propose"]
+    assert len(rows) == 17  # festina, always propose and the 15 peers
+    # The fake judge accepts every proposal and no silence: precision 1 for everyone.
+    assert all(r["precision"] == 1.0 for r in rows if r["tp"] + r["fp"])
+    assert all(r["tn"] == 0 for r in rows)
+    traces = {
+        p.stem: json.loads(p.read_text()) for p in (out / "traces" / "festina").glob("*.json")
+    }
+    assert set(traces) == {"code_11", "writing_11"}
+    expected = {t.name: len(t.events) for t in load_traces(proactivebench)}
+    for name, items in traces.items():
+        assert len(items) == expected[name]
+        assert all(isinstance(i["agent_response"], list) and "observation" in i for i in items)
+        # Leave-one-trace-out: each trace was decided by a gate that never saw it.
+        assert {i["festina"]["gate"] for i in items} == {f"loto-without-{name}"}
+    assert [r["delta"] for r in results["proactivebench"]["delta_sweep"]] == sorted(
+        r["delta"] for r in results["proactivebench"]["delta_sweep"]
+    )
+    # A wider band escalates at least as much.
+    escalated = [r["escalated_fraction"] for r in results["proactivebench"]["delta_sweep"]]
+    assert escalated == sorted(escalated)
+    assert results["mobile"]["results"][0]["instances"] == 48
+    assert "## ProactiveBench replay" in (out / "report.md").read_text()
+
+
+def test_bad_records_in_a_pira_set_are_reported_with_their_place():
+    bad = pira.Trajectory("bad", {}, [pira.PiraEvent(-1e30, "x", None, False, "device", "S")])
+    with pytest.raises(ValueError, match="bad:1"):
+        bad.festina_events()
