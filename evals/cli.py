@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gate.cli import DEFAULT_DATA
+from gate.cli import data_option
 
 
 @click.group("eval")
@@ -18,13 +18,7 @@ def eval_group() -> None:
 
 
 @eval_group.command("feedback")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-)
+@data_option
 @click.option(
     "--refuse",
     type=click.Choice(["browser", "editor", "other"]),
@@ -111,13 +105,7 @@ def _chat(url: str, model: str, key_env: str) -> Any:
 
 
 @eval_group.command("report")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-)
+@data_option
 @click.option(
     "--out",
     "out_dir",
@@ -239,13 +227,7 @@ def _mobile_planners(obj: Any, settings: Any, chat: Any) -> list:
 @eval_group.command("generate")
 @click.argument("which", type=click.Choice(["pira", "mobile"]))
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-)
+@data_option
 @click.option("--seed", type=int, help="Seed (default: the shipped set's).")
 def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) -> None:
     """Rebuild a generated evaluation set (the shipped one with the default seed)."""

@@ -15,41 +15,61 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_delta_sweep(rows: list[dict[str, float]], path: Path) -> None:
+def _plot_sweep(
+    rows: list[dict[str, float]],
+    x_key: str,
+    series: dict[str, str],
+    *,
+    xlabel: str,
+    title: str,
+    log_x: bool = False,
+) -> tuple[Any, Any]:
+    """Scores (one line per key in `series`: key -> label) against one swept setting."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
-    x = [r["escalated_fraction"] for r in rows]
-    ax.plot(x, [r["f1"] for r in rows], marker="o", label="F1")
-    ax.plot(x, [r["false_alarm"] for r in rows], marker="s", label="false alarm")
-    for r in rows:
-        ax.annotate(f"δ={r['delta']:g}", (r["escalated_fraction"], r["f1"]), fontsize=7)
-    ax.set_xlabel("fraction of events escalated to the slow path")
+    x = [r[x_key] for r in rows]
+    for (key, label), marker in zip(series.items(), "os^", strict=False):
+        ax.plot(x, [r[key] for r in rows], marker=marker, label=label)
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("score (all traces)")
-    ax.set_title("cost/quality: the escalation band δ")
+    ax.set_title(title)
     ax.set_ylim(0, 1)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig, ax
+
+
+def plot_delta_sweep(rows: list[dict[str, float]], path: Path) -> None:
+    fig, ax = _plot_sweep(
+        rows,
+        "escalated_fraction",
+        {"f1": "F1", "false_alarm": "false alarm"},
+        xlabel="fraction of events escalated to the slow path",
+        title="cost/quality: the escalation band δ",
+    )
+    for r in rows:
+        ax.annotate(f"δ={r['delta']:g}", (r["escalated_fraction"], r["f1"]), fontsize=7)
+    _save(fig, path)
 
 
 def plot_cost_sweep(rows: list[dict[str, float]], path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
-    x = [r["cost_ratio"] for r in rows]
-    ax.plot(x, [r["f1"] for r in rows], marker="o", label="F1")
-    ax.plot(x, [r["false_alarm"] for r in rows], marker="s", label="false alarm")
-    ax.plot(x, [r["recall"] for r in rows], marker="^", label="recall", alpha=0.6)
-    ax.set_xscale("log")
-    ax.set_xticks(x, [f"{v:g}" for v in x])
-    ax.set_xlabel("C_FN / C_FA (cost of missed help over cost of a false alarm)")
-    ax.set_ylabel("score (all traces)")
-    ax.set_title("the user's costs")
-    ax.set_ylim(0, 1)
-    ax.legend()
+    fig, _ = _plot_sweep(
+        rows,
+        "cost_ratio",
+        {"f1": "F1", "false_alarm": "false alarm", "recall": "recall"},
+        xlabel="C_FN / C_FA (cost of missed help over cost of a false alarm)",
+        title="the user's costs",
+        log_x=True,
+    )
+    _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
 def _code(text: str) -> str:

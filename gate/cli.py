@@ -10,7 +10,7 @@ import click
 DEFAULT_DATA = Path("../shared/data/proactivebench")
 
 
-def _data_option(fn: Any) -> Any:
+def data_option(fn: Any) -> Any:
     return click.option(
         "--data",
         "data_dir",
@@ -27,7 +27,7 @@ def gate() -> None:
 
 
 @gate.command("train")
-@_data_option
+@data_option
 @click.option(
     "--labelled",
     multiple=True,
@@ -119,7 +119,7 @@ def gate_use(obj: Any, version: str) -> None:
 
 
 @gate.command("eval")
-@_data_option
+@data_option
 @click.option(
     "--out",
     "out_dir",
