@@ -160,6 +160,7 @@ def eval_report(
     from gate.data import load_traces
     from gate.encoder import OnnxEncoder
     from gate.features import FeatureBuilder
+    from tools import default_pool
 
     if slow_path == "llm" and not (llm_url and llm_model):
         raise click.UsageError("--slow-path llm needs --llm-url and --llm-model")
@@ -190,7 +191,8 @@ def eval_report(
         window=settings.gate.window,
         judge=judge,
         slow_path=slow,
-        mobile_planners=_mobile_planners(obj, settings, chat),
+        pool=default_pool(obj.paths.data_dir / "eval-workspace"),
+        chat=chat,
         traces=list(traces) or None,
     )
     results = run_report(inputs, sections or SECTIONS, progress=not quiet)
@@ -205,23 +207,6 @@ def eval_report(
         else:
             click.echo(section["table"])
     click.echo(f"report: {out_dir / 'report.md'} (and .html, results.json)", err=True)
-
-
-def _mobile_planners(obj: Any, settings: Any, chat: Any) -> list:
-    """Planners for the mobile set: the gate + retrieval baseline, and a model if given."""
-    from evals.mobile import drafting_planner, retrieval_planner
-    from gate.loader import load_gate
-    from gate.registry import current_model_dir
-    from tools import default_pool
-
-    pool = default_pool(obj.paths.data_dir / "eval-workspace")
-    planners = []
-    if settings.gate.model or current_model_dir(obj.paths.models_dir):
-        gate = load_gate(settings.gate.model, obj.paths.models_dir, "cpu")
-        planners.append(("gate+retrieval", lambda policy: retrieval_planner(gate, policy, pool)))
-    if chat is not None:
-        planners.append((f"slow path ({chat.name})", lambda _policy: drafting_planner(chat, pool)))
-    return planners
 
 
 @eval_group.command("generate")

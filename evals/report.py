@@ -16,11 +16,11 @@ results.json (machines), report.md and report.html (people), PNG plots.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.slowpath.llm import ChatModel
 from evals.fold_gate import FoldGate, train_fold_gate
 from evals.judges import Judge
 from evals.metrics import BenchScores
@@ -38,6 +38,7 @@ from gate.data import Trace, load_reward_items, load_traces
 from gate.features import FeatureBuilder
 from gate.policy import GatePolicy
 from gate.training import Dataset, build_dataset
+from tools.pool import ToolPool
 
 SECTIONS = ("proactivebench", "reward", "pira", "mobile")
 DELTAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.49)
@@ -58,8 +59,9 @@ class ReportInputs:
     judge: Judge
     slow_path: tuple[str, SlowPathFactory]
     """(name, factory) of the slow path the replays use."""
-    mobile_planners: list[tuple[str, Callable[[GatePolicy], Any]]] = field(default_factory=list)
-    """(name, policy -> planner) for the mobile set."""
+    pool: ToolPool
+    chat: ChatModel | None = None
+    """A model for the mobile set's drafting planner (None: the offline baseline only)."""
     traces: list[str] | None = None
     """Replay only these traces (tests); None: every trace in splits.json."""
 
@@ -191,17 +193,30 @@ def _policies(policy: GatePolicy) -> dict[str, GatePolicy]:
     return {f"C_FN/C_FA={ratio:g} (configured)": policy, f"C_FN/C_FA={EAGER_RATIO:g}": eager}
 
 
-def _mobile(inputs: ReportInputs, bars: Bars) -> dict:
-    from evals.mobile import format_results, load_set, run_mobile, shipped_set_path
+def _mobile(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
+    from evals.mobile import (
+        drafting_planner,
+        format_results,
+        load_set,
+        retrieval_planner,
+        run_mobile,
+        shipped_set_path,
+    )
 
     instances = load_set(shipped_set_path())
+    gate = folds.without(frozenset())  # trained on all of ProactiveBench, never on devices
+    planners = [
+        (f"gate+retrieval, {label}", retrieval_planner(gate, policy, inputs.pool))
+        for label, policy in _policies(inputs.policy).items()
+    ]
+    if inputs.chat is not None:
+        planners.append(
+            (f"slow path ({inputs.chat.name})", drafting_planner(inputs.chat, inputs.pool))
+        )
     results = []
-    for label, policy in _policies(inputs.policy).items():
-        for name, make_planner in inputs.mobile_planners:
-            with bars.step(f"mobile: {name}", len(instances)) as tick:
-                results.append(
-                    run_mobile(instances, make_planner(policy), f"{name}, {label}", tick)
-                )
+    for name, planner in planners:
+        with bars.step(f"mobile: {name}", len(instances)) as tick:
+            results.append(run_mobile(instances, planner, name, tick))
     return {"results": [asdict(r) for r in results], "table": format_results(results)}
 
 
@@ -222,7 +237,7 @@ def run_report(
         if "pira" in sections:
             results["pira"] = _pira(inputs, folds, bars)
         if "mobile" in sections:
-            results["mobile"] = _mobile(inputs, bars)
+            results["mobile"] = _mobile(inputs, folds, bars)
     save = getattr(inputs.judge, "save", None)
     if save is not None:
         save()

@@ -288,3 +288,42 @@ def test_bad_records_in_a_pira_set_are_reported_with_their_place():
     bad = pira.Trajectory("bad", {}, [pira.PiraEvent(-1e30, "x", None, False, "device", "S")])
     with pytest.raises(ValueError, match="bad:1"):
         bad.festina_events()
+
+
+class ScoresByText:
+    """A gate that needs help exactly on events whose text says "error"."""
+
+    version = "by-text"
+
+    def score(self, windows):
+        from gate.base import GateScores
+
+        return [
+            GateScores(0.9, 0.9) if "error" in w[-1].text else GateScores(0.05, 0.05)
+            for w in windows
+        ]
+
+
+def test_pira_runs_the_runtime_for_each_variant_through_a_simulated_user():
+    from gate.policy import GatePolicy
+
+    trajectory = pira.Trajectory(
+        "t",
+        {"a": {"trace": "x", "start": "0"}},
+        [
+            pira.PiraEvent(1.0, "The user opens a file in an editor", "a", False),
+            pira.PiraEvent(2.0, "A Slack notification", None, False, "notification", "Slack"),
+            pira.PiraEvent(3.0, "The user sees an error in the terminal", "a", True),
+        ],
+    )
+    gates = []
+
+    def gate_for(t):
+        gates.append(t.id)
+        return ScoresByText()
+
+    results = pira.run_pira([trajectory], gate_for, GatePolicy(delta=0.0))
+    assert gates == ["t"]  # one gate per trajectory, shared by the variants
+    assert [r.variant for r in results] == [v.name for v in pira.VARIANTS]
+    for r in results:
+        assert (r.events.tp, r.events.fp, r.threads_detected, r.noise_offers) == (1, 0, 1, 0)
