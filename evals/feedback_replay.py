@@ -29,18 +29,21 @@ from memory.store import Store
 
 @dataclass
 class SimulatedUser:
-    """A surface that answers every offer at once and records the answer in memory."""
+    """A surface that answers every offer at once and, if `remember`, records the answer
+    in memory (where the runtime learns from it)."""
 
     store: Store
     needs: dict[str, bool]
     refused_kind: EventKind | None
+    remember: bool = True
     answers: list[tuple[str, bool]] = field(default_factory=list)
 
     def offer(self, event: Event, decision: Decision) -> None:
         accepted = self.needs.get(event.id, False) and event.kind is not self.refused_kind
-        self.store.record_feedback(
-            event.id, Outcome.ACCEPTED if accepted else Outcome.REJECTED, 2.0
-        )
+        if self.remember:
+            self.store.record_feedback(
+                event.id, Outcome.ACCEPTED if accepted else Outcome.REJECTED, 2.0
+            )
         self.answers.append((event.id, accepted))
 
 

@@ -21,10 +21,11 @@ Scores: event-level timing (ProactiveBench metrics), per-thread intent detection
 offer on a need point or within the next two events of its thread), timing (thread
 events from the first need point to the first offer at or after it), premature offers
 (in a thread before its first need point), and false triggers (offers on noise / noise
-events). The runtime is compared with and without memory and state tracking: with, the
-gate sees the last 8 events and the runtime learns from a simulated user's answers
-(accepts offers at need points, rejects the rest); without, it sees only the current
-event and learns nothing.
+events). The runtime (gate and slow path, as in the ProactiveBench replay) is compared
+with and without memory and state tracking. A simulated user accepts offers at need
+points and rejects the rest. With: the gate sees the last 8 events and the answers are
+stored, so the gate's feedback offsets and the slow path's memory (turned-down offers,
+lessons) use them. Without: the gate sees only the current event, nothing is stored.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ from typing import Any
 
 from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
-from agent.slowpath import GateRuleSlowPath
 from agent.sources.base import StaticSource
 from agent.sources.jsonl import record_to_item
 from evals.feedback_replay import SimulatedUser
 from evals.metrics import BenchScores, timing
+from evals.proactivebench import SlowPathFactory, gate_rule_slow_path
 from gate.base import GateModel
 from gate.data import Trace
 from gate.policy import GatePolicy
@@ -188,7 +189,9 @@ def shipped_set_path() -> Path:
 class Variant:
     name: str
     window: int
-    learning: bool
+    memory: bool
+    """Answers are stored: the gate's feedback offsets and the slow path's memory of
+    turned-down offers and lessons use them."""
 
 
 VARIANTS = (
@@ -212,25 +215,30 @@ class PiraScores:
 
 
 def _offered_ids(
-    trajectory: Trajectory, gate: GateModel, policy: GatePolicy, variant: Variant
+    trajectory: Trajectory,
+    gate: GateModel,
+    policy: GatePolicy,
+    variant: Variant,
+    slow_path: SlowPathFactory,
 ) -> set[str]:
     events = trajectory.festina_events()
     needs = {e.id: p.need for e, p in zip(events, trajectory.events, strict=True)}
     with tempfile.TemporaryDirectory(prefix="festina-pira-") as scratch:
-        store = Store(f"sqlite:///{Path(scratch) / 'memory.db'}")
-        user = SimulatedUser(store, needs, refused_kind=None)
+        work = Path(scratch)
+        store = Store(f"sqlite:///{work / 'memory.db'}")
+        user = SimulatedUser(store, needs, refused_kind=None, remember=variant.memory)
         pipeline = Pipeline(
             source=StaticSource(events, f"pira:{trajectory.id}"),
             gate=gate,
             policy=policy,
             store=store,
-            slow_path=GateRuleSlowPath(),
+            slow_path=slow_path(store, gate, policy, work),
             surface=user,
             options=PipelineOptions(
                 batch_size=1,
                 queue_size=1,
                 window_size=variant.window,
-                learn_from_feedback=variant.learning,
+                learn_from_feedback=variant.memory,
             ),
         )
         try:
@@ -293,6 +301,7 @@ def run_pira(
     policy: GatePolicy,
     *,
     variants: Sequence[Variant] = VARIANTS,
+    slow_path: SlowPathFactory = gate_rule_slow_path,
     on_run: Callable[[], None] = lambda: None,
 ) -> list[PiraScores]:
     """Score each variant; `gate_for` gives the gate that never saw a trajectory's traces."""
@@ -301,7 +310,7 @@ def run_pira(
     for variant in variants:
         offers = []
         for trajectory, gate in zip(trajectories, gates, strict=True):
-            offers.append(_offered_ids(trajectory, gate, policy, variant))
+            offers.append(_offered_ids(trajectory, gate, policy, variant, slow_path))
             on_run()
         results.append(score_variant(trajectories, offers, variant.name))
     return results

@@ -31,10 +31,10 @@ class RecordedChat:
         lines = _HISTORY_LINE.findall(prompt)
         if not lines:
             raise ChatError("recorded chat: no activity in the prompt")
-        current = lines[-1]
-        if current not in self._tasks:
-            raise ChatError(f"recorded chat: no recorded answer for {current[:80]!r}")
-        tasks = [t for t in self._tasks[current] if isinstance(t, str) and len(t.strip()) >= 3]
+        # An event the collection-time agent never saw (noise in a PIRA-style trajectory)
+        # gets the answer it would have had nothing to say to: silence.
+        recorded = self._tasks.get(lines[-1], [])
+        tasks = [t for t in recorded if isinstance(t, str) and len(t.strip()) >= 3]
         proposal = {
             "speak": bool(tasks),
             "task": tasks[0][:200] if tasks else "stay silent",

@@ -182,7 +182,9 @@ def _pira(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
     out = {}
     for label, policy in _policies(inputs.policy).items():
         with bars.step(f"PIRA ({label})", 2 * len(trajectories)) as tick:
-            results = run_pira(trajectories, gate_for, policy, on_run=tick)
+            results = run_pira(
+                trajectories, gate_for, policy, slow_path=inputs.slow_path[1], on_run=tick
+            )
         out[label] = {"results": [asdict(r) for r in results], "table": format_results(results)}
     return {"trajectories": len(trajectories), "by_policy": out}
 

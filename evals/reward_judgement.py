@@ -129,26 +129,26 @@ class RewardReport:
         return asdict(self)
 
     def table(self) -> str:
-        lines = [
-            f"{'judge':42} {'items':>5} {'acc':>6} {'prec':>6} {'recall':>6} {'F1':>6}  "
-            + "  ".join(f"{c} acc" for c in CATEGORIES)
-        ]
-        for r in self.results:
-            o = r.overall
-            per = "  ".join(
-                f"{r.by_category[c].accuracy:{len(c) + 4}.3f}"
-                if c in r.by_category
-                else " " * (len(c) + 4)
-                for c in CATEGORIES
+        def row(label: str, a: Agreement) -> str:
+            return (
+                f"{label:42} {a.items:5d} {a.accuracy:6.3f} {a.precision:6.3f} "
+                f"{a.recall:6.3f} {a.f1:6.3f}"
             )
-            lines.append(
-                f"{r.judge:42} {o.items:5d} {o.accuracy:6.3f} {o.precision:6.3f} "
-                f"{o.recall:6.3f} {o.f1:6.3f}  {per}"
-            )
+
+        header = f"{'judge':42} {'items':>5} {'acc':>6} {'prec':>6} {'recall':>6} {'F1':>6}"
+        lines = [header, *(row(r.judge, r.overall) for r in self.results)]
         lines += [
             f"{name:42} {120:5d} {'':>6} {'':>6} {'':>6} {f1:6.3f}"
             for name, f1 in self.published_f1.items()
         ]
+        for r in self.results:
+            lines += [
+                "",
+                f"by category ({r.judge}; 'valid' is the positive class, so a "
+                "category whose items are all invalid has precision and recall 0)",
+                header.replace("judge", "category", 1),
+            ]
+            lines += [row(c, a) for c, a in r.by_category.items()]
         return "\n".join(lines)
 
 

@@ -131,8 +131,10 @@ def test_the_recorded_chat_answers_with_the_current_events_recorded_task():
         ).text
     )
     assert silent["speak"] is False
-    with pytest.raises(ChatError, match="no recorded answer"):
-        chat.complete([{}, {"content": "Recent activity:\n- 10:00:00 [editor] other"}], {})
+    unseen = chat.complete([{}, {"content": "Recent activity:\n- 10:00:00 [editor] other"}], {})
+    assert json.loads(unseen.text)["speak"] is False
+    with pytest.raises(ChatError, match="no activity"):
+        chat.complete([{}, {"content": "nothing here"}], {})
 
 
 def test_reward_agreement_is_reported_per_category():
