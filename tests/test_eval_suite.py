@@ -46,16 +46,29 @@ def test_the_human_judge_accepts_offers_when_needed_and_silence_when_not():
     assert not judge.accepts(JudgeCase((), None, True))
 
 
+PROPOSAL = {
+    "speak": True,
+    "task": "Look this up for you",
+    "why_now": "you are searching",
+    "expected_benefit": "saves time",
+    "tool_plan": [{"tool": "web_search_query", "args": {"query": "ruby capitalize"}}],
+}
+
+
 class FakeJudgeServer(BaseHTTPRequestHandler):
-    """Stands in for a remote judge model: accepts every proposal, never silence."""
+    """Stands in for a remote model. As judge it accepts every proposal and no silence;
+    asked for a proposal, it always offers to search the web."""
 
     requests: list[dict] = []  # noqa: RUF012 - shared by the handler instances of one server
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeJudgeServer.requests.append(body)
-        proposed = "The assistant proposes" in body["messages"][-1]["content"]
-        content = json.dumps({"thought": "fine", "judgement": proposed})
+        if body["response_format"]["json_schema"]["name"] == "Proposal":
+            content = json.dumps(PROPOSAL)
+        else:
+            proposed = "The assistant proposes" in body["messages"][-1]["content"]
+            content = json.dumps({"thought": "fine", "judgement": proposed})
         data = json.dumps(
             {
                 "choices": [{"message": {"content": content}}],
@@ -238,7 +251,7 @@ def test_the_drafting_planner_plans_with_the_slow_paths_prompt_and_validation(tm
     assert (scores.exact, scores.act_accuracy) == (0.0, 0.0)
 
 
-def test_one_command_writes_the_report_with_an_llm_judge(
+def test_one_command_writes_the_report_with_llm_judge_and_slow_path(
     trained_home, proactivebench, judge_url, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
@@ -247,6 +260,7 @@ def test_one_command_writes_the_report_with_an_llm_judge(
     args += ["--trace", "code_11", "--trace", "writing_11"]
     args += ["--section", "proactivebench", "--section", "mobile"]
     args += ["--judge-url", judge_url, "--judge-model", "judge"]
+    args += ["--slow-path", "llm", "--llm-url", judge_url, "--llm-model", "drafter"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     for name in (
@@ -282,7 +296,18 @@ def test_one_command_writes_the_report_with_an_llm_judge(
     # A wider band escalates at least as much.
     escalated = [r["escalated_fraction"] for r in results["proactivebench"]["delta_sweep"]]
     assert escalated == sorted(escalated)
-    assert results["mobile"]["results"][0]["instances"] == 48
+    # Cost: the slow path drafted on the model and the judge was asked, both paid in tokens.
+    cost = replay["cost"]
+    assert cost["deliberations"] > 0 and cost["slow_path_tokens"] == 60 * cost["deliberations"]
+    assert replay["judge_tokens"] > 0
+    offered = [i["agent_response"][0] for items in traces.values() for i in items]
+    assert PROPOSAL["task"] in offered  # drafted by the model, offered by the runtime
+    mobile_rows = {r["planner"]: r for r in results["mobile"]["results"]}
+    assert len(mobile_rows) == 3 and all(r["instances"] == 48 for r in mobile_rows.values())
+    drafted = mobile_rows["slow path (openai:drafter)"]
+    # It always plans a web search: never a gold sequence, but it acts in the 40 instances
+    # (10 scenarios) where acting is right.
+    assert (drafted["exact"], drafted["act_accuracy"]) == (0.0, 40 / 48)
     assert "## ProactiveBench replay" in (out / "report.md").read_text()
 
 

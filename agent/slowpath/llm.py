@@ -59,7 +59,8 @@ class OpenAICompatibleChat:
             "max_tokens": self.max_tokens,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "festina_proposal", "schema": schema},
+                # Named after the schema (pydantic's title: "Proposal", "Judgement").
+                "json_schema": {"name": str(schema.get("title", "answer")), "schema": schema},
             },
         }
         try:
