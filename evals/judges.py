@@ -2,10 +2,12 @@
 
 * `HumanJudge`: ProactiveBench's human labels (`task_status`), offline and free. Timing
   only: a proposal is right when help was needed, silence when it was not.
-* `LLMJudge`: any OpenAI-compatible endpoint, asked the way ProactiveBench's reward model
-  is: the observation history and the proposed task (or null for silence) in, a
-  judgement out. Serve the ProactiveBench reward model (or a strong LLM) behind vLLM,
-  Ollama or llama.cpp's server and the numbers are comparable with the paper's.
+* `LLMJudge`: any OpenAI-compatible endpoint, in the shape of ProactiveBench's
+  reward-model protocol: the observation history and the proposed task (or null for
+  silence) in, `{"thought", "judgement"}` out, one verdict per task. Serve the
+  ProactiveBench reward model (or a strong LLM) behind vLLM, Ollama or llama.cpp's
+  server for numbers comparable with the paper's. The released reward model's exact
+  prompt wording is not in the data here; `judge_messages` is the one place to match it.
   Answers are cached on disk by (model, prompt), so re-running a report costs nothing
   and gives the same verdicts.
 """

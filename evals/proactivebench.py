@@ -31,7 +31,7 @@ from agent.slowpath import GateRuleSlowPath, SlowPath
 from agent.slowpath.llm import ChatModel
 from agent.sources.base import StaticSource
 from evals.judges import Judge, JudgeCase
-from evals.metrics import BenchScores, JudgedEvent, score
+from evals.metrics import BenchScores, JudgedEvent, score, table
 from gate.base import GateModel
 from gate.data import Trace
 from gate.policy import Action, GatePolicy
@@ -64,9 +64,9 @@ def graph_slow_path(chat: ChatModel) -> SlowPathFactory:
     return build
 
 
-def gate_offer(event: Event) -> str:
-    """The task text of an offer the gate made without a draft."""
-    return f"Offer help with: {event.summary()}"[:200]
+def undrafted_offer(activity: str) -> str:
+    """The task text of an offer with no drafted task: help with the current activity."""
+    return f"Offer help with: {activity}"[:200]
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class ReplayedEvent:
     index: int
     observation: dict[str, str]
     needed: bool
-    intervened: bool
     task: str | None
+    """The offered task; None when the runtime stayed silent."""
     decided_by: str
     gate: str
     p_need: float
@@ -123,20 +123,18 @@ def replay_trace(
             for index, (event, needed) in enumerate(zip(trace.events, trace.needs, strict=True)):
                 decision = decided[event.id]
                 row = store.deliberation(event.id)
-                intervened = decision.final_action is Action.INTERVENE
                 task = None
-                if intervened:
+                if decision.final_action is Action.INTERVENE:
                     drafted = (
                         row.proposal if row is not None and row.action == "intervene" else None
                     )
-                    task = drafted["task"] if drafted else gate_offer(event)
+                    task = drafted["task"] if drafted else undrafted_offer(event.summary())
                 out.append(
                     ReplayedEvent(
                         trace=trace.name,
                         index=index,
                         observation=trace.observations[index],
                         needed=needed,
-                        intervened=intervened,
                         task=task,
                         decided_by=decision.decided_by or "",
                         gate=decision.model_version,
@@ -232,8 +230,7 @@ def judge_steps(
 def always_propose(steps: Iterable[TraceStep]) -> list[TraceStep]:
     """The same traces with an offer of help at every event."""
     return [
-        TraceStep(s.history, (f"Offer help with: {s.history[-1]['event']}"[:200],), s.needed)
-        for s in steps
+        TraceStep(s.history, (undrafted_offer(s.history[-1]["event"]),), s.needed) for s in steps
     ]
 
 
@@ -293,8 +290,6 @@ class ReplayReport:
         return asdict(self)
 
     def table(self) -> str:
-        from evals.metrics import table
-
         parts = []
         for split, rows in self.scores.items():
             parts += [f"split {split} (judge: {self.judge})", table(rows), ""]
