@@ -77,6 +77,9 @@ class PipelineOptions:
     learn_from_feedback: bool = True
     # None: every offer the gate wants is made (evaluations measure the gate alone).
     etiquette: EtiquetteSettings | None = None
+    # Decide each batch to the end, slow path included, before scoring the next: a run
+    # then never depends on timing (evaluations); the daemon overlaps the two instead.
+    lockstep: bool = False
 
 
 class Pipeline:
@@ -226,6 +229,8 @@ class Pipeline:
             events = [item for item in batch if item is not None]
             if events:
                 await self._decide_batch(events, slow_queue)
+                if self.options.lockstep:
+                    await slow_queue.join()
 
     async def _decide_batch(
         self, batch: list[Event], slow_queue: asyncio.Queue[_Escalation | None]
@@ -409,6 +414,7 @@ class Pipeline:
             await self._deliberate(window, decision)
         while (item := await slow_queue.get()) is not None:
             await self._deliberate(*item)
+            slow_queue.task_done()
 
     async def _deliberate(self, window: list[Event], decision: Decision) -> None:
         try:

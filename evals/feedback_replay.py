@@ -96,7 +96,9 @@ async def _replay(
             slow_path=GateRuleSlowPath(),
             surface=user,
             # Batches of one: each answer is learned from before the next event is scored.
-            options=PipelineOptions(batch_size=1, queue_size=1, learn_from_feedback=learning),
+            options=PipelineOptions(
+                batch_size=1, queue_size=1, learn_from_feedback=learning, lockstep=True
+            ),
         )
         await pipeline.run()
         store.close()

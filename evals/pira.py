@@ -239,6 +239,7 @@ def _offered_ids(
                 queue_size=1,
                 window_size=variant.window,
                 learn_from_feedback=variant.memory,
+                lockstep=True,
             ),
         )
         try:

@@ -104,7 +104,9 @@ async def _run(trace: Trace, gate: GateModel, policy: GatePolicy, store: Store, 
         slow_path=slow,
         surface=_Quiet(),
         # One event a batch: every decision sees memory as it stood after the previous one.
-        options=PipelineOptions(batch_size=1, queue_size=1, window_size=getattr(gate, "window", 8)),
+        options=PipelineOptions(
+            batch_size=1, queue_size=1, window_size=getattr(gate, "window", 8), lockstep=True
+        ),
     )
     await pipeline.run()
 

@@ -160,6 +160,34 @@ async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_pat
     assert store.totals().get("final_pending", 0) == 0
 
 
+async def test_in_lockstep_each_deliberation_ends_before_the_next_event_is_scored(tmp_path):
+    order: list[str] = []
+
+    class LoggingGate(FixedGate):
+        def score(self, windows):
+            order.extend(f"score {w[-1].text}" for w in windows)
+            return super().score(windows)
+
+    class SlowSlowPath(GateRuleSlowPath):
+        async def deliberate(self, window, decision):
+            await asyncio.sleep(0.01)
+            order.append(f"settled {window[-1].text}")
+            return await super().deliberate(window, decision)
+
+    records = [event_record(i, text=f"edge {i}") for i in range(3)]
+    source = JsonlSource(str(write_jsonl(tmp_path / "s.jsonl", records)))
+    pipeline, _ = make_pipeline(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        source,
+        gate=LoggingGate(),
+        slow_path=SlowSlowPath(),
+        batch_size=1,
+        lockstep=True,
+    )
+    await pipeline.run()
+    assert order == [f"{step} edge {i}" for i in range(3) for step in ("score", "settled")]
+
+
 async def test_escalations_beyond_the_slow_paths_room_are_settled_by_the_gate_rule(tmp_path):
     class StuckSlowPath(GateRuleSlowPath):
         async def deliberate(self, window, decision):
