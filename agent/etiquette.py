@@ -1,7 +1,9 @@
 """Manners on top of the gate: not too often, not while away, one question at a time.
 
 The gate says whether an offer is worth making; etiquette says whether now is the time.
-All clocks here are event time, so a replay behaves as the live day did.
+All clocks here are event time, so a replay behaves as the live day did. The state is
+rebuilt from memory on start (`restore`), so a restart does not reset the cooldown or
+forget an offer still waiting for its answer.
 """
 
 from __future__ import annotations
@@ -65,6 +67,16 @@ class Etiquette:
     def withdrawn(self, event: Event) -> None:
         """The slow path decided against the offer its context was held for."""
         self.answered([event.id] if event.id else [])
+
+    def restore(self, history: Iterable[tuple[Event, bool, bool]]) -> None:
+        """Rebuild the state after a restart from what memory holds, oldest first:
+        (event, an offer was made on it, the user answered it)."""
+        for event, offered, answered in history:
+            self.observe(event)
+            if offered:
+                self.offered(event)
+                if answered:
+                    self.answered([event.id] if event.id else [])
 
     def answered(self, event_ids: Iterable[str]) -> None:
         """The user answered these offers; their contexts are free again."""

@@ -45,6 +45,8 @@ logger = logging.getLogger("festina.pipeline")
 
 RETENTION_INTERVAL_S = 3600.0
 ANSWER_POLL_S = 1.0
+# Decisions read back on start to rebuild etiquette (cooldown, pending offers, presence).
+ETIQUETTE_MEMORY = 500
 
 T = TypeVar("T")
 _Escalation = tuple[list[Event], Decision]
@@ -148,6 +150,12 @@ class Pipeline:
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
+        if self._etiquette is not None:
+            recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
+            self._etiquette.restore(
+                (event, decision.final_action is Action.INTERVENE, answer is not None)
+                for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
+            )
 
         retention = asyncio.create_task(self._retention_loop())
         answers = asyncio.create_task(self._answers_loop())

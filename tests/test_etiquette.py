@@ -100,3 +100,47 @@ async def test_the_pipeline_records_etiquette_holds_with_the_reason(tmp_path):
     assert "away" in decided["I need help 3"].reason
     # The gate's own verdict is kept next to the hold, so the record shows what it wanted.
     assert decided["I need help 3"].gate_action == "intervene"
+
+
+async def test_a_restart_keeps_the_cooldown_and_the_pending_offer(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    settings = EtiquetteSettings(cooldown_s=60, pending_timeout_s=600)
+    first, store = make_pipeline(
+        url, StaticSource([_event(0, "I need help 1")]), etiquette=settings
+    )
+    await first.run()
+    store.close()
+    later = [
+        _event(10, "I need help 2", app="Browser"),  # 10 s after the offer: cooldown
+        _event(100, "I need help 3"),  # the first offer's context, still unanswered
+        _event(200, "I need help 4", app="Terminal"),  # free context, cooldown over
+    ]
+    surface = RecordingSurface()
+    second, store = make_pipeline(url, StaticSource(later), surface=surface, etiquette=settings)
+    await second.run()
+    decided = {event.text: decision for event, decision in store.decisions(limit=10)}
+    store.close()
+    assert [event.text for event, _ in surface.offers] == ["I need help 4"]
+    assert "cooldown" in decided["I need help 2"].reason
+    assert "awaits an answer" in decided["I need help 3"].reason
+
+
+async def test_an_answer_given_before_a_restart_frees_its_context(tmp_path):
+    from memory.feedback import Outcome
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    settings = EtiquetteSettings(cooldown_s=60, pending_timeout_s=600)
+    first, store = make_pipeline(
+        url, StaticSource([_event(0, "I need help 1")]), etiquette=settings
+    )
+    await first.run()
+    [(offered, _)] = store.decisions(limit=1)
+    store.record_feedback(offered.id, Outcome.ACCEPTED, 1.0)
+    store.close()
+    surface = RecordingSurface()
+    second, store = make_pipeline(
+        url, StaticSource([_event(100, "I need help 2")]), surface=surface, etiquette=settings
+    )
+    await second.run()
+    store.close()
+    assert [event.text for event, _ in surface.offers] == ["I need help 2"]
