@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from evals.metrics import JudgedEvent, score, timing
 from evals.recorded_chat import RecordedChat
 from evals.reward_judgement import _result, agreement
 from gate.data import RewardItem, load_traces
+from tests.chat_server import ChatCompletionHandler
 
 
 def test_metrics_follow_proactivebench_definitions():
@@ -55,34 +57,18 @@ PROPOSAL = {
 }
 
 
-class FakeJudgeServer(BaseHTTPRequestHandler):
+class FakeJudgeServer(ChatCompletionHandler):
     """Stands in for a remote model. As judge it accepts every proposal and no silence;
     asked for a proposal, it always offers to search the web."""
 
-    requests: list[dict] = []  # noqa: RUF012 - shared by the handler instances of one server
+    requests: ClassVar[list[dict]] = []  # shared by the handler instances of one server
 
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body):
         FakeJudgeServer.requests.append(body)
         if body["response_format"]["json_schema"]["name"] == "Proposal":
-            content = json.dumps(PROPOSAL)
-        else:
-            proposed = "The assistant proposes" in body["messages"][-1]["content"]
-            content = json.dumps({"thought": "fine", "judgement": proposed})
-        data = json.dumps(
-            {
-                "choices": [{"message": {"content": content}}],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 10},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            return json.dumps(PROPOSAL)
+        proposed = "The assistant proposes" in body["messages"][-1]["content"]
+        return json.dumps({"thought": "fine", "judgement": proposed})
 
 
 @pytest.fixture

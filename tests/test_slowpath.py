@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
@@ -26,6 +26,7 @@ from gate.cues import CueGate
 from gate.policy import Action, GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
+from tests.chat_server import ChatCompletionHandler
 from tests.conftest import event_record, write_jsonl
 from tools import default_pool
 
@@ -202,31 +203,19 @@ async def test_a_rejected_offer_is_not_proposed_again_in_the_same_context(tmp_pa
     assert any(lesson.startswith("Held back an offer") for lesson in lessons)
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
+class FakeOpenAI(ChatCompletionHandler):
     """A stand-in for a remote OpenAI-compatible server: the first request hangs."""
 
     requests: ClassVar[list[dict]] = []
     hang = threading.Event()
+    usage: ClassVar[dict[str, int]] = {"prompt_tokens": 120, "completion_tokens": 30}
 
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body):
         FakeOpenAI.requests.append(body)
         if len(FakeOpenAI.requests) == 1:
             FakeOpenAI.hang.wait(60)  # the daemon is killed while it waits
-            return
-        reply = {
-            "choices": [{"message": {"content": proposal()}}],
-            "usage": {"prompt_tokens": 120, "completion_tokens": 30},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            return None
+        return proposal()
 
 
 def test_a_daemon_killed_mid_deliberation_resumes_it_after_restart(tmp_path):
