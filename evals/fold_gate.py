@@ -51,8 +51,9 @@ class FoldGate:
 
     def score(self, windows: Sequence[EventWindow]) -> list[GateScores]:
         windows = self._recent(windows)
-        p_need = self._heads["need"].predict(self._builder.need(windows))
-        p_accept = self._heads["accept"].predict(self._builder.accept(windows))
+        need, accept = self._builder.need_and_accept(windows)
+        p_need = self._heads["need"].predict(need)
+        p_accept = self._heads["accept"].predict(accept)
         return [
             GateScores(float(np.clip(n, 0, 1)), float(np.clip(a, 0, 1)))
             for n, a in zip(p_need, p_accept, strict=True)

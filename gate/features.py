@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -74,20 +75,55 @@ def _flag(pattern: re.Pattern[str], text: str) -> float:
     return float(bool(pattern.search(text)))
 
 
-def window_cues(window: EventWindow) -> dict[str, float]:
+@dataclass(frozen=True)
+class EventCues:
+    """What the cues read off one event on its own; an event is seen again in every window
+    it is history of, so callers scoring many windows reuse these (`CueMemo`)."""
+
+    summary: str
+    search: bool
+    error: bool
+    quoted: frozenset[str]
+
+    @classmethod
+    def of(cls, event: Event) -> EventCues:
+        summary = event.summary()
+        return cls(
+            summary,
+            bool(_SEARCH.search(summary)),
+            bool(_ERROR.search(summary)),
+            frozenset(_quoted_terms(event)),
+        )
+
+
+class CueMemo:
+    """`EventCues` per event, computed once for the lifetime of the memo (one batch)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, EventCues] = {}
+
+    def __call__(self, event: Event) -> EventCues:
+        key = id(event)  # the batch holds every event, so ids are not reused meanwhile
+        if key not in self._memo:
+            self._memo[key] = EventCues.of(event)
+        return self._memo[key]
+
+
+def window_cues(
+    window: EventWindow, cues_of: Callable[[Event], EventCues] = EventCues.of
+) -> dict[str, float]:
     """Numeric cues for the last event of `window`, keyed by `CUE_NAMES`."""
     current = window[-1]
     earlier = window[:-1]
-    text = current.summary()
+    now = cues_of(current)
     gap = current.timestamp - earlier[-1].timestamp if earlier else 0.0
-    current_terms = _quoted_terms(current)
-    repeated = any(current_terms & _quoted_terms(e) for e in earlier) if current_terms else False
+    repeated = any(now.quoted & cues_of(e).quoted for e in earlier) if now.quoted else False
     return {
-        "is_search": _flag(_SEARCH, text),
-        "is_error": _flag(_ERROR, text),
-        "is_help_seeking": _flag(_HELP, text),
-        "searches_in_window": float(sum(bool(_SEARCH.search(e.summary())) for e in window)),
-        "errors_in_window": float(sum(bool(_ERROR.search(e.summary())) for e in window)),
+        "is_search": float(now.search),
+        "is_error": float(now.error),
+        "is_help_seeking": _flag(_HELP, now.summary),
+        "searches_in_window": float(sum(cues_of(e).search for e in window)),
+        "errors_in_window": float(sum(cues_of(e).error for e in window)),
         "repeated_query": float(repeated),
         "log_gap_prev": math.log1p(max(gap, 0.0)),
         "events_last_minute": float(sum(current.timestamp - e.timestamp <= 60 for e in window)),
@@ -95,9 +131,8 @@ def window_cues(window: EventWindow) -> dict[str, float]:
     }
 
 
-def _activity(window: EventWindow, similarities: np.ndarray) -> list[float]:
+def _activity(window: EventWindow, similarities: np.ndarray, text: str) -> list[float]:
     current = window[-1]
-    text = current.summary()
     kind_changed = len(window) > 1 and window[-2].kind != current.kind
     has_history = similarities.size > 0
     return [
@@ -132,8 +167,8 @@ class FeatureBuilder:
     def accept_task_names(self) -> list[str]:
         return [*CUE_NAMES, *ACTIVITY_NAMES, *TASK_NAMES]
 
-    def _embed_windows(self, windows: Sequence[EventWindow]) -> list[np.ndarray]:
-        texts = [event.summary() for window in windows for event in window]
+    def _embed_windows(self, windows: Sequence[EventWindow], memo: CueMemo) -> list[np.ndarray]:
+        texts = [memo(event).summary for window in windows for event in window]
         vectors = self.encoder.encode(texts)
         out, start = [], 0
         for window in windows:
@@ -142,12 +177,14 @@ class FeatureBuilder:
         return out
 
     def _base(self, windows: Sequence[EventWindow]) -> tuple[np.ndarray, list[np.ndarray]]:
-        embedded = self._embed_windows(windows)
+        memo = CueMemo()
+        embedded = self._embed_windows(windows, memo)
         rows = []
         for window, vectors in zip(windows, embedded, strict=True):
-            cues = window_cues(window)
+            cues = window_cues(window, memo)
             similarities = vectors[:-1] @ vectors[-1]
-            rows.append([*(cues[name] for name in CUE_NAMES), *_activity(window, similarities)])
+            activity = _activity(window, similarities, memo(window[-1]).summary)
+            rows.append([*(cues[name] for name in CUE_NAMES), *activity])
         return np.asarray(rows, dtype=np.float32), embedded
 
     def need(self, windows: Sequence[EventWindow]) -> np.ndarray:
@@ -157,6 +194,11 @@ class FeatureBuilder:
 
     def accept(self, windows: Sequence[EventWindow]) -> np.ndarray:
         return self._base(windows)[0]
+
+    def need_and_accept(self, windows: Sequence[EventWindow]) -> tuple[np.ndarray, np.ndarray]:
+        """Both heads' features from one pass: the accept features lead the need ones."""
+        need = self.need(windows)
+        return need, need[:, : len(self.accept_names)]
 
     def accept_task(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> np.ndarray:
         base, embedded = self._base(windows)

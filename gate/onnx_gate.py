@@ -67,8 +67,9 @@ class OnnxGate:
 
     def score(self, windows: Sequence[EventWindow]) -> list[GateScores]:
         windows = [list(w)[-self.window :] for w in windows]
-        p_need = self._heads["need"].predict(self.features.need(windows))
-        p_accept = self._heads["accept"].predict(self.features.accept(windows))
+        need, accept = self.features.need_and_accept(windows)
+        p_need = self._heads["need"].predict(need)
+        p_accept = self._heads["accept"].predict(accept)
         return [GateScores(float(n), float(a)) for n, a in zip(p_need, p_accept, strict=True)]
 
     def score_tasks(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> list[float]:
