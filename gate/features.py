@@ -102,6 +102,9 @@ class CueMemo:
     def __init__(self) -> None:
         self._memo: dict[int, EventCues] = {}
 
+    def __len__(self) -> int:
+        return len(self._memo)
+
     def __call__(self, event: Event) -> EventCues:
         key = id(event)  # the batch holds every event, so ids are not reused meanwhile
         if key not in self._memo:

@@ -31,3 +31,26 @@ def test_a_lone_event_is_first_in_window_with_no_gap():
     assert cues["is_first_in_window"] == 1.0
     assert cues["log_gap_prev"] == 0.0
     assert cues["repeated_query"] == 0.0
+
+
+def test_batch_features_read_each_events_cues_once_and_match_the_window_alone(trained_home):
+    from gate.build import ensure_encoder
+    from gate.encoder import OnnxEncoder
+    from gate.features import CueMemo, FeatureBuilder
+
+    texts = [
+        "The user searches on Google for 'ruby capitalize names'.",
+        "The user reads a page.",
+        "An error: 'ruby capitalize names' fails in the terminal.",
+        "The user types in the editor.",
+    ]
+    events = [event(10 * i, text) for i, text in enumerate(texts)]
+    windows = [events[: i + 1] for i in range(len(events))]
+    memo = CueMemo()
+    assert [window_cues(w, memo) for w in windows] == [window_cues(w) for w in windows]
+    assert len(memo) == len(events)  # each event read once for all four windows
+
+    builder = FeatureBuilder(OnnxEncoder(ensure_encoder(trained_home / "data" / "models")))
+    need, accept = builder.need_and_accept(windows)
+    assert (need == builder.need(windows)).all()
+    assert (accept == builder.accept(windows)).all()
