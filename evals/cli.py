@@ -152,7 +152,7 @@ def eval_report(
     quiet: bool,
 ) -> None:
     """Every evaluation in one run: results.json, report.md, report.html and plots."""
-    from evals.judges import HumanJudge, LLMJudge
+    from evals.judges import HumanJudge, JudgeError, LLMJudge
     from evals.proactivebench import gate_rule_slow_path, graph_slow_path, recorded_tasks
     from evals.recorded_chat import RecordedChat
     from evals.report import SECTIONS, ReportInputs, run_report
@@ -195,7 +195,11 @@ def eval_report(
         chat=chat,
         traces=list(traces) or None,
     )
-    results = run_report(inputs, sections or SECTIONS, progress=not quiet)
+    try:
+        results = run_report(inputs, sections or SECTIONS, progress=not quiet)
+    except JudgeError as error:
+        message = f"the judge failed ({error}); verdicts so far are cached"
+        raise click.ClickException(message) from error
     for name in SECTIONS:
         section = results.get(name)
         if section is None:

@@ -231,18 +231,21 @@ def run_report(
     if inputs.traces is not None:
         traces = [t for t in traces if t.name in inputs.traces]
     results: dict[str, Any] = {"policy": inputs.policy.model_dump(), "judge": inputs.judge.name}
-    with Bars(enabled=progress) as bars:
-        if "proactivebench" in sections:
-            results["proactivebench"] = _proactivebench(inputs, traces, folds, bars)
-        if "reward" in sections:
-            results["reward"] = _reward(inputs, bars)
-        if "pira" in sections:
-            results["pira"] = _pira(inputs, folds, bars)
-        if "mobile" in sections:
-            results["mobile"] = _mobile(inputs, folds, bars)
-    save = getattr(inputs.judge, "save", None)
-    if save is not None:
-        save()
+    try:
+        with Bars(enabled=progress) as bars:
+            if "proactivebench" in sections:
+                results["proactivebench"] = _proactivebench(inputs, traces, folds, bars)
+            if "reward" in sections:
+                results["reward"] = _reward(inputs, bars)
+            if "pira" in sections:
+                results["pira"] = _pira(inputs, folds, bars)
+            if "mobile" in sections:
+                results["mobile"] = _mobile(inputs, folds, bars)
+    finally:
+        # Verdicts already paid for survive a failed run (a judge endpoint going away).
+        save = getattr(inputs.judge, "save", None)
+        if save is not None:
+            save()
     (inputs.out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
     from evals.report_render import render
 

@@ -340,3 +340,18 @@ def test_pira_runs_the_runtime_for_each_variant_through_a_simulated_user():
     assert [r.variant for r in results] == [v.name for v in pira.VARIANTS]
     for r in results:
         assert (r.events.tp, r.events.fp, r.threads_detected, r.noise_offers) == (1, 0, 1, 0)
+
+
+def test_an_unreachable_judge_is_a_clear_error_not_a_traceback(
+    trained_home, proactivebench, tmp_path, monkeypatch
+):
+    from tests.postgres import free_port
+
+    monkeypatch.setenv("FESTINA_HOME", str(trained_home))
+    args = ["eval", "report", "--data", str(proactivebench), "--out", str(tmp_path), "--quiet"]
+    args += ["--section", "proactivebench", "--trace", "code_11"]
+    args += ["--judge-url", f"http://127.0.0.1:{free_port()}/v1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "the judge failed" in result.output
+    assert list((tmp_path / "cache").glob("judge-*.json"))  # saved even though the run failed
