@@ -31,13 +31,15 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import numpy as np
 
 from agent.sources import bundled_stream_path
+from evals.stand_in_llm import ChatCompletionHandler
 
 TOKEN = "load-test-token-0123456789"
 START_TIMEOUT_S = 120.0
@@ -84,28 +86,15 @@ def make_stream(count: int, *, unique_texts: bool, contexts: int = 8) -> list[di
     return stream
 
 
-class _StandInLLM(BaseHTTPRequestHandler):
+class _StandInLLM(ChatCompletionHandler):
     """Answers every chat completion after a delay, with a draft the graph refuses."""
 
     latency_s = 0.5
+    usage: ClassVar[dict[str, int]] = {"prompt_tokens": 200, "completion_tokens": 2}
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def reply(self, body: dict) -> str:
         time.sleep(self.latency_s)
-        body = json.dumps(
-            {
-                "choices": [{"message": {"content": "{}"}}],
-                "usage": {"prompt_tokens": 200, "completion_tokens": 2},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        return "{}"
 
 
 def _free_port() -> int:

@@ -15,8 +15,8 @@ from evals.judges import HumanJudge, JudgeCase, JudgeError, LLMJudge
 from evals.metrics import JudgedEvent, score, timing
 from evals.recorded_chat import RecordedChat
 from evals.reward_judgement import _result, agreement
+from evals.stand_in_llm import ChatCompletionHandler
 from gate.data import RewardItem, load_traces
-from tests.chat_server import ChatCompletionHandler
 
 
 def test_metrics_follow_proactivebench_definitions():

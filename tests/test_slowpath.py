@@ -21,12 +21,12 @@ from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import ChatError, ChatReply
 from agent.sources.base import StaticSource
+from evals.stand_in_llm import ChatCompletionHandler
 from gate.base import GateScores
 from gate.cues import CueGate
 from gate.policy import Action, GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.chat_server import ChatCompletionHandler
 from tests.conftest import event_record, write_jsonl
 from tools import default_pool
 

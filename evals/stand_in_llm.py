@@ -1,4 +1,5 @@
-"""Stand-ins for a remote OpenAI-compatible server (the one thing tests cannot run)."""
+"""A stand-in OpenAI-compatible chat server, for the load benchmark and the tests (a remote
+LLM is the one thing they cannot run here)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class ChatCompletionHandler(BaseHTTPRequestHandler):
     def reply(self, body: dict) -> str | None:
         raise NotImplementedError
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         content = self.reply(body)
         if content is None:
@@ -29,5 +30,5 @@ class ChatCompletionHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, *args):
+    def log_message(self, *args: object) -> None:
         pass
