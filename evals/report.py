@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.slowpath.llm import ChatModel
 from evals.fold_gate import FoldGate, train_fold_gate
-from evals.judges import Judge
+from evals.judges import HumanJudge, Judge
 from evals.metrics import BenchScores
 from evals.proactivebench import (
     Cost,
@@ -150,16 +150,15 @@ def _proactivebench(inputs: ReportInputs, traces: list[Trace], folds: _Folds, ba
     }
 
 
-def _reward(inputs: ReportInputs, bars: Bars) -> dict:
+def _reward(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
     from evals.reward_judgement import run_reward_benchmark
 
     with bars.step("reward judgement", None) as tick:
         report = run_reward_benchmark(
             inputs.root,
-            inputs.builder,
-            inputs.window,
-            encoder_id=inputs.encoder_id,
-            judges=[] if inputs.judge.name == "human labels" else [inputs.judge],
+            folds.without,
+            # The human labels are the answer key here: only a model judge is compared.
+            judges=[] if isinstance(inputs.judge, HumanJudge) else [inputs.judge],
             progress=lambda _: tick(),
         )
     return {**report.to_dict(), "table": report.table()}
@@ -236,7 +235,7 @@ def run_report(
             if "proactivebench" in sections:
                 results["proactivebench"] = _proactivebench(inputs, traces, folds, bars)
             if "reward" in sections:
-                results["reward"] = _reward(inputs, bars)
+                results["reward"] = _reward(inputs, folds, bars)
             if "pira" in sections:
                 results["pira"] = _pira(inputs, folds, bars)
             if "mobile" in sections:

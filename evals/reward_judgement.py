@@ -16,11 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.fold_gate import train_fold_gate
+from evals.fold_gate import FoldGate
 from evals.judges import Judge, JudgeCase
 from gate.data import RewardItem, load_reward_items, load_traces
-from gate.features import FeatureBuilder
-from gate.training import build_dataset
 
 CATEGORIES = ("Missed-Need", "Correct-Rejection", "Correct-Detection", "False-Alarm")
 # Data README: agreement with humans on reward_data/test_data (all 120 items, of which
@@ -79,22 +77,16 @@ def _result(name: str, items: Sequence[RewardItem], predicted: Sequence[bool]) -
 
 def gate_verdicts(
     items: Sequence[RewardItem],
-    root: Path,
-    builder: FeatureBuilder,
-    window: int,
-    *,
-    encoder_id: str,
+    gate_for: Callable[[frozenset[str]], FoldGate],
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[bool]:
-    traces = load_traces(root)
-    reward = load_reward_items(root / "reward_data" / "train_data.jsonl", traces)
-    dataset = build_dataset(traces, reward, window)
+    """The gate's verdict on each item, from `gate_for(traces the item touches)`."""
     verdicts: list[bool | None] = [None] * len(items)
     for groups in sorted({item.groups for item in items}, key=sorted):
         progress("fold without " + ("+".join(sorted(groups)) or "nothing"))
-        gate = train_fold_gate(dataset, builder, groups, encoder_id=encoder_id)
+        gate = gate_for(groups)
         index = [i for i, item in enumerate(items) if item.groups == groups]
-        windows = [items[i].history[-window:] for i in index]
+        windows = [items[i].history[-gate.window :] for i in index]
         scores = gate.score(windows)
         tasks = [(i, w) for i, w in zip(index, windows, strict=True) if items[i].task]
         p_task = gate.score_tasks([w for _, w in tasks], [items[i].task or "" for i, _ in tasks])
@@ -154,19 +146,18 @@ class RewardReport:
 
 def run_reward_benchmark(
     root: Path,
-    builder: FeatureBuilder,
-    window: int,
+    gate_for: Callable[[frozenset[str]], FoldGate],
     *,
-    encoder_id: str,
     judges: Sequence[Judge] = (),
     progress: Callable[[str], None] = lambda _: None,
 ) -> RewardReport:
+    """`gate_for(traces)` gives a gate trained without those traces (see `evals.report`)."""
     items = load_reward_items(root / "reward_data" / "test_data.jsonl", load_traces(root))
     results = [
         _result(
             "festina gate (p_accept / p_need, LOTO)",
             items,
-            gate_verdicts(items, root, builder, window, encoder_id=encoder_id, progress=progress),
+            gate_verdicts(items, gate_for, progress),
         )
     ]
     for judge in judges:
