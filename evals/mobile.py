@@ -40,7 +40,7 @@ from agent.slowpath.proposal import (
     shortlist,
 )
 from gate.base import Embedder, GateModel
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from tools.pool import ToolPool
 
 SET_VERSION = "mobile-v1"
@@ -254,13 +254,8 @@ def retrieval_planner(gate: GateModel, policy: GatePolicy, pool: ToolPool) -> Pl
 
     def plan(window: list[Event]) -> list[str]:
         scores = gate.score([window])[0]
-        action, tau = policy.decide(scores.p_need, scores.p_accept)
-        settled = (
-            action
-            if action is not Action.ESCALATE
-            else (Action.INTERVENE if scores.p_accept >= tau else Action.SILENT)
-        )
-        if settled is not Action.INTERVENE:
+        # The gate's rule with escalations settled by it too (no slow path here).
+        if scores.p_accept < policy.threshold(scores.p_need):
             return []
         query = gate.embed_texts([" ".join(e.text for e in window)])[0]
         return [tools[int(np.argmax(vectors @ query))].name]

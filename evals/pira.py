@@ -214,13 +214,14 @@ class PiraScores:
     false_trigger_rate: float
 
 
-def _offered_ids(
+def _offers(
     trajectory: Trajectory,
     gate: GateModel,
     policy: GatePolicy,
     variant: Variant,
     slow_path: SlowPathFactory,
-) -> set[str]:
+) -> list[bool]:
+    """Whether the runtime made an offer at each event of the trajectory."""
     events = trajectory.festina_events()
     needs = {e.id: p.need for e, p in zip(events, trajectory.events, strict=True)}
     with tempfile.TemporaryDirectory(prefix="festina-pira-") as scratch:
@@ -246,20 +247,20 @@ def _offered_ids(
             asyncio.run(pipeline.run())
         finally:
             store.close()
-    return {event_id for event_id, _ in user.answers}
+    offered = {event_id for event_id, _ in user.answers}
+    return [event.id in offered for event in events]
 
 
 def score_variant(
     trajectories: Sequence[Trajectory],
-    offers: Sequence[set[str]],
+    offers: Sequence[Sequence[bool]],
     name: str,
 ) -> PiraScores:
+    """`offers[k][i]`: an offer was made at event i of trajectory k."""
     proposed, needed = [], []
     threads = detected = premature = noise = noise_offers = 0
     delays: list[int] = []
-    for trajectory, offered in zip(trajectories, offers, strict=True):
-        ids = [e.id for e in trajectory.festina_events()]
-        flags = [i in offered for i in ids]
+    for trajectory, flags in zip(trajectories, offers, strict=True):
         proposed += flags
         needed += [e.need for e in trajectory.events]
         for e, flag in zip(trajectory.events, flags, strict=True):
@@ -311,7 +312,7 @@ def run_pira(
     for variant in variants:
         offers = []
         for trajectory, gate in zip(trajectories, gates, strict=True):
-            offers.append(_offered_ids(trajectory, gate, policy, variant, slow_path))
+            offers.append(_offers(trajectory, gate, policy, variant, slow_path))
             on_run()
         results.append(score_variant(trajectories, offers, variant.name))
     return results

@@ -173,9 +173,8 @@ def test_pira_scores_detection_timing_and_false_triggers():
             pira.PiraEvent(5.0, "The user types in a document", "b", True),
         ],
     )
-    ids = [e.id for e in trajectory.festina_events()]
     # Offers: the noise event, and thread a one event after its need point.
-    result = pira.score_variant([trajectory], [{ids[1], ids[3]}], "v")
+    result = pira.score_variant([trajectory], [[False, True, False, True, False]], "v")
     assert (result.threads, result.threads_detected) == (2, 1)
     assert result.mean_delay_events == 1.0
     assert (result.noise_events, result.noise_offers, result.false_trigger_rate) == (1, 1, 1.0)
