@@ -97,7 +97,8 @@ class _StandInLLM(ChatCompletionHandler):
         return "{}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -243,7 +244,7 @@ def _run_http(
     batch: int,
     senders: int,
 ) -> LoadResult:
-    port = _free_port()
+    port = free_port()
     daemon = _Daemon(workdir / scenario, model, llm_url, "http", port)
     try:
         asyncio.run(_wait_until_up(daemon.url, daemon))
@@ -258,7 +259,7 @@ def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> 
     home.mkdir(parents=True, exist_ok=True)
     path = home / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
-    daemon = _Daemon(home, model, llm_url, f"jsonl:{path}", _free_port())
+    daemon = _Daemon(home, model, llm_url, f"jsonl:{path}", free_port())
     code = daemon.process.wait(timeout=3600)
     daemon.log.close()
     if code != 0:

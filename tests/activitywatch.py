@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.postgres import free_port
+from evals.load_test import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.events import Event
+from evals.load_test import free_port
 from tests.conftest import event_record
-from tests.postgres import free_port
 from tests.test_daemon import FESTINA, count, wait_for
 
 TOKEN = "fault-test-token-0123456789"

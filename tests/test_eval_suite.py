@@ -344,7 +344,7 @@ def test_pira_runs_the_runtime_for_each_variant_through_a_simulated_user():
 def test_an_unreachable_judge_is_a_clear_error_not_a_traceback(
     trained_home, proactivebench, tmp_path, monkeypatch
 ):
-    from tests.postgres import free_port
+    from evals.load_test import free_port
 
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
     args = ["eval", "report", "--data", str(proactivebench), "--out", str(tmp_path), "--quiet"]
