@@ -68,23 +68,42 @@ def eval_feedback(
     show_default=True,
     help="Seconds the stand-in LLM takes per call: how busy the slow path is.",
 )
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Gate version or model folder to load; repeat to compare gates in one run "
+    "(default: the configured or current gate).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_load(
-    obj: Any, events: int, batch: int, senders: int, llm_latency: float, as_json: bool
+    obj: Any,
+    events: int,
+    batch: int,
+    senders: int,
+    llm_latency: float,
+    models: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Load test on loopback: sustained events/s, loss and gate latency of the real daemon."""
     import tempfile
 
     from evals.load_test import as_dict, format_results, run_load_test
-    from gate.registry import current_model_dir
+    from gate.registry import RegistryError, find_model_dir
 
     settings = obj.settings()
-    model = settings.gate.model or str(current_model_dir(obj.paths.models_dir) or "")
+    try:
+        folders = [
+            str(find_model_dir(obj.paths.models_dir, name or settings.gate.model) or "")
+            for name in models or ("",)
+        ]
+    except RegistryError as error:
+        raise click.ClickException(str(error)) from error
     with tempfile.TemporaryDirectory(prefix="festina-load-") as workdir:
         results = run_load_test(
             Path(workdir),
-            model=model,
+            models=folders,
             events=events,
             batch=batch,
             senders=senders,
@@ -92,8 +111,7 @@ def eval_load(
         )
     click.echo(json.dumps(as_dict(results), indent=2) if as_json else format_results(results))
     click.echo(
-        f"gate: {model or 'untrained cue gate'}; {os.cpu_count()} CPUs; "
-        f"stand-in LLM {llm_latency:g}s per call",
+        f"{os.cpu_count()} CPUs; stand-in LLM {llm_latency:g}s per call",
         err=True,
     )
 

@@ -12,7 +12,8 @@ peer's own trace file. "Always propose" is scored on the same traces as the gate
 
 Speed. Per-event latency (one window at a time, as the daemon sees a quiet stream) and
 batched throughput from a cold cache, for the ONNX gate and for the same encoder run
-in PyTorch in the same process when torch is installed.
+in PyTorch in the same process when torch is installed (for a static encoder, the
+transformer it was distilled from).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from gate.calibration import expected_calibration_error, reliability_curve
 from gate.data import load_reward_items, load_traces
 from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
 from gate.policy import Action, GatePolicy
+from gate.static_export import STATIC_PREFIX
 from gate.training import Dataset, build_dataset, features_for, make_estimator, train_head
 
 
@@ -317,11 +319,11 @@ class BenchmarkReport:
         ]
         for label, figures in (
             ("ONNX gate", self.latency_onnx),
-            ("PyTorch encoder", self.latency_torch_encoder),
+            ("PyTorch transformer", self.latency_torch_encoder),
         ):
             if figures:
                 lines.append(
-                    f"{label:16} p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
+                    f"{label:19} p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
                     f"batched {figures['batched_events_per_s']:.0f} events/s"
                 )
         return "\n".join(lines)
@@ -353,7 +355,10 @@ def run_benchmark(
     torch_latency = None
     if encoder_source:
         progress("latency (PyTorch)")
-        torch_latency = measure_torch_encoder(encoder_source, [w[-1].summary() for w in windows])
+        # A static encoder is timed against the transformer it was distilled from.
+        torch_latency = measure_torch_encoder(
+            encoder_source.removeprefix(STATIC_PREFIX), [w[-1].summary() for w in windows]
+        )
     curves = {
         "p_need vs task_status": reliability_curve(loto.p_need, loto.labels),
         "p_accept vs reward judgement": reliability_curve(loto.accept_held_out, loto.accept_labels),

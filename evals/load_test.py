@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from http.server import ThreadingHTTPServer
@@ -47,6 +48,7 @@ START_TIMEOUT_S = 120.0
 
 @dataclass
 class LoadResult:
+    gate: str
     scenario: str
     sent: int
     stored: int
@@ -214,9 +216,16 @@ async def _send(
 
 
 def _result(
-    scenario: str, sent: int, memory: dict, seconds: float, acks: list[float], retries: int
+    model: str,
+    scenario: str,
+    sent: int,
+    memory: dict,
+    seconds: float,
+    acks: list[float],
+    retries: int,
 ) -> LoadResult:
     return LoadResult(
+        gate=Path(model).name if model else "untrained cue gate",
         scenario=scenario,
         sent=sent,
         stored=memory["stored"],
@@ -245,17 +254,17 @@ def _run_http(
     senders: int,
 ) -> LoadResult:
     port = free_port()
-    daemon = _Daemon(workdir / scenario, model, llm_url, "http", port)
+    daemon = _Daemon(workdir / Path(model).name / scenario, model, llm_url, "http", port)
     try:
         asyncio.run(_wait_until_up(daemon.url, daemon))
         seconds, acks, retries = asyncio.run(_send(daemon.url, stream, batch, senders))
     finally:
         daemon.stop()
-    return _result(scenario, len(stream), daemon.memory(), seconds, acks, retries)
+    return _result(model, scenario, len(stream), daemon.memory(), seconds, acks, retries)
 
 
 def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> LoadResult:
-    home = workdir / "replay"
+    home = workdir / Path(model).name / "replay"
     home.mkdir(parents=True, exist_ok=True)
     path = home / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
@@ -269,37 +278,37 @@ def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> 
     seconds = (
         datetime.fromisoformat(memory["last"]) - datetime.fromisoformat(memory["first"])
     ).total_seconds()
-    return _result("baseline: jsonl replay, recurring texts", len(stream), memory, seconds, [], 0)
+    scenario = "baseline: jsonl replay, recurring texts"
+    return _result(model, scenario, len(stream), memory, seconds, [], 0)
 
 
 def run_load_test(
     workdir: Path,
     *,
-    model: str,
+    models: Sequence[str],
     events: int = 3000,
     batch: int = 50,
     senders: int = 4,
     llm_latency_s: float = 0.5,
 ) -> list[LoadResult]:
-    """The three runs described in the module docstring."""
+    """The three runs described in the module docstring, for each gate model folder in
+    `models` ("" for the untrained cue gate)."""
     handler = type("StandIn", (_StandInLLM,), {"latency_s": llm_latency_s})
     llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
     llm_url = f"http://127.0.0.1:{llm.server_port}/v1"
     recurring = make_stream(events, unique_texts=False)
+    unique = make_stream(events, unique_texts=True)
+    sending = (batch, senders)
     try:
         return [
-            _run_http("http, recurring texts", recurring, workdir, model, llm_url, batch, senders),
-            _run_http(
-                "http, unique texts",
-                make_stream(events, unique_texts=True),
-                workdir,
-                model,
-                llm_url,
-                batch,
-                senders,
-            ),
-            _run_replay(recurring, workdir, model, llm_url),
+            result
+            for model in models
+            for result in (
+                _run_http("http, recurring texts", recurring, workdir, model, llm_url, *sending),
+                _run_http("http, unique texts", unique, workdir, model, llm_url, *sending),
+                _run_replay(recurring, workdir, model, llm_url),
+            )
         ]
     finally:
         llm.shutdown()
@@ -310,14 +319,15 @@ def format_results(results: list[LoadResult]) -> str:
         return "-" if value is None else f"{value:.1f}"
 
     lines = [
-        f"{'scenario':<40} {'events/s':>9} {'lost':>5} {'ack p50':>8} {'ack p99':>8} "
+        f"{'gate':<30} {'scenario':<40} {'events/s':>9} {'lost':>5} {'ack p50':>8} {'ack p99':>8} "
         f"{'gate p50':>9} {'gate p99':>9} {'503s':>5} {'escal.':>6} {'delib.':>6} {'busy':>5}"
     ]
     for r in results:
         lines.append(
-            f"{r.scenario:<40} {r.events_per_s:>9.1f} {r.lost:>5} {ms(r.ack_ms_p50):>8} "
-            f"{ms(r.ack_ms_p99):>8} {r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} "
-            f"{r.busy_retries:>5} {r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
+            f"{r.gate:<30} {r.scenario:<40} {r.events_per_s:>9.1f} {r.lost:>5} "
+            f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} "
+            f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.busy_retries:>5} "
+            f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
         )
     lines.append(
         "events/s: sent / seconds until the last 'stored' answer (replay: first to last stored); "

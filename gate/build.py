@@ -24,6 +24,7 @@ from gate.registry import (
     save_manifest,
     set_current,
 )
+from gate.static_export import STATIC_PREFIX, export_static_encoder
 from gate.training import (
     HEAD_NAMES,
     build_dataset,
@@ -56,10 +57,28 @@ class TrainingInputs:
         ]
 
 
-def ensure_encoder(models_dir: Path, source: str | None = None) -> Path:
-    """An exported encoder for `source` (default: the bundled MiniLM), exporting it once
-    and reusing it for every later model version."""
-    source = source or str(bundled_minilm_path())
+def encoder_source(spec: str | None = None) -> str:
+    """The encoder a `--encoder` value names: empty for the bundled MiniLM, `static` for
+    static token vectors distilled from it, `static:PATH|ID` distilled from another
+    encoder, anything else a Hugging Face folder or hub id."""
+    if not spec:
+        return str(bundled_minilm_path())
+    if spec == STATIC_PREFIX.rstrip(":"):
+        return STATIC_PREFIX + str(bundled_minilm_path())
+    return spec
+
+
+def export_source(source: str, target_dir: Path) -> Path:
+    """Export the encoder `source` names (see `encoder_source`) to `target_dir`."""
+    if source.startswith(STATIC_PREFIX):
+        return export_static_encoder(source.removeprefix(STATIC_PREFIX), target_dir)
+    return export_encoder(source, target_dir)
+
+
+def ensure_encoder(models_dir: Path, spec: str | None = None) -> Path:
+    """An exported encoder for `spec` (see `encoder_source`), exporting it once and
+    reusing it for every later model version."""
+    source = encoder_source(spec)
     encoders = models_dir / "encoders"
     for candidate in sorted(encoders.glob("*/" + _SOURCE_NOTE)) if encoders.is_dir() else []:
         if candidate.read_text().strip() == source and (candidate.parent / ENCODER_FILE).is_file():
@@ -67,7 +86,7 @@ def ensure_encoder(models_dir: Path, source: str | None = None) -> Path:
     encoders.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=encoders) as scratch:
         logger.info("exporting encoder %s to ONNX", source)
-        export_encoder(source, Path(scratch))
+        export_source(source, Path(scratch))
         (Path(scratch) / _SOURCE_NOTE).write_text(source + "\n")
         target = encoders / file_sha256(Path(scratch) / ENCODER_FILE)[:12]
         if target.exists():
@@ -92,11 +111,12 @@ def train_gate(
     inputs: TrainingInputs,
     models_dir: Path,
     *,
-    encoder_source: str | None = None,
+    encoder: str | None = None,
     make_current: bool = True,
 ) -> GateManifest:
-    """Train, calibrate, export and register a gate model; returns its manifest."""
-    encoder_dir = ensure_encoder(models_dir, encoder_source)
+    """Train, calibrate, export and register a gate model with the encoder `encoder`
+    names (see `encoder_source`); returns its manifest."""
+    encoder_dir = ensure_encoder(models_dir, encoder)
     traces = load_traces(inputs.proactivebench)
     for path in inputs.labelled:
         traces.extend(load_labelled_jsonl(path))

@@ -21,6 +21,23 @@ def data_option(fn: Any) -> Any:
     )(fn)
 
 
+def encoder_option(fn: Any) -> Any:
+    return click.option(
+        "--encoder",
+        "encoder",
+        metavar="SPEC",
+        help="Encoder folder or hub id; `static` for static token vectors distilled from "
+        "the bundled MiniLM (fast, see README), `static:PATH` from another one "
+        "(default: the bundled MiniLM).",
+    )(fn)
+
+
+def model_option(fn: Any) -> Any:
+    return click.option(
+        "--model", help="Gate version (see `festina gate list`) or model folder; default current."
+    )(fn)
+
+
 @click.group()
 def gate() -> None:
     """Train, export, evaluate and choose gate models."""
@@ -34,9 +51,7 @@ def gate() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help='Extra labelled JSONL ({"event": {...}, "need": true}); repeatable.',
 )
-@click.option(
-    "--encoder", "encoder_source", help="Encoder folder or hub id (default: bundled MiniLM)."
-)
+@encoder_option
 @click.option("--window", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--no-activate", is_flag=True, help="Register the model without making it current.")
 @click.option("--if-missing", is_flag=True, help="Do nothing when a current model exists.")
@@ -45,7 +60,7 @@ def gate_train(
     obj: Any,
     data_dir: Path,
     labelled: tuple[Path, ...],
-    encoder_source: str | None,
+    encoder: str | None,
     window: int,
     no_activate: bool,
     if_missing: bool,
@@ -62,7 +77,7 @@ def gate_train(
     manifest = train_gate(
         TrainingInputs(data_dir, labelled, window),
         obj.paths.ensure().models_dir,
-        encoder_source=encoder_source,
+        encoder=encoder,
         make_current=not no_activate,
     )
     click.echo(f"trained {manifest.version}" + ("" if no_activate else " (now current)"))
@@ -73,14 +88,12 @@ def gate_train(
 
 @gate.command("export")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--encoder", "encoder_source", help="Encoder folder or hub id (default: bundled MiniLM)."
-)
-def gate_export(target: Path, encoder_source: str | None) -> None:
+@encoder_option
+def gate_export(target: Path, encoder: str | None) -> None:
     """Export the sentence encoder to TARGET/encoder.onnx with its tokenizer."""
-    from gate.encoder_export import bundled_minilm_path, export_encoder
+    from gate.build import encoder_source, export_source
 
-    path = export_encoder(encoder_source or bundled_minilm_path(), target)
+    path = export_source(encoder_source(encoder), target)
     click.echo(f"wrote {path}")
 
 
@@ -120,6 +133,7 @@ def gate_use(obj: Any, version: str) -> None:
 
 @gate.command("eval")
 @data_option
+@model_option
 @click.option(
     "--out",
     "out_dir",
@@ -130,25 +144,31 @@ def gate_use(obj: Any, version: str) -> None:
 @click.option("--no-latency", is_flag=True, help="Skip the speed measurements.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.pass_obj
-def gate_eval(obj: Any, data_dir: Path, out_dir: Path, no_latency: bool, as_json: bool) -> None:
-    """Benchmark: leave-one-trace-out quality, 15 peer agents, ablation, latency."""
+def gate_eval(
+    obj: Any, data_dir: Path, model: str | None, out_dir: Path, no_latency: bool, as_json: bool
+) -> None:
+    """Benchmark a gate model's set-up (its encoder, heads retrained per fold):
+    leave-one-trace-out quality, 15 peer agents, ablation, latency."""
     from evals.gate_benchmark import run_benchmark
     from gate.build import ensure_encoder
     from gate.encoder import OnnxEncoder
     from gate.features import FeatureBuilder
-    from gate.registry import current_model_dir
+    from gate.registry import RegistryError, encoder_dir_of, find_model_dir
 
     settings = obj.settings()
     models_dir = obj.paths.ensure().models_dir
-    encoder_dir = ensure_encoder(models_dir)
-    model_dir = None if no_latency else current_model_dir(models_dir)
+    try:
+        model_dir = find_model_dir(models_dir, model)
+    except RegistryError as error:
+        raise click.ClickException(str(error)) from error
     if not no_latency and model_dir is None:
         raise click.ClickException("no current gate model to time; run `festina gate train` first")
+    encoder_dir = encoder_dir_of(model_dir) if model_dir else ensure_encoder(models_dir)
     report = run_benchmark(
         data_dir,
         FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
         settings.gate.policy(),
-        model_dir=model_dir,
+        model_dir=None if no_latency else model_dir,
         encoder_source=None if no_latency else (encoder_dir / "source.txt").read_text().strip(),
         out_dir=out_dir,
         window=settings.gate.window,
@@ -156,5 +176,7 @@ def gate_eval(obj: Any, data_dir: Path, out_dir: Path, no_latency: bool, as_json
     )
     click.echo(report.to_json() if as_json else report.table())
     click.echo(
-        f"report: {out_dir / 'gate_benchmark.json'}, plot: {out_dir / 'reliability.png'}", err=True
+        f"model: {model_dir.name if model_dir else 'none'}; encoder: {encoder_dir.name}; "
+        f"report: {out_dir / 'gate_benchmark.json'}, plot: {out_dir / 'reliability.png'}",
+        err=True,
     )

@@ -10,7 +10,7 @@ from gate.calibration import Calibrator
 from gate.encoder import OnnxEncoder
 from gate.features import FeatureBuilder
 from gate.heads_gate import HeadsGate
-from gate.registry import load_manifest
+from gate.registry import encoder_dir_of, load_manifest
 from gate.runtime import open_session
 
 
@@ -35,9 +35,7 @@ class OnnxGate(HeadsGate):
     def __init__(self, model_dir: Path, *, device: str = "auto") -> None:
         self.manifest = load_manifest(model_dir)
         self.model_dir = model_dir
-        self.encoder = OnnxEncoder(
-            (model_dir / self.manifest.encoder.directory).resolve(), device=device
-        )
+        self.encoder = OnnxEncoder(encoder_dir_of(model_dir), device=device)
         heads = {
             name: _Head(model_dir / head.file, head.calibrator, device, len(head.features))
             for name, head in self.manifest.heads.items()

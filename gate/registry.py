@@ -76,6 +76,22 @@ def current_model_dir(models_dir: Path) -> Path | None:
     return models_dir / version if version else None
 
 
+def find_model_dir(models_dir: Path, name: str | None = None) -> Path | None:
+    """The model `name` names (a registered version or a model folder), else the current
+    one; None when nothing is named and no model is current."""
+    if not name:
+        return current_model_dir(models_dir)
+    for candidate in (models_dir / name, Path(name).expanduser()):
+        if (candidate / MANIFEST).is_file():
+            return candidate
+    raise RegistryError(f"no gate model {name!r} (neither a version in {models_dir} nor a folder)")
+
+
+def encoder_dir_of(model_dir: Path) -> Path:
+    """The exported encoder a model was trained with."""
+    return (model_dir / load_manifest(model_dir).encoder.directory).resolve()
+
+
 def set_current(models_dir: Path, version: str) -> None:
     if not (models_dir / version / MANIFEST).is_file():
         raise RegistryError(f"no model version {version!r} in {models_dir}")

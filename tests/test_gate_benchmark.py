@@ -3,12 +3,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
 
-from evals.gate_benchmark import judge, run_benchmark, score_peers
-from gate.build import ensure_encoder
-from gate.encoder import OnnxEncoder
-from gate.features import FeatureBuilder
-from gate.policy import GatePolicy
+from agent.cli import cli
+from evals.gate_benchmark import judge, score_peers
+from gate.registry import list_versions
 
 
 def test_judge_counts_false_alarms_among_proposals():
@@ -33,32 +32,33 @@ def test_peer_scores_match_the_published_range(proactivebench):
     assert all(0.53 <= p.false_alarm <= 0.63 for p in peers if p.f1 >= 0.48)
 
 
-def test_the_benchmark_writes_its_report_and_plot(trained_home, proactivebench, tmp_path):
-    encoder_dir = ensure_encoder(trained_home / "data" / "models")
-    report = run_benchmark(
-        proactivebench,
-        FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
-        GatePolicy(),
-        model_dir=None,
-        encoder_source=None,
-        out_dir=tmp_path,
-        window=8,
-    )
-    assert report.gate.events == 152
-    assert report.always_propose.f1 == pytest.approx(0.545, abs=0.001)
-    assert set(report.need_feature_ablation) == {
+def test_the_benchmark_evaluates_the_named_model_and_writes_its_report_and_plot(
+    trained_home, proactivebench, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FESTINA_HOME", str(trained_home))
+    [version] = [m.version for m in list_versions(trained_home / "data" / "models")]
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["gate", "eval", "--model", "gate-nope", "--no-latency"])
+    assert refused.exit_code == 1 and "no gate model 'gate-nope'" in refused.output
+    args = ["gate", "eval", "--data", str(proactivebench), "--out", str(tmp_path)]
+    result = runner.invoke(cli, [*args, "--model", version, "--no-latency", "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"model: {version}" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["gate"]["events"] == 152
+    assert report["always_propose"]["f1"] == pytest.approx(0.545, abs=0.001)
+    assert set(report["need_feature_ablation"]) == {
         "cues",
         "activity",
         "cues+activity",
         "embedding",
         "all",
     }
-    assert [r["cost_ratio"] for r in report.cost_sweep] == sorted(
-        r["cost_ratio"] for r in report.cost_sweep
-    )
+    sweep = report["cost_sweep"]
+    assert [r["cost_ratio"] for r in sweep] == sorted(r["cost_ratio"] for r in sweep)
     # A higher cost of missed help can only lower tau, so proposals never shrink.
-    rates = [r["proposal_rate"] for r in report.cost_sweep]
+    rates = [r["proposal_rate"] for r in sweep]
     assert rates == sorted(rates)
     saved = json.loads((tmp_path / "gate_benchmark.json").read_text())
-    assert saved["gate"]["f1"] == report.gate.f1
+    assert saved == report
     assert (tmp_path / "reliability.png").stat().st_size > 1000

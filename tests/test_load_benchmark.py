@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from click.testing import CliRunner
+
+from agent.cli import cli
 from evals.load_test import format_results, make_stream, run_load_test
 
 
@@ -14,7 +17,10 @@ def test_streams_are_distinct_events_and_unique_texts_really_are(tmp_path):
 
 
 def test_a_small_load_run_loses_nothing_and_reports_every_scenario(tmp_path, festina_home):
-    results = run_load_test(tmp_path, model="", events=120, batch=20, senders=3, llm_latency_s=0.05)
+    results = run_load_test(
+        tmp_path, models=[""], events=120, batch=20, senders=3, llm_latency_s=0.05
+    )
+    assert {r.gate for r in results} == {"untrained cue gate"}
     assert [r.scenario for r in results] == [
         "http, recurring texts",
         "http, unique texts",
@@ -27,3 +33,9 @@ def test_a_small_load_run_loses_nothing_and_reports_every_scenario(tmp_path, fes
         assert result.unresolved == 0
         assert result.deliberated + result.settled_busy <= result.escalated
     assert "events/s" in format_results(results)
+
+
+def test_the_load_command_refuses_a_gate_that_is_not_there(festina_home):
+    result = CliRunner().invoke(cli, ["eval", "load", "--model", "gate-nope", "--events", "10"])
+    assert result.exit_code == 1
+    assert "no gate model 'gate-nope'" in result.output
