@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gate.cli import data_option
+from gate.cli import data_option, encoder_option
 
 
 @click.group("eval")
@@ -138,6 +138,7 @@ def _chat(url: str, model: str, key_env: str) -> Any:
     type=click.Choice(["proactivebench", "reward", "pira", "mobile"]),
     help="Run only these sections (repeatable; default: all).",
 )
+@encoder_option
 @click.option(
     "--slow-path",
     type=click.Choice(["recorded", "gate-rule", "llm"]),
@@ -160,6 +161,7 @@ def eval_report(
     data_dir: Path,
     out_dir: Path,
     sections: tuple[str, ...],
+    encoder: str | None,
     slow_path: str,
     llm_url: str | None,
     llm_model: str,
@@ -184,7 +186,7 @@ def eval_report(
         raise click.UsageError("--slow-path llm needs --llm-url and --llm-model")
     settings = obj.settings()
     models_dir = obj.paths.ensure().models_dir
-    encoder_dir = ensure_encoder(models_dir)
+    encoder_dir = ensure_encoder(models_dir, encoder)
     chat = _chat(llm_url, llm_model, key_env) if llm_url else None
     if slow_path == "recorded":
         slow = (
