@@ -35,6 +35,7 @@ from agent.sources.base import EventSource, Rejection
 from agent.sources.pacing import paced
 from agent.surface import Surface
 from gate.base import Embedder, GateModel, GateScores
+from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import Action, GatePolicy
 from memory.feedback import FeedbackLearner
 from memory.preferences import Preferences
@@ -47,6 +48,8 @@ RETENTION_INTERVAL_S = 3600.0
 ANSWER_POLL_S = 1.0
 # Decisions read back on start to rebuild etiquette (cooldown, pending offers, presence).
 ETIQUETTE_MEMORY = 500
+# Embeddings read back on start: as many as the encoder's cache keeps.
+EMBEDDINGS_RESTORED = ENCODER_CACHE_SIZE
 
 T = TypeVar("T")
 _Escalation = tuple[list[Event], Decision]
@@ -156,6 +159,8 @@ class Pipeline:
                 (event, decision.final_action is Action.INTERVENE, answer is not None)
                 for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
             )
+
+        await self._restore_embeddings()
 
         retention = asyncio.create_task(self._retention_loop())
         answers = asyncio.create_task(self._answers_loop())
@@ -293,6 +298,18 @@ class Pipeline:
             elif decision.final_action is Action.INTERVENE:
                 self.stats.intervened += 1
                 self._offer(item, decision)
+
+    async def _restore_embeddings(self) -> None:
+        """Seed the gate's encoder cache with the vectors memory holds from earlier runs:
+        a day's window titles and pages recur, and a restart should not embed them again."""
+        if not isinstance(self.gate, Embedder):
+            return
+        texts, vectors = await self._in(
+            self._db_thread, self.store.recent_embeddings, self.gate.encoder_id, EMBEDDINGS_RESTORED
+        )
+        if texts:
+            self.gate.preload_embeddings(texts, vectors)
+            logger.info("encoder cache: %d embeddings restored from memory", len(texts))
 
     async def _embed(self, events: list[Event]) -> tuple[str, np.ndarray] | None:
         """Vectors for recall, when the gate can embed; recall is optional, so a failure

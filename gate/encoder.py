@@ -16,10 +16,13 @@ from tokenizers import Tokenizer
 from gate.runtime import open_session
 
 MAX_TOKENS = 128
+CACHE_SIZE = 4096
 
 
 class OnnxEncoder:
-    def __init__(self, model_dir: Path, *, device: str = "auto", cache_size: int = 4096) -> None:
+    def __init__(
+        self, model_dir: Path, *, device: str = "auto", cache_size: int = CACHE_SIZE
+    ) -> None:
         self._session = open_session(model_dir / "encoder.onnx", device)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
@@ -41,6 +44,18 @@ class OnnxEncoder:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
+    def preload(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Take embeddings this encoder computed earlier (oldest first), e.g. those memory
+        stored, so a restart does not pay for texts it has already seen."""
+        for text, vector in zip(texts, vectors, strict=True):
+            self._cache[text] = vector.astype(np.float32, copy=False)
+            self._cache.move_to_end(text)
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings, one row per text."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
@@ -51,6 +66,5 @@ class OnnxEncoder:
         for row, text in enumerate(texts):
             out[row] = self._cache[text]
             self._cache.move_to_end(text)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._trim()
         return out

@@ -66,6 +66,8 @@ class Encoder(Protocol):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def preload(self, texts: Sequence[str], vectors: np.ndarray) -> None: ...
+
 
 def _quoted_terms(event: Event) -> set[str]:
     return {(a or b).lower() for a, b in _QUOTED.findall(event.text)}

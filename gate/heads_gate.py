@@ -33,6 +33,10 @@ class HeadsGate:
         """Unit-norm embeddings; event summaries just scored are cache hits."""
         return self.features.encoder.encode(texts)
 
+    def preload_embeddings(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Seed the encoder's cache with embeddings it computed before (see `OnnxEncoder`)."""
+        self.features.encoder.preload(texts, vectors)
+
     def _recent(self, windows: Sequence[EventWindow]) -> list[list]:
         return [list(w)[-self.window :] for w in windows]
 

@@ -463,6 +463,23 @@ class Store:
             matrix,
         )
 
+    def recent_embeddings(self, encoder: str, limit: int) -> tuple[list[str], np.ndarray]:
+        """The event summaries and vectors `encoder` stored last (at most `limit`, oldest
+        first): what a restarted gate would otherwise embed again."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, EpisodeVectorRow.vector)
+                .join(EpisodeVectorRow, EpisodeVectorRow.event_id == EventRow.id)
+                .where(EpisodeVectorRow.encoder == encoder)
+                .order_by(EpisodeVectorRow.id.desc())
+                .limit(limit)
+            ).all()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        rows.reverse()
+        summaries = [_event_from_row(event).summary() for event, _ in rows]
+        return summaries, np.stack([np.frombuffer(vector, dtype=np.float32) for _, vector in rows])
+
     def vector_count(self, encoder: str) -> int:
         with self._session() as session:
             return (

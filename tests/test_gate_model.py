@@ -164,3 +164,50 @@ def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_
     lines = recall.stdout.splitlines()
     assert len(lines) == 3
     assert all("capitaliz" in line.lower() for line in lines)
+
+
+async def test_a_restarted_pipeline_embeds_no_text_memory_already_holds(model_dir, tmp_path):
+    from agent.pipeline import Pipeline, PipelineOptions
+    from agent.slowpath import GateRuleSlowPath
+    from agent.sources.jsonl import JsonlSource
+    from gate.policy import GatePolicy
+    from memory.store import Store
+
+    texts = [f"The user reads section {i} of the Ruby string docs" for i in range(6)]
+    first_day = [event_record(i, text=t) for i, t in enumerate(texts)]
+    next_day = [event_record(i, text=t, start=1_700_086_400.0) for i, t in enumerate(texts)]
+
+    def run(url, records, name):
+        gate = OnnxGate(model_dir, device="cpu")
+        encoded = []
+        run_encoder = gate.encoder._run
+        gate.encoder._run = lambda batch: encoded.extend(batch) or run_encoder(batch)
+        pipeline = Pipeline(
+            source=JsonlSource(str(write_jsonl(tmp_path / f"{name}.jsonl", records))),
+            gate=gate,
+            policy=GatePolicy(),
+            store=Store(url),
+            slow_path=GateRuleSlowPath(),
+            surface=type("Quiet", (), {"offer": lambda self, e, d: None})(),
+            options=PipelineOptions(etiquette=None),
+        )
+        return pipeline, encoded
+
+    url = f"sqlite:///{tmp_path / 'memory.db'}"
+    first, encoded = run(url, first_day, "monday")
+    await first.run()
+    assert sorted(set(encoded)) == sorted(f"Editor | {t}" for t in texts)
+
+    restarted, encoded = run(url, next_day, "tuesday")
+    await restarted.run()
+    assert restarted.stats.decided == len(next_day)
+    assert encoded == []  # every text came from memory, none through the encoder
+
+    # The restored vectors are the encoder's own: a cold gate decides the same.
+    cold, _ = run(f"sqlite:///{tmp_path / 'cold.db'}", next_day, "tuesday-cold")
+    await cold.run()
+    warm_rows = Store(url).recent_activity(len(next_day))
+    cold_rows = Store(f"sqlite:///{tmp_path / 'cold.db'}").recent_activity(len(next_day))
+    assert [(d.p_need, d.p_accept) for _, d, _ in warm_rows] == [
+        (d.p_need, d.p_accept) for _, d, _ in cold_rows
+    ]

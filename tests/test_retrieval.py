@@ -94,3 +94,12 @@ def test_other_encoders_vectors_are_not_mixed_in(database_url):
     store = Store(database_url)
     remember(store, [("x", unit(1, 0))])
     assert EpisodeIndex(store, "another-encoder").recall(unit(1, 0)) == []
+
+
+def test_the_newest_embeddings_come_back_keyed_by_summary_oldest_first(database_url):
+    store = Store(database_url)
+    remember(store, [("a", unit(1, 0)), ("b", unit(0, 1)), ("c", unit(0, 0, 1))])
+    texts, vectors = store.recent_embeddings("enc", limit=2)
+    assert texts == ["Editor | b", "Editor | c"]  # the gate's input: Event.summary()
+    np.testing.assert_array_equal(vectors, np.stack([unit(0, 1), unit(0, 0, 1)]))
+    assert store.recent_embeddings("another-encoder", limit=2)[0] == []
