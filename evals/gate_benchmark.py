@@ -8,7 +8,10 @@ events are settled by the gate rule, as the runtime's default slow path does.
 
 Peers. The 15 published agents in peer_traces/ are judged the same way: an event is
 proposed when the agent's response holds a task, scored against the labels of the
-peer's own trace file. "Always propose" is scored on the same traces as the gate.
+peer's own trace file. "Always propose" is scored on the same traces as the gate, and so
+is the reward data's second human label of the same events (`help_needed`): how well
+one human label predicts the other is a reference no model of the labels should be
+expected to pass by far.
 
 Speed. Per-event latency (one window at a time, as the daemon sees a quiet stream) and
 batched throughput from a cold cache, for the ONNX gate and for the same encoder run
@@ -31,7 +34,7 @@ from sklearn.metrics import roc_auc_score
 from evals.metrics import BenchScores as Scores
 from evals.metrics import timing
 from gate.calibration import expected_calibration_error, reliability_curve
-from gate.data import load_reward_items, load_traces
+from gate.data import Trace, load_reward_items, load_traces
 from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
 from gate.policy import Action, GatePolicy
 from gate.static_export import STATIC_PREFIX
@@ -63,6 +66,26 @@ def score_peers(root: Path) -> list[Scores]:
                 labels.append(bool(step["task_status"]))
         results.append(judge(folder.name, proposed, labels))
     return sorted(results, key=lambda s: -s.f1)
+
+
+def score_annotators(root: Path, traces: Sequence[Trace]) -> Scores:
+    """The reward data's other human label of the same events, judged like an agent:
+    `help_needed` (every annotator accepted a candidate there) as the proposal. How far
+    two human labels of one event agree bounds what any model of `task_status` can show."""
+    help_needed: dict[tuple[str, str], bool] = {}
+    path = root / "reward_data" / "train_data.jsonl"
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        last = row["obs"][-1]
+        help_needed[(str(last["time"]), last["event"])] = bool(row["help_needed"])
+    proposed, labels = [], []
+    for trace in traces:
+        for observation, label in zip(trace.observations, trace.needs, strict=True):
+            key = (str(observation["time"]), observation["event"])
+            if key in help_needed:
+                proposed.append(help_needed[key])
+                labels.append(label)
+    return judge("annotators (help_needed)", proposed, labels)
 
 
 @dataclass
@@ -276,6 +299,7 @@ class BenchmarkReport:
     policy: dict[str, float]
     gate: Scores
     always_propose: Scores
+    annotators: Scores
     peers: list[Scores]
     escalated_fraction: float
     need_auc: float
@@ -292,7 +316,7 @@ class BenchmarkReport:
         return json.dumps(asdict(self), indent=2)
 
     def table(self) -> str:
-        rows = [self.gate, self.always_propose, *self.peers]
+        rows = [self.gate, self.always_propose, self.annotators, *self.peers]
         lines = [
             f"{'agent':30} {'events':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'FA':>6}",
             *(
@@ -367,6 +391,7 @@ def run_benchmark(
         policy=policy.model_dump(),
         gate=loto.scores,
         always_propose=judge("always propose", [True] * len(loto.labels), loto.labels),
+        annotators=score_annotators(proactivebench, traces),
         peers=score_peers(proactivebench),
         escalated_fraction=loto.escalated_fraction,
         need_auc=loto.need_auc,

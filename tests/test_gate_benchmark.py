@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
-from evals.gate_benchmark import judge, score_peers
+from evals.gate_benchmark import judge, score_annotators, score_peers
+from gate.data import load_traces
 from gate.registry import list_versions
 
 
@@ -32,6 +33,14 @@ def test_peer_scores_match_the_published_range(proactivebench):
     assert all(0.53 <= p.false_alarm <= 0.63 for p in peers if p.f1 >= 0.48)
 
 
+def test_the_second_human_label_is_judged_on_every_trace_event(proactivebench):
+    annotators = score_annotators(proactivebench, load_traces(proactivebench))
+    assert annotators.events == 152  # every trace event has reward items, none is lost
+    assert annotators.tp + annotators.fn == 57  # the traces' task_status positives
+    # The two human labels of one event agree little (the README's figure).
+    assert annotators.f1 < 0.55 and annotators.false_alarm > 0.45
+
+
 def test_the_benchmark_evaluates_the_named_model_and_writes_its_report_and_plot(
     trained_home, proactivebench, tmp_path, monkeypatch
 ):
@@ -47,6 +56,7 @@ def test_the_benchmark_evaluates_the_named_model_and_writes_its_report_and_plot(
     report = json.loads(result.stdout)
     assert report["gate"]["events"] == 152
     assert report["always_propose"]["f1"] == pytest.approx(0.545, abs=0.001)
+    assert report["annotators"]["events"] == 152
     assert set(report["need_feature_ablation"]) == {
         "cues",
         "activity",
