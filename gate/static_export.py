@@ -14,7 +14,6 @@ same inputs and output as the transformer export, so `OnnxEncoder` runs either.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -103,14 +102,6 @@ def _export_graph(table: np.ndarray, target: Path) -> None:
     onnx.save(model, str(target))
 
 
-def _tokenizer_without_specials(source: Path, target: Path) -> None:
-    """The source tokenizer, minus the [CLS]/[SEP] it would add: they carry no meaning
-    in a bag of token vectors and would pull every sentence toward the same point."""
-    config = json.loads(source.read_text())
-    config["post_processor"] = None
-    target.write_text(json.dumps(config))
-
-
 def export_static_encoder(source: str | Path, target_dir: Path) -> Path:
     """Distil the Hugging Face encoder at `source` (a local folder or hub id) and write
     `target_dir/encoder.onnx` with its tokenizer."""
@@ -123,8 +114,9 @@ def export_static_encoder(source: str | Path, target_dir: Path) -> Path:
     if not tokenizer.is_file():
         AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(target_dir))
         tokenizer = target_dir / TOKENIZER_FILE
-    scratch = target_dir / (TOKENIZER_FILE + ".source")
-    shutil.copyfile(tokenizer, scratch)
-    _tokenizer_without_specials(scratch, target_dir / TOKENIZER_FILE)
-    scratch.unlink()
+    # No [CLS]/[SEP]: they carry no meaning in a bag of token vectors and would pull every
+    # sentence toward the same point.
+    config = json.loads(tokenizer.read_text())
+    config["post_processor"] = None
+    (target_dir / TOKENIZER_FILE).write_text(json.dumps(config))
     return target
