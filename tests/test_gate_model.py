@@ -167,47 +167,35 @@ def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_
 
 
 async def test_a_restarted_pipeline_embeds_no_text_memory_already_holds(model_dir, tmp_path):
-    from agent.pipeline import Pipeline, PipelineOptions
-    from agent.slowpath import GateRuleSlowPath
-    from agent.sources.jsonl import JsonlSource
-    from gate.policy import GatePolicy
-    from memory.store import Store
+    from agent.events import Event
+    from agent.sources.base import StaticSource
+    from tests.test_pipeline import make_pipeline
 
     texts = [f"The user reads section {i} of the Ruby string docs" for i in range(6)]
-    first_day = [event_record(i, text=t) for i, t in enumerate(texts)]
-    next_day = [event_record(i, text=t, start=1_700_086_400.0) for i, t in enumerate(texts)]
 
-    def run(url, records, name):
+    def day(start):
+        records = [event_record(i, text=t, start=start) for i, t in enumerate(texts)]
+        return [Event.model_validate(r) for r in records]
+
+    async def run(url, events):
         gate = OnnxGate(model_dir, device="cpu")
         encoded = []
         run_encoder = gate.encoder._run
         gate.encoder._run = lambda batch: encoded.extend(batch) or run_encoder(batch)
-        pipeline = Pipeline(
-            source=JsonlSource(str(write_jsonl(tmp_path / f"{name}.jsonl", records))),
-            gate=gate,
-            policy=GatePolicy(),
-            store=Store(url),
-            slow_path=GateRuleSlowPath(),
-            surface=type("Quiet", (), {"offer": lambda self, e, d: None})(),
-            options=PipelineOptions(etiquette=None),
-        )
-        return pipeline, encoded
+        pipeline, store = make_pipeline(url, StaticSource(events), gate=gate)
+        await pipeline.run()
+        decided = [(d.p_need, d.p_accept) for _, d, _ in store.recent_activity(len(events))]
+        store.close()
+        return pipeline.stats, encoded, decided
 
     url = f"sqlite:///{tmp_path / 'memory.db'}"
-    first, encoded = run(url, first_day, "monday")
-    await first.run()
+    _, encoded, _ = await run(url, day(1_700_000_000.0))
     assert sorted(set(encoded)) == sorted(f"Editor | {t}" for t in texts)
 
-    restarted, encoded = run(url, next_day, "tuesday")
-    await restarted.run()
-    assert restarted.stats.decided == len(next_day)
+    stats, encoded, warm = await run(url, day(1_700_086_400.0))
+    assert stats.decided == len(texts)
     assert encoded == []  # every text came from memory, none through the encoder
 
     # The restored vectors are the encoder's own: a cold gate decides the same.
-    cold, _ = run(f"sqlite:///{tmp_path / 'cold.db'}", next_day, "tuesday-cold")
-    await cold.run()
-    warm_rows = Store(url).recent_activity(len(next_day))
-    cold_rows = Store(f"sqlite:///{tmp_path / 'cold.db'}").recent_activity(len(next_day))
-    assert [(d.p_need, d.p_accept) for _, d, _ in warm_rows] == [
-        (d.p_need, d.p_accept) for _, d, _ in cold_rows
-    ]
+    _, _, cold = await run(f"sqlite:///{tmp_path / 'cold.db'}", day(1_700_086_400.0))
+    assert warm == cold
