@@ -21,7 +21,16 @@ from pydantic import (
     model_validator,
 )
 
+from agent.jsonsafe import json_problem, strict_size, unsafe_char
+
 MAX_TEXT_CHARS = 4000
+#: Attributes are free-form but bounded: strict JSON of at most this many bytes and levels.
+MAX_ATTRIBUTES_BYTES = 32_768
+MAX_ATTRIBUTES_DEPTH = 16
+#: Event times outside this range are refused: arithmetic and time-zone conversion near
+#: datetime's limits (years 1 and 9999) would overflow further down.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 
@@ -72,27 +81,49 @@ class Event(BaseModel):
             except ValueError:
                 return value
         if isinstance(value, int | float):
-            if not math.isfinite(value) or value < 0:
+            # math.isfinite would overflow on a huge int; only floats can be NaN or infinite.
+            if (isinstance(value, float) and not math.isfinite(value)) or value < 0:
                 raise ValueError("time must be a finite, non-negative number of unix seconds")
             try:
                 return datetime.fromtimestamp(value, tz=UTC)
             except (OverflowError, OSError, ValueError) as error:
                 # Not ValueErrors all: pydantic would let the others escape validation.
-                raise ValueError(f"time {value!r} is out of range") from error
+                shown = repr(value) if isinstance(value, float) or value < 10**20 else "> 1e20"
+                raise ValueError(f"time {shown} is out of range") from error
         return value
 
-    @field_validator("source", "app", "title", "url", "text")
+    @field_validator("source", "app", "title", "url", "text", mode="before")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        # PostgreSQL cannot store NUL in text; refusing it here keeps both backends equal.
-        if value is not None and "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
+    def _valid_unicode(cls, value: Any) -> Any:
+        # Before pydantic's own check, so the reason says what is wrong with the text.
+        if isinstance(value, str) and (why := unsafe_char(value)):
+            raise ValueError(f"text {why}")
+        return value
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _strict_json(cls, value: Any) -> Any:
+        # Python's JSON reader takes NaN and Infinity, which no strict reader (nor the
+        # export) accepts; unbounded attributes would let one event crowd out the rest.
+        if not isinstance(value, dict):
+            return value
+        if why := json_problem(value, MAX_ATTRIBUTES_DEPTH):
+            raise ValueError(why)
+        if (size := strict_size(value)) > MAX_ATTRIBUTES_BYTES:
+            raise ValueError(f"{size} bytes; at most {MAX_ATTRIBUTES_BYTES} as JSON")
         return value
 
     @field_validator("time")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        in_range = f"time must be from {EARLIEST_TIME:%Y-%m-%d} up to {LATEST_TIME:%Y-%m-%d} UTC"
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError as error:  # e.g. 9999-12-31T23:59:59-01:00
+            raise ValueError(in_range) from error
+        if not EARLIEST_TIME <= utc < LATEST_TIME:
+            raise ValueError(in_range)
+        return utc
 
     @model_validator(mode="after")
     def _require_content_and_id(self) -> Event:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -59,10 +60,27 @@ def test_kind_is_an_enum():
         ({"text": "x" * 5000}, "text: String should have at most 4000 characters"),
         ({"id": "has spaces"}, "id: String should match pattern"),
         ({"text": "nul \x00 byte"}, "text: Value error, text must not contain NUL"),
+        ({"title": "a\ud800b"}, "title: Value error, text must not contain lone surrogates"),
+        ({"time": 10**400}, "time: Value error, time > 1e20 is out of range"),
+        ({"time": "1e400"}, "finite"),
+        ({"time": "9999-12-31T23:59:59-01:00"}, "time must be from 1970-01-01 up to 9999-01-01"),
+        ({"time": "0001-01-01T00:00:00+01:00"}, "time must be from 1970-01-01 up to 9999-01-01"),
+        ({"time": "1969-12-31T23:59:59Z"}, "time must be from 1970-01-01"),
+        ({"attributes": {"a": {"b": math.nan}}}, "attributes: Value error, nan is not a JSON"),
+        ({"attributes": {"a": [1, math.inf]}}, "inf is not a JSON number at a[1]"),
+        ({"attributes": {"\ud800": 1}}, "key must not contain lone surrogates"),
+        ({"attributes": {"a": "\x00"}}, "text at a must not contain NUL"),
+        ({"attributes": {"a": [[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]}}, "nested deeper than 16"),
+        ({"attributes": {"a": "x" * 40_000}}, "at most 32768 as JSON"),
     ],
 )
 def test_invalid_events_are_rejected_with_a_reason_naming_the_field(overrides, expected):
     assert expected in reason_for(**overrides)
+
+
+def test_strict_attributes_within_the_bounds_are_kept():
+    attributes = {"tab": 3, "nested": {"list": [1.5, None, True, "ü"]}}
+    assert make(attributes=attributes).attributes == attributes
 
 
 def test_summary_joins_present_fields():

@@ -107,3 +107,47 @@ def test_bad_source_specs_are_refused(spec):
 def test_open_source_accepts_existing_files(tmp_path: Path):
     path = write_jsonl(tmp_path / "ok.jsonl", [event_record(1)])
     assert open_source(f"jsonl:{path}").name == f"jsonl:{path}"
+
+
+async def test_hostile_lines_cost_only_themselves(tmp_path):
+    lines = [
+        json.dumps(event_record(1)).encode(),
+        b'{"time": 1, "kind": "text", "text": "bad byte \xff and raw surrogate \xed\xa0\x80"}',
+        b'{"time": 1, "kind": "text", "text": "escaped \\ud800"}',
+        b"[" * 5000 + b"]" * 5000,  # beyond the recursion limit
+        b'{"time": 1' + b"0" * 5000 + b', "kind": "text", "text": "x"}',
+        json.dumps({"observation": {"time": "Day 99999999, 1:00 AM", "event": "x"}}).encode(),
+        b"\xff not even JSON",
+        json.dumps(event_record(2)).encode(),
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = await collect(JsonlSource(str(path)))
+    assert [i.text for i in items if isinstance(i, Event)] == [
+        event_record(i)["text"] for i in (1, 2)
+    ]
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    assert [r.position for r in rejections] == [2, 3, 4, 5, 6, 7]
+    assert "lone surrogates" in rejections[0].reason and "lone surrogates" in rejections[1].reason
+    assert "nested deeper than 64" in rejections[2].reason
+    assert "out of range" in rejections[3].reason or "finite" in rejections[3].reason
+    assert "scene day 99999999 is out of range" in rejections[4].reason
+    for rejection in rejections:  # kept, escaped: valid UTF-8 with no NUL
+        rejection.raw.encode("utf-8")
+    assert "\\udcff" in rejections[0].raw and "\\udced\\udca0\\udc80" in rejections[0].raw
+
+
+async def test_a_json_list_file_with_hostile_records(tmp_path):
+    path = tmp_path / "trace.json"
+    path.write_bytes(
+        b'[{"observation": {"time": "Day 1, 9:05 AM", "event": "The user types"}},'
+        b' {"observation": {"time": "Day 99999999, 1:00 AM", "event": "x"}},'
+        b' {"time": 1, "kind": "text", "text": "\xed\xa0\x80"}]'
+    )
+    event, day, surrogate = await collect(JsonlSource(str(path)))
+    assert isinstance(event, Event)
+    assert "scene day" in day.reason and "lone surrogates" in surrogate.reason
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    [rejection] = await collect(JsonlSource(str(deep)))
+    assert "nested deeper than 64" in rejection.reason

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.events import Event
+from agent.jsonsafe import escaped
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,13 @@ class Rejection:
     position: int
     reason: str
     raw: str
+
+    def __post_init__(self) -> None:
+        # Hostile input is kept whole but escaped: a lone surrogate or NUL in the raw text
+        # (or echoed in the reason) would otherwise fail the UTF-8 encoding of the log,
+        # the database insert and the HTTP answer.
+        for name in ("source", "reason", "raw"):
+            object.__setattr__(self, name, escaped(getattr(self, name)))
 
 
 SourceItem = Event | Rejection

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,42 +19,66 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
+from agent import jsonsafe
 from agent.events import Event, describe_validation_error
 from agent.sources import proactivebench
 from agent.sources.base import EventSource, Rejection, SourceItem
+
+logger = logging.getLogger("festina.sources")
 
 MAX_LINE_BYTES = 1 << 20
 
 
 def record_to_item(record: Any, *, origin: str, position: int, raw: str) -> SourceItem:
     """Validate one decoded record; a bad record becomes a `Rejection` with the reason."""
-    if proactivebench.is_proactivebench_item(record):
-        record = proactivebench.to_event_record(record, trace=origin, step=position)
-    elif isinstance(record, dict):
-        record = {"source": f"jsonl:{origin}", **record}
-    else:
-        return Rejection(
-            origin, position, f"expected a JSON object, got {type(record).__name__}", raw
-        )
     try:
+        if proactivebench.is_proactivebench_item(record):
+            record = proactivebench.to_event_record(record, trace=origin, step=position)
+        elif isinstance(record, dict):
+            record = {"source": f"jsonl:{origin}", **record}
+        else:
+            return Rejection(
+                origin, position, f"expected a JSON object, got {type(record).__name__}", raw
+            )
         return Event.model_validate(record)
     except ValidationError as error:
         return Rejection(origin, position, describe_validation_error(error), raw)
+    except ValueError as error:  # from converting a ProactiveBench item
+        return Rejection(origin, position, str(error), raw)
+    except Exception as error:
+        # A fault in validation must cost this one record, kept whole for a retry, never
+        # the stream or the valid records sent with it.
+        logger.exception("validating record %s:%d failed", origin, position)
+        return Rejection(origin, position, f"internal error validating it: {error!r}", raw)
 
 
 def line_to_item(line: str, *, origin: str, position: int) -> SourceItem | None:
     """Decode and validate one JSON Lines line; blank lines yield nothing."""
     if not line.strip():
         return None
-    if len(line.encode()) > MAX_LINE_BYTES:
+    # surrogatepass: a line may hold lone surrogates (undecodable bytes) and still be sized.
+    if len(line.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
         return Rejection(origin, position, f"line longer than {MAX_LINE_BYTES} bytes", line)
     try:
-        record = json.loads(line)
+        record = jsonsafe.loads(line)
     except json.JSONDecodeError as error:
         return Rejection(
             origin, position, f"invalid JSON: {error.msg} at column {error.colno}", line
         )
+    except ValueError as error:  # nested too deeply
+        return Rejection(origin, position, str(error), line)
     return record_to_item(record, origin=origin, position=position, raw=line)
+
+
+def raw_text(record: Any) -> str:
+    """A decoded record written back as JSON, for keeping it whole when it is rejected."""
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _tolerant(stream: IO[str]) -> IO[str]:
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(errors="surrogateescape")
+    return stream
 
 
 class JsonlSource(EventSource):
@@ -75,10 +101,12 @@ class JsonlSource(EventSource):
                     return
                 yield item
             return
+        # surrogateescape: an undecodable byte costs its line (as a lone surrogate that
+        # validation refuses), not the whole stream.
         opened = (
-            contextlib.nullcontext(self._stdin or sys.stdin)
+            contextlib.nullcontext(self._stdin or _tolerant(sys.stdin))
             if self.path == "-"
-            else Path(self.path).open(encoding="utf-8")  # noqa: SIM115 - closed by the with below
+            else Path(self.path).open(encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
         )
         with opened as stream:
             position = 0
@@ -93,17 +121,20 @@ class JsonlSource(EventSource):
                     yield item
 
     def _json_list_items(self) -> Iterator[SourceItem]:
-        text = Path(self.path).read_text(encoding="utf-8")
+        text = Path(self.path).read_text(encoding="utf-8", errors="surrogateescape")
         try:
-            records = json.loads(text)
+            records = jsonsafe.loads(text)
         except json.JSONDecodeError as error:
             yield Rejection(self._origin, error.lineno, f"invalid JSON: {error.msg}", text)
+            return
+        except ValueError as error:  # nested too deeply
+            yield Rejection(self._origin, 1, str(error), text)
             return
         if not isinstance(records, list):
             yield Rejection(self._origin, 1, "a .json source must hold a list of records", text)
             return
         for position, record in enumerate(records, start=1):
-            raw = json.dumps(record, ensure_ascii=False)
+            raw = raw_text(record)
             yield record_to_item(record, origin=self._origin, position=position, raw=raw)
 
     async def close(self) -> None:

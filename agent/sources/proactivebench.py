@@ -49,11 +49,16 @@ _SCENE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def parse_time(value: Any) -> Any:
-    """Scene-clock strings become datetimes; anything else is left for validation."""
+    """Scene-clock strings become datetimes; anything else is left for validation.
+    Raises ValueError for a scene day beyond the calendar."""
     if isinstance(value, str) and (match := _SCENE_CLOCK.match(value.strip())):
         day, hour, minute, half = match.groups()
         hour24 = int(hour) % 12 + (12 if half.upper() == "PM" else 0)
-        return _SCENE_EPOCH + timedelta(days=int(day) - 1, hours=hour24, minutes=int(minute))
+        try:
+            return _SCENE_EPOCH + timedelta(days=int(day) - 1, hours=hour24, minutes=int(minute))
+        except OverflowError:
+            # A ValueError, so the caller rejects this one item with the reason.
+            raise ValueError(f"time: scene day {int(day)} is out of range") from None
     return value
 
 
