@@ -7,7 +7,6 @@ Every route under /v1 needs the configured bearer token; the OpenAPI schema does
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -19,12 +18,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from agent import jsonsafe
 from agent.config import ApiSettings
 from agent.decision import Decision
 from agent.events import Event
-from agent.sources.base import Rejection
+from agent.sources.base import Rejection, SourceItem
 from agent.sources.http import HttpIngestSource, IngestBusy, IngestClosed
-from agent.sources.jsonl import record_to_item
+from agent.sources.jsonl import raw_text, record_to_item
 from memory.store import Store
 
 logger = logging.getLogger("festina.api")
@@ -70,14 +70,49 @@ class _TooLarge(Exception):
 def _parse_body(body: bytes) -> list[Any]:
     """The records of a request body: one JSON object or a list of them."""
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        payload = jsonsafe.loads(body)
+    except jsonsafe.TooDeep:
+        raise
+    except ValueError as error:
         raise ValueError(f"invalid JSON: {error}") from error
     if isinstance(payload, dict):
         return [payload]
     if isinstance(payload, list) and payload:
         return payload
     raise ValueError("the body must be an event object or a non-empty list of them")
+
+
+def _json_media_type(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _to_items(records: list[Any], ingest: HttpIngestSource) -> list[SourceItem]:
+    """Validate each record on its own: a bad one is a rejection, never the request's end."""
+    items: list[SourceItem] = []
+    first_with_id: dict[str, tuple[int, Event]] = {}
+    for index, record in enumerate(records):
+        position, raw = ingest.next_position(), raw_text(record)
+        item = record_to_item(
+            {"source": "http", **record} if isinstance(record, dict) else record,
+            origin="http",
+            position=position,
+            raw=raw,
+        )
+        if isinstance(item, Event):
+            assert item.id is not None
+            earlier, event = first_with_id.setdefault(item.id, (index, item))
+            if event != item:
+                # Only one event per id is ever stored: reporting both as accepted would
+                # hide that this one is dropped.
+                item = Rejection(
+                    "http",
+                    position,
+                    f"id {item.id} is already used by record {earlier} of this request, "
+                    "with different content",
+                    raw,
+                )
+        items.append(item)
+    return items
 
 
 def build_app(
@@ -134,8 +169,13 @@ def build_app(
         response_model=IngestResult,
         responses={
             202: {"model": IngestResult, "description": "queued, not yet stored"},
-            400: {"description": "the body is not JSON, or not events"},
+            400: {"description": "the body is not JSON, not events, or nested too deeply"},
             413: {"description": "body or event count over the limit"},
+            415: {"description": "Content-Type is not application/json"},
+            500: {
+                "model": IngestResult,
+                "description": "internal fault; nothing of the request was taken: resend it",
+            },
             503: {"description": "busy or stopping; retry later"},
         },
         openapi_extra={
@@ -163,6 +203,11 @@ def build_app(
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"body over {settings.max_body_bytes} bytes",
             ) from None
+        content_type = request.headers.get("content-type", "")
+        if not _json_media_type(content_type):
+            reason = f"Content-Type must be application/json, not {content_type or 'missing'!r}"
+            await keep_rejected(reason, body.decode("utf-8", "replace"))
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, reason)
         try:
             records = _parse_body(body)
         except ValueError as error:
@@ -173,16 +218,8 @@ def build_app(
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"{len(records)} events; at most {settings.max_events_per_request} per request",
             )
-        items = [
-            record_to_item(
-                {"source": "http", **record} if isinstance(record, dict) else record,
-                origin="http",
-                position=ingest.next_position(),
-                raw=json.dumps(record, ensure_ascii=False),
-            )
-            for record in records
-        ]
         try:
+            items = _to_items(records, ingest)
             pending = await ingest.submit(items, queue_wait_s)
         except IngestBusy as error:
             raise HTTPException(
@@ -190,6 +227,17 @@ def build_app(
             ) from None
         except IngestClosed as error:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
+        except Exception:
+            # Nothing was queued (submit takes all or nothing), so the answer can say so
+            # plainly: none of it is stored, and resending is safe.
+            logger.exception("taking a request of %d records failed", len(records))
+            return JSONResponse(
+                {
+                    "detail": "internal error; nothing of this request was stored: resend it",
+                    **IngestResult(accepted=[], rejected=[], stored=False).model_dump(),
+                },
+                status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            )
         accepted = [item.id for item in items if isinstance(item, Event)]
         rejected = [
             RejectedRecord(index=index, reason=item.reason)

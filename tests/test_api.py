@@ -13,6 +13,7 @@ import httpx
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings
 from agent.events import Event
+from agent.sources import proactivebench
 from agent.sources.http import HttpIngestSource
 from memory.store import Store
 from tests.conftest import event_record
@@ -20,6 +21,7 @@ from tests.test_pipeline import make_pipeline
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+JSON_AUTH = {**AUTH, "Content-Type": "application/json"}
 
 
 @asynccontextmanager
@@ -91,7 +93,7 @@ async def test_broken_and_oversized_bodies_get_clear_errors(tmp_path):
         client,
         store,
     ):
-        broken = await client.post("/v1/events", content=b"{not json", headers=AUTH)
+        broken = await client.post("/v1/events", content=b"{not json", headers=JSON_AUTH)
         assert broken.status_code == 400 and "invalid JSON" in broken.json()["detail"]
         empty = await client.post("/v1/events", json=[], headers=AUTH)
         assert empty.status_code == 400
@@ -139,3 +141,157 @@ async def test_the_openapi_schema_describes_the_routes_and_the_event(tmp_path):
     body = schema["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     assert json.dumps(body).count("#/components/schemas/Event") == 2
     assert "kind" in schema["components"]["schemas"]["Event"]["properties"]
+
+
+def _strict_json(text: str) -> object:
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _hostile_body(valid: list[dict]) -> tuple[bytes, int]:
+    """A batch of the valid records with every kind of hostile record between them, as
+    raw bytes (so it can hold what json.dumps never writes); and how many are hostile."""
+    base = '{"time": 1795734442, "kind": "browser"'
+    hostile = [
+        base + r', "title": "a\ud800b"}',  # lone surrogate as a JSON escape
+        base + ', "text": "a\udfffb", "title": "t"}',
+        base + ', "title": "raw @@SURROGATE@@ bytes"}',  # ... and as raw bytes ED A0 80
+        base + r', "title": "t", "attributes": {"\ud800": 1}}',
+        base + r', "title": "t", "attributes": {"k": ["\udc00"]}}',
+        base + r', "title": "t", "attributes": {"k": "nul \u0000"}}',
+        base + r', "title": "nul \u0000"}',
+        base + ', "title": "t", "attributes": {"k": NaN}}',
+        base + ', "title": "t", "attributes": {"k": [Infinity]}}',
+        base + ', "title": "t", "attributes": {"k": 1e400}}',
+        base + ', "title": "t", "attributes": {"k": ' + "[" * 40 + "]" * 40 + "}}",
+        base + ', "title": "t", "attributes": {"k": "' + "x" * 40_000 + '"}}',
+        '{"time": 1' + "0" * 400 + ', "kind": "browser", "title": "t"}',
+        '{"time": 1' + "0" * 5000 + ', "kind": "browser", "title": "t"}',
+        '{"time": 1e400, "kind": "browser", "title": "t"}',
+        '{"time": "9999-12-31T23:59:59-01:00", "kind": "browser", "title": "t"}',
+        '{"time": "0001-01-01T00:00:00+01:00", "kind": "browser", "title": "t"}',
+        '{"observation": {"time": "Day 99999999, 1:00 AM", "event": "The user types"}}',
+    ]
+    records = [*hostile]
+    for place, record in enumerate(valid):  # valid ones among the hostile, not in a block
+        records.insert(place * 4, json.dumps(record))
+    text = "[" + ",\n".join(records) + "]"
+    return text.replace("@@SURROGATE@@", "\ud800").encode("utf-8", "surrogatepass"), len(hostile)
+
+
+async def test_hostile_records_are_rejected_one_by_one_and_the_valid_ones_stored(tmp_path):
+    valid = [event_record(i) for i in range(4)]
+    body, hostile = _hostile_body(valid)
+    assert b"\xed\xa0\x80" in body
+    async with serving(tmp_path, max_body_bytes=1 << 20) as (client, store):
+        response = await client.post("/v1/events", content=body, headers=JSON_AUTH)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["stored"] is True
+        ids = {Event.model_validate(record).id for record in valid}
+        assert set(result["accepted"]) == ids
+        assert store.known_event_ids(ids) == ids
+        assert len(result["rejected"]) == hostile
+        reasons = " | ".join(r["reason"] for r in result["rejected"])
+        for expected in ("lone surrogates", "NUL", "nan is not", "inf is not", "nested deeper"):
+            assert expected in reasons
+        assert "scene day 99999999 is out of range" in reasons
+        # The pipeline lived through it: the next request is taken and stored.
+        after = await client.post("/v1/events", json=event_record(9), headers=AUTH)
+        assert after.status_code == 200 and after.json()["stored"] is True
+        assert store.totals()["events"] == len(valid) + 1
+    memory = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    try:
+        rows = memory.rejections(limit=100)
+        assert len(rows) == hostile  # kept whole, escaped
+        assert sum("\\ud800" in row.raw for row in rows) == 2  # the JSON escapes
+        assert any("\\udced\\udca0\\udc80" in row.raw for row in rows)  # the raw bytes
+        for line in memory.export_records():  # every export line is strict JSON
+            _strict_json(json.dumps(line, ensure_ascii=False, allow_nan=False))
+    finally:
+        memory.close()
+
+
+async def test_nesting_beyond_the_limit_is_a_400_and_within_it_a_rejection(tmp_path):
+    async with serving(tmp_path) as (client, store):
+        for levels in (65, 990, 5000):
+            body = ("[" * levels + "]" * levels).encode()
+            response = await client.post("/v1/events", content=body, headers=JSON_AUTH)
+            assert response.status_code == 400, levels
+            assert "nested deeper than 64 levels" in response.json()["detail"]
+        # 64 levels in all: the body, the record, its attributes and 61 more.
+        record = {**event_record(1), "attributes": {"deep": 0}}
+        text = json.dumps([record]).replace("0}", "[" * 61 + "]" * 61 + "}")
+        within = await client.post("/v1/events", content=text.encode(), headers=JSON_AUTH)
+        assert within.status_code == 200, within.text
+        [rejected] = within.json()["rejected"]
+        assert "attributes" in rejected["reason"] and "nested deeper than 16" in rejected["reason"]
+        fine = await client.post("/v1/events", json=[event_record(2)], headers=AUTH)
+        assert fine.status_code == 200 and len(fine.json()["accepted"]) == 1
+    assert store.totals()["events"] == 1
+
+
+async def test_a_second_record_with_the_same_id_and_other_content_is_rejected(tmp_path):
+    first = {**event_record(1), "id": "hu-3"}
+    same = dict(first)
+    other = {**event_record(2), "id": "hu-3"}
+    async with serving(tmp_path) as (client, store):
+        response = await client.post("/v1/events", json=[first, same, other], headers=AUTH)
+        assert response.status_code == 200
+        result = response.json()
+        assert result["accepted"] == ["hu-3", "hu-3"]  # a resend of the same event is fine
+        [rejected] = result["rejected"]
+        assert rejected["index"] == 2
+        assert "id hu-3 is already used by record 0" in rejected["reason"]
+        [(event, _, _)] = store.recent_activity(5)
+        assert event.text == first["text"]
+
+
+async def test_bodies_that_are_not_declared_json_get_415(tmp_path):
+    body = json.dumps(event_record(1)).encode()
+    async with serving(tmp_path) as (client, store):
+        for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
+            headers = dict(AUTH) if content_type is None else {**AUTH, "Content-Type": content_type}
+            response = await client.post("/v1/events", content=body, headers=headers)
+            assert response.status_code == 415, content_type
+            assert "application/json" in response.json()["detail"]
+        assert store.totals()["events"] == 0
+        declared = {**AUTH, "Content-Type": "Application/JSON; charset=utf-8"}
+        response = await client.post("/v1/events", content=body, headers=declared)
+        assert response.status_code == 200
+    assert store.totals()["events"] == 1
+
+
+async def test_a_fault_validating_one_record_costs_only_that_record(tmp_path, monkeypatch):
+    def broken(item, trace, step):
+        raise KeyError("a bug in the ProactiveBench adapter")
+
+    monkeypatch.setattr(proactivebench, "to_event_record", broken)
+    body = [event_record(1), {"observation": {"time": "1717377997.0", "event": "x"}}]
+    async with serving(tmp_path) as (client, store):
+        response = await client.post("/v1/events", json=body, headers=AUTH)
+        assert response.status_code == 200
+        result = response.json()
+        assert len(result["accepted"]) == 1 and result["stored"] is True
+        [rejected] = result["rejected"]
+        assert rejected["index"] == 1 and "internal error" in rejected["reason"]
+    assert store.totals()["events"] == 1
+
+
+async def test_an_internal_fault_answers_500_saying_nothing_was_stored(tmp_path, monkeypatch):
+    async def failing_submit(self, items, timeout_s):
+        raise RuntimeError("the queue broke")
+
+    async with serving(tmp_path) as (client, store):
+        monkeypatch.setattr(HttpIngestSource, "submit", failing_submit)  # this request only
+        response = await client.post("/v1/events", json=[event_record(1)], headers=AUTH)
+        monkeypatch.undo()
+        assert response.status_code == 500
+        result = response.json()
+        assert result["stored"] is False and result["accepted"] == []
+        assert "nothing of this request was stored" in result["detail"]
+        again = await client.post("/v1/events", json=[event_record(1)], headers=AUTH)
+        assert again.status_code == 200  # resending is safe and now succeeds
+    assert store.totals()["events"] == 1
