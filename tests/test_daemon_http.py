@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.events import Event
+from agent.jsonsafe import MAX_DEPTH
 from evals.load_test import free_port
 from tests.conftest import event_record
 from tests.test_daemon import FESTINA, count, wait_for
@@ -217,6 +218,154 @@ def test_fuzzed_payloads_never_crash_the_daemon_and_every_rejection_is_kept(fuzz
         expected = len(result["rejected"])
         assert result["stored"] is True
         assert set(result["accepted"]) <= _stored_ids(fuzz_daemon.home)
+    wait_for(
+        lambda: (
+            count(fuzz_daemon.home, "select count(*) from rejected_inputs") == before + expected
+        ),
+        timeout=10,
+    )
+
+
+# --- hostile fuzzing: the inputs that once killed the daemon or cost valid events ----
+# Bodies are built as JSON text, so they can hold what json.dumps never writes: raw
+# surrogate bytes, NaN, 1e400, 5000-digit numbers and nesting past the recursion limit.
+
+
+@dataclass(frozen=True)
+class Fragment:
+    text: str  # JSON as Python's reader takes it; lone surrogates still as characters
+    depth: int  # arrays and objects nested in it
+
+
+def _obj(pairs: list[tuple[str, Fragment]]) -> Fragment:
+    body = ",".join(f"{key}:{value.text}" for key, value in pairs)
+    return Fragment("{" + body + "}", 1 + max((value.depth for _, value in pairs), default=0))
+
+
+_hostile_chars = st.one_of(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=()),
+    st.just("\x00"),
+    st.characters(),
+)
+
+
+@st.composite
+def _strings(draw) -> Fragment:
+    value = draw(st.text(_hostile_chars, min_size=1, max_size=12) | st.text(max_size=12))
+    # A surrogate goes out either as a \uXXXX escape or as raw bytes (ED A0 80...).
+    return Fragment(json.dumps(value, ensure_ascii=draw(st.booleans())), 0)
+
+
+_numbers = st.one_of(
+    st.sampled_from(
+        ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "-0", "1" + "0" * 400]
+    ),
+    st.just("9" * 5000),  # beyond the interpreter's digit limit
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+).map(lambda text: Fragment(text, 0))
+_extreme_times = st.sampled_from(
+    [
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:00:00+01:00",
+        "1969-12-31T23:59:59Z",
+        "2026-11-24T09:30:00+01:00",
+    ]
+).map(lambda text: Fragment(json.dumps(text), 0))
+
+
+@st.composite
+def _deep(draw) -> Fragment:
+    levels = draw(st.integers(min_value=1, max_value=1200))
+    if draw(st.booleans()):
+        return Fragment("[" * levels + "0" + "]" * levels, levels)
+    return Fragment('{"a":' * levels + "0" + "}" * levels, levels)
+
+
+_values = st.one_of(_strings(), _numbers, _deep(), _extreme_times)
+_attributes = st.lists(st.tuples(_strings(), _values), max_size=3).map(
+    lambda pairs: _obj([(key.text, value) for key, value in pairs])
+)
+
+
+@st.composite
+def _hostile_record(draw) -> Fragment:
+    if draw(st.booleans()):  # ProactiveBench-shaped, with a scene clock or any time
+        day = draw(st.integers(min_value=0, max_value=10**12))
+        time = draw(st.just(Fragment(f'"Day {day}, 1:00 AM"', 0)) | _numbers | _extreme_times)
+        observation = _obj([('"time"', time), ('"event"', draw(_strings()))])
+        return _obj([('"observation"', observation)])
+    pairs = [
+        ('"time"', draw(_numbers | _extreme_times | _deep())),
+        ('"kind"', Fragment('"browser"', 0)),
+        ('"title"', draw(_strings())),
+    ]
+    if draw(st.booleans()):
+        pairs.append(('"attributes"', draw(_attributes)))
+    return _obj(pairs)
+
+
+@dataclass(frozen=True)
+class HostileBody:
+    data: bytes
+    valid: list[dict]
+    records: int
+    depth: int
+
+
+@st.composite
+def _hostile_bodies(draw) -> HostileBody:
+    valid = [
+        event_record(n, text=f"valid event {n} among hostile ones")
+        for n in draw(st.lists(st.integers(0, 10**9), min_size=1, max_size=3))
+    ]
+    hostile = draw(st.lists(_hostile_record(), min_size=1, max_size=4))
+    fragments = draw(st.permutations([Fragment(json.dumps(v), 1) for v in valid] + hostile))
+    text = "[" + ",".join(fragment.text for fragment in fragments) + "]"
+    return HostileBody(
+        text.encode("utf-8", "surrogatepass"),
+        valid,
+        len(fragments),
+        1 + max(fragment.depth for fragment in fragments),
+    )
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=_hostile_bodies(),
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "text/plain", None]
+    ),
+)
+def test_hostile_payloads_never_kill_the_daemon_or_cost_a_valid_event(
+    fuzz_daemon, body, content_type
+):
+    before = count(fuzz_daemon.home, "select count(*) from rejected_inputs")
+    headers = dict(AUTH) if content_type is None else {**AUTH, "Content-Type": content_type}
+    response = httpx.post(
+        f"{fuzz_daemon.url}/v1/events", content=body.data, headers=headers, timeout=30
+    )
+    assert fuzz_daemon.process.poll() is None, (fuzz_daemon.home / "daemon.out").read_text()
+    if content_type is None or content_type == "text/plain":
+        assert response.status_code == 415, response.text
+        expected = 1
+    elif body.depth > MAX_DEPTH:
+        assert response.status_code == 400, response.text
+        assert "nested deeper" in response.json()["detail"]
+        expected = 1
+    else:
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["stored"] is True
+        assert len(result["accepted"]) + len(result["rejected"]) == body.records
+        valid_ids = {Event.model_validate(record).id for record in body.valid}
+        assert valid_ids <= set(result["accepted"])  # every valid record taken...
+        assert valid_ids <= _stored_ids(fuzz_daemon.home)  # ... and stored
+        expected = len(result["rejected"])
     wait_for(
         lambda: (
             count(fuzz_daemon.home, "select count(*) from rejected_inputs") == before + expected
