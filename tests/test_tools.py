@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
@@ -186,3 +187,55 @@ def test_common_proactivebench_operations_have_a_tool():
     assert tool_for("terminal_run(command)") == "run_terminal_command"
     names = {tool.name for tool in ALL_TOOLS}
     assert set(known_operations().values()) <= names
+
+
+def test_a_hard_link_in_the_workspace_is_never_written_through(pool, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    workspace = pool.context.workspace
+    ok(pool.call("create_note", {"title": "Plan", "body": "x"}, confirmed=True))
+    (workspace / "notes" / "Plan.md").unlink()
+    os.link(outside, workspace / "notes" / "Plan.md")  # planted where a note was
+    appended = pool.call("append_to_note", {"title": "Plan", "body": "oops"}, confirmed=True)
+    assert not appended.ok and "hard link" in appended.message
+    (workspace / "files").mkdir()
+    os.link(outside, workspace / "files" / "a.txt")
+    saved = pool.call("save_file", {"name": "a.txt", "content": "oops"}, confirmed=True)
+    assert not saved.ok and "hard link" in saved.message
+    os.link(outside, workspace / "todos.tmp")  # where the to-do list is staged
+    todo = pool.call("create_todo", {"text": "oops"}, confirmed=True)
+    assert not todo.ok and "hard link" in todo.message
+    (workspace / "notes" / "Link.md").symlink_to(outside)
+    linked = pool.call("append_to_note", {"title": "Link", "body": "oops"}, confirmed=True)
+    assert not linked.ok and "outside" in linked.message
+    assert outside.read_text() == "keep me"
+    ok(pool.call("save_file", {"name": "b.txt", "content": "fine"}, confirmed=True))
+    assert (workspace / "files" / "b.txt").read_text() == "fine"
+
+
+def test_reads_are_limited_to_the_workspace_and_the_allowed_folders(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "docs").mkdir(parents=True)
+    (home / "docs" / "plan.txt").write_text("allowed")
+    (home / "secret.txt").write_text("private")
+    monkeypatch.setenv("HOME", str(home))
+    workspace = tmp_path / "ws"
+    (workspace / "notes").mkdir(parents=True)
+    (workspace / "notes" / "a.md").write_text("in the workspace")
+    (workspace / "notes" / "escape.md").symlink_to(home / "secret.txt")
+
+    default = default_pool(workspace)
+    assert ok(default.call("read_file", {"path": "notes/a.md"})) == "in the workspace"
+    for path in ("~/secret.txt", str(home / "docs" / "plan.txt"), "notes/escape.md", "../x"):
+        refused = default.call("read_file", {"path": path})
+        assert not refused.ok and "tools.read_paths" in refused.message, path
+    assert not default.call("list_directory", {"path": "~"}).ok
+    assert sorted(ok(default.call("search_files", {"pattern": "*.md"}))) == [
+        str(workspace / "notes" / "a.md"),
+        str(workspace / "notes" / "escape.md"),
+    ]
+
+    allowed = default_pool(workspace, read_paths=["~/docs"])
+    assert ok(allowed.call("read_file", {"path": "~/docs/plan.txt"})) == "allowed"
+    assert not allowed.call("read_file", {"path": "~/secret.txt"}).ok
+    assert not allowed.call("read_file", {"path": "~/docs/../secret.txt"}).ok

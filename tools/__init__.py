@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from tools.base import Tool, ToolContext
@@ -14,6 +15,9 @@ from tools.text import TEXT_TOOLS
 ALL_TOOLS: tuple[type[Tool], ...] = (*DESKTOP_TOOLS, *ORGANIZER_TOOLS, *TEXT_TOOLS, *DEVICE_TOOLS)
 
 
-def default_pool(workspace: Path, *, dry_run: bool = False) -> ToolPool:
-    """Every built-in tool, writing inside `workspace`."""
-    return ToolPool((tool() for tool in ALL_TOOLS), ToolContext(workspace, dry_run))
+def default_pool(
+    workspace: Path, *, dry_run: bool = False, read_paths: Iterable[str | Path] = ()
+) -> ToolPool:
+    """Every built-in tool, writing inside `workspace` and reading there and in `read_paths`."""
+    context = ToolContext(workspace, dry_run, tuple(Path(p) for p in read_paths))
+    return ToolPool((tool() for tool in ALL_TOOLS), context)

@@ -8,11 +8,13 @@ the slow path turns into a question for the user. Tools with no local implementa
 from __future__ import annotations
 
 import abc
+import os
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -40,10 +42,12 @@ class ToolError(RuntimeError):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Where tools may write, and whether side effects are only simulated."""
+    """Where tools may write (the workspace) and read (it and `read_paths`), and whether
+    side effects are only simulated."""
 
     workspace: Path
     dry_run: bool = False
+    read_paths: tuple[Path, ...] = ()
 
     def path(self, *parts: str) -> Path:
         """A path inside the workspace; anything escaping it is refused."""
@@ -75,15 +79,45 @@ class Tool(abc.ABC):
         }
 
 
+def open_for_writing(context: ToolContext, path: Path, *, append: bool = False) -> BinaryIO:
+    """Open a workspace file to write, refusing any whose data lives elsewhere too.
+
+    `ToolContext.path` already resolved symbolic links; this refuses what it cannot see:
+    a hard link (its other name may be outside the workspace, and writing through it
+    would change that file), a final symbolic link, a device or FIFO, or a file swapped
+    for another between the check and the open. Nothing is truncated before the checks.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, flags | (os.O_APPEND if append else 0), 0o644)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ToolError(f"{path.name} is not a regular file")
+        if opened.st_nlink != 1:
+            raise ToolError(f"{path.name} is a hard link; festina writes only its own files")
+        real = path.resolve()
+        root = context.workspace.resolve()
+        current = os.stat(real)
+        if root not in real.parents or (current.st_dev, current.st_ino) != (
+            opened.st_dev,
+            opened.st_ino,
+        ):
+            raise ToolError(f"{path.name} is outside the festina workspace")
+        if not append:
+            os.ftruncate(fd, 0)
+        return os.fdopen(fd, "ab" if append else "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def write_file(context: ToolContext, path: Path, data: str | bytes, done: str) -> ToolResult:
     """Write a workspace file, or in a dry run only say what would be written."""
     if context.dry_run:
         return ToolResult(dry_run=True, message=f"would write {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data, encoding="utf-8")
+    with open_for_writing(context, path) as stream:
+        stream.write(data if isinstance(data, bytes) else data.encode("utf-8"))
     return ToolResult(output=str(path), message=done)
 
 

@@ -1,6 +1,7 @@
 """Desktop tools: files and notes in the workspace, terminal, clipboard, notifications.
 
-Writes stay inside the festina workspace; reads may also look under the user's home.
+Writes stay inside the festina workspace; reads may also look in the folders the user
+allowed (`tools.read_paths`), nowhere else: the slow path plans calls unattended.
 Programs (xdg-open, notify-send, wl-copy/xclip) are used when installed, and the call is
 recorded as a dry run when they are not.
 """
@@ -27,6 +28,7 @@ from tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    open_for_writing,
     recorded,
     run_program,
     write_file,
@@ -37,11 +39,14 @@ _SAFE_NAME = re.compile(r"^[\w .,()-]{1,120}$")
 
 
 def _readable(path: str, context: ToolContext) -> Path:
-    """A path the user may let festina read: inside the workspace or their home."""
-    candidate = Path(path).expanduser().resolve()
-    roots = [context.workspace.resolve(), Path.home().resolve()]
+    """A path festina may read: in the workspace (relative paths are taken there) or in a
+    folder the user allowed. Resolved first, so no link leads anywhere else."""
+    candidate = (context.workspace / Path(path).expanduser()).resolve()
+    roots = [context.workspace.resolve(), *(r.expanduser().resolve() for r in context.read_paths)]
     if not any(candidate == r or r in candidate.parents for r in roots):
-        raise ToolError(f"{path!r} is outside the workspace and your home directory")
+        raise ToolError(
+            f"{path!r} is outside the workspace and the folders allowed in tools.read_paths"
+        )
     return candidate
 
 
@@ -58,7 +63,7 @@ class PathArgs(ToolArgs):
 
 class ReadFile(Tool):
     name = "read_file"
-    description = "Read a text file from the workspace or your home directory (first 200 kB)."
+    description = "Read a text file from the workspace or an allowed folder (first 200 kB)."
     Args: ClassVar = PathArgs
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
@@ -70,7 +75,7 @@ class ReadFile(Tool):
 
 class ListDirectory(Tool):
     name = "list_directory"
-    description = "List a folder in the workspace or your home directory."
+    description = "List a folder in the workspace or an allowed folder."
     Args: ClassVar = PathArgs
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
@@ -81,13 +86,13 @@ class ListDirectory(Tool):
 
 class FileSearchArgs(ToolArgs):
     pattern: str = Field(min_length=1, max_length=200, description="glob, e.g. '*.rb'")
-    folder: str = Field("~", max_length=4096)
+    folder: str = Field(".", max_length=4096, description="default: the workspace")
     limit: int = Field(50, ge=1, le=500)
 
 
 class SearchFiles(Tool):
     name = "search_files"
-    description = "Find files whose names match a glob under a folder (workspace or home)."
+    description = "Find files whose names match a glob under the workspace or an allowed folder."
     Args: ClassVar = FileSearchArgs
 
     def run(self, args: FileSearchArgs, context: ToolContext) -> ToolResult:
@@ -149,8 +154,9 @@ class AppendToNote(Tool):
             raise ToolError(f"no note called {args.title!r}")
         if context.dry_run:
             return ToolResult(dry_run=True, message=f"would append to {path}")
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write(f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n{args.body}\n")
+        entry = f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n{args.body}\n"
+        with open_for_writing(context, path, append=True) as stream:
+            stream.write(entry.encode("utf-8"))
         return ToolResult(output=str(path), message=f"appended to {path.name}")
 
 

@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
-from tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, write_file
+from tools.base import (
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    open_for_writing,
+    write_file,
+)
 
 
 def _load(context: ToolContext, name: str) -> list[dict[str, Any]]:
@@ -25,10 +33,10 @@ def _load(context: ToolContext, name: str) -> list[dict[str, Any]]:
 
 def _save(context: ToolContext, name: str, items: list[dict[str, Any]]) -> None:
     path = context.path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    with open_for_writing(context, tmp) as stream:
+        stream.write(json.dumps(items, indent=2, ensure_ascii=False).encode("utf-8"))
+    tmp.replace(path)  # a new name for the new file: never writes through a link at `path`
 
 
 def _add(context: ToolContext, name: str, item: dict[str, Any], what: str) -> ToolResult:
