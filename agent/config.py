@@ -60,6 +60,9 @@ timeout_s = 60.0
 # Escalations waiting beyond this many are settled by the gate's rule instead: a
 # deliberation that starts minutes late helps no one, and ingest must not stall.
 max_waiting = 32
+# Folders the slow path's tools may read (read_file, list_directory, search_files) besides
+# festina's workspace, e.g. ["~/Documents/notes"]; nothing else on the disk is readable.
+read_paths = []
 
 [etiquette]
 # Offers made less than this many seconds (of event time) after the previous one are held
@@ -155,6 +158,16 @@ class SlowPathSettings(BaseModel):
     api_key_env: str = ""
     timeout_s: float = Field(60.0, gt=0)
     max_waiting: int = Field(32, ge=1)
+    read_paths: list[str] = Field(default_factory=list)
+
+    @field_validator("read_paths")
+    @classmethod
+    def _absolute_read_paths(cls, value: list[str]) -> list[str]:
+        # Relative folders would depend on where the daemon happens to start.
+        for folder in value:
+            if not Path(folder).expanduser().is_absolute():
+                raise ValueError(f"{folder!r} must be an absolute path (or start with ~)")
+        return value
 
     @model_validator(mode="after")
     def _openai_needs_a_model(self) -> SlowPathSettings:

@@ -30,6 +30,7 @@ def test_a_missing_file_means_defaults_unless_required(tmp_path):
         ("[gate]\ncost_false_alarm = 0\n", "gate.cost_false_alarm"),
         ("[daemon]\nqueue = 3\n", "daemon.queue: Extra inputs"),
         ("[daemon\n", "invalid TOML"),
+        ('[slow_path]\nread_paths = ["notes"]\n', "slow_path.read_paths: Value error, 'notes'"),
     ],
 )
 def test_invalid_files_name_the_file_and_the_key(tmp_path, text, message):
@@ -71,3 +72,9 @@ def test_an_openai_slow_path_needs_a_model_name(tmp_path):
     path.write_text('[slow_path]\nbackend = "openai"\n')
     with pytest.raises(ConfigError, match="slow_path: Value error, backend 'openai' needs model"):
         load_settings(path)
+
+
+def test_read_paths_allow_absolute_and_home_folders(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[slow_path]\nread_paths = ["~/notes", "/srv/docs"]\n')
+    assert load_settings(path).slow_path.read_paths == ["~/notes", "/srv/docs"]

@@ -1,7 +1,7 @@
 """Desktop tools: files and notes in the workspace, terminal, clipboard, notifications.
 
 Writes stay inside the festina workspace; reads may also look in the folders the user
-allowed (`tools.read_paths`), nowhere else: the slow path plans calls unattended.
+allowed (`slow_path.read_paths`), nowhere else: the slow path plans calls unattended.
 Programs (xdg-open, notify-send, wl-copy/xclip) are used when installed, and the call is
 recorded as a dry run when they are not.
 """
@@ -45,7 +45,7 @@ def _readable(path: str, context: ToolContext) -> Path:
     roots = [context.workspace.resolve(), *(r.expanduser().resolve() for r in context.read_paths)]
     if not any(candidate == r or r in candidate.parents for r in roots):
         raise ToolError(
-            f"{path!r} is outside the workspace and the folders allowed in tools.read_paths"
+            f"{path!r} is outside the workspace and the folders allowed in slow_path.read_paths"
         )
     return candidate
 
