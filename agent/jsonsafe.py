@@ -58,7 +58,13 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     if isinstance(text, bytes):
         text = text.decode("utf-8-sig", "surrogateescape")
     try:
-        value = json.loads(text, parse_int=_parse_int)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            # An integer beyond the digit limit; the slower hook is paid only then.
+            value = json.loads(text, parse_int=_parse_int)
     except RecursionError:
         raise TooDeep(f"JSON nested deeper than {max_depth} levels") from None
     if depth(value) > max_depth:
@@ -79,7 +85,7 @@ def depth(value: Any) -> int:
         else:
             continue
         deepest = max(deepest, level + 1)
-        stack.extend((child, level + 1) for child in children)
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 
