@@ -283,9 +283,10 @@ def _deep(draw) -> Fragment:
 
 
 _values = st.one_of(_strings(), _numbers, _deep(), _extreme_times)
-_attributes = st.lists(st.tuples(_strings(), _values), max_size=3).map(
-    lambda pairs: _obj([(key.text, value) for key, value in pairs])
-)
+# Keys unique as decoded: a repeated key would silently drop the value before it.
+_attributes = st.lists(
+    st.tuples(_strings(), _values), max_size=3, unique_by=lambda pair: json.loads(pair[0].text)
+).map(lambda pairs: _obj([(key.text, value) for key, value in pairs]))
 
 
 @st.composite
