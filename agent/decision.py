@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.offer import Offer
 from gate.policy import Action
 
 
 class Decision(BaseModel):
-    """The gate's scores and action; escalations get their final action from the slow path."""
+    """The gate's scores and action; escalations get their final action from the slow path.
+    An intervention carries the drafted `offer` (None for offers made with no draft)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -24,6 +26,7 @@ class Decision(BaseModel):
     reason: str | None = None
     model_version: str
     gate_latency_ms: float = Field(ge=0.0)
+    offer: Offer | None = None
 
     @property
     def resolved(self) -> bool:

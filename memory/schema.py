@@ -83,6 +83,8 @@ class DecisionRow(Base):
     model_version: Mapped[str] = mapped_column(String(128))
     gate_latency_ms: Mapped[float] = mapped_column(Float)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The drafted offer of an intervention (speak, task, plan, drafted_by): what the user saw.
+    offer: Mapped[dict[str, Any] | None]
 
 
 class RejectedInputRow(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.decision import Decision
 from agent.events import Event
+from agent.offer import Offer
 from agent.sources.base import Rejection
 from gate.policy import Action
 from memory.feedback import FeedbackLearner, Outcome, context_of, lesson_for
@@ -172,13 +173,25 @@ class Store:
                     for (item, _), row in zip(pairs, matrix, strict=True)
                 )
 
-    def resolve(self, event_id: str, action: Action, decided_by: str, reason: str) -> None:
-        """Record the slow path's final action on an escalated event."""
+    def resolve(
+        self,
+        event_id: str,
+        action: Action,
+        decided_by: str,
+        reason: str,
+        offer: Offer | None = None,
+    ) -> None:
+        """Record the slow path's final action on an event, with the offer it drafted."""
         with self._session() as session, session.begin():
             session.execute(
                 update(DecisionRow)
                 .where(DecisionRow.event_id == event_id)
-                .values(final_action=action.value, decided_by=decided_by, reason=reason)
+                .values(
+                    final_action=action.value,
+                    decided_by=decided_by,
+                    reason=reason,
+                    offer=None if offer is None else offer.model_dump(mode="json"),
+                )
             )
 
     def record_rejections(self, run_id: int | None, rejections: Sequence[Rejection]) -> None:
@@ -201,14 +214,19 @@ class Store:
             ).all()
             return [(_event_from_row(e), _decision_from_row(d)) for e, d in rows]
 
-    def decisions(self, limit: int = 100) -> list[tuple[Event, Decision]]:
-        """The most recent decisions with their events, newest first."""
+    def decisions(
+        self, limit: int = 100, *, offers_only: bool = False, run_id: int | None = None
+    ) -> list[tuple[Event, Decision]]:
+        """The most recent decisions with their events, newest first; only interventions
+        with `offers_only`, only events received by one run with `run_id`."""
+        query = select(EventRow, DecisionRow).join(DecisionRow, DecisionRow.event_id == EventRow.id)
+        if offers_only:
+            query = query.where(DecisionRow.final_action == Action.INTERVENE.value)
+        if run_id is not None:
+            query = query.where(EventRow.run_id == run_id)
         with self._session() as session:
             rows = session.execute(
-                select(EventRow, DecisionRow)
-                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
-                .order_by(EventRow.time.desc(), DecisionRow.decided_at.desc())
-                .limit(limit)
+                query.order_by(EventRow.time.desc(), DecisionRow.decided_at.desc()).limit(limit)
             ).all()
             return [(_event_from_row(e), _decision_from_row(d)) for e, d in rows]
 
@@ -586,12 +604,19 @@ class Store:
 
     def turned_down_tasks(self, context: str, limit: int = 20) -> list[str]:
         """Tasks the slow path offered in `context` that the user did not accept."""
+        return self._answered_tasks(context, FeedbackRow.outcome != "accepted", limit)
+
+    def accepted_tasks(self, context: str, limit: int = 20) -> list[str]:
+        """Tasks the slow path offered in `context` that the user accepted."""
+        return self._answered_tasks(context, FeedbackRow.outcome == "accepted", limit)
+
+    def _answered_tasks(self, context: str, answered: Any, limit: int) -> list[str]:
         with self._session() as session:
             rows = session.execute(
                 select(EventRow, DeliberationRow.proposal)
                 .join(DeliberationRow, DeliberationRow.event_id == EventRow.id)
                 .join(FeedbackRow, FeedbackRow.event_id == EventRow.id)
-                .where(DeliberationRow.action == "intervene", FeedbackRow.outcome != "accepted")
+                .where(DeliberationRow.action == "intervene", answered)
                 .order_by(FeedbackRow.id.desc())
                 .limit(limit * 5)
             ).all()
