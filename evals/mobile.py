@@ -272,7 +272,7 @@ def drafting_planner(chat: ChatModel, pool: ToolPool) -> Planner:
             proposal = parse_proposal(chat.complete(messages, PROPOSAL_SCHEMA).text, pool)
         except (ChatError, ProposalError):
             return []
-        return [call.tool for call in proposal.tool_plan] if proposal.speak else []
+        return [call.tool for call in proposal.tool_plan] if proposal.speak.strip() else []
 
     return plan
 

@@ -36,7 +36,8 @@ class RecordedChat:
         recorded = self._tasks.get(lines[-1], [])
         tasks = [t for t in recorded if isinstance(t, str) and len(t.strip()) >= 3]
         proposal = {
-            "speak": bool(tasks),
+            # The recorded agent left tasks only; its task is what it would have said.
+            "speak": tasks[0][:300] if tasks else "",
             "task": tasks[0][:200] if tasks else "stay silent",
             "why_now": "the collection-time agent proposed this here" if tasks else "",
             "tool_plan": [],

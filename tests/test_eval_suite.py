@@ -49,7 +49,7 @@ def test_the_human_judge_accepts_offers_when_needed_and_silence_when_not():
 
 
 PROPOSAL = {
-    "speak": True,
+    "speak": "Shall I look this up for you?",
     "task": "Look this up for you",
     "why_now": "you are searching",
     "expected_benefit": "saves time",
@@ -114,7 +114,7 @@ def test_the_recorded_chat_answers_with_the_current_events_recorded_task():
         "\n\nSimilar past moments and what happened:\n- 10:00:00 [editor] The user types"
     )
     answer = json.loads(chat.complete([{}, {"content": prompt}], {}).text)
-    assert (answer["speak"], answer["task"]) == (True, "Explain x")
+    assert (answer["speak"], answer["task"]) == ("Explain x", "Explain x")
     silent = json.loads(
         chat.complete(
             [
@@ -129,9 +129,9 @@ def test_the_recorded_chat_answers_with_the_current_events_recorded_task():
             {},
         ).text
     )
-    assert silent["speak"] is False
+    assert silent["speak"] == ""
     unseen = chat.complete([{}, {"content": "Recent activity:\n- 10:00:00 [editor] other"}], {})
-    assert json.loads(unseen.text)["speak"] is False
+    assert json.loads(unseen.text)["speak"] == ""
     with pytest.raises(ChatError, match="no activity"):
         chat.complete([{}, {"content": "nothing here"}], {})
 
@@ -214,7 +214,7 @@ def test_the_drafting_planner_plans_with_the_slow_paths_prompt_and_validation(tm
             return ChatReply(json.dumps(self.answer))
 
     plan = {
-        "speak": True,
+        "speak": "Battery is low: shall I turn on battery saver?",
         "task": "Save battery",
         "why_now": "battery low",
         "expected_benefit": "lasts the trip",

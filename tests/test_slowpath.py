@@ -34,7 +34,9 @@ NODES = ["recall", "draft", "counterfactual", "capability", "memory_reflection",
 
 
 def proposal(
-    task="Show how to capitalize each word of a name in Ruby", speak=True, plan=None
+    task="Show how to capitalize each word of a name in Ruby",
+    speak="You searched this twice: shall I show how to capitalize names in Ruby?",
+    plan=None,
 ) -> str:
     return json.dumps(
         {
@@ -146,10 +148,10 @@ async def test_no_usable_proposal_means_a_reasoned_silence(tmp_path, store, answ
 
 async def test_the_model_or_the_costs_can_prefer_silence(tmp_path, store):
     event, decision = stored_event(store, 1)
-    verdict = await slow_path(tmp_path, store, ScriptedChat(proposal(speak=False))).deliberate(
+    verdict = await slow_path(tmp_path, store, ScriptedChat(proposal(speak=""))).deliberate(
         [event], decision
     )
-    assert verdict.action is Action.SILENT and "model says speak=False" in verdict.reason
+    assert verdict.action is Action.SILENT and "the draft has nothing to say" in verdict.reason
     other, low = stored_event(store, 2)
     low = low.model_copy(update={"p_accept": 0.3})
     verdict = await slow_path(tmp_path, store, ScriptedChat(proposal())).deliberate([other], low)

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from agent.decision import Decision
 from agent.events import Event
+from agent.offer import Offer
 from gate.policy import Action
 
 
@@ -15,11 +16,15 @@ class Verdict:
     action: Action
     reason: str
     decided_by: str
+    offer: Offer | None = None
+    """The drafted offer, when the action is to intervene and something drafted it."""
 
 
 class SlowPath(Protocol):
-    """Settles escalations. An implementation may also offer `async poll()`, which the
-    pipeline calls every second so it can act on the user's answers."""
+    """Settles escalations, and drafts the gate's own offers when the pipeline is asked
+    to (`PipelineOptions.draft_offers`; the decision's gate_action then is intervene).
+    An implementation may also offer `async poll()`, which the pipeline calls every
+    second so it can act on the user's answers."""
 
     async def deliberate(self, window: list[Event], decision: Decision) -> Verdict: ...
 

@@ -1,11 +1,17 @@
-"""The reasoning graph for near-boundary events (LangGraph), checkpointed per event.
+"""The reasoning graph for near-boundary events and the gate's offers (LangGraph),
+checkpointed per event.
 
     recall -> draft (retry once) -> counterfactual -> capability -> memory_reflection -> decide
 
-* recall: similar past episodes (with the user's answers) and lessons for this context;
-* draft: a schema-locked proposal from the chat model, validated against the tool pool;
+* recall: similar past episodes (with the user's answers), lessons for this context, and
+  the tasks the user accepted or turned down here;
+* draft: a schema-locked proposal from the drafter (a chat model or the templates),
+  validated against the tool pool;
 * counterfactual: speaking against silence: the draft's own p_accept (the gate's
-  task-aware head) against tau, and whether it repeats an offer the user turned down;
+  task-aware head) against tau, and whether it repeats an offer the user turned down.
+  An offer the gate made on its own (outside the band) already passed the cost rule by
+  more than delta; the graph drafts its words and plan, and holds it back only for what
+  the draft shows: nothing usable, nothing worth saying, or a repeat of a refused offer;
 * capability: what the plan needs (tools, confirmations) and whether the pool has it;
 * memory_reflection: record a lesson when a repeat was avoided;
 * decide: intervene or stay silent, with the reason.
@@ -35,15 +41,11 @@ from langgraph.types import Command, interrupt
 
 from agent.decision import Decision
 from agent.events import Event
+from agent.offer import Offer
 from agent.slowpath.base import Verdict
+from agent.slowpath.drafter import ChatDrafter, Drafter, DraftRequest
 from agent.slowpath.llm import ChatError, ChatModel
-from agent.slowpath.proposal import (
-    PROPOSAL_SCHEMA,
-    ProposalError,
-    build_messages,
-    parse_proposal,
-    shortlist,
-)
+from agent.slowpath.proposal import ProposalError, parse_proposal
 from gate.base import Embedder, GateModel
 from gate.policy import Action, GatePolicy
 from memory.feedback import context_of
@@ -62,6 +64,7 @@ class DeliberationState(TypedDict, total=False):
     recalled: list[str]
     lessons: list[str]
     rejected_tasks: list[str]
+    accepted_tasks: list[str]
     proposal: dict[str, Any] | None
     draft_error: str | None
     attempts: int
@@ -104,24 +107,31 @@ def checkpoint_saver(storage_url: str, sqlite_file: Path) -> BaseCheckpointSaver
 
 
 class ReasoningSlowPath:
-    """The slow path the daemon uses when a chat model is configured."""
+    """The slow path the daemon uses unless `gate-rule` is configured. It drafts with
+    `drafter`, or with `chat` through the proposal prompt when only a chat model is given."""
 
     def __init__(
         self,
         *,
-        chat: ChatModel,
         pool: ToolPool,
         store: Store,
         gate: GateModel,
         policy: Callable[[], GatePolicy],
         saver: BaseCheckpointSaver,
+        drafter: Drafter | None = None,
+        chat: ChatModel | None = None,
     ) -> None:
-        self.chat = chat
+        if (drafter is None) == (chat is None):
+            raise ValueError("give a drafter or a chat model, not both")
+        if drafter is None:
+            assert chat is not None
+            drafter = ChatDrafter(chat, pool)
+        self.drafter = drafter
         self.pool = pool
         self.store = store
         self.gate = gate
         self.policy = policy
-        self.name = f"graph:{chat.name}"
+        self.name = f"graph:{self.drafter.name}"
         self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
         self._saver = saver
         self._waiting: set[str] | None = None  # filled from memory on the first poll
@@ -190,27 +200,29 @@ class ReasoningSlowPath:
             "recalled": recalled,
             "lessons": [r.lesson for r in self.store.reflections(context, limit=5)],
             "rejected_tasks": self.store.turned_down_tasks(context, limit=20),
+            "accepted_tasks": self.store.accepted_tasks(context, limit=20),
         }
 
     def _draft(self, state: DeliberationState) -> dict[str, Any]:
-        window = self._window(state)
         attempts = state.get("attempts", 0) + 1
-        messages = build_messages(
-            window,
-            state.get("recalled", []),
-            state.get("lessons", []),
-            shortlist(self.pool, window),
-            state.get("draft_error"),
+        request = DraftRequest(
+            window=self._window(state),
+            recalled=state.get("recalled", []),
+            lessons=state.get("lessons", []),
+            rejected_tasks=state.get("rejected_tasks", []),
+            accepted_tasks=state.get("accepted_tasks", []),
+            attempt=attempts,
+            error=state.get("draft_error"),
         )
         try:
-            reply = self.chat.complete(messages, PROPOSAL_SCHEMA)
+            reply = self.drafter.draft(request)
         except ChatError as error:
             return {
                 "attempts": attempts,
                 "proposal": None,
                 "draft_error": f"model unavailable: {error}",
             }
-        tokens = reply.prompt_tokens + reply.completion_tokens
+        tokens = reply.tokens
         try:
             proposal = parse_proposal(reply.text, self.pool)
         except ProposalError as error:
@@ -254,12 +266,16 @@ class ReasoningSlowPath:
         similarity, closest = self._similarity_to_rejected(
             proposal["task"], state.get("rejected_tasks", [])
         )
+        says_something = bool(proposal["speak"].strip())
+        # The gate's own offers passed the cost rule by more than delta already.
+        gate_offer = decision.gate_action is Action.INTERVENE
         return {
             "counterfactual": {
-                "model_says_speak": proposal["speak"],
+                "model_says_speak": says_something,
+                "gate_offer": gate_offer,
                 "p_accept_task": round(float(p_task), 4),
                 "tau": round(tau, 4),
-                "speaking_beats_silence": bool(proposal["speak"] and p_task >= tau),
+                "speaking_beats_silence": says_something and (gate_offer or p_task >= tau),
                 "repeat_of_rejected": similarity >= REPEAT_SIMILARITY,
                 "closest_rejected": closest,
                 "similarity": round(similarity, 4),
@@ -300,17 +316,26 @@ class ReasoningSlowPath:
         if counterfactual["repeat_of_rejected"]:
             reason = f"the user turned down a similar offer: {counterfactual['closest_rejected']!r}"
             return {"verdict": {"action": "silent", "reason": reason}}
+        if not counterfactual["model_says_speak"]:
+            reason = f"silence is better: the draft has nothing to say ({proposal['why_now']})"
+            return {"verdict": {"action": "silent", "reason": reason}}
         if not counterfactual["speaking_beats_silence"]:
             reason = (
-                f"silence is better: model says speak={counterfactual['model_says_speak']}, "
-                f"p_accept of the draft {counterfactual['p_accept_task']:.3f} "
+                f"silence is better: p_accept of the draft {counterfactual['p_accept_task']:.3f} "
                 f"vs tau {counterfactual['tau']:.3f}"
             )
             return {"verdict": {"action": "silent", "reason": reason}}
-        reason = (
-            f"offer: {proposal['task']} (p_accept {counterfactual['p_accept_task']:.3f} >= "
-            f"tau {counterfactual['tau']:.3f}; {proposal['why_now']})"
-        )
+        if counterfactual.get("gate_offer"):
+            decision = state["decision"]
+            reason = (
+                f"offer: {proposal['task']} (gate: p_accept {decision['p_accept']:.3f} >= "
+                f"tau {decision['tau']:.3f} beyond the band; {proposal['why_now']})"
+            )
+        else:
+            reason = (
+                f"offer: {proposal['task']} (p_accept {counterfactual['p_accept_task']:.3f} >= "
+                f"tau {counterfactual['tau']:.3f}; {proposal['why_now']})"
+            )
         return {"verdict": {"action": "intervene", "reason": reason}}
 
     @staticmethod
@@ -389,7 +414,16 @@ class ReasoningSlowPath:
             state.get("trace", []),
         )
         await asyncio.to_thread(self._settle, decision.event_id)
-        return Verdict(Action(verdict["action"]), verdict["reason"], self.name)
+        action = Action(verdict["action"])
+        offer = (
+            Offer.from_proposal(state["proposal"], self.name)
+            if action is Action.INTERVENE and state.get("proposal")
+            else None
+        )
+        # An offer of the gate's that stands is still the gate's decision; the graph
+        # drafted it (offer.drafted_by) and would have said so had it held it back.
+        gate_decided = decision.gate_action is Action.INTERVENE and action is Action.INTERVENE
+        return Verdict(action, verdict["reason"], "gate" if gate_decided else self.name, offer)
 
     def _settle(self, event_id: str) -> None:
         """After a run: keep a thread suspended on the user, or store its outcome and drop

@@ -11,9 +11,10 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.events import Event, describe_validation_error
+from agent.offer import PlannedCall
 from tools.pool import ToolPool
 
 MAX_TOOLS_IN_PROMPT = 8
@@ -21,17 +22,14 @@ _ALWAYS_OFFERED = ("web_search_query", "summarize_text", "create_note", "show_no
 _WORD = re.compile(r"[a-z]{3,}")
 
 
-class PlannedCall(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tool: str = Field(min_length=1, max_length=64)
-    args: dict[str, JsonValue] = Field(default_factory=dict)
-
-
 class Proposal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    speak: bool = Field(description="true if offering help now is better than staying silent")
+    speak: str = Field(
+        max_length=300,
+        description="what to say to the user to make the offer, one or two short sentences; "
+        "empty if staying silent is better",
+    )
     task: str = Field(min_length=3, max_length=200, description="the concrete help offered")
     why_now: str = Field(max_length=200)
     tool_plan: list[PlannedCall] = Field(default_factory=list, max_length=3)
@@ -84,7 +82,8 @@ def build_messages(
         f"Lessons from offers the user turned down:\n{rules}\n\n"
         f"Tools: {json.dumps(tools)}\n\n"
         "Draft one concrete offer of help for right now: the task, why now, a tool plan, and "
-        "the expected benefit. Set speak to false if silence is better."
+        "the expected benefit, and in speak the words that offer it to the user. Leave speak "
+        "empty if silence is better."
     )
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if error:
@@ -96,13 +95,24 @@ def build_messages(
 
 def parse_proposal(text: str, pool: ToolPool) -> Proposal:
     """Validate a model's answer against the schema and the tool pool."""
+    proposal = parse_schema(text)
+    check_plan(proposal, pool)
+    return proposal
+
+
+def parse_schema(text: str) -> Proposal:
+    """The answer's JSON object as a proposal, or why it is not one."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         raise ProposalError("no JSON object in the answer")
     try:
-        proposal = Proposal.model_validate_json(text[start : end + 1])
+        return Proposal.model_validate_json(text[start : end + 1])
     except ValidationError as error:
         raise ProposalError(describe_validation_error(error, "proposal")) from error
+
+
+def check_plan(proposal: Proposal, pool: ToolPool) -> None:
+    """Every planned call must name a pool tool with arguments that tool accepts."""
     for call in proposal.tool_plan:
         if call.tool not in pool:
             raise ProposalError(f"unknown tool {call.tool!r}")
@@ -110,4 +120,3 @@ def parse_proposal(text: str, pool: ToolPool) -> Proposal:
             pool.get(call.tool).Args.model_validate(call.args)
         except ValidationError as error:
             raise ProposalError(f"{call.tool}: {describe_validation_error(error)}") from error
-    return proposal

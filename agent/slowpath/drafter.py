@@ -1,0 +1,72 @@
+"""Who drafts the slow path's proposal: a chat model, or the template drafter.
+
+Whatever drafts, the answer is JSON text that the graph validates the same way (proposal
+schema, then every planned call against the tool pool), so every draft is judged,
+remembered and executed alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agent.events import Event
+from agent.slowpath.llm import ChatModel
+from agent.slowpath.proposal import PROPOSAL_SCHEMA, build_messages, shortlist
+from tools.pool import ToolPool
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    """What the graph knows when it asks for a draft."""
+
+    window: list[Event]
+    """Recent events of the context, oldest first; the last one is now."""
+    recalled: list[str] = field(default_factory=list)
+    """Similar past moments and what the user answered, one line each."""
+    lessons: list[str] = field(default_factory=list)
+    """Lessons left by offers the user turned down in this context."""
+    rejected_tasks: list[str] = field(default_factory=list)
+    """Tasks offered here before that the user did not accept."""
+    accepted_tasks: list[str] = field(default_factory=list)
+    """Tasks offered here before that the user accepted."""
+    attempt: int = 1
+    """1 for the first draft; 2 when the first was unusable (see `error`)."""
+    error: str | None = None
+    """Why the previous draft was unusable."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    """The answer: a JSON object following the proposal schema."""
+    tokens: int = 0
+
+
+class Drafter(Protocol):
+    """Drafts one proposal. May raise `agent.slowpath.llm.ChatError` when it cannot answer
+    at all (a model server down); the graph then retries once and falls back to silence."""
+
+    name: str
+
+    def draft(self, request: DraftRequest) -> Draft: ...
+
+
+class ChatDrafter:
+    """Drafts with a chat model: the schema-locked prompt of `agent.slowpath.proposal`."""
+
+    def __init__(self, chat: ChatModel, pool: ToolPool) -> None:
+        self.chat = chat
+        self.pool = pool
+        self.name = chat.name
+
+    def draft(self, request: DraftRequest) -> Draft:
+        messages = build_messages(
+            request.window,
+            request.recalled,
+            request.lessons,
+            shortlist(self.pool, request.window),
+            request.error,
+        )
+        reply = self.chat.complete(messages, PROPOSAL_SCHEMA)
+        return Draft(reply.text, reply.prompt_tokens + reply.completion_tokens)
