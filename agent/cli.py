@@ -21,9 +21,11 @@ from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from evals.cli import eval_group
 from gate.cli import gate
+from gate.policy import Action
 from memory.cli import feedback, memory, prefs
 
 if TYPE_CHECKING:
+    from agent.decision import Decision
     from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
@@ -129,6 +131,35 @@ def daemon_run(
         f"{stats.rejected} malformed inputs rejected; {stats.escalated} escalated, "
         f"{stats.intervened} offers made"
     )
+    if stats.intervened:
+        _echo_offers_of_last_run(settings, obj.paths)
+
+
+def _echo_offers_of_last_run(settings: Settings, paths: FestinaPaths) -> None:
+    """What the run just finished offered, in its own words (this process held the pid
+    lock, so the newest run in memory is that run)."""
+    from agent.daemon import database_url
+    from memory.store import Store
+
+    store = Store(database_url(settings, paths))
+    try:
+        run = store.last_run()
+        rows = [] if run is None else store.decisions(10_000, offers_only=True, run_id=run.id)
+    finally:
+        store.close()
+    click.echo("offers made (newest first):")
+    for event, decision in rows:
+        click.echo(f"  {event.id[:12]}  {event.time:%Y-%m-%d %H:%M:%S}  {event.summary()[:70]}")
+        for line in _offer_lines(decision):
+            click.echo(f"    {line}")
+
+
+def _offer_lines(decision: Decision) -> list[str]:
+    """An offer as the user sees it: what festina says, then the task and its plan."""
+    offer = decision.offer
+    if offer is None:
+        return ["(no drafted offer: nothing drafts with slow_path.backend = gate-rule)"]
+    return [f'says: "{offer.speak}"', f"task: {offer.task} [{offer.plan_summary()}]"]
 
 
 @daemon.command("start")
@@ -239,12 +270,13 @@ def daemon_status(obj: Context, as_json: bool) -> None:
 
 @cli.command("decisions")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--offers", "offers_only", is_flag=True, help="Only the offers made.")
 @click.pass_obj
-def decisions(obj: Context, limit: int) -> None:
-    """Show the latest decisions, newest first."""
+def decisions(obj: Context, limit: int, offers_only: bool) -> None:
+    """Show the latest decisions, newest first; each offer with what festina says."""
     store = obj.open_store()
     try:
-        rows = store.decisions(limit)
+        rows = store.decisions(limit, offers_only=offers_only)
     finally:
         store.close()
     if not rows:
@@ -259,6 +291,9 @@ def decisions(obj: Context, limit: int) -> None:
             f"{decision.p_need:6.2f}  {decision.p_accept:5.2f}  {decision.tau:4.2f}  "
             f"{event.summary()[:70]}"
         )
+        if decision.final_action is Action.INTERVENE:
+            for line in _offer_lines(decision):
+                click.echo(f"{'':14}{line}")
 
 
 @cli.command("tui")

@@ -16,12 +16,20 @@ class Surface(Protocol):
 
 
 class LogSurface:
-    """Writes each intervention to the log, one line per offer."""
+    """Writes each intervention to the log, one line per offer: what festina says, the
+    task and the plan's tools (or that nothing was drafted), then the event."""
 
     def offer(self, event: Event, decision: Decision) -> None:
+        offer = decision.offer
+        said = (
+            f'"{offer.speak}" (task: {offer.task}; plan: {offer.plan_summary()})'
+            if offer
+            else "(no drafted offer)"
+        )
         logger.info(
-            "offer help on %s (p_need=%.2f p_accept=%.2f tau=%.2f, by %s): %s",
+            "offer on %s: %s [p_need=%.2f p_accept=%.2f tau=%.2f, by %s] on: %s",
             event.id,
+            said,
             decision.p_need,
             decision.p_accept,
             decision.tau,

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input
 
 from agent.decision import Decision
 from agent.events import Event
+from agent.offer import Offer, PlannedCall
 from gate.policy import Action, GatePolicy
 from memory.store import Store
 from tests.conftest import event_record, write_jsonl
@@ -20,6 +21,20 @@ from tui.app import FestinaApp
 from tui.stats import summarize
 
 SIZE = (140, 40)
+
+
+OFFER = Offer(
+    speak="'ruby capitalize name' has come up 2 times in 1 minute. Shall I summarise the "
+    "answers you opened in one note?",
+    task="Summarise the answers you opened for 'ruby capitalize name' in one note",
+    plan=[
+        PlannedCall(tool="search_notes", args={"query": "ruby capitalize name"}),
+        PlannedCall(
+            tool="create_note", args={"title": "Answers ruby capitalize name", "body": "-"}
+        ),
+    ],
+    drafted_by="graph:templates",
+)
 
 
 def decision(event: Event, action: Action, p_need: float = 0.6, p_accept: float = 0.7) -> Decision:
@@ -35,6 +50,7 @@ def decision(event: Event, action: Action, p_need: float = 0.6, p_accept: float 
         decided_by="gate",
         model_version="test",
         gate_latency_ms=4.0,
+        offer=OFFER if action is Action.INTERVENE else None,
     )
 
 
@@ -71,6 +87,21 @@ async def test_the_feed_shows_decisions_newest_first(store):
         assert table.get_row_at(0)[2] == "intervene"
 
 
+async def test_an_offer_shows_what_festina_says_in_the_feed_and_the_detail(store):
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one("#feed", DataTable)
+        assert table.get_row_at(0)[4] == "Summarise the answers you ope…"
+        assert table.get_row_at(1)[4] == ""  # no offer, no words
+        detail = str(app.query_one("#detail").render())
+        assert f"says: {OFFER.speak}" in detail
+        assert f"task: {OFFER.task}" in detail
+        assert "1. search_notes(query='ruby capitalize name')" in detail
+        assert "2. create_note(title='Answers ruby capitalize name', body='-')" in detail
+        assert "drafted by graph:templates" in detail
+
+
 async def test_answering_an_offer_goes_to_memory(store):
     app = FestinaApp(store, GatePolicy())
     async with app.run_test(size=SIZE) as pilot:
@@ -79,7 +110,7 @@ async def test_answering_an_offer_goes_to_memory(store):
         await pilot.pause()
         offer_id = app.activity[0][0].id
         assert feedback_rows(store) == [(offer_id, "rejected")]
-        assert app.query_one("#feed", DataTable).get_row_at(0)[7] == "rejected"
+        assert app.query_one("#feed", DataTable).get_row_at(0)[3] == "rejected"
         await pilot.press("down", "a")  # a silent decision: nothing to answer
         await pilot.pause()
         assert feedback_rows(store) == [(offer_id, "rejected")]

@@ -29,11 +29,23 @@ from tui.stats import summarize
 
 REFRESH_S = 1.0
 FEED_LENGTH = 200
+OFFER_CELL = 30
 _KEYS = {"a": Outcome.ACCEPTED, "r": Outcome.REJECTED, "i": Outcome.IGNORED}
 
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def _offer_cell(decision: Decision) -> str:
+    """What festina offers to do, for the feed: the task, cut to fit a column (the
+    detail shows the offer's words and plan in full)."""
+    if decision.final_action is not Action.INTERVENE:
+        return ""
+    if decision.offer is None:
+        return "(no draft)"
+    task = decision.offer.task
+    return task if len(task) <= OFFER_CELL else task[: OFFER_CELL - 1] + "…"
 
 
 class FestinaApp(App[None]):
@@ -105,7 +117,10 @@ class FestinaApp(App[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#feed", DataTable)
-        table.add_columns("time", "gate", "final", "by", "need", "acc", "tau", "answer", "event")
+        # What happened, the user's answer and what was offered first; the scores after.
+        table.add_columns(
+            "time", "gate", "final", "answer", "offer", "by", "need", "acc", "tau", "event"
+        )
         self.refresh_data()
         self._fill_controls()
         self.set_interval(REFRESH_S, self.refresh_data)
@@ -121,7 +136,9 @@ class FestinaApp(App[None]):
             self.preferences = preferences
             self._fill_controls()
         self.activity = self.store.recent_activity(FEED_LENGTH)
-        signature = tuple((e.id, d.final_action, answer) for e, d, answer in self.activity)
+        signature = tuple(
+            (e.id, d.final_action, d.offer is not None, answer) for e, d, answer in self.activity
+        )
         if signature != self._signature:
             self._signature = signature
             self._redraw_feed()
@@ -142,11 +159,12 @@ class FestinaApp(App[None]):
                 f"{event.time:%H:%M:%S}",
                 decision.gate_action.value,
                 decision.final_action.value if decision.final_action else "pending",
+                answer or "",
+                _offer_cell(decision),
                 decision.decided_by or "-",
                 f"{decision.p_need:.2f}",
                 f"{decision.p_accept:.2f}",
                 f"{decision.tau:.2f}",
-                answer or "",
                 event.summary()[:60],
                 key=event.id,
             )
@@ -202,6 +220,14 @@ class FestinaApp(App[None]):
             f"{decision.final_action.value if decision.final_action else 'pending'}"
             f" by {decision.decided_by or '-'}",
         ]
+        if decision.offer is not None:
+            offer = decision.offer
+            lines.append(f"[b]says:[/b] {escape(offer.speak)}")
+            lines.append(escape(f"task: {offer.task}"))
+            for step, call in enumerate(offer.plan, start=1):
+                args = ", ".join(f"{k}={v!r}" for k, v in call.args.items())
+                lines.append(escape(f"  {step}. {call.tool}({args})"[:160]))
+            lines.append(escape(f"drafted by {offer.drafted_by}"))
         if decision.reason:
             lines.append(f"why: {escape(decision.reason)}")
         lines.extend(self._deliberation_lines(event.id))
