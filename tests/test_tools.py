@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
+import icalendar
 import pytest
 
 from tools import ALL_TOOLS, default_pool
@@ -32,7 +33,15 @@ def test_the_pool_is_large_typed_and_described(pool):
         schema = tool.schema()
         assert tool.description and schema["parameters"]["type"] == "object", tool.name
         assert tool.Args.model_config.get("extra") == "forbid", tool.name
-    json.dumps(pool.schemas())
+    # What an LLM API receives: strict JSON that survives the trip unchanged, one schema per
+    # tool under a unique name, every required argument a described property.
+    schemas = json.loads(json.dumps(pool.schemas(), allow_nan=False))
+    assert schemas == pool.schemas()
+    names = [schema["name"] for schema in schemas]
+    assert names == [tool.name for tool in pool.tools()] and len(set(names)) == len(names)
+    for schema in schemas:
+        parameters = schema["parameters"]
+        assert set(parameters.get("required", [])) <= set(parameters["properties"]), schema
     assert sum(t.side_effect for t in pool.tools()) >= 15
 
 
@@ -83,6 +92,12 @@ def test_notes_round_trip(pool):
     assert not again.ok and "exists" in again.message
 
 
+def _unfolded(ics: bytes) -> list[str]:
+    """RFC 5545 content lines: CRLF-separated, a line starting with a space continues the
+    one before it."""
+    return ics.decode("utf-8").replace("\r\n ", "").split("\r\n")
+
+
 def test_calendar_events_are_real_ics_files(pool):
     start = datetime.now(UTC) + timedelta(days=1)
     path = ok(
@@ -97,16 +112,63 @@ def test_calendar_events_are_real_ics_files(pool):
             confirmed=True,
         )
     )
-    body = Path(path).read_text()
-    assert "BEGIN:VEVENT" in body and "SUMMARY:Review\\, draft\\; v2" in body
+    lines = _unfolded(Path(path).read_bytes())
+    assert "BEGIN:VEVENT" in lines and "SUMMARY:Review\\, draft\\; v2" in lines
     [listed] = ok(pool.call("list_calendar_events", {"days": 2}))
-    assert listed["title"] == "Review\\, draft\\; v2"
+    assert (listed["title"], listed["location"]) == ("Review, draft; v2", "Room 1")
     backwards = pool.call(
         "create_calendar_event",
         {"title": "x", "start": start.isoformat(), "end": start.isoformat()},
         confirmed=True,
     )
     assert not backwards.ok and "end must be after start" in backwards.message
+
+
+def test_long_and_special_calendar_texts_are_folded_and_round_trip(pool):
+    start = datetime.now(UTC) + timedelta(hours=3)
+    title = "Quarterly planning, budget; hiring — " + "é" * 60 + " \\ end"
+    description = 'Agenda:\n1. numbers, costs; risks\n2. back\\slash "quoted"\n' + "x" * 300
+    path = ok(
+        pool.call(
+            "create_calendar_event",
+            {
+                "title": title,
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+                "location": "Room 1, floor 2; east",
+                "description": description,
+            },
+            confirmed=True,
+        )
+    )
+    raw = Path(path).read_bytes()
+    physical = raw.split(b"\r\n")
+    assert max(len(line) for line in physical) <= 75  # octets, as RFC 5545 3.1 requires
+    assert any(line.startswith(b" ") for line in physical)  # so some were folded
+    [summary] = [line for line in _unfolded(raw) if line.startswith("SUMMARY:")]
+    assert summary == "SUMMARY:" + title.replace("\\", "\\\\").replace(",", "\\,").replace(
+        ";", "\\;"
+    )
+    [event] = icalendar.Calendar.from_ical(raw).walk("VEVENT")
+    assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == (title, description)
+    assert event.decoded("DTSTART") == start.replace(microsecond=0)
+    [listed] = ok(pool.call("list_calendar_events", {"days": 1}))
+    assert (listed["title"], listed["location"]) == (title, "Room 1, floor 2; east")
+
+
+def test_calendar_listing_reads_other_applications_files(pool):
+    folder = pool.context.workspace / "calendar"
+    folder.mkdir(parents=True)
+    tomorrow = (datetime.now() + timedelta(days=1)).date()
+    (folder / "all-day.ics").write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\nBEGIN:VEVENT\r\n"
+        b"UID:1@other\r\nDTSTART;VALUE=DATE:" + f"{tomorrow:%Y%m%d}".encode() + b"\r\n"
+        b"SUMMARY:Offsite\\, all day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (folder / "broken.ics").write_text("not a calendar")
+    result = pool.call("list_calendar_events", {"days": 3})
+    assert [e["title"] for e in ok(result)] == ["Offsite, all day"]
+    assert result.message == "skipped unreadable: broken.ics"
 
 
 def test_reminders_timers_alarms_and_todos(pool):
@@ -151,6 +213,10 @@ def test_text_tools_compute_locally(pool):
     summary = ok(pool.call("summarize_text", {"text": text, "sentences": 2}))
     assert summary == "Ruby strings are objects. Ruby strings can be capitalized."
     assert ok(pool.call("extract_keywords", {"text": text, "limit": 2})) == ["ruby", "strings"]
+    # Function words beyond the short hand-written lists ("should", "always", "them") are not
+    # keywords either.
+    modal = "We should always run the tests; we would rather run them green."
+    assert ok(pool.call("extract_keywords", {"text": modal, "limit": 2})) == ["run", "tests"]
     assert ok(pool.call("count_words", {"text": text}))["sentences"] == 3
     assert ok(pool.call("test_regex", {"pattern": r"R\w+", "text": text})) == ["Ruby", "Ruby"]
     assert "line 1" in pool.call("format_json", {"text": "{oops"}).message

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
+import icalendar
 from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from tools.base import (
@@ -48,14 +49,6 @@ def _add(context: ToolContext, name: str, item: dict[str, Any], what: str) -> To
     return ToolResult(output=item, message=f"added {what}")
 
 
-def _ics_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _ics_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
 class EventArgs(ToolArgs):
     title: str = Field(min_length=1, max_length=200)
     start: AwareDatetime
@@ -79,26 +72,24 @@ class CreateCalendarEvent(Tool):
 
     def run(self, args: EventArgs, context: ToolContext) -> ToolResult:
         uid = f"{uuid.uuid4()}@festina"
-        body = "\r\n".join(
-            [
-                "BEGIN:VCALENDAR",
-                "VERSION:2.0",
-                "PRODID:-//festina//tools//EN",
-                "BEGIN:VEVENT",
-                f"UID:{uid}",
-                f"DTSTAMP:{_ics_time(datetime.now(UTC))}",
-                f"DTSTART:{_ics_time(args.start)}",
-                f"DTEND:{_ics_time(args.end)}",
-                f"SUMMARY:{_ics_text(args.title)}",
-                f"LOCATION:{_ics_text(args.location)}",
-                f"DESCRIPTION:{_ics_text(args.description)}",
-                "END:VEVENT",
-                "END:VCALENDAR",
-                "",
-            ]
-        )
+        event = icalendar.Event()
+        event.add("uid", uid)
+        event.add("dtstamp", datetime.now(UTC))
+        event.add("dtstart", args.start.astimezone(UTC))
+        event.add("dtend", args.end.astimezone(UTC))
+        event.add("summary", args.title)
+        if args.location:
+            event.add("location", args.location)
+        if args.description:
+            event.add("description", args.description)
+        calendar = icalendar.Calendar()
+        calendar.add("prodid", "-//festina//tools//EN")
+        calendar.add("version", "2.0")
+        calendar.add_component(event)
         path = context.path("calendar", f"{args.start:%Y%m%d-%H%M}-{uid[:8]}.ics")
-        return write_file(context, path, body, f"event {args.title!r} saved to {path.name}")
+        return write_file(
+            context, path, calendar.to_ical(), f"event {args.title!r} saved to {path.name}"
+        )
 
 
 class RangeArgs(ToolArgs):
@@ -114,23 +105,37 @@ class ListCalendarEvents(Tool):
     def run(self, args: RangeArgs, context: ToolContext) -> ToolResult:
         folder = context.path("calendar")
         now = datetime.now(UTC)
-        events = []
+        events, unreadable = [], []
         for path in sorted(folder.glob("*.ics")) if folder.is_dir() else []:
-            fields = dict(
-                line.split(":", 1)
-                for line in path.read_text(encoding="utf-8").splitlines()
-                if ":" in line
-            )
-            start = datetime.strptime(fields["DTSTART"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            if now - timedelta(hours=1) <= start <= now + timedelta(days=args.days):
-                events.append(
-                    {
-                        "title": fields.get("SUMMARY", ""),
-                        "start": start.isoformat(),
-                        "location": fields.get("LOCATION", ""),
-                    }
-                )
-        return ToolResult(output=sorted(events, key=lambda e: e["start"]))
+            try:
+                calendar = icalendar.Calendar.from_ical(path.read_bytes())
+            except ValueError:
+                unreadable.append(path.name)
+                continue
+            for event in calendar.walk("VEVENT"):
+                start = event.decoded("DTSTART", None)
+                if not isinstance(start, date):  # missing, or not a time icalendar could read
+                    unreadable.append(path.name)
+                    continue
+                start = _aware(start)
+                if now - timedelta(hours=1) <= start <= now + timedelta(days=args.days):
+                    events.append(
+                        {
+                            "title": str(event.get("SUMMARY", "")),
+                            "start": start.isoformat(),
+                            "location": str(event.get("LOCATION", "")),
+                        }
+                    )
+        message = f"skipped unreadable: {', '.join(unreadable)}" if unreadable else ""
+        return ToolResult(output=sorted(events, key=lambda e: e["start"]), message=message)
+
+
+def _aware(moment: date) -> datetime:
+    """An .ics start as an aware datetime: a date (all-day event) is local midnight, a
+    floating time (no zone) is local time, as calendar applications read them."""
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, time())
+    return moment if moment.tzinfo else moment.astimezone()
 
 
 class ReminderArgs(ToolArgs):

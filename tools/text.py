@@ -11,58 +11,15 @@ from collections import Counter
 from typing import ClassVar
 
 from pydantic import Field
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, recorded
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "will",
-        "with",
-        "you",
-        "your",
-        "we",
-        "they",
-        "he",
-        "she",
-        "not",
-        "but",
-        "if",
-        "then",
-        "so",
-        "do",
-        "does",
-        "did",
-        "can",
-    ]
-)
+# scikit-learn's English list (318 words, Glasgow Information Retrieval Group), already
+# loaded by the gate's features.
+_STOPWORDS = ENGLISH_STOP_WORDS
 
 
 def _keywords(text: str, limit: int) -> list[str]:
