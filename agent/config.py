@@ -47,10 +47,12 @@ redact_secrets = true
 retention_days = 90
 
 [slow_path]
-# How near-boundary events are deliberated: "gate-rule" settles them by the gate's own
-# rule; "embedded" runs the reasoning graph on the bundled SmolLM2-135M (local-llm extra);
-# "openai" runs it on any OpenAI-compatible server (vLLM, Ollama, llama.cpp server).
-backend = "gate-rule"
+# Who drafts offers (what festina says, the task, the tool plan) in the reasoning graph,
+# which also deliberates near-boundary events: "templates" fills concrete offers from the
+# activity with no model; "embedded" asks the bundled SmolLM2-135M (local-llm extra);
+# "openai" any OpenAI-compatible server (vLLM, Ollama, llama.cpp server). "gate-rule"
+# drafts nothing: near-boundary events are settled by the gate's rule, offers have no text.
+backend = "templates"
 # For "openai": the server's base URL (ending in /v1) and model name.
 url = "http://127.0.0.1:11434/v1"
 model = ""
@@ -152,7 +154,7 @@ class StorageSettings(BaseModel):
 class SlowPathSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["gate-rule", "embedded", "openai"] = "gate-rule"
+    backend: Literal["templates", "gate-rule", "embedded", "openai"] = "templates"
     url: str = "http://127.0.0.1:11434/v1"
     model: str = ""
     api_key_env: str = ""

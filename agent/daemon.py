@@ -68,6 +68,8 @@ def run_foreground(
                 redact_secrets=settings.storage.redact_secrets,
                 retention_days=settings.storage.retention_days,
                 etiquette=settings.etiquette,
+                # Every offer drafted, unless no drafter is configured at all.
+                draft_offers=settings.slow_path.backend != "gate-rule",
             ),
         )
         logger.info(

@@ -85,6 +85,10 @@ class PipelineOptions:
     # Decide each batch to the end, slow path included, before scoring the next: a run
     # then never depends on timing (evaluations); the daemon overlaps the two instead.
     lockstep: bool = False
+    # Send the gate's own offers through the slow path too, so every offer is drafted
+    # (words, task, plan) before the user sees it. The daemon does, whenever its slow
+    # path drafts; evaluations that measure the gate's decisions alone do not.
+    draft_offers: bool = False
 
 
 class Pipeline:
@@ -408,7 +412,9 @@ class Pipeline:
                 )
             # An escalation holds the context too: the slow path may make the offer.
             self._etiquette.offered(item)
-        resolved = action is not Action.ESCALATE
+        resolved = action is Action.SILENT or (
+            action is Action.INTERVENE and not self.options.draft_offers
+        )
         return Decision(
             **common,
             **scores,
@@ -417,7 +423,18 @@ class Pipeline:
         )
 
     def _settle_busy(self, item: Event, decision: Decision, waiting: int) -> Decision:
-        """An escalation the slow path has no room for, settled by the gate's rule."""
+        """An escalation the slow path has no room for, settled by the gate's rule; an
+        offer of the gate's it has no room to draft is not made (it would say nothing)."""
+        if decision.gate_action is Action.INTERVENE:
+            if self._etiquette is not None:
+                self._etiquette.withdrawn(item)
+            return decision.model_copy(
+                update={
+                    "final_action": Action.SILENT,
+                    "decided_by": "gate-busy",
+                    "reason": f"slow path busy ({waiting} waiting); no time to draft the offer",
+                }
+            )
         action = Action.INTERVENE if decision.p_accept >= decision.tau else Action.SILENT
         if self._etiquette is not None:
             if action is Action.INTERVENE:
@@ -454,6 +471,7 @@ class Pipeline:
             verdict.action,
             verdict.decided_by,
             verdict.reason,
+            verdict.offer,
         )
         if self._etiquette is not None:
             if verdict.action is Action.INTERVENE:
@@ -467,6 +485,7 @@ class Pipeline:
                     "final_action": verdict.action,
                     "decided_by": verdict.decided_by,
                     "reason": verdict.reason,
+                    "offer": verdict.offer,
                 }
             )
             self._offer(window[-1], resolved)

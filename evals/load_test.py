@@ -147,14 +147,23 @@ class _Daemon:
     def memory(self) -> dict:
         with sqlite3.connect(self.home / "data" / "festina.db") as db:
             gate_ms = [row[0] for row in db.execute("select gate_latency_ms from decisions")]
-            deciders = dict(db.execute("select decided_by, count(*) from decisions group by 1"))
+            # Of escalations only: the gate's own offers are drafted by the slow path too.
+            deciders = dict(
+                db.execute(
+                    "select decided_by, count(*) from decisions "
+                    "where gate_action = 'escalate' group by 1"
+                )
+            )
             return {
                 "stored": db.execute("select count(*) from events").fetchone()[0],
                 "gate_ms": gate_ms,
                 "escalated": db.execute(
                     "select count(*) from decisions where gate_action = 'escalate'"
                 ).fetchone()[0],
-                "deliberated": db.execute("select count(*) from deliberations").fetchone()[0],
+                "deliberated": db.execute(
+                    "select count(*) from deliberations join decisions using (event_id) "
+                    "where gate_action = 'escalate'"
+                ).fetchone()[0],
                 "settled_busy": deciders.get("gate-busy", 0),
                 "unresolved": db.execute(
                     "select count(*) from decisions where final_action is null"

@@ -15,6 +15,11 @@ from agent.slowpath.llm import ChatModel
 from agent.slowpath.proposal import PROPOSAL_SCHEMA, build_messages, shortlist
 from tools.pool import ToolPool
 
+# A draft at least this similar to an offer the user turned down in the same context
+# (cosine with the gate's encoder) repeats it: the graph holds it back, and the template
+# drafter ranks it last.
+REPEAT_SIMILARITY = 0.8
+
 
 @dataclass(frozen=True)
 class DraftRequest:

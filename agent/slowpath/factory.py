@@ -8,7 +8,7 @@ from collections.abc import Callable
 from agent.config import SlowPathSettings
 from agent.paths import FestinaPaths
 from agent.slowpath.base import GateRuleSlowPath, SlowPath
-from gate.base import GateModel
+from gate.base import Embedder, GateModel
 from gate.policy import GatePolicy
 from memory.store import Store
 
@@ -21,22 +21,34 @@ def build_slow_path(
     gate: GateModel,
     policy: Callable[[], GatePolicy],
 ) -> SlowPath:
+    """`gate-rule`, or the reasoning graph drafting with templates or a chat model."""
     if settings.backend == "gate-rule":
         return GateRuleSlowPath()
+    from agent.slowpath.drafter import ChatDrafter, Drafter
     from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
     from agent.slowpath.llm import EmbeddedChat, OpenAICompatibleChat
+    from agent.slowpath.template_drafter import TemplateDrafter
     from tools import default_pool
 
-    if settings.backend == "embedded":
-        chat = EmbeddedChat()
+    pool = default_pool(paths.data_dir / "workspace")
+    drafter: Drafter
+    if settings.backend == "templates":
+        # Ranked with the gate's encoder when it has one (the trained gate), by shared
+        # words otherwise (the untrained cue gate).
+        drafter = TemplateDrafter(pool, gate.embed_texts if isinstance(gate, Embedder) else None)
+        # Embedding the templates takes a moment once: at start, not in the first offer.
+        drafter.warm_up()
+    elif settings.backend == "embedded":
+        drafter = ChatDrafter(EmbeddedChat(), pool)
     else:
         api_key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""
         chat = OpenAICompatibleChat(
             settings.url, settings.model, api_key=api_key, timeout_s=settings.timeout_s
         )
+        drafter = ChatDrafter(chat, pool)
     return ReasoningSlowPath(
-        chat=chat,
-        pool=default_pool(paths.data_dir / "workspace"),
+        drafter=drafter,
+        pool=pool,
         store=store,
         gate=gate,
         policy=policy,

@@ -43,7 +43,7 @@ from agent.decision import Decision
 from agent.events import Event
 from agent.offer import Offer
 from agent.slowpath.base import Verdict
-from agent.slowpath.drafter import ChatDrafter, Drafter, DraftRequest
+from agent.slowpath.drafter import REPEAT_SIMILARITY, ChatDrafter, Drafter, DraftRequest
 from agent.slowpath.llm import ChatError, ChatModel
 from agent.slowpath.proposal import ProposalError, parse_proposal
 from gate.base import Embedder, GateModel
@@ -54,7 +54,6 @@ from memory.store import Store
 from tools.pool import ToolPool
 
 MAX_DRAFTS = 2
-REPEAT_SIMILARITY = 0.8
 _WORD = re.compile(r"[a-z0-9]+")
 
 

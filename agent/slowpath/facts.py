@@ -1,0 +1,248 @@
+"""What the template drafter reads off the event window: the activity and its entities.
+
+Events are short sentences or window titles ("The user searches on Google for 'ruby
+capitalize'", "vscode | gate.py | editing /src/gate.py", a terminal's output), so plain
+patterns find what an offer needs: the query searched, the file edited, the page read,
+the error shown. Nothing here guesses beyond what the events say; an entity that is not
+there stays None and the templates that need it do not apply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlparse
+
+from agent.events import Event, EventKind
+
+# An event text this long is a document worth outlining, not a one-line description.
+LONG_TEXT = 400
+# Two queries with this share of words in common are the same search, typos aside.
+SAME_QUERY = 0.6
+
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{2,200}?)'(?!\w)|\"([^\"\n]{2,200}?)\"")
+_SEARCH = re.compile(
+    r"\b(search(es|ed|ing)?|googl(e|es|ed|ing)|bing|quer(y|ies)|looks? up)\b|搜索", re.I
+)
+# Words right before a quoted term that make it the query of a search event.
+_QUERY_MARK = re.compile(
+    r"(search\w*|quer\w*|for|about|related to|types?|typed|typing|enters?|entered)\s*"
+    r"(on\s*(\w+\s*)?)?$",
+    re.I,
+)
+# Words right before a quoted term that make it keystrokes rather than a name.
+_TYPED_MARK = re.compile(r"(types?|typed|typing|inputs?|inputting|enters?|press\w*)\s*$", re.I)
+# Quoted names that are the app or a key, not what the user works on.
+_NOT_A_SUBJECT = re.compile(
+    r"^(\S+\.exe|visual studio code|vs ?code|code|enter|space|tab|esc|escape|backspace|"
+    r"ctrl\+\w|cmd\+\w|\w)$",
+    re.I,
+)
+_SEARCH_TITLE = re.compile(
+    r"^(.{2,200}?)\s+(-|\u2013|·|at)\s+(google search|bing|搜索|duckduckgo|search)$", re.I
+)
+_ERROR = re.compile(
+    r"\b(error|exception|traceback|fail(s|ed|ure)?|crash(es|ed)?|not found|denied|"
+    r"segmentation fault|panic)\b",
+    re.I,
+)
+# A line that is an error message itself, not a sentence about one ("... after an error").
+_ERROR_MESSAGE = re.compile(
+    r"\b\w*(Error|Exception)\b|\berror:|Traceback|\bFAILED\b|failed with|"
+    r"exit (code|status) [1-9]|command not found|No such file|Permission denied|"
+    r"Segmentation fault|panic:"
+)
+_READING = re.compile(
+    r"\b(reads?|reading|scroll\w*|review\w*|views?|viewing|brows\w*|article|documentation|"
+    r"docs|discussion|answers?)\b",
+    re.I,
+)
+_WRITING = re.compile(r"\b(types?|typing|typed|writes?|writing|wrote|edit\w*|notes?)\b", re.I)
+_KEY_NOISE = re.compile(r"ctrl_l|shift|\bkey\b", re.I)
+_EXTENSIONS = (
+    "py|rb|js|jsx|ts|tsx|java|go|rs|c|h|cc|cpp|hpp|cs|swift|kt|php|scala|sh|sql|r|m|"
+    "md|markdown|txt|rst|tex|json|ya?ml|toml|ini|cfg|csv|html?|css|scss|ipynb|docx?|pptx?|"
+    "xlsx?|pdf"
+)
+_FILE = re.compile(rf"(?<![\w/\\.-])([\w\-]+(?: \(\d+\))?\.(?:{_EXTENSIONS}))(?![\w.])", re.I)
+_FILE_ONLY = re.compile(rf"^[\w\-. ()]{{1,120}}\.(?:{_EXTENSIONS})$", re.I)
+_COMMAND = re.compile(r"^\s*[$>#]\s+(.+)$", re.M)
+_BATTERY = re.compile(r"battery\D{0,20}?(\d{1,3})\s*%", re.I)
+_WORDS = re.compile(r"\w+")
+
+
+def short(text: str, limit: int = 60) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1].rsplit(" ", 1)[0] if " " in flat[: limit - 1] else flat[: limit - 1]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORDS.findall(text)}
+
+
+def same_query(a: str, b: str) -> bool:
+    """The same search, allowing for case, spacing and a typo or two."""
+    left, right = _words(a), _words(b)
+    if not left or not right:
+        return False
+    return len(left & right) / len(left | right) >= SAME_QUERY
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What one event says on its own."""
+
+    summary: str
+    query: str | None
+    file: str | None
+    subject: str | None
+    """A quoted name that is neither the query nor a file: a page, article or topic."""
+    error: str | None
+    command: str | None
+    searching: bool
+    reading: bool
+    writing: bool
+
+    @classmethod
+    def of(cls, event: Event) -> EventFacts:
+        summary = event.summary()
+        searching = bool(_SEARCH.search(summary))
+        query = _search_query(event, summary) if searching else None
+        file = _file(summary)
+        subject = None
+        for start, term in _quoted(summary):
+            typed = _TYPED_MARK.search(summary[max(0, start - 20) : start])
+            if (
+                term not in (query, file)
+                and not typed
+                and not _FILE_ONLY.match(term)
+                and not _NOT_A_SUBJECT.match(term)
+                and term != event.app
+            ):
+                subject = term
+                break
+        return cls(
+            summary=summary,
+            query=query,
+            file=file,
+            subject=subject,
+            error=_error(event, summary),
+            command=_command(event),
+            searching=searching,
+            reading=bool(_READING.search(summary)),
+            writing=bool(_WRITING.search(summary)),
+        )
+
+
+def _quoted(text: str) -> list[tuple[int, str]]:
+    """Quoted terms with where they start, keystroke noise left out."""
+    found = []
+    for match in _QUOTED.finditer(text):
+        term = (match.group(1) or match.group(2)).strip(" ,.;:#")
+        if len(term) >= 2 and not _KEY_NOISE.search(term):
+            found.append((match.start(), term))
+    return found
+
+
+def _search_query(event: Event, summary: str) -> str | None:
+    for start, term in _quoted(summary):
+        if _QUERY_MARK.search(summary[max(0, start - 40) : start]) and not _FILE_ONLY.match(term):
+            return term
+    if event.url:
+        values = parse_qs(urlparse(event.url).query).get("q")
+        if values and values[0].strip():
+            return values[0].strip()
+    if event.title and (match := _SEARCH_TITLE.match(event.title.strip())):
+        return match.group(1)
+    return None
+
+
+def _file(summary: str) -> str | None:
+    for _, term in _quoted(summary):
+        if _FILE_ONLY.match(term):
+            return term.replace("\\", "/").rsplit("/", 1)[-1]
+    match = _FILE.search(summary)
+    return match.group(1) if match else None
+
+
+def _error(event: Event, summary: str) -> str | None:
+    for _, term in _quoted(summary):
+        if _ERROR.search(term):
+            return term
+    for line in (event.text or summary).splitlines():
+        if _ERROR_MESSAGE.search(line):
+            return line.strip()
+    return None
+
+
+def _command(event: Event) -> str | None:
+    if event.kind is not EventKind.TERMINAL:
+        return None
+    if match := _COMMAND.search(event.text or ""):
+        return match.group(1).strip()
+    quoted = _quoted(event.text or "")
+    return quoted[0][1] if quoted else None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The window as the templates see it: the current event's facts, and what the
+    events before it add (how often the query came back, what was searched before)."""
+
+    event: Event
+    now: EventFacts
+    query: str | None
+    """The query searched now: this event's own, or the one whose results it browses."""
+    query_count: int
+    """Events in the window with that query in their own words."""
+    query_minutes: float
+    """Minutes since the first of those events."""
+    earlier_query: str | None
+    """The newest query searched before this event, when this event is not a search."""
+    page_title: str | None
+    battery: int | None
+    window_summaries: tuple[str, ...]
+    """Every event of the window in one line, oldest first."""
+
+    @property
+    def kind(self) -> EventKind:
+        return self.event.kind
+
+    @property
+    def document(self) -> str | None:
+        """The text of a long document the user has open, if the event carries it."""
+        text = self.event.text or ""
+        return text if len(text) >= LONG_TEXT and not self.now.error else None
+
+
+def read_facts(window: list[Event]) -> Facts:
+    """The facts of the window's last event, in the light of the events before it."""
+    event = window[-1]
+    facts = [EventFacts.of(e) for e in window]
+    now = facts[-1]
+    earlier_query = next((f.query for f in reversed(facts[:-1]) if f.query), None)
+    # Browsing results ("clicks on the search results page") continues the last search.
+    query = now.query or (earlier_query if now.searching else None)
+    matching = [
+        e
+        for e, f in zip(window, facts, strict=True)
+        if query and f.query and same_query(f.query, query)
+    ]
+    battery = None
+    if event.kind is EventKind.DEVICE and (match := _BATTERY.search(now.summary)):
+        battery = int(match.group(1))
+    return Facts(
+        event=event,
+        now=now,
+        query=query,
+        query_count=len(matching),
+        query_minutes=(event.timestamp - matching[0].timestamp) / 60.0 if matching else 0.0,
+        earlier_query=None if now.searching else earlier_query,
+        page_title=event.title or now.subject,
+        battery=battery,
+        window_summaries=tuple(f.summary for f in facts),
+    )

@@ -1,0 +1,380 @@
+"""The template drafter's catalogue: concrete offers keyed by activity and cues.
+
+Each template applies only when the window holds what it needs (a query, a file, an
+error...), and fills its words and its tool plan with those entities, so an offer always
+says what it offers and its plan can be run as drafted. Plans use only what the pool can
+do with arguments known now: a plan step never depends on an earlier step's output.
+
+`prior` orders templates by how specific their cue is (a repeated search or an error
+says more than an open file); the drafter adds how well the template's intent fits the
+event and what the user answered before (see `agent.slowpath.template_drafter`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote_plus
+
+from agent.events import EventKind
+from agent.offer import PlannedCall
+from agent.slowpath.facts import Facts, short
+
+_UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
+MAX_NOTE_LINES = 8
+OUTLINE_SOURCE_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One filled template: a proposal before validation."""
+
+    key: str
+    speak: str
+    task: str
+    why_now: str
+    plan: list[PlannedCall]
+    expected_benefit: str
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    intent: str
+    """What the offer does, in plain words: ranked against the event with the encoder."""
+    tools: tuple[str, ...]
+    prior: float
+    build: Callable[[Facts], Candidate | None]
+
+
+def _call(tool: str, **args: object) -> PlannedCall:
+    return PlannedCall(tool=tool, args=args)  # type: ignore[arg-type]
+
+
+def note_title(text: str) -> str:
+    """A note title the notes tools accept (letters, digits, spaces and . , ( ) - _)."""
+    cleaned = " ".join(_UNSAFE_IN_NAMES.sub(" ", text).split()).strip(" .")
+    return short(cleaned, 80).replace("…", "") or "festina note"
+
+
+def _since(facts: Facts) -> str:
+    minutes = round(facts.query_minutes)
+    if minutes < 1:
+        return "in the last minute"
+    return "in 1 minute" if minutes == 1 else f"in {minutes} minutes"
+
+
+def _related_lines(facts: Facts, *, limit: int = MAX_NOTE_LINES) -> str:
+    """The window's events as Markdown bullets, newest last: what a note collects."""
+    return "\n".join(f"- {short(e, 160)}" for e in facts.window_summaries[-limit:])
+
+
+def _repeated_search(facts: Facts) -> Candidate | None:
+    query = facts.query
+    if not query or facts.query_count < 2:
+        return None
+    q = short(query)
+    link = "https://duckduckgo.com/?q=" + quote_plus(query)
+    return Candidate(
+        key="repeated-search",
+        speak=(
+            f"'{q}' has come up {facts.query_count} times {_since(facts)}. "
+            "Shall I summarise the answers you opened in one note?"
+        ),
+        task=f"Summarise the answers you opened for '{q}' in one note",
+        why_now=f"the same search came back {facts.query_count} times {_since(facts)}",
+        plan=[
+            _call("search_notes", query=short(query, 200)),
+            _call(
+                "create_note",
+                title=note_title(f"Answers {query}"),
+                body=f"Search: {link}\n\n{_related_lines(facts)}",
+            ),
+        ],
+        expected_benefit="no further search for it; what you found stays findable",
+    )
+
+
+def _error(facts: Facts) -> Candidate | None:
+    error = facts.now.error
+    if not error:
+        return None
+    e = short(error, 80)
+    plan = [_call("web_search_query", query=short(error, 200))]
+    if facts.now.command:
+        plan.append(_call("suggest_terminal_command", command=short(facts.now.command, 2000)))
+    plan.append(_call("search_notes", query=short(error, 60).rstrip("…")))
+    return Candidate(
+        key="error",
+        speak=f"That ended in an error: '{e}'. Shall I look up what it means and how it is fixed?",
+        task=f"Explain the error '{e}' and find a fix",
+        why_now="an error just appeared",
+        plan=plan,
+        expected_benefit="the cause and a fix without searching by hand",
+    )
+
+
+def _outline(facts: Facts) -> Candidate | None:
+    document = facts.document
+    if not document:
+        return None
+    name = short(facts.page_title or facts.now.file or "this document", 60)
+    source = document[:OUTLINE_SOURCE_CHARS]
+    return Candidate(
+        key="outline",
+        speak=f"'{name}' is a long read. Want a five-sentence outline and its key terms?",
+        task=f"Outline '{name}' in five sentences with its key terms",
+        why_now=f"a {len(document.split())}-word text is open",
+        plan=[
+            _call("summarize_text", text=source, sentences=5),
+            _call("extract_keywords", text=source, limit=8),
+        ],
+        expected_benefit="the gist before reading it all",
+    )
+
+
+def _how_to(facts: Facts) -> Candidate | None:
+    query = facts.query
+    if not query or facts.query_count >= 2 or not re.search(r"\bhow\b|如何|怎么", query, re.I):
+        return None
+    q = short(query)
+    return Candidate(
+        key="how-to",
+        speak=f"Looking up '{q}'? I can find a worked example and check your notes for it.",
+        task=f"Find a worked example for '{q}'",
+        why_now="a how-to search just started",
+        plan=[
+            _call("search_notes", query=short(query, 200)),
+            _call("web_search_query", query=short(f"{query} example", 500)),
+        ],
+        expected_benefit="an example to follow instead of a page of results",
+    )
+
+
+def _search(facts: Facts) -> Candidate | None:
+    query = facts.query
+    if not query or facts.query_count >= 2:
+        return None
+    q = short(query)
+    return Candidate(
+        key="search",
+        speak=f"Searching for '{q}'? Your notes may already have it; shall I check?",
+        task=f"Check your notes for '{q}'",
+        why_now="a search just started",
+        plan=[_call("search_notes", query=short(query, 200))],
+        expected_benefit="what you already found, without searching again",
+    )
+
+
+def _back_to_code(facts: Facts) -> Candidate | None:
+    file, query = facts.now.file, facts.earlier_query
+    if not file or not query:
+        return None
+    q = short(query)
+    return Candidate(
+        key="back-to-file",
+        speak=f"Back in '{file}' after looking up '{q}'. Shall I keep what you found in a note?",
+        task=f"Keep what you found on '{q}' in a note for '{file}'",
+        why_now=f"you returned to {file} from a search",
+        plan=[
+            _call(
+                "create_note",
+                title=note_title(f"{file} {query}"),
+                body=f"While working on {file}:\n\n{_related_lines(facts)}",
+            )
+        ],
+        expected_benefit="the answer next to the work it is for",
+    )
+
+
+def _writing_topic(facts: Facts) -> Candidate | None:
+    topic = facts.now.subject
+    if not topic or not facts.now.writing or facts.kind not in (EventKind.EDITOR, EventKind.TEXT):
+        return None
+    t = short(topic)
+    return Candidate(
+        key="writing-topic",
+        speak=f"Writing about '{t}'? I can pull up your other notes on it.",
+        task=f"Find your other notes on '{t}'",
+        why_now=f"you are writing about {t}",
+        plan=[_call("search_notes", query=short(topic, 200))],
+        expected_benefit="earlier notes at hand while you write",
+    )
+
+
+def _save_page(facts: Facts) -> Candidate | None:
+    title = facts.page_title
+    if not title or not facts.now.reading or facts.query == title:
+        return None
+    t = short(title)
+    where = facts.event.url or facts.event.app or "the web"
+    return Candidate(
+        key="save-page",
+        speak=f"Shall I keep '{t}' in your notes so you can find it again?",
+        task=f"Save '{t}' to your notes with where you found it",
+        why_now=f"you are reading {t}",
+        plan=[
+            _call(
+                "create_note",
+                title=note_title(title),
+                body=f"Found at: {where}\n\n{_related_lines(facts, limit=3)}",
+            )
+        ],
+        expected_benefit="the page stays findable after the tab is closed",
+    )
+
+
+def _file_progress(facts: Facts) -> Candidate | None:
+    file = facts.now.file
+    if not file:
+        return None
+    return Candidate(
+        key="file-progress",
+        speak=f"Shall I note where you are in '{file}', so you can pick it up later?",
+        task=f"Note your progress on '{file}'",
+        why_now=f"you are working on {file}",
+        plan=[
+            _call(
+                "create_note",
+                title=note_title(f"Progress on {file}"),
+                body=f"{facts.event.time:%Y-%m-%d %H:%M} UTC\n\n{_related_lines(facts, limit=4)}",
+            )
+        ],
+        expected_benefit="a place to resume from",
+    )
+
+
+def _calendar(facts: Facts) -> Candidate | None:
+    if facts.kind is not EventKind.CALENDAR:
+        return None
+    what = short(facts.page_title or facts.now.summary)
+    return Candidate(
+        key="calendar",
+        speak=f"'{what}' is on your calendar. Want to see the rest of today's events?",
+        task="Show today's calendar events",
+        why_now=f"a calendar entry came up: {what}",
+        plan=[_call("list_calendar_events", days=1)],
+        expected_benefit="the rest of the day at a glance",
+    )
+
+
+def _battery(facts: Facts) -> Candidate | None:
+    if facts.battery is None or facts.battery > 20:
+        return None
+    return Candidate(
+        key="battery",
+        speak=f"The battery is at {facts.battery}%. Shall I turn on battery saver?",
+        task="Turn on battery saver",
+        why_now=f"battery at {facts.battery}%",
+        plan=[
+            _call("battery_status"),
+            _call("toggle_setting", setting="battery_saver", enabled=True),
+        ],
+        expected_benefit="more time before the machine shuts down",
+    )
+
+
+def _notification(facts: Facts) -> Candidate | None:
+    if facts.kind is not EventKind.NOTIFICATION:
+        return None
+    what = facts.page_title or facts.event.text
+    if not what:
+        return None
+    w = short(what)
+    return Candidate(
+        key="notification-todo",
+        speak=f"Shall I put '{w}' on your to-do list so it is not lost?",
+        task=f"Add '{w}' to your to-do list",
+        why_now="a notification arrived",
+        plan=[_call("create_todo", text=short(what, 500))],
+        expected_benefit="the notification becomes something you can tick off",
+    )
+
+
+TEMPLATES: tuple[Template, ...] = (
+    Template(
+        "repeated-search",
+        "collect and summarise the answers of a search repeated several times into a note",
+        ("search_notes", "create_note"),
+        0.9,
+        _repeated_search,
+    ),
+    Template(
+        "error",
+        "explain an error or failing command and find how to fix it",
+        ("web_search_query", "suggest_terminal_command", "search_notes"),
+        0.9,
+        _error,
+    ),
+    Template(
+        "outline",
+        "outline a long document in a few sentences with its key terms",
+        ("summarize_text", "extract_keywords"),
+        0.8,
+        _outline,
+    ),
+    Template(
+        "battery",
+        "save battery when the charge is low",
+        ("battery_status", "toggle_setting"),
+        0.8,
+        _battery,
+    ),
+    Template(
+        "how-to",
+        "find a worked example for a how-to question being searched",
+        ("search_notes", "web_search_query"),
+        0.7,
+        _how_to,
+    ),
+    Template(
+        "calendar",
+        "show the day's calendar when an event comes up",
+        ("list_calendar_events",),
+        0.6,
+        _calendar,
+    ),
+    Template(
+        "back-to-file",
+        "keep what was found in a search in a note for the file being worked on",
+        ("create_note",),
+        0.6,
+        _back_to_code,
+    ),
+    Template(
+        "search",
+        "check the notes for what is being searched",
+        ("search_notes",),
+        0.5,
+        _search,
+    ),
+    Template(
+        "writing-topic",
+        "find earlier notes on the topic being written about",
+        ("search_notes",),
+        0.45,
+        _writing_topic,
+    ),
+    Template(
+        "notification-todo",
+        "turn a notification into a to-do item",
+        ("create_todo",),
+        0.4,
+        _notification,
+    ),
+    Template(
+        "save-page",
+        "save the page or article being read to the notes with its link",
+        ("create_note",),
+        0.35,
+        _save_page,
+    ),
+    Template(
+        "file-progress",
+        "note the progress on the file being edited to resume later",
+        ("create_note",),
+        0.2,
+        _file_progress,
+    ),
+)
