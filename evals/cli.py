@@ -233,6 +233,122 @@ def eval_report(
     click.echo(f"report: {out_dir / 'report.md'} (and .html, results.json)", err=True)
 
 
+@eval_group.command("drafts")
+@data_option
+@encoder_option
+@click.option("--llm-url", help="Also measure drafts by this OpenAI-compatible model.")
+@click.option("--llm-model", default="", help="Model name at --llm-url.")
+@click.option(
+    "--embedded", is_flag=True, help="Also measure the embedded SmolLM2 (local-llm extra)."
+)
+@click.option("--judge-url", help="OpenAI-compatible judge endpoint, a column beside the labels.")
+@click.option("--judge-model", default="", help="Model name at --judge-url.")
+@click.option(
+    "--key-env", default="OPENAI_API_KEY", show_default=True, help="Env var with the API key."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_drafts(
+    obj: Any,
+    data_dir: Path,
+    encoder: str | None,
+    llm_url: str | None,
+    llm_model: str,
+    embedded: bool,
+    judge_url: str | None,
+    judge_model: str,
+    key_env: str,
+    as_json: bool,
+) -> None:
+    """Drafters side by side: offers, valid schemas and plans, latency, judges' verdicts."""
+    import time
+
+    from agent.slowpath.drafter import ChatDrafter
+    from agent.slowpath.template_drafter import TemplateDrafter
+    from evals.drafts import (
+        as_dict,
+        benchmark_drafter,
+        draft_cases,
+        earlier_offers_as_memory,
+        format_rows,
+        test_traces,
+    )
+    from evals.judges import HumanJudge, JudgeError, LLMJudge
+    from evals.proactivebench import recorded_tasks
+    from evals.recorded_chat import RecordedChat
+    from tools import default_pool
+
+    if llm_url and not llm_model:
+        raise click.UsageError("--llm-url needs --llm-model")
+    settings = obj.settings()
+    pool = default_pool(obj.paths.data_dir / "eval-workspace", dry_run=True)
+    traces = test_traces(data_dir)
+    cases = draft_cases(traces, settings.gate.window)
+    judges = {"human labels": HumanJudge().accepts}
+    llm_judge = None
+    if judge_url:
+        llm_judge = LLMJudge(_chat(judge_url, judge_model, key_env), Path("reports/eval/cache"))
+        judges[llm_judge.name] = llm_judge.accepts
+    recorded = recorded_tasks(data_dir, traces)
+    with_memory = earlier_offers_as_memory(recorded)
+    # (row name, drafter, one-time set-up ms, memory given to each draft)
+    drafters: list[tuple[str, Any, float, Any]] = [
+        (
+            "recorded drafts (collection-time agent)",
+            ChatDrafter(RecordedChat(recorded), pool),
+            0.0,
+            None,
+        )
+    ]
+    try:
+        from gate.build import ensure_encoder
+        from gate.encoder import OnnxEncoder
+
+        onnx = OnnxEncoder(ensure_encoder(obj.paths.ensure().models_dir, encoder), device="cpu")
+    except ImportError as error:
+        click.echo(f"templates + encoder not measured: {error} (train extra)", err=True)
+    else:
+        # The gate embeds every event before the slow path sees it, so in the daemon the
+        # event's vector is a cache hit; embed them here first, as the gate would have.
+        onnx.encode([case.window[-1].summary() for case in cases])
+        ranked = TemplateDrafter(pool, onnx.encode)
+        started = time.perf_counter()
+        ranked.warm_up()
+        setup = (time.perf_counter() - started) * 1000.0
+        drafters.append(("templates, ranked with the gate's encoder", ranked, setup, None))
+        drafters.append(("  the same, 10 answered offers in memory", ranked, 0.0, with_memory))
+    drafters.append(
+        ("templates, no encoder (untrained cue gate)", TemplateDrafter(pool), 0.0, None)
+    )
+    if llm_url:
+        chat = _chat(llm_url, llm_model, key_env)
+        drafters.append((f"LLM {chat.name}", ChatDrafter(chat, pool), 0.0, None))
+    if embedded:
+        from agent.slowpath.llm import EmbeddedChat
+
+        drafters.append(("LLM embedded SmolLM2-135M", ChatDrafter(EmbeddedChat(), pool), 0.0, None))
+    try:
+        rows = [
+            benchmark_drafter(name, drafter, pool, cases, judges, setup_ms=setup, memory=memory)
+            for name, drafter, setup, memory in drafters
+        ]
+    except JudgeError as error:
+        raise click.ClickException(f"the judge failed: {error}") from error
+    finally:
+        if llm_judge is not None:
+            llm_judge.save()
+    click.echo(json.dumps(as_dict(rows), indent=2) if as_json else format_rows(rows))
+    unmeasured = [
+        flag for flag, given in (("--llm-url", llm_url), ("--embedded", embedded)) if not given
+    ]
+    click.echo(
+        f"{len(cases)} events of {data_dir / 'test_data'}; {os.cpu_count()} CPUs; judges: "
+        f"{', '.join(judges)}"
+        + (f"; model drafters not measured (see {', '.join(unmeasured)})" if unmeasured else ""),
+        err=True,
+    )
+
+
 @eval_group.command("generate")
 @click.argument("which", type=click.Choice(["pira", "mobile"]))
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
