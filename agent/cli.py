@@ -158,7 +158,7 @@ def _offer_lines(decision: Decision) -> list[str]:
     """An offer as the user sees it: what festina says, then the task and its plan."""
     offer = decision.offer
     if offer is None:
-        return ["(no drafted offer: nothing drafts with slow_path.backend = gate-rule)"]
+        return ["(no drafted offer: made without a drafter, as with slow_path.backend gate-rule)"]
     return [f'says: "{offer.speak}"', f"task: {offer.task} [{offer.plan_summary()}]"]
 
 

@@ -204,7 +204,8 @@ class Store:
             )
 
     def unresolved_escalations(self) -> list[tuple[Event, Decision]]:
-        """Escalated events whose deliberation never finished (e.g. after a crash)."""
+        """Events whose slow-path run never finished (e.g. after a crash): escalations,
+        and the gate's offers still to be drafted."""
         with self._session() as session:
             rows = session.execute(
                 select(EventRow, DecisionRow)

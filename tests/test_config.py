@@ -31,6 +31,7 @@ def test_a_missing_file_means_defaults_unless_required(tmp_path):
         ("[daemon]\nqueue = 3\n", "daemon.queue: Extra inputs"),
         ("[daemon\n", "invalid TOML"),
         ('[slow_path]\nread_paths = ["notes"]\n', "slow_path.read_paths: Value error, 'notes'"),
+        ('[slow_path]\nbackend = "template"\n', "slow_path.backend: Input should be 'templates'"),
     ],
 )
 def test_invalid_files_name_the_file_and_the_key(tmp_path, text, message):
