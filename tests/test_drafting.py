@@ -211,7 +211,7 @@ async def test_a_template_offer_is_judged_remembered_and_executed_like_a_model_d
     assert path.poll_once() == 1
     runs = store.deliberation(decision.event_id).executions
     assert [(r["tool"], r["ok"]) for r in runs] == [("search_notes", True), ("create_note", True)]
-    note = tmp_path / "workspace" / "notes" / "Answers ruby capitalize name.md"
+    note = tmp_path / "workspace" / "notes" / "Answers ruby capitalize name 2023-11-14 2214.md"
     assert "ruby+capitalize+name" in note.read_text()
     assert store.accepted_tasks("browser:-") == [verdict.offer.task]
 

@@ -52,10 +52,13 @@ def _call(tool: str, **args: object) -> PlannedCall:
     return PlannedCall(tool=tool, args=args)  # type: ignore[arg-type]
 
 
-def note_title(text: str) -> str:
-    """A note title the notes tools accept (letters, digits, spaces and . , ( ) - _)."""
+def note_title(text: str, facts: Facts) -> str:
+    """A note title the notes tools accept (letters, digits, spaces and . , ( ) - _),
+    stamped with the event's time: create_note refuses a title that exists, so an offer
+    accepted again later must not collide with the note it made before."""
     cleaned = " ".join(_UNSAFE_IN_NAMES.sub(" ", text).split()).strip(" .")
-    return short(cleaned, 80).replace("…", "") or "festina note"
+    name = short(cleaned, 80).replace("…", "") or "festina note"
+    return f"{name} {facts.event.time:%Y-%m-%d %H%M}"
 
 
 def _since(facts: Facts) -> str:
@@ -88,7 +91,7 @@ def _repeated_search(facts: Facts) -> Candidate | None:
             _call("search_notes", query=short(query, 200)),
             _call(
                 "create_note",
-                title=note_title(f"Answers {query}"),
+                title=note_title(f"Answers {query}", facts),
                 body=f"Search: {link}\n\n{_related_lines(facts)}",
             ),
         ],
@@ -180,7 +183,7 @@ def _back_to_code(facts: Facts) -> Candidate | None:
         plan=[
             _call(
                 "create_note",
-                title=note_title(f"{file} {query}"),
+                title=note_title(f"{file} {query}", facts),
                 body=f"While working on {file}:\n\n{_related_lines(facts)}",
             )
         ],
@@ -217,7 +220,7 @@ def _save_page(facts: Facts) -> Candidate | None:
         plan=[
             _call(
                 "create_note",
-                title=note_title(title),
+                title=note_title(title, facts),
                 body=f"Found at: {where}\n\n{_related_lines(facts, limit=3)}",
             )
         ],
@@ -237,7 +240,7 @@ def _file_progress(facts: Facts) -> Candidate | None:
         plan=[
             _call(
                 "create_note",
-                title=note_title(f"Progress on {file}"),
+                title=note_title(f"Progress on {file}", facts),
                 body=f"{facts.event.time:%Y-%m-%d %H:%M} UTC\n\n{_related_lines(facts, limit=4)}",
             )
         ],
