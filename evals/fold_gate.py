@@ -27,7 +27,9 @@ class FoldGate(HeadsGate):
         version: str,
         encoder_id: str,
     ) -> None:
-        super().__init__(heads, builder, window)
+        super().__init__(
+            heads, builder, window, draft_base_rate=heads["accept_task"].metrics["positive_rate"]
+        )
         self.version = version
         self.encoder_id = encoder_id
 
@@ -40,10 +42,11 @@ def train_fold_gate(
     train = dataset
     for name in names:
         train = train.without(name)
-    heads = {head: train_head(head, train, builder) for head in HEAD_NAMES}
+    fold = builder.with_lexical(train.lexical())
+    heads = {head: train_head(head, train, fold) for head in HEAD_NAMES}
     return FoldGate(
         heads,
-        builder,
+        fold,
         window=dataset.window,
         version="loto-without-" + "+".join(names),
         encoder_id=encoder_id,

@@ -1,22 +1,24 @@
-"""The gate benchmark: quality under leave-one-trace-out, peers, ablations, speed.
+"""The gate benchmark: quality under leave-one-trace-out, cost against every reference, speed.
 
-Quality. For each ProactiveBench trace, heads are trained (and calibrated, on held-out
-predictions inside the training set) on everything that shares no event with that trace,
-then the trace is replayed through the decision rule. An event counts as a true positive
-when the final action is to intervene and its human `task_status` is true. Escalated
-events are settled by the gate rule, as the runtime's default slow path does.
+Quality. For each of the 18 labelled ProactiveBench recordings, the need head (and its
+vocabulary and calibration) is trained on everything that shares no event with that
+recording, reward items whose history overlaps it included, then the recording's events
+are scored. Decisions follow the cost rule at each C_FN/C_FA; escalations are settled by
+the gate rule. An event counts as a true positive when the gate offers and its human
+`task_status` is true.
 
-Peers. The 15 published agents in peer_traces/ are judged the same way: an event is
-proposed when the agent's response holds a task, scored against the labels of the
-peer's own trace file. "Always propose" is scored on the same traces as the gate, and so
-is the reward data's second human label of the same events (`help_needed`): how well
-one human label predicts the other is a reference no model of the labels should be
-expected to pass by far.
+References. "Always offer", "never offer", each published peer agent on its own cut of
+the recordings, the peers' consensus and the reward annotators' votes as predictors of
+the same label (the level at which people and LLMs read these labels), and the reward
+data's `help_needed` taken as a decision.
+
+Ablation. The held-out AUC of the need head with each feature family and with soft
+targets from the peers or annotators of the *training* recordings added to its labels:
+the model keeps only what raised it.
 
 Speed. Per-event latency (one window at a time, as the daemon sees a quiet stream) and
-batched throughput from a cold cache, for the ONNX gate and for the same encoder run
-in PyTorch in the same process when torch is installed (for a static encoder, the
-transformer it was distilled from).
+batched throughput from a cold cache for the ONNX gate, the same with the event embedded
+for memory recall, and the encoder in PyTorch for comparison.
 """
 
 from __future__ import annotations
@@ -30,42 +32,32 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
 
+from evals.cost_table import (
+    ALWAYS,
+    COST_RATIOS,
+    CostRow,
+    cost_table,
+    format_table,
+    plot_costs,
+    verdict,
+)
 from evals.metrics import BenchScores as Scores
-from evals.metrics import timing
+from evals.metrics import Discrimination, discrimination, timing
+from evals.peers import annotator_votes, load_peer_answers, peer_consensus
 from gate.calibration import expected_calibration_error, reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
+from gate.heads_gate import POPULATION_ACCEPT
 from gate.policy import Action, GatePolicy
 from gate.static_export import STATIC_PREFIX
-from gate.training import Dataset, build_dataset, features_for, make_estimator, train_head
+from gate.training import Dataset, build_dataset, make_estimator, train_head
 
 
 def judge(name: str, proposed: Sequence[bool], labels: Sequence[bool]) -> Scores:
     """Timing metrics: TP = proposed and needed; false alarm = FP / (TP + FP)."""
     return timing(name, proposed, labels)
-
-
-def _peer_proposed(response: object) -> bool:
-    if isinstance(response, list):
-        return any(
-            isinstance(t, str) and t.strip() and t.strip().lower() != "null" for t in response
-        )
-    return (
-        isinstance(response, str) and bool(response.strip()) and response.strip().lower() != "null"
-    )
-
-
-def score_peers(root: Path) -> list[Scores]:
-    results = []
-    for folder in sorted(p for p in (root / "peer_traces").iterdir() if p.is_dir()):
-        proposed, labels = [], []
-        for trace in sorted(folder.glob("*.json")):
-            for step in json.loads(trace.read_text()):
-                proposed.append(_peer_proposed(step.get("agent_response")))
-                labels.append(bool(step["task_status"]))
-        results.append(judge(folder.name, proposed, labels))
-    return sorted(results, key=lambda s: -s.f1)
 
 
 def score_annotators(root: Path, traces: Sequence[Trace]) -> Scores:
@@ -90,113 +82,156 @@ def score_annotators(root: Path, traces: Sequence[Trace]) -> Scores:
 
 @dataclass
 class LotoResult:
-    scores: Scores
-    p_need: np.ndarray
-    p_accept: np.ndarray
-    labels: np.ndarray
-    escalated_fraction: float
-    need_auc: float
-    need_ece: float
-    accept_held_out: np.ndarray
-    accept_labels: np.ndarray
+    """Held-out scores, one array per recording, in trace order."""
+
+    p_need: list[np.ndarray]
+    labels: list[np.ndarray]
+    draft_held_out: np.ndarray
+    draft_labels: np.ndarray
+
+    @property
+    def pooled_need(self) -> np.ndarray:
+        return np.concatenate(self.p_need)
+
+    @property
+    def pooled_labels(self) -> np.ndarray:
+        return np.concatenate(self.labels)
 
 
 def leave_one_trace_out(
     dataset: Dataset,
     builder: FeatureBuilder,
-    policy: GatePolicy,
     trace_names: Sequence[str],
     progress: Callable[[str], None],
 ) -> LotoResult:
-    p_need, p_accept, labels, actions = [], [], [], []
-    accept_held_out, accept_labels = [], []
+    p_need, labels = [], []
+    draft_held_out, draft_labels = [], []
     for name in trace_names:
         progress(f"fold {name}")
         train = dataset.without(name)
-        heads = {head: train_head(head, train, builder) for head in ("need", "accept")}
+        fold = builder.with_lexical(train.lexical())
         test = dataset.need.subset(dataset.need.touching(name))
-        need = heads["need"].predict(builder.need(test.windows))
-        accept = heads["accept"].predict(builder.accept(test.windows))
-        for n, a in zip(need, accept, strict=True):
-            actions.append(policy.decide(float(n), float(a))[0])
-        # The accept head's own labels: reward judgements whose first trace is this one.
-        judged = dataset.accept.subset(
-            np.array([min(g) == name for g in dataset.accept.groups], dtype=bool)
+        need = train_head("need", train, fold)
+        p_need.append(need.predict(fold.need(test.windows)))
+        labels.append(test.labels)
+        # The draft head's own labels: reward judgements whose first trace is this one.
+        judged = dataset.tasks.subset(
+            np.array([min(g) == name for g in dataset.tasks.groups], dtype=bool)
         )
         if judged.windows:
-            accept_held_out.extend(heads["accept"].predict(builder.accept(judged.windows)))
-            accept_labels.extend(judged.labels)
-        p_need.extend(need)
-        p_accept.extend(accept)
-        labels.extend(test.labels)
-    p_need_arr, p_accept_arr = np.asarray(p_need), np.asarray(p_accept)
-    y = np.asarray(labels, dtype=bool)
-    tau = np.array([policy.threshold(n) for n in p_need_arr])
-    # Escalations are settled by the gate rule, like the runtime's default slow path.
-    proposed = p_accept_arr >= tau
+            draft = train_head("accept_task", train, fold)
+            draft_held_out.extend(draft.predict(fold.accept_task(judged.windows, judged.tasks)))
+            draft_labels.extend(judged.labels)
     return LotoResult(
-        scores=judge("festina gate (LOTO)", proposed, y),
-        p_need=p_need_arr,
-        p_accept=p_accept_arr,
-        labels=y,
-        escalated_fraction=float(np.mean([a is Action.ESCALATE for a in actions])),
-        need_auc=float(roc_auc_score(y, p_need_arr)),
-        need_ece=expected_calibration_error(p_need_arr, y),
-        accept_held_out=np.asarray(accept_held_out),
-        accept_labels=np.asarray(accept_labels, dtype=bool),
+        p_need, labels, np.asarray(draft_held_out), np.asarray(draft_labels, dtype=bool)
     )
 
 
-COST_RATIOS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0)
+def decisions(p_need: np.ndarray, policy: GatePolicy) -> tuple[np.ndarray, np.ndarray]:
+    """Offers and escalations at `policy`'s costs; escalations settled by the gate rule."""
+    verdicts = [policy.decide(float(p), POPULATION_ACCEPT) for p in p_need]
+    tau = np.array([t for _, t in verdicts])
+    escalated = np.array([a is Action.ESCALATE for a, _ in verdicts])
+    return tau <= POPULATION_ACCEPT, escalated
 
 
-def cost_sweep(loto: LotoResult, policy: GatePolicy) -> list[dict[str, float]]:
-    """Decisions from the same held-out probabilities as C_FN / C_FA varies (delta kept)."""
-    rows = []
-    for ratio in COST_RATIOS:
-        swept = policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": ratio})
-        tau = np.array([swept.threshold(n) for n in loto.p_need])
-        scores = judge(f"C_FN/C_FA={ratio:g}", loto.p_accept >= tau, loto.labels)
-        escalated = np.abs(loto.p_accept - tau) <= swept.delta
-        rows.append(
-            {
-                "cost_ratio": ratio,
-                "f1": scores.f1,
-                "precision": scores.precision,
-                "recall": scores.recall,
-                "false_alarm": scores.false_alarm,
-                "proposal_rate": scores.proposed / scores.events,
-                "escalated_fraction": float(escalated.mean()),
-            }
-        )
-    return rows
+def at_ratio(policy: GatePolicy, ratio: float) -> GatePolicy:
+    return policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": ratio})
 
 
-def ablate_need_features(
-    dataset: Dataset, builder: FeatureBuilder, trace_names: Sequence[str]
-) -> dict[str, float]:
-    """LOTO AUC of the need head restricted to each feature family, and all together."""
-    X = features_for("need", builder, dataset.need)
-    y = dataset.need.labels.astype(np.int64)
+def _soft_fit(X: np.ndarray, target: np.ndarray, estimator: object) -> object:
+    """Fit a classifier to probabilities: each row once as positive, once as negative,
+    weighted by the target (the log-loss of soft labels)."""
+    rows = np.vstack([X, X])
+    y = np.r_[np.ones(len(target)), np.zeros(len(target))]
+    weights = np.r_[target, 1 - target]
+    step = estimator.steps[-1][0]  # type: ignore[attr-defined]
+    return estimator.fit(rows, y, **{f"{step}__sample_weight": weights})  # type: ignore[attr-defined]
+
+
+def _fold_auc(
+    trace_names: Sequence[str],
+    dataset: Dataset,
+    predict: Callable[[Dataset, np.ndarray, np.ndarray], np.ndarray],
+) -> Discrimination:
+    """Discrimination of `predict(train, train_mask, test_mask)` held out per recording."""
+    scores, labels = [], []
+    for name in trace_names:
+        test = dataset.need.touching(name)
+        scores.append(predict(dataset.without(name), ~test, test))
+        labels.append(dataset.need.labels[test])
+    return discrimination(scores, labels, resamples=200)
+
+
+def ablate_need(
+    dataset: Dataset,
+    builder: FeatureBuilder,
+    trace_names: Sequence[str],
+    soft_targets: dict[str, np.ndarray],
+    progress: Callable[[str], None],
+) -> dict[str, dict[str, float]]:
+    """Held-out AUC (pooled and within-recording) of the need head with each feature
+    family, and of the lexical head trained on labels mixed with soft targets."""
+    progress("ablation: context features")
+    context = builder.context(dataset.need.windows)
     n_cues, n_activity = len(CUE_NAMES), len(ACTIVITY_NAMES)
     families = {
         "cues": slice(0, n_cues),
         "activity": slice(n_cues, n_cues + n_activity),
         "cues+activity": slice(0, n_cues + n_activity),
-        "embedding": slice(n_cues + n_activity, X.shape[1]),
-        "all": slice(0, X.shape[1]),
+        "embedding": slice(n_cues + n_activity, context.shape[1]),
+        "cues+activity+embedding": slice(0, context.shape[1]),
     }
-    results = {}
+    y = dataset.need.labels.astype(float)
+    results: dict[str, dict[str, float]] = {}
+
+    def context_model(columns: slice) -> Callable[[Dataset, np.ndarray, np.ndarray], np.ndarray]:
+        def predict(train: Dataset, fit: np.ndarray, test: np.ndarray) -> np.ndarray:
+            estimator = make_estimator("accept_task")  # scaled logistic regression, C 0.1
+            model = clone(estimator).fit(context[fit][:, columns], y[fit].astype(int))
+            return model.predict_proba(context[test][:, columns])[:, 1]
+
+        return predict
+
     for family, columns in families.items():
-        estimator = make_estimator("need")
-        if X[:, columns].shape[1] <= estimator.named_steps["pca"].n_components:
-            estimator.set_params(pca="passthrough")
-        p = np.zeros(len(y))
-        for name in trace_names:
-            test = dataset.need.touching(name)
-            model = clone(estimator).fit(X[~test][:, columns], y[~test])
-            p[test] = model.predict_proba(X[test][:, columns])[:, 1]
-        results[family] = float(roc_auc_score(y, p))
+        results[family] = asdict(_fold_auc(trace_names, dataset, context_model(columns)))
+
+    def lexical_model(
+        extra: slice | None = None, target: np.ndarray | None = None
+    ) -> Callable[[Dataset, np.ndarray, np.ndarray], np.ndarray]:
+        def predict(train: Dataset, fit: np.ndarray, test: np.ndarray) -> np.ndarray:
+            lexical = train.lexical()
+            X_fit, X_test = (
+                lexical.transform(train.need.windows),
+                lexical.transform(dataset.need.subset(test).windows),
+            )
+            if extra is not None:
+                # Other families join at a small weight, standardised on the training rows.
+                scaler = StandardScaler().fit(context[fit][:, extra])
+                X_fit = np.hstack([X_fit, 0.3 * scaler.transform(context[fit][:, extra])])
+                X_test = np.hstack([X_test, 0.3 * scaler.transform(context[test][:, extra])])
+            goal = y[fit] if target is None else target[fit]
+            model = _soft_fit(X_fit, goal, make_estimator("need"))
+            return model.predict_proba(X_test)[:, 1]  # type: ignore[attr-defined]
+
+        return predict
+
+    progress("ablation: lexical")
+    results["lexical"] = asdict(_fold_auc(trace_names, dataset, lexical_model()))
+    results["lexical+cues+activity"] = asdict(
+        _fold_auc(trace_names, dataset, lexical_model(families["cues+activity"]))
+    )
+    results["lexical+embedding"] = asdict(
+        _fold_auc(trace_names, dataset, lexical_model(families["embedding"]))
+    )
+    for name, soft in soft_targets.items():
+        progress(f"ablation: soft targets from {name}")
+        known = ~np.isnan(soft)
+        # Where the teacher is silent the human label stands alone.
+        mixed = np.where(known, (y + 0.5 * np.nan_to_num(soft)) / 1.5, y)
+        results[f"lexical, labels + {name}"] = asdict(
+            _fold_auc(trace_names, dataset, lexical_model(target=mixed))
+        )
     return results
 
 
@@ -207,18 +242,21 @@ def _percentile(values: Sequence[float], q: float) -> float:
 def measure_latency(
     model_dir: Path, windows: Sequence[list], *, batch: int = 32
 ) -> dict[str, float]:
-    """ONNX gate: per-event latency (batch of one) and batched throughput, cold cache."""
+    """ONNX gate: per-event latency (batch of one) and batched throughput, cold cache;
+    and per event with the embedding memory stores for recall (what the pipeline adds)."""
     from gate.onnx_gate import OnnxGate
 
     gate = OnnxGate(model_dir, device="cpu")
     gate.score(windows[:4])  # warm-up: session initialisation is not per-event cost
-    gate.encoder.clear_cache()
-    per_event = []
+    gate.embed_texts([w[-1].summary() for w in windows[:4]])
+    gate.features.encoder.clear_cache()
+    per_event, with_recall = [], []
     for window in windows:
         started = time.perf_counter()
         gate.score([window])
         per_event.append((time.perf_counter() - started) * 1000)
-    gate.encoder.clear_cache()
+        gate.embed_texts([window[-1].summary()])
+        with_recall.append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
     for i in range(0, len(windows), batch):
         gate.score(windows[i : i + batch])
@@ -227,6 +265,8 @@ def measure_latency(
         "p50_ms": _percentile(per_event, 50),
         "p99_ms": _percentile(per_event, 99),
         "batched_events_per_s": len(windows) / elapsed,
+        "with_recall_p50_ms": _percentile(with_recall, 50),
+        "with_recall_p99_ms": _percentile(with_recall, 99),
     }
 
 
@@ -297,17 +337,21 @@ def plot_reliability(curves: dict[str, list[dict[str, float]]], path: Path) -> b
 @dataclass
 class BenchmarkReport:
     policy: dict[str, float]
+    traces: int
     gate: Scores
     always_propose: Scores
     annotators: Scores
     peers: list[Scores]
+    costs: list[CostRow]
+    cost_verdict: dict[str, int]
     escalated_fraction: float
-    need_auc: float
+    escalated_by_ratio: dict[str, float]
+    need_auc: Discrimination
     need_ece: float
-    accept_auc: float
-    accept_ece: float
-    need_feature_ablation: dict[str, float]
-    cost_sweep: list[dict[str, float]]
+    references: dict[str, dict[str, float]]
+    need_ablation: dict[str, dict[str, float]]
+    draft_auc: float
+    draft_ece: float
     latency_onnx: dict[str, float] | None
     latency_torch_encoder: dict[str, float] | None
     reliability: dict[str, list[dict[str, float]]]
@@ -317,7 +361,12 @@ class BenchmarkReport:
 
     def table(self) -> str:
         rows = [self.gate, self.always_propose, self.annotators, *self.peers]
+        auc = self.need_auc
+        ratio = self.policy["cost_missed_help"] / self.policy["cost_false_alarm"]
         lines = [
+            f"{self.traces} recordings, {self.gate.events} events, leave-one-trace-out; "
+            f"costs C_FA {self.policy['cost_false_alarm']:g}, "
+            f"C_FN {self.policy['cost_missed_help']:g}",
             f"{'agent':30} {'events':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'FA':>6}",
             *(
                 f"{s.name:30} {s.events:6d} {s.precision:6.3f} {s.recall:6.3f} "
@@ -325,19 +374,43 @@ class BenchmarkReport:
                 for s in rows
             ),
             "",
-            f"escalated fraction {self.escalated_fraction:.3f}; p_need AUC {self.need_auc:.3f}, "
-            f"ECE {self.need_ece:.3f}; p_accept AUC {self.accept_auc:.3f}, "
-            f"ECE {self.accept_ece:.3f}",
-            "need-head LOTO AUC by feature family: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in self.need_feature_ablation.items()),
+            format_table(self.costs, lambda r: r.cost_per_event, "cost per event at C_FN/C_FA"),
             "",
-            "cost sweep (same held-out probabilities):",
-            f"{'C_FN/C_FA':>10} {'F1':>6} {'prec':>6} {'recall':>6} {'FA':>6} "
-            f"{'propose':>8} {'escal.':>7}",
+            format_table(
+                [r for r in self.costs if r.agent in ("festina", ALWAYS)],
+                lambda r: r.f1,
+                "F1 at C_FN/C_FA",
+            ),
+            format_table(
+                [r for r in self.costs if r.agent == "festina"],
+                lambda r: r.false_alarm,
+                "false alarm at C_FN/C_FA",
+            ),
+            format_table(
+                [r for r in self.costs if r.agent == "festina"],
+                lambda r: r.offer_rate,
+                "offer rate at C_FN/C_FA",
+            ),
+            "escalated at C_FN/C_FA     "
+            + "".join(f"{v:8.3f}" for v in self.escalated_by_ratio.values()),
+            f"escalated at the configured costs: {self.escalated_fraction:.3f}",
+            f"festina's cost per event is at most the better constant policy's at "
+            f"{self.cost_verdict['not_worse']} of {self.cost_verdict['ratios']} ratios, "
+            f"lower at {self.cost_verdict['better']} (default ratio {ratio:g})",
+            "",
+            f"p_need AUC {auc.pooled:.3f} (95% CI {auc.low:.3f}-{auc.high:.3f}, resampling "
+            f"recordings), within-recording {auc.within:.3f}; ECE {self.need_ece:.3f}",
+            "references (same labels): "
+            + "; ".join(
+                f"{name} AUC {r['pooled']:.3f} (within {r['within']:.3f}, {r['events']} events)"
+                for name, r in self.references.items()
+            ),
+            f"draft head (vs held-out reward judgements): AUC {self.draft_auc:.3f}, "
+            f"ECE {self.draft_ece:.3f}",
+            "need-head held-out AUC, pooled / within-recording:",
             *(
-                f"{r['cost_ratio']:10g} {r['f1']:6.3f} {r['precision']:6.3f} {r['recall']:6.3f} "
-                f"{r['false_alarm']:6.3f} {r['proposal_rate']:8.3f} {r['escalated_fraction']:7.3f}"
-                for r in self.cost_sweep
+                f"  {name:38} {r['pooled']:.3f} / {r['within']:.3f}"
+                for name, r in self.need_ablation.items()
             ),
             "",
         ]
@@ -350,6 +423,11 @@ class BenchmarkReport:
                     f"{label:19} p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
                     f"batched {figures['batched_events_per_s']:.0f} events/s"
                 )
+        if self.latency_onnx:
+            lines.append(
+                f"{'+ recall embedding':19} p50 {self.latency_onnx['with_recall_p50_ms']:.2f} ms, "
+                f"p99 {self.latency_onnx['with_recall_p99_ms']:.2f} ms per event"
+            )
         return "\n".join(lines)
 
 
@@ -368,9 +446,27 @@ def run_benchmark(
     reward = load_reward_items(proactivebench / "reward_data" / "train_data.jsonl", traces)
     dataset = build_dataset(traces, reward, window)
     names = [t.name for t in traces]
-    loto = leave_one_trace_out(dataset, builder, policy, names, progress)
-    progress("feature ablation")
-    ablation = ablate_need_features(dataset, builder, names)
+    loto = leave_one_trace_out(dataset, builder, names, progress)
+    p_need, labels = loto.pooled_need, loto.pooled_labels
+
+    offered, escalated = decisions(p_need, policy)
+    by_ratio = {ratio: decisions(p_need, at_ratio(policy, ratio)) for ratio in COST_RATIOS}
+    peers = load_peer_answers(proactivebench)
+    costs = cost_table({q: o for q, (o, _) in by_ratio.items()}, labels.tolist(), peers)
+
+    consensus = peer_consensus(proactivebench, traces)
+    votes = annotator_votes(proactivebench, traces)
+    references = {
+        "peer consensus": asdict(discrimination(consensus, loto.labels)),
+        "annotator votes": asdict(discrimination(votes, loto.labels)),
+    }
+    ablation = ablate_need(
+        dataset,
+        builder,
+        names,
+        {"peers": np.concatenate(consensus), "annotators": np.concatenate(votes)},
+        progress,
+    )
     windows = dataset.need.windows
     latency = None
     if model_dir is not None:
@@ -384,22 +480,26 @@ def run_benchmark(
             encoder_source.removeprefix(STATIC_PREFIX), [w[-1].summary() for w in windows]
         )
     curves = {
-        "p_need vs task_status": reliability_curve(loto.p_need, loto.labels),
-        "p_accept vs reward judgement": reliability_curve(loto.accept_held_out, loto.accept_labels),
+        "p_need vs task_status": reliability_curve(p_need, labels),
+        "draft head vs reward judgement": reliability_curve(loto.draft_held_out, loto.draft_labels),
     }
     report = BenchmarkReport(
         policy=policy.model_dump(),
-        gate=loto.scores,
-        always_propose=judge("always propose", [True] * len(loto.labels), loto.labels),
+        traces=len(traces),
+        gate=judge("festina gate (LOTO)", offered.tolist(), labels.tolist()),
+        always_propose=judge(ALWAYS, [True] * len(labels), labels.tolist()),
         annotators=score_annotators(proactivebench, traces),
-        peers=score_peers(proactivebench),
-        escalated_fraction=loto.escalated_fraction,
-        need_auc=loto.need_auc,
-        need_ece=loto.need_ece,
-        accept_auc=float(roc_auc_score(loto.accept_labels, loto.accept_held_out)),
-        accept_ece=expected_calibration_error(loto.accept_held_out, loto.accept_labels),
-        need_feature_ablation=ablation,
-        cost_sweep=cost_sweep(loto, policy),
+        peers=sorted((judge(p.name, p.proposed, p.labels) for p in peers), key=lambda s: -s.f1),
+        costs=costs,
+        cost_verdict=verdict(costs),
+        escalated_fraction=float(escalated.mean()),
+        escalated_by_ratio={f"{q:g}": float(e.mean()) for q, (_, e) in by_ratio.items()},
+        need_auc=discrimination(loto.p_need, loto.labels),
+        need_ece=expected_calibration_error(p_need, labels),
+        references=references,
+        need_ablation=ablation,
+        draft_auc=float(roc_auc_score(loto.draft_labels, loto.draft_held_out)),
+        draft_ece=expected_calibration_error(loto.draft_held_out, loto.draft_labels),
         latency_onnx=latency,
         latency_torch_encoder=torch_latency,
         reliability=curves,
@@ -408,4 +508,7 @@ def run_benchmark(
     (out_dir / "gate_benchmark.json").write_text(report.to_json())
     (out_dir / "gate_benchmark.txt").write_text(report.table() + "\n")
     plot_reliability(curves, out_dir / "reliability.png")
+    plot_costs(
+        costs, out_dir / "costs.png", title=f"cost per event, {len(traces)} recordings held out"
+    )
     return report

@@ -18,8 +18,10 @@ accept rate equals precision there; an LLM judge tells them apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,48 @@ def table(rows: Iterable[BenchScores], *, title: str = "agent") -> str:
         for s in rows
     )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Discrimination:
+    """How well scores rank positives above negatives, held out per recording.
+
+    `pooled`: AUC over all events, with a 95 % interval from resampling whole recordings
+    (events of one recording are not independent); `within`: the mean of per-recording
+    AUCs, which a difference in base rates between recordings cannot drag down."""
+
+    pooled: float
+    low: float
+    high: float
+    within: float
+    events: int
+
+
+def discrimination(
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, resamples: int = 2000
+) -> Discrimination:
+    """AUC of per-recording `scores` against `labels` (NaN scores are left out)."""
+    from sklearn.metrics import roc_auc_score
+
+    pairs = []
+    for s, y in zip(scores, labels, strict=True):
+        s, y = np.asarray(s, dtype=float), np.asarray(y, dtype=bool)
+        known = ~np.isnan(s)
+        pairs.append((s[known], y[known]))
+    all_s = np.concatenate([s for s, _ in pairs])
+    all_y = np.concatenate([y for _, y in pairs])
+    rng = np.random.default_rng(0)
+    resampled = []
+    for _ in range(resamples):
+        picked = [pairs[i] for i in rng.integers(0, len(pairs), len(pairs))]
+        y = np.concatenate([p[1] for p in picked])
+        if 0 < y.sum() < len(y):
+            resampled.append(roc_auc_score(y, np.concatenate([p[0] for p in picked])))
+    within = [roc_auc_score(y, s) for s, y in pairs if 0 < y.sum() < len(y)]
+    return Discrimination(
+        pooled=float(roc_auc_score(all_y, all_s)),
+        low=float(np.percentile(resampled, 2.5)),
+        high=float(np.percentile(resampled, 97.5)),
+        within=float(np.mean(within)),
+        events=len(all_y),
+    )

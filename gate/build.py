@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gate.data import load_labelled_jsonl, load_reward_items, load_traces
+from gate.data import TRACE_FOLDERS, load_labelled_jsonl, load_reward_items, load_traces
 from gate.encoder import OnnxEncoder
 from gate.encoder_export import ENCODER_FILE, bundled_minilm_path, export_encoder
 from gate.features import FeatureBuilder
 from gate.registry import (
+    FORMAT,
     EncoderManifest,
     GateManifest,
     HeadManifest,
@@ -49,9 +50,12 @@ class TrainingInputs:
     window: int = DEFAULT_WINDOW
 
     def files(self) -> list[Path]:
-        test_dir = self.proactivebench / "test_data"
         return [
-            *sorted(test_dir.glob("*.json")),
+            *(
+                path
+                for folder in TRACE_FOLDERS
+                for path in sorted((self.proactivebench / folder).glob("*.json"))
+            ),
             self.proactivebench / "reward_data" / "train_data.jsonl",
             *self.labelled,
         ]
@@ -122,13 +126,15 @@ def train_gate(
         traces.extend(load_labelled_jsonl(path))
     reward = load_reward_items(inputs.proactivebench / "reward_data" / "train_data.jsonl", traces)
     dataset = build_dataset(traces, reward, inputs.window)
-    builder = FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu"))
+    lexical = dataset.lexical()
+    builder = FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu"), lexical)
 
     fingerprint = data_fingerprint(inputs.files())
     created = datetime.now(UTC)
     version = f"gate-{created:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
     model_dir = models_dir / version
     model_dir.mkdir(parents=True)
+    lexical.save(model_dir)
     heads = {}
     for name in HEAD_NAMES:
         trained = train_head(name, dataset, builder)
@@ -148,6 +154,7 @@ def train_gate(
         )
         logger.info("head %s: %s", name, heads[name].metrics)
     manifest = GateManifest(
+        format=FORMAT,
         version=version,
         created_at=created,
         window=inputs.window,

@@ -67,10 +67,10 @@ def gate_train(
 ) -> None:
     """Train and calibrate the heads, export them to ONNX and register the model."""
     from gate.build import TrainingInputs, train_gate
-    from gate.registry import current_model_dir
+    from gate.registry import current_model_dir, is_usable
 
     current = current_model_dir(obj.paths.models_dir)
-    if if_missing and current is not None:
+    if if_missing and current is not None and is_usable(current):
         click.echo(f"current gate model: {current.name}")
         return
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gate.base import EventWindow, GateScores
 from gate.features import window_cues
+from gate.heads_gate import POPULATION_ACCEPT
 
 _NEED_WEIGHTS = {
     "is_error": 1.5,
@@ -22,13 +23,6 @@ _NEED_WEIGHTS = {
     "is_first_in_window": 0.5,
 }
 _NEED_BIAS = -1.0
-_ACCEPT_WEIGHTS = {
-    "is_error": 0.8,
-    "is_help_seeking": 0.8,
-    "repeated_query": 0.6,
-    "log_gap_prev": -0.1,
-}
-_ACCEPT_BIAS = -0.4
 
 
 def _sigmoid(x: float) -> float:
@@ -51,7 +45,7 @@ class CueGate:
             scores.append(
                 GateScores(
                     p_need=_sigmoid(_linear(cues, _NEED_WEIGHTS, _NEED_BIAS)),
-                    p_accept=_sigmoid(_linear(cues, _ACCEPT_WEIGHTS, _ACCEPT_BIAS)),
+                    p_accept=POPULATION_ACCEPT,
                 )
             )
         return scores

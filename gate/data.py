@@ -8,7 +8,7 @@ from training too, or the score is leaked.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ class Trace:
     events: list[Event]
     needs: list[bool]
     observations: list[dict] = field(default_factory=list, compare=False, repr=False)
+    folder: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,22 +49,32 @@ def _events(records: Iterable[dict], origin: str) -> list[Event]:
     return events
 
 
-def load_traces(root: Path) -> list[Trace]:
-    """The ProactiveBench test traces listed in `test_data/splits.json`."""
-    test_dir = root / "test_data"
-    names = json.loads((test_dir / "splits.json").read_text())["all"]["files"]
+# Folders of labelled recordings: test_data/ has the collection-time agent's proposals
+# (`candidate_task`), extra_traces/ labels only.
+TRACE_FOLDERS = ("test_data", "extra_traces")
+
+
+def load_traces(root: Path, folders: Sequence[str] = TRACE_FOLDERS) -> list[Trace]:
+    """The labelled ProactiveBench recordings listed in each folder's `splits.json`
+    (a folder that is absent is skipped)."""
     traces = []
-    for name in names:
-        items = json.loads((test_dir / name).read_text())
-        stem = Path(name).stem
-        traces.append(
-            Trace(
-                stem,
-                _events(items, stem),
-                [bool(i["task_status"]) for i in items],
-                [i["observation"] for i in items],
+    for folder in folders:
+        directory = root / folder
+        if not (directory / "splits.json").is_file():
+            continue
+        names = json.loads((directory / "splits.json").read_text())["all"]["files"]
+        for name in names:
+            items = json.loads((directory / name).read_text())
+            stem = Path(name).stem
+            traces.append(
+                Trace(
+                    stem,
+                    _events(items, stem),
+                    [bool(i["task_status"]) for i in items],
+                    [i["observation"] for i in items],
+                    folder,
+                )
             )
-        )
     return traces
 
 

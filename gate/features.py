@@ -1,11 +1,14 @@
 """Features read off the recent event window, for the gate's heads.
 
-Three families, each measured on its own in the gate benchmark:
+Four families, each measured on its own in the gate benchmark:
+* lexical: TF-IDF of the event's words and the previous event's (`gate.lexical`), the
+  need head's features, since they carry the most signal across recordings;
 * cues: regex cues for searching, errors, help-seeking, repetition, pace;
 * activity: what the user physically does (scrolls, types, clicks, switches app) and
   how similar the current event is to the recent ones (novelty);
 * embedding: the MiniLM sentence embedding of the current event.
-Acceptance features add how well a proposed task matches the event and its history.
+Draft features (cues, activity) add how well a proposed task matches the event and its
+history.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 from agent.events import Event
 from gate.base import EventWindow
+from gate.lexical import LexicalFeatures
 
 _SEARCH = re.compile(r"\b(search(es|ed|ing)?|google[sd]?|bing|query|looks? up)\b", re.I)
 _ERROR = re.compile(
@@ -157,16 +161,26 @@ def _activity(window: EventWindow, similarities: np.ndarray, text: str) -> list[
 class FeatureBuilder:
     """Turns windows (and proposed tasks) into the heads' feature matrices."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, lexical: LexicalFeatures | None = None) -> None:
         self.encoder = encoder
+        self.lexical = lexical
+
+    def with_lexical(self, lexical: LexicalFeatures) -> FeatureBuilder:
+        """The same encoder with another fitted vocabulary (one per training set)."""
+        return FeatureBuilder(self.encoder, lexical)
+
+    def _require_lexical(self) -> LexicalFeatures:
+        if self.lexical is None:
+            raise ValueError("the need head's features need a fitted vocabulary (with_lexical)")
+        return self.lexical
 
     @property
     def need_names(self) -> list[str]:
-        return [*CUE_NAMES, *ACTIVITY_NAMES, *(f"emb_{i}" for i in range(self.encoder.dimension))]
+        return self._require_lexical().names
 
     @property
-    def accept_names(self) -> list[str]:
-        return [*CUE_NAMES, *ACTIVITY_NAMES]
+    def context_names(self) -> list[str]:
+        return [*CUE_NAMES, *ACTIVITY_NAMES, *(f"emb_{i}" for i in range(self.encoder.dimension))]
 
     @property
     def accept_task_names(self) -> list[str]:
@@ -193,17 +207,14 @@ class FeatureBuilder:
         return np.asarray(rows, dtype=np.float32), embedded
 
     def need(self, windows: Sequence[EventWindow]) -> np.ndarray:
+        """The need head's features: lexical only (no encoder call, so scoring is fast)."""
+        return self._require_lexical().transform(windows)
+
+    def context(self, windows: Sequence[EventWindow]) -> np.ndarray:
+        """Cues, activity and the event's embedding: the other families, for comparison."""
         base, embedded = self._base(windows)
         current = np.stack([vectors[-1] for vectors in embedded])
         return np.hstack([base, current]).astype(np.float32)
-
-    def accept(self, windows: Sequence[EventWindow]) -> np.ndarray:
-        return self._base(windows)[0]
-
-    def need_and_accept(self, windows: Sequence[EventWindow]) -> tuple[np.ndarray, np.ndarray]:
-        """Both heads' features from one pass: the accept features lead the need ones."""
-        need = self.need(windows)
-        return need, need[:, : len(self.accept_names)]
 
     def accept_task(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> np.ndarray:
         base, embedded = self._base(windows)

@@ -21,13 +21,31 @@ class Head(Protocol):
         ...
 
 
-class HeadsGate:
-    """p_need and p_accept per window, and p_accept of a proposed task (the slow path)."""
+# ProactiveBench's `task_status`, the only event-level label there is, marks an event
+# only where help was needed *and* the proposed help was taken: no labelled event says
+# "needed, but the offer was turned down", so a population model has nothing to learn
+# P(accept | need) from. It starts at 1 (p_need alone is the chance of a welcome offer)
+# and the user's own answers move it (memory/feedback.py).
+POPULATION_ACCEPT = 1.0
 
-    def __init__(self, heads: Mapping[str, Head], features: FeatureBuilder, window: int) -> None:
+
+class HeadsGate:
+    """p_need and p_accept per window, and p_accept of a proposed task (the slow path).
+
+    `draft_base_rate` is how often the judged drafts the draft head learnt from were
+    accepted: a draft is scored relative to that average one."""
+
+    def __init__(
+        self,
+        heads: Mapping[str, Head],
+        features: FeatureBuilder,
+        window: int,
+        draft_base_rate: float,
+    ) -> None:
         self._heads = heads
         self.features = features
         self.window = window
+        self.draft_base_rate = draft_base_rate
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings; event summaries just scored are cache hits."""
@@ -44,11 +62,17 @@ class HeadsGate:
         return np.clip(self._heads[head].predict(features), 0.0, 1.0)
 
     def score(self, windows: Sequence[EventWindow]) -> list[GateScores]:
-        need, accept = self.features.need_and_accept(self._recent(windows))
-        p_need, p_accept = self._predict("need", need), self._predict("accept", accept)
-        return [GateScores(float(n), float(a)) for n, a in zip(p_need, p_accept, strict=True)]
+        p_need = self._predict("need", self.features.need(self._recent(windows)))
+        return [GateScores(float(n), POPULATION_ACCEPT) for n in p_need]
 
     def score_tasks(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> list[float]:
-        """p_accept for concrete proposed tasks, one per window."""
+        """p_accept for concrete proposed tasks, one per window.
+
+        The population p_accept (1) is what the labels say of *some* offer at a moment of
+        need; a concrete draft is as likely to be taken as the draft head says relative to
+        an average judged draft, so a better-than-average draft keeps p_accept at 1 and a
+        worse one lowers it in proportion."""
         features = self.features.accept_task(self._recent(windows), tasks)
-        return [float(p) for p in self._predict("accept_task", features)]
+        p_task = self._predict("accept_task", features)
+        relative = POPULATION_ACCEPT * p_task / max(self.draft_base_rate, 1e-6)
+        return [float(p) for p in np.minimum(relative, 1.0)]

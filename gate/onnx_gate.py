@@ -10,6 +10,7 @@ from gate.calibration import Calibrator
 from gate.encoder import OnnxEncoder
 from gate.features import FeatureBuilder
 from gate.heads_gate import HeadsGate
+from gate.lexical import LexicalFeatures
 from gate.registry import encoder_dir_of, load_manifest
 from gate.runtime import open_session
 
@@ -40,7 +41,12 @@ class OnnxGate(HeadsGate):
             name: _Head(model_dir / head.file, head.calibrator, device, len(head.features))
             for name, head in self.manifest.heads.items()
         }
-        super().__init__(heads, FeatureBuilder(self.encoder), self.manifest.window)
+        super().__init__(
+            heads,
+            FeatureBuilder(self.encoder, LexicalFeatures.load(model_dir)),
+            self.manifest.window,
+            draft_base_rate=self.manifest.heads["accept_task"].metrics["positive_rate"],
+        )
 
     @property
     def version(self) -> str:

@@ -1,9 +1,17 @@
 """The cost-sensitive decision rule that turns two probabilities into an action.
 
-Intervening costs C_FA when the offer is unwanted; staying silent costs C_FN when help
-was needed. With p_need the chance help is needed, intervening is worth it when
-p_accept >= tau = C_FA / (C_FA + p_need * C_FN). Decisions within `delta` of tau are
-too close to call cheaply and go to the slow path.
+An offer is welcome when the user needs help now (N) and takes the offer (A). Any other
+offer is a false alarm and costs C_FA; staying silent at a welcome moment is missed help
+and costs C_FN. With p_need = P(N) and p_accept = P(A | N), an offer is welcome with
+probability p_need * p_accept, so offering costs C_FA * (1 - p_need * p_accept) in
+expectation and silence C_FN * p_need * p_accept. Offering is the cheaper choice exactly
+when
+
+    p_accept >= tau = C_FA / ((C_FA + C_FN) * p_need)
+
+(tau above 1: no offer can pay). A gate with no signal at all predicts the base rate
+everywhere and so makes the same choice at every event: the better constant policy.
+Decisions within `delta` of tau are too close to call cheaply and go to the slow path.
 """
 
 from __future__ import annotations
@@ -11,6 +19,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+
+# A p_need this small makes tau astronomically large; the floor keeps it a finite float.
+_MIN_NEED = 1e-9
 
 
 class Action(StrEnum):
@@ -28,9 +39,14 @@ class GatePolicy(BaseModel):
     cost_missed_help: PositiveFloat = Field(3.0, description="C_FN: cost of missing needed help")
     delta: float = Field(0.1, ge=0.0, lt=0.5, description="half-width of the escalation band")
 
+    @property
+    def welcome_threshold(self) -> float:
+        """The chance of a welcome offer above which offering pays: C_FA / (C_FA + C_FN)."""
+        return self.cost_false_alarm / (self.cost_false_alarm + self.cost_missed_help)
+
     def threshold(self, p_need: float) -> float:
         """tau: the p_accept an offer must reach for intervening to pay off."""
-        return self.cost_false_alarm / (self.cost_false_alarm + p_need * self.cost_missed_help)
+        return self.welcome_threshold / max(p_need, _MIN_NEED)
 
     def decide(self, p_need: float, p_accept: float) -> tuple[Action, float]:
         """The fast-path action and the tau it was taken against."""

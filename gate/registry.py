@@ -19,6 +19,8 @@ from gate.calibration import Calibrator
 
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
+# 2: the need head reads lexical features (lexical.json) and p_accept has no head.
+FORMAT = 2
 
 
 class HeadManifest(BaseModel):
@@ -36,6 +38,7 @@ class EncoderManifest(BaseModel):
 
 
 class GateManifest(BaseModel):
+    format: int = 1
     version: str
     created_at: datetime
     window: int
@@ -57,11 +60,31 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_manifest(model_dir: Path) -> GateManifest:
+def read_manifest(model_dir: Path) -> GateManifest:
+    """The manifest as written, whatever its format (for listing models)."""
     path = model_dir / MANIFEST
     if not path.is_file():
         raise RegistryError(f"no gate model at {model_dir} (missing {MANIFEST})")
     return GateManifest.model_validate_json(path.read_text())
+
+
+def load_manifest(model_dir: Path) -> GateManifest:
+    """The manifest of a model this version of festina can run."""
+    manifest = read_manifest(model_dir)
+    if manifest.format != FORMAT:
+        raise RegistryError(
+            f"gate model {manifest.version} has format {manifest.format}, this festina runs "
+            f"format {FORMAT}: train a new one with `festina gate train`"
+        )
+    return manifest
+
+
+def is_usable(model_dir: Path | None) -> bool:
+    """True when `model_dir` holds a model of the current format."""
+    try:
+        return model_dir is not None and read_manifest(model_dir).format == FORMAT
+    except RegistryError:
+        return False
 
 
 def save_manifest(model_dir: Path, manifest: GateManifest) -> None:
@@ -89,7 +112,7 @@ def find_model_dir(models_dir: Path, name: str | None = None) -> Path | None:
 
 def encoder_dir_of(model_dir: Path) -> Path:
     """The exported encoder a model was trained with."""
-    return (model_dir / load_manifest(model_dir).encoder.directory).resolve()
+    return (model_dir / read_manifest(model_dir).encoder.directory).resolve()
 
 
 def set_current(models_dir: Path, version: str) -> None:
@@ -103,5 +126,5 @@ def set_current(models_dir: Path, version: str) -> None:
 def list_versions(models_dir: Path) -> list[GateManifest]:
     if not models_dir.is_dir():
         return []
-    manifests = [load_manifest(d) for d in sorted(models_dir.iterdir()) if (d / MANIFEST).is_file()]
+    manifests = [read_manifest(d) for d in sorted(models_dir.iterdir()) if (d / MANIFEST).is_file()]
     return sorted(manifests, key=lambda m: m.created_at)

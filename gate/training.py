@@ -1,13 +1,14 @@
 """Training the gate's heads: datasets, grouped cross-validation, calibration, ONNX export.
 
 Heads (each one chosen by the measurements in the gate benchmark):
-* need: logistic regression over cues, activity and the (PCA-compressed) event
-  embedding -> p_need,
-  learned from the traces' human `task_status` labels;
-* accept: logistic regression over cues and activity -> p_accept that an offer made now is
-  accepted, learned from the reward judgements of proposed tasks;
-* accept_task: the same with the proposed task's similarity to the event and its history,
-  for scoring a concrete draft (the slow path).
+* need: logistic regression over the lexical features (TF-IDF of the event and the one
+  before) -> p_need, learned from the traces' human `task_status` labels: help was needed
+  here and the offered help was taken;
+* accept_task: logistic regression over cues, activity and the proposed task's similarity
+  to the event and its history -> how likely a concrete draft is accepted, learned from the
+  reward judgements of proposed tasks (the slow path's counterfactual check).
+There is no population head for p_accept: see `gate.policy` for why it is 1 until the
+user's own answers say otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -29,21 +29,17 @@ from agent.events import Event
 from gate.calibration import CalibrationChoice, choose_calibrator, expected_calibration_error
 from gate.data import RewardItem, Trace
 from gate.features import FeatureBuilder
+from gate.lexical import LexicalFeatures
 
-HEAD_NAMES = ("need", "accept", "accept_task")
-
-
-NEED_COMPONENTS = 35
+HEAD_NAMES = ("need", "accept_task")
+# Chosen by leave-one-trace-out AUC over C in {0.3, 1, 3, 10} (gate benchmark ablation).
+NEED_C = 3.0
 
 
 def make_estimator(head: str) -> Pipeline:
     if head == "need":
-        # ~150 labelled events cannot support 400 raw dimensions: compress first.
-        return make_pipeline(
-            StandardScaler(),
-            PCA(NEED_COMPONENTS, random_state=0),
-            LogisticRegression(C=0.1, max_iter=5000),
-        )
+        # TF-IDF rows are already unit-norm: scaling would blow rare words up.
+        return make_pipeline(LogisticRegression(C=NEED_C, max_iter=5000))
     return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
 
 
@@ -72,17 +68,23 @@ class HeadData:
 
 @dataclass
 class Dataset:
+    """`need`: every labelled trace event; `tasks`: judged proposals (the draft head's)."""
+
     need: HeadData
-    accept: HeadData
+    tasks: HeadData
     window: int
 
     def without(self, group: str) -> Dataset:
         """Everything that shares no event with `group` (leave-one-trace-out training)."""
         return Dataset(
             self.need.subset(~self.need.touching(group)),
-            self.accept.subset(~self.accept.touching(group)),
+            self.tasks.subset(~self.tasks.touching(group)),
             self.window,
         )
+
+    def lexical(self) -> LexicalFeatures:
+        """The lexical vocabulary of this dataset's events (fitted on training texts only)."""
+        return LexicalFeatures.fit([window[-1].summary() for window in self.need.windows])
 
 
 def _scene_group(item: RewardItem) -> frozenset[str]:
@@ -103,7 +105,7 @@ def build_dataset(traces: Sequence[Trace], reward: Sequence[RewardItem], window:
     proposals = [item for item in reward if item.task]
     return Dataset(
         need=HeadData(need_windows, np.array(need_labels, dtype=bool), need_groups),
-        accept=HeadData(
+        tasks=HeadData(
             [item.history[-window:] for item in proposals],
             np.array([item.valid for item in proposals], dtype=bool),
             [_scene_group(item) for item in proposals],
@@ -116,13 +118,11 @@ def build_dataset(traces: Sequence[Trace], reward: Sequence[RewardItem], window:
 def features_for(head: str, builder: FeatureBuilder, data: HeadData) -> np.ndarray:
     if head == "need":
         return builder.need(data.windows)
-    if head == "accept":
-        return builder.accept(data.windows)
     return builder.accept_task(data.windows, data.tasks)
 
 
 def head_data(dataset: Dataset, head: str) -> HeadData:
-    return dataset.need if head == "need" else dataset.accept
+    return dataset.need if head == "need" else dataset.tasks
 
 
 def grouped_oof(X: np.ndarray, data: HeadData, factory: Callable[[], Pipeline]) -> np.ndarray:
@@ -169,11 +169,7 @@ def train_head(head: str, dataset: Dataset, builder: FeatureBuilder) -> TrainedH
         "oof_ece_calibrated": expected_calibration_error(calibrated, y),
     }
     estimator = make_estimator(head).fit(X, data.labels.astype(np.int64))
-    names = {
-        "need": builder.need_names,
-        "accept": builder.accept_names,
-        "accept_task": builder.accept_task_names,
-    }[head]
+    names = builder.need_names if head == "need" else builder.accept_task_names
     return TrainedHead(head, estimator, names, calibration, metrics)
 
 

@@ -51,6 +51,5 @@ def test_batch_features_read_each_events_cues_once_and_match_the_window_alone(tr
     assert len(memo) == len(events)  # each event read once for all four windows
 
     builder = FeatureBuilder(OnnxEncoder(ensure_encoder(trained_home / "data" / "models")))
-    need, accept = builder.need_and_accept(windows)
-    assert (need == builder.need(windows)).all()
-    assert (accept == builder.accept(windows)).all()
+    context = builder.context(windows)
+    assert context.shape == (len(windows), len(builder.context_names))
