@@ -386,7 +386,7 @@ class Pipeline:
                 decided_by="gate-error",
                 reason=f"gate failed: {result!r}",
             )
-        p_accept = self._learner.adjust(item, result.p_accept)
+        p_accept = self._learner.adjust(item, result.p_need, result.p_accept)
         action, tau = policy.decide(result.p_need, p_accept)
         scores = {
             "p_need": result.p_need,

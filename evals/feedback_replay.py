@@ -127,7 +127,7 @@ def run_feedback_replay(
     segments: int = 4,
 ) -> tuple[ReplayResult, ReplayResult]:
     """(without learning, with learning) over the same replay."""
-    traces = load_traces(proactivebench)
+    traces = load_traces(proactivebench, ["test_data"])
     events = [e for t in traces for e in t.events]
     needs = {e.id: need for t in traces for e, need in zip(t.events, t.needs, strict=True)}
     return (

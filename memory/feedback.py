@@ -1,7 +1,11 @@
 """Learning from feedback: a per-context shift of p_accept, and lessons for the slow path.
 
-Each feedback moves one context's logit offset by a step of stochastic gradient descent on
-the log-loss of the adjusted p_accept. Steps are weighted by how clear the signal is (an
+An answer says whether an offer was welcome: the user needed help and took it, with
+probability p_need * p_accept (see `gate.policy`). Each feedback moves one context's
+offset on the logit of that product by a step of stochastic gradient descent on its
+log-loss, and the shifted chance is given back as p_accept (p_need stays the model's: an
+answer cannot tell "not needed" from "not wanted", and a welcome offer needs both). Steps
+are weighted by how clear the signal is (an
 ignored offer says less than a rejected one), offsets are clipped so no amount of
 feedback silences or forces a context for good, and they live in the database, where
 `festina feedback reset` undoes them.
@@ -55,16 +59,21 @@ class FeedbackLearner:
 
     offsets: dict[str, float]
 
-    def adjust(self, event: Event, p_accept: float) -> float:
+    def adjust(self, event: Event, p_need: float, p_accept: float) -> float:
+        """p_accept after this user's answers in the event's context."""
         offset = self.offsets.get(context_of(event), 0.0)
-        return p_accept if offset == 0.0 else _sigmoid(_logit(p_accept) + offset)
+        if offset == 0.0:
+            return p_accept
+        welcome = _sigmoid(_logit(p_need * p_accept) + offset)
+        # An offer is never more welcome than help is needed: p_accept tops out at 1.
+        return min(1.0, welcome / max(p_need, _EPS))
 
-    def learn(self, context: str, p_accept_model: float, outcome: Outcome) -> float:
-        """Update `context` from one outcome on an offer whose model score was
-        `p_accept_model`; returns the new offset."""
+    def learn(self, context: str, welcome_model: float, outcome: Outcome) -> float:
+        """Update `context` from one outcome on an offer the model gave a chance
+        `welcome_model` (p_need * p_accept) of being welcome; returns the new offset."""
         target, weight = _SIGNAL[outcome]
         offset = self.offsets.get(context, 0.0)
-        predicted = _sigmoid(_logit(p_accept_model) + offset)
+        predicted = _sigmoid(_logit(welcome_model) + offset)
         offset += LEARNING_RATE * weight * (target - predicted)
         offset = max(-MAX_OFFSET, min(MAX_OFFSET, offset))
         self.offsets[context] = offset

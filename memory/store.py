@@ -377,7 +377,7 @@ class Store:
                     if decision.p_accept_model is not None
                     else decision.p_accept
                 )
-                offset = learner.learn(context, p_model, outcome)
+                offset = learner.learn(context, decision.p_need * p_model, outcome)
                 adjustment = session.get(AdjustmentRow, context) or AdjustmentRow(
                     context=context, updates=0
                 )

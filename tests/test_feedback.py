@@ -32,6 +32,20 @@ def test_ignoring_says_less_than_rejecting():
     assert rejected < ignored < 0
 
 
+def test_answers_move_a_population_p_accept_of_one():
+    # The trained gate starts every p_accept at 1; a logit shift of p_accept alone could
+    # never move it, so the learner shifts the chance of a welcome offer instead.
+    event = Event.model_validate({**event_record(0), "kind": "browser", "app": "x"})
+    learner = FeedbackLearner({})
+    for _ in range(3):
+        learner.learn("browser:x", 0.6 * learner.adjust(event, 0.6, 1.0), Outcome.REJECTED)
+    lowered = learner.adjust(event, 0.6, 1.0)
+    assert lowered < 0.7
+    for _ in range(20):
+        learner.learn("browser:x", 0.6 * learner.adjust(event, 0.6, 1.0), Outcome.ACCEPTED)
+    assert lowered < learner.adjust(event, 0.6, 1.0) <= 1.0
+
+
 def test_offsets_are_bounded():
     learner = FeedbackLearner({})
     for _ in range(200):
