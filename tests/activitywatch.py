@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from evals.load_test import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

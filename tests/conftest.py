@@ -1,37 +1,26 @@
 from __future__ import annotations
 
 import itertools
-import json
-import os
 from pathlib import Path
 
 import pytest
 
+# PROACTIVEBENCH, event_record and write_jsonl are re-exported for the test modules that
+# still import them from here; new code imports tests.helpers.
+from tests.helpers import PROACTIVEBENCH, event_record, write_jsonl  # noqa: F401
 from tests.postgres import running_server, server_binaries
 
-PROACTIVEBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "proactivebench"
-if "FESTINA_PROACTIVEBENCH" in os.environ:
-    PROACTIVEBENCH = Path(os.environ["FESTINA_PROACTIVEBENCH"])
+# pytest-timeout fails a test after `timeout` seconds (pyproject.toml), its fixtures' setup
+# included, so that a regression fails instead of hanging the run. Tests on the trained
+# gate get longer: the first of them trains it (two minutes on two busy cores) and some
+# evaluate it trace by trace (five more).
+TRAINED_GATE_TIMEOUT_S = 900
 
 
-def event_record(i: int, *, text: str | None = None, start: float = 1_700_000_000.0) -> dict:
-    """A valid festina event record, one second after the previous one."""
-    return {
-        "time": start + i,
-        "source": "test",
-        "kind": "editor",
-        "app": "Editor",
-        "text": text or f"The user edits line {i} of notes.md",
-    }
-
-
-def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
-    """Write records (dicts) and raw lines (str, written as-is) to a JSONL file."""
-    path.write_text(
-        "".join((json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines),
-        encoding="utf-8",
-    )
-    return path
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "trained_home" in item.fixturenames and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TRAINED_GATE_TIMEOUT_S))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from evals.load_test import free_port
+from tests.helpers import free_port
 
 
 def server_binaries() -> Path | None:

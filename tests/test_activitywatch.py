@@ -13,7 +13,7 @@ from agent.sources.activitywatch import ActivityWatchSource, to_item
 from agent.sources.base import Rejection
 from memory.store import Store
 from tests.activitywatch import AwServer, aw_venv, running_aw_server
-from tests.test_pipeline import make_pipeline
+from tests.helpers import make_pipeline
 
 WINDOW = "aw-watcher-window_testhost"
 AFK = "aw-watcher-afk_testhost"
@@ -117,13 +117,19 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
 async def test_new_events_arrive_while_following(aw_server: AwServer):
     aw_server.watch(WINDOW, "currentwindow", [(_ago(20), {"app": "Code", "title": "a.py"})])
     source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
-    reading = asyncio.create_task(_collect(source, 2))
-    await asyncio.sleep(1.0)
-    await asyncio.to_thread(
-        aw_server.watch, WINDOW, "currentwindow", [(_ago(1), {"app": "Code", "title": "b.py"})]
-    )
-    items = await reading
-    assert [item.title for item in items] == ["a.py", "b.py"]
+    stream = source.items()
+    try:
+        # a.py delivered: the backlog is read and the source is following the server.
+        first = await asyncio.wait_for(anext(stream), 30)
+        assert first.title == "a.py"
+        await asyncio.to_thread(
+            aw_server.watch, WINDOW, "currentwindow", [(_ago(1), {"app": "Code", "title": "b.py"})]
+        )
+        second = await asyncio.wait_for(anext(stream), 30)
+        assert second.title == "b.py"
+    finally:
+        await stream.aclose()
+        await source.close()
 
 
 async def test_a_backlog_larger_than_a_page_arrives_whole_and_in_order(

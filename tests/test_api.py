@@ -16,8 +16,7 @@ from agent.events import Event
 from agent.sources import proactivebench
 from agent.sources.http import HttpIngestSource
 from memory.store import Store
-from tests.conftest import event_record
-from tests.test_pipeline import make_pipeline
+from tests.helpers import event_record, eventually, make_pipeline
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -119,8 +118,7 @@ async def test_a_full_queue_answers_503_and_takes_nothing(tmp_path):
             filler = asyncio.create_task(
                 client.post("/v1/events", json=[event_record(i) for i in range(3)], headers=AUTH)
             )
-            while ingest.depth < 3:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: ingest.depth == 3, timeout=10, unless=filler)
             response = await client.post(
                 "/v1/events", json=[event_record(10), event_record(11)], headers=AUTH
             )

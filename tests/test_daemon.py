@@ -10,31 +10,11 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import event_record, write_jsonl
-
-FESTINA = [sys.executable, "-m", "agent.cli"]
-
-
-def festina(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FESTINA_HOME": str(home)}
-    return subprocess.run(
-        [*FESTINA, *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def database(home: Path) -> sqlite3.Connection:
-    return sqlite3.connect(home / "data" / "festina.db")
-
-
-def count(home: Path, sql: str) -> int:
-    with database(home) as db:
-        return db.execute(sql).fetchone()[0]
+from tests.helpers import FESTINA, count, database, event_record, festina, wait_for, write_jsonl
 
 
 def decisions_so_far(home: Path) -> int:
@@ -45,15 +25,6 @@ def decisions_so_far(home: Path) -> int:
         return count(home, "select count(*) from decisions")
     except sqlite3.OperationalError:  # schema not created yet
         return 0
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_run_replays_the_bundled_stream_into_the_database(tmp_path):

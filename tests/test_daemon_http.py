@@ -21,9 +21,7 @@ from hypothesis import strategies as st
 
 from agent.events import Event
 from agent.jsonsafe import MAX_DEPTH
-from evals.load_test import free_port
-from tests.conftest import event_record
-from tests.test_daemon import FESTINA, count, wait_for
+from tests.helpers import FESTINA, count, event_record, free_port, wait_for
 
 TOKEN = "fault-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,7 +6,7 @@ from agent.config import EtiquetteSettings
 from agent.etiquette import Etiquette
 from agent.events import Event
 from agent.sources.base import StaticSource
-from tests.test_pipeline import RecordingSurface, make_pipeline
+from tests.helpers import RecordingSurface, make_pipeline
 
 START = 1_700_000_000.0
 

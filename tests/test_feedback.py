@@ -16,7 +16,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import MAX_OFFSET, FeedbackLearner, Outcome
 from memory.store import Store
-from tests.conftest import event_record, write_jsonl
+from tests.helpers import event_record, write_jsonl
 
 
 def test_rejections_lower_acceptance_and_acceptances_raise_it():

@@ -18,7 +18,7 @@ from gate.data import load_traces
 from gate.onnx_gate import OnnxGate
 from gate.registry import current_model_dir, list_versions
 from gate.runtime import providers
-from tests.conftest import PROACTIVEBENCH, event_record, write_jsonl
+from tests.helpers import PROACTIVEBENCH, event_record, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_
 async def test_a_restarted_pipeline_embeds_no_text_memory_already_holds(model_dir, tmp_path):
     from agent.events import Event
     from agent.sources.base import StaticSource
-    from tests.test_pipeline import make_pipeline
+    from tests.helpers import make_pipeline
 
     texts = [f"The user reads section {i} of the Ruby string docs" for i in range(6)]
 

@@ -17,7 +17,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.schema import EventRow
 from memory.store import Store
-from tests.conftest import event_record, write_jsonl
+from tests.helpers import event_record, write_jsonl
 
 
 async def replay(url, path, **options):

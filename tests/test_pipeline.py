@@ -5,43 +5,13 @@ from collections.abc import AsyncIterator
 
 from agent.decision import Decision
 from agent.events import Event
-from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, Verdict
 from agent.sources.base import EventSource, SourceItem
 from agent.sources.jsonl import JsonlSource
-from gate.base import GateScores
 from gate.cues import CueGate
-from gate.policy import Action, GatePolicy
+from gate.policy import Action
 from memory.store import Store
-from tests.conftest import event_record, write_jsonl
-
-
-class FixedGate:
-    """Scores from the event text: 'boom' raises, 'edge' lands on tau, 'help' is clear."""
-
-    version = "fixed-test"
-
-    def score(self, windows):
-        scores = []
-        for window in windows:
-            text = window[-1].text
-            if "boom" in text:
-                raise RuntimeError("model exploded")
-            if "edge" in text:
-                scores.append(GateScores(p_need=1.0, p_accept=0.5))
-            elif "help" in text:
-                scores.append(GateScores(p_need=1.0, p_accept=0.95))
-            else:
-                scores.append(GateScores(p_need=0.1, p_accept=0.05))
-        return scores
-
-
-class RecordingSurface:
-    def __init__(self) -> None:
-        self.offers: list[tuple[Event, Decision]] = []
-
-    def offer(self, event, decision):
-        self.offers.append((event, decision))
+from tests.helpers import FixedGate, RecordingSurface, event_record, make_pipeline, write_jsonl
 
 
 class EndlessSource(EventSource):
@@ -57,20 +27,6 @@ class EndlessSource(EventSource):
             self.yielded += 1
             yield Event.model_validate(event_record(self.yielded))
             await asyncio.sleep(0)
-
-
-def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **options):
-    store = Store(url)
-    pipeline = Pipeline(
-        source=source,
-        gate=gate or FixedGate(),
-        policy=GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
-        store=store,
-        slow_path=slow_path or GateRuleSlowPath(),
-        surface=surface or RecordingSurface(),
-        options=PipelineOptions(**options),
-    )
-    return pipeline, store
 
 
 async def test_every_accepted_event_is_decided_and_bad_lines_are_kept(tmp_path, database_url):

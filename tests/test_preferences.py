@@ -18,7 +18,7 @@ from gate.base import GateScores
 from gate.policy import Action, GatePolicy
 from memory.preferences import Preferences, QuietHours
 from memory.store import Store
-from tests.conftest import event_record
+from tests.helpers import event_record
 
 
 def event(app: str = "Editor") -> Event:

@@ -15,7 +15,7 @@ from memory.feedback import Outcome
 from memory.retrieval import EpisodeIndex
 from memory.schema import EventRow
 from memory.store import Store
-from tests.conftest import event_record
+from tests.helpers import event_record
 
 
 def unit(*values: float) -> np.ndarray:

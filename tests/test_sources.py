@@ -10,7 +10,7 @@ from agent.events import Event
 from agent.sources import SourceSpecError, bundled_stream_path, open_source
 from agent.sources.base import Rejection
 from agent.sources.jsonl import JsonlSource
-from tests.conftest import event_record, write_jsonl
+from tests.helpers import event_record, write_jsonl
 
 
 async def collect(source) -> list:

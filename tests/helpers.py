@@ -1,0 +1,168 @@
+"""What several test modules share: records and files, ports, waiting with a deadline, a
+pipeline on a scripted gate, and the `festina` command in a subprocess.
+
+Test modules import from here, never from each other or from product modules that merely
+happen to hold a useful function (evals' load test, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.decision import Decision
+from agent.events import Event
+from agent.pipeline import Pipeline, PipelineOptions
+from agent.slowpath import GateRuleSlowPath
+from gate.base import GateScores
+from gate.policy import GatePolicy
+from memory.store import Store
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def proactivebench_dir() -> Path:
+    """The ProactiveBench data: FESTINA_PROACTIVEBENCH, else shared/ beside the checkout
+    (never relative to the current directory)."""
+    if path := os.environ.get("FESTINA_PROACTIVEBENCH"):
+        return Path(path).expanduser().resolve()
+    return REPOSITORY.parent / "shared" / "data" / "proactivebench"
+
+
+PROACTIVEBENCH = proactivebench_dir()
+
+
+# --- records and files ---------------------------------------------------------------
+
+
+def event_record(i: int, *, text: str | None = None, start: float = 1_700_000_000.0) -> dict:
+    """A valid festina event record, one second after the previous one."""
+    return {
+        "time": start + i,
+        "source": "test",
+        "kind": "editor",
+        "app": "Editor",
+        "text": text or f"The user edits line {i} of notes.md",
+    }
+
+
+def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
+    """Write records (dicts) and raw lines (str, written as-is) to a JSONL file."""
+    path.write_text(
+        "".join((json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- ports and waiting ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    """Poll `predicate` until it holds; fail the test if it does not within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+async def eventually(
+    predicate: Callable[[], object],
+    timeout: float = 30.0,
+    *,
+    unless: asyncio.Future | None = None,
+) -> None:
+    """The asyncio `wait_for`: poll until `predicate` holds or fail after `timeout` s.
+    `unless`, a task the condition depends on, fails the wait at once if it ends first."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if unless is not None and unless.done():
+            outcome = unless.exception() or unless.result()
+            raise AssertionError(f"ended before the condition held: {outcome!r}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+# --- a pipeline on a scripted gate ---------------------------------------------------
+
+
+class FixedGate:
+    """Scores from the event text: 'boom' raises, 'edge' lands on tau, 'help' is clear."""
+
+    version = "fixed-test"
+
+    def score(self, windows):
+        scores = []
+        for window in windows:
+            text = window[-1].text
+            if "boom" in text:
+                raise RuntimeError("model exploded")
+            if "edge" in text:
+                scores.append(GateScores(p_need=1.0, p_accept=0.5))
+            elif "help" in text:
+                scores.append(GateScores(p_need=1.0, p_accept=0.95))
+            else:
+                scores.append(GateScores(p_need=0.1, p_accept=0.05))
+        return scores
+
+
+class RecordingSurface:
+    def __init__(self) -> None:
+        self.offers: list[tuple[Event, Decision]] = []
+
+    def offer(self, event, decision):
+        self.offers.append((event, decision))
+
+
+def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **options):
+    """A pipeline over `source` storing in `url`: FixedGate, equal costs, delta 0.1."""
+    store = Store(url)
+    pipeline = Pipeline(
+        source=source,
+        gate=gate or FixedGate(),
+        policy=GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
+        store=store,
+        slow_path=slow_path or GateRuleSlowPath(),
+        surface=surface or RecordingSurface(),
+        options=PipelineOptions(**options),
+    )
+    return pipeline, store
+
+
+# --- the festina command -------------------------------------------------------------
+
+FESTINA = [sys.executable, "-m", "agent.cli"]
+
+
+def festina(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FESTINA_HOME": str(home)}
+    return subprocess.run(
+        [*FESTINA, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def database(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "data" / "festina.db")
+
+
+def count(home: Path, sql: str) -> int:
+    with database(home) as db:
+        return db.execute(sql).fetchone()[0]
