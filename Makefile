@@ -6,13 +6,18 @@ BIN := $(VENV)/bin
 # A real ActivityWatch server for the tests, in its own venv: aw-server pins versions
 # (platformdirs<4, Flask 2) that festina does not share. peewee 3.17 broke aw-server.
 AW_VENV ?= .venv-aw
+# Where `make constraints` resolves the dependencies afresh; removed afterwards.
+FRESH ?= .venv-constraints
+# What aw-server's venv asks for; constraints-aw.txt holds the exact versions.
+AW_PACKAGES := 'aw-server==0.12.0' 'aw-client>=0.5' 'peewee<3.17'
 
-.PHONY: model run test lint clean
+.PHONY: model run test lint clean constraints
 
-$(BIN)/festina: pyproject.toml
+# Installs the exact versions in constraints.txt (pyproject.toml only gives ranges).
+$(BIN)/festina: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train,postgres]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,train,postgres]'
 	touch $@
 
 model: $(BIN)/festina
@@ -26,12 +31,32 @@ lint: $(BIN)/festina
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-$(AW_VENV)/bin/aw-server:
+$(AW_VENV)/bin/aw-server: constraints-aw.txt
 	$(PYTHON) -m venv $(AW_VENV)
-	$(AW_VENV)/bin/python -m pip install --quiet 'aw-server==0.12.0' 'aw-client>=0.5' 'peewee<3.17'
+	$(AW_VENV)/bin/python -m pip install --quiet -c constraints-aw.txt $(AW_PACKAGES)
+	touch $@
 
 test: lint $(AW_VENV)/bin/aw-server
 	FESTINA_AW_VENV=$(AW_VENV) $(BIN)/pytest
 
+# Refresh constraints.txt and constraints-aw.txt: resolve everything afresh in throwaway
+# venvs (the newest releases the ranges allow) and record what got installed. Run it after
+# changing a dependency in pyproject.toml, then `make test` and commit both files.
+constraints:
+	rm -rf $(FRESH)
+	$(PYTHON) -m venv $(FRESH)
+	$(FRESH)/bin/python -m pip install --quiet --upgrade pip
+	$(FRESH)/bin/python -m pip install --quiet -e '.[dev,train,postgres]'
+	{ sed -n '/^#/p' constraints.txt; \
+	  $(FRESH)/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; \
+	} > constraints.txt.new
+	rm -rf $(FRESH)
+	$(PYTHON) -m venv $(FRESH)
+	$(FRESH)/bin/python -m pip install --quiet $(AW_PACKAGES)
+	{ sed -n '/^#/p' constraints-aw.txt; $(FRESH)/bin/python -m pip freeze; } > constraints-aw.txt.new
+	rm -rf $(FRESH)
+	mv constraints.txt.new constraints.txt
+	mv constraints-aw.txt.new constraints-aw.txt
+
 clean:
-	rm -rf $(VENV) $(AW_VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AW_VENV) $(FRESH) *.egg-info .pytest_cache .ruff_cache
