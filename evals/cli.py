@@ -141,10 +141,11 @@ def _chat(url: str, model: str, key_env: str) -> Any:
 @encoder_option
 @click.option(
     "--slow-path",
-    type=click.Choice(["recorded", "gate-rule", "llm"]),
-    default="recorded",
+    type=click.Choice(["templates", "recorded", "gate-rule", "llm"]),
+    default="templates",
     show_default=True,
-    help="Drafts for the replay's slow path: ProactiveBench's recorded agent, none, or --llm-*.",
+    help="Drafts for the replay's slow path: the offline template drafter, ProactiveBench's "
+    "recorded agent (only the eight recordings that kept its proposals), none, or --llm-*.",
 )
 @click.option("--llm-url", help="OpenAI-compatible base URL for --slow-path llm and mobile.")
 @click.option("--llm-model", default="", help="Model name at --llm-url.")
@@ -173,7 +174,12 @@ def eval_report(
 ) -> None:
     """Every evaluation in one run: results.json, report.md, report.html and plots."""
     from evals.judges import HumanJudge, JudgeError, LLMJudge
-    from evals.proactivebench import gate_rule_slow_path, graph_slow_path, recorded_tasks
+    from evals.proactivebench import (
+        RECORDED_FOLDER,
+        gate_rule_slow_path,
+        graph_slow_path,
+        recorded_tasks,
+    )
     from evals.recorded_chat import RecordedChat
     from evals.report import SECTIONS, ReportInputs, run_report
     from gate.build import ensure_encoder
@@ -188,11 +194,12 @@ def eval_report(
     models_dir = obj.paths.ensure().models_dir
     encoder_dir = ensure_encoder(models_dir, encoder)
     chat = _chat(llm_url, llm_model, key_env) if llm_url else None
-    if slow_path == "recorded":
-        slow = (
-            "graph:recorded",
-            graph_slow_path(RecordedChat(recorded_tasks(data_dir, load_traces(data_dir)))),
-        )
+    if slow_path == "templates":
+        slow = ("graph:templates", graph_slow_path())
+    elif slow_path == "recorded":
+        recorded = load_traces(data_dir, [RECORDED_FOLDER])
+        slow = ("graph:recorded", graph_slow_path(RecordedChat(recorded_tasks(data_dir, recorded))))
+        traces = traces or tuple(t.name for t in recorded)
     elif slow_path == "llm":
         slow = (f"graph:{chat.name}", graph_slow_path(chat))
     else:
@@ -361,7 +368,7 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
         from gate.data import load_traces
 
         trajectories = pira.generate(
-            load_traces(data_dir), seed=pira.DEFAULT_SEED if seed is None else seed
+            load_traces(data_dir, ["test_data"]), seed=pira.DEFAULT_SEED if seed is None else seed
         )
         pira.write_set(trajectories, target)
         click.echo(f"wrote {len(trajectories)} trajectories to {target}")

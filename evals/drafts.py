@@ -24,7 +24,6 @@ human labels they are close to an upper bound, not a peer.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from agent.slowpath.drafter import Drafter, DraftRequest
 from agent.slowpath.llm import ChatError
 from agent.slowpath.proposal import ProposalError, check_plan, parse_schema
 from evals.judges import JudgeCase
+from evals.proactivebench import RECORDED_FOLDER
 from gate.data import Trace, load_traces
 from tools.pool import ToolPool
 
@@ -60,13 +60,8 @@ class DraftCase:
 
 
 def test_traces(root: Path) -> list[Trace]:
-    """The traces of test_data/ (the ones with recorded drafts), in its own order."""
-    names = [
-        Path(name).stem
-        for name in json.loads((root / "test_data" / "splits.json").read_text())["all"]["files"]
-    ]
-    by_name = {trace.name: trace for trace in load_traces(root)}
-    return [by_name[name] for name in names]
+    """The recordings that kept the collection-time agent's drafts, in their own order."""
+    return load_traces(root, [RECORDED_FOLDER])
 
 
 def draft_cases(traces: list[Trace], window: int) -> list[DraftCase]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,17 +54,23 @@ def _peer_files(root: Path, folders: Sequence[str]) -> dict[str, list[Path]]:
 
 
 def load_peer_answers(
-    root: Path, folders: Sequence[str] = tuple(PEER_FOLDERS)
+    root: Path,
+    folders: Sequence[str] = tuple(PEER_FOLDERS),
+    recordings: Collection[str] | None = None,
 ) -> list[PeerAnswers]:
-    """Every peer's answers over the recordings of `folders` it has files for."""
+    """Every peer's answers over the recordings of `folders` it has files for (only those
+    named in `recordings`, when given)."""
     answers = []
     for name, paths in sorted(_peer_files(root, folders).items()):
         offered, labels = [], []
         for path in paths:
+            if recordings is not None and path.stem not in recordings:
+                continue
             for step in json.loads(path.read_text()):
                 offered.append(proposed(step.get("agent_response")))
                 labels.append(bool(step["task_status"]))
-        answers.append(PeerAnswers(name, offered, labels))
+        if labels:
+            answers.append(PeerAnswers(name, offered, labels))
     return answers
 
 

@@ -1,17 +1,17 @@
-"""ProactiveBench replay: the whole runtime over the test traces, judged like the paper.
+"""ProactiveBench replay: the whole runtime over the labelled recordings, judged like the paper.
 
-Each trace is replayed through the real pipeline (gate, slow path, memory in a scratch
-SQLite file) with a gate trained without that trace (`evals.fold_gate`), one event at a
+Each recording is replayed through the real pipeline (gate, slow path, memory in a
+scratch SQLite file) with a gate trained without it (`evals.fold_gate`), one event at a
 time. What the runtime did is written back as ProactiveBench traces (`agent_response`:
-the offered task, or ["null"]) and scored with ProactiveBench's metrics per split. The 15
-peer agents in peer_traces/ are scored by the same judge in the same run, each against
-the labels of its own trace files.
+the offered task, or ["null"]) and scored with ProactiveBench's metrics per split (all,
+coding, writing). The peer agents (peer_traces/ and peer_traces_extra/) are scored by the
+same judge in the same run, each against the labels of its own trace files.
 
-The slow path is the LangGraph reasoning graph; its drafts come from a chat model:
-the recorded collection-time agent (offline default, `evals.recorded_chat`) or any
-OpenAI-compatible endpoint. `gate-rule` settles escalations by p_accept >= tau alone.
-An offer decided by the gate alone has no drafted task; it is written (and judged) as
-what the user is shown: an offer of help with the current activity.
+The slow path is the LangGraph reasoning graph; its drafts come from the offline template
+drafter (the runtime's default), the recorded collection-time agent (`evals.recorded_chat`,
+only where a recording kept its proposals) or any OpenAI-compatible endpoint.
+`gate-rule` settles escalations by p_accept >= tau alone. An offer with no drafted task is
+written (and judged) as what the user is shown: an offer of help with the current activity.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from agent.slowpath.llm import ChatModel
 from agent.sources.base import StaticSource
 from evals.judges import Judge, JudgeCase
 from evals.metrics import BenchScores, JudgedEvent, score, table
-from gate.base import GateModel
+from evals.peers import PEER_FOLDERS
+from gate.base import Embedder, GateModel
 from gate.data import Trace
 from gate.policy import Action, GatePolicy
 from memory.store import Store
@@ -45,16 +46,25 @@ def gate_rule_slow_path(store: Store, gate: GateModel, policy: GatePolicy, work:
     return GateRuleSlowPath()
 
 
-def graph_slow_path(chat: ChatModel) -> SlowPathFactory:
-    """The reasoning graph drafting with `chat`, memory and checkpoints in `work`."""
+def graph_slow_path(chat: ChatModel | None = None) -> SlowPathFactory:
+    """The reasoning graph drafting with `chat`, or with the template drafter (ranked with
+    the gate's encoder) when `chat` is None; memory and checkpoints in `work`."""
 
     def build(store: Store, gate: GateModel, policy: GatePolicy, work: Path) -> SlowPath:
+        from agent.slowpath.drafter import ChatDrafter, Drafter
         from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
+        from agent.slowpath.template_drafter import TemplateDrafter
         from tools import default_pool
 
+        pool = default_pool(work / "workspace")
+        drafter: Drafter = (
+            ChatDrafter(chat, pool)
+            if chat is not None
+            else TemplateDrafter(pool, gate.embed_texts if isinstance(gate, Embedder) else None)
+        )
         return ReasoningSlowPath(
-            chat=chat,
-            pool=default_pool(work / "workspace"),
+            drafter=drafter,
+            pool=pool,
             store=store,
             gate=gate,
             policy=lambda: policy,
@@ -104,8 +114,13 @@ async def _run(trace: Trace, gate: GateModel, policy: GatePolicy, store: Store, 
         slow_path=slow,
         surface=_Quiet(),
         # One event a batch: every decision sees memory as it stood after the previous one.
+        # As in the daemon, the gate's own offers are drafted unless there is no drafter.
         options=PipelineOptions(
-            batch_size=1, queue_size=1, window_size=getattr(gate, "window", 8), lockstep=True
+            batch_size=1,
+            queue_size=1,
+            window_size=getattr(gate, "window", 8),
+            lockstep=True,
+            draft_offers=not isinstance(slow, GateRuleSlowPath),
         ),
     )
     await pipeline.run()
@@ -260,11 +275,18 @@ class Cost:
         )
 
 
+# Only these recordings kept the collection-time agent's proposals (`candidate_task`).
+RECORDED_FOLDER = "test_data"
+
+
 def recorded_tasks(root: Path, traces: Iterable[Trace]) -> dict[str, list[str]]:
-    """The collection-time agent's candidate tasks, by event summary (for `RecordedChat`)."""
+    """The collection-time agent's candidate tasks, by event summary (for `RecordedChat`),
+    from the recordings that kept them."""
     tasks: dict[str, list[str]] = {}
     for trace in traces:
-        items = json.loads((root / "test_data" / f"{trace.name}.json").read_text())
+        if trace.folder != RECORDED_FOLDER:
+            continue
+        items = json.loads((root / trace.folder / f"{trace.name}.json").read_text())
         for event, item in zip(trace.events, items, strict=True):
             tasks[event.summary()] = list(
                 (item.get("agent_response") or {}).get("candidate_task") or []
@@ -272,10 +294,15 @@ def recorded_tasks(root: Path, traces: Iterable[Trace]) -> dict[str, list[str]]:
     return tasks
 
 
-def splits(root: Path) -> dict[str, list[str]]:
-    """Split name -> trace names, from test_data/splits.json."""
-    raw = json.loads((root / "test_data" / "splits.json").read_text())
-    return {name: [Path(f).stem for f in split["files"]] for name, split in raw.items()}
+def splits(names: Iterable[str]) -> dict[str, list[str]]:
+    """Split name -> trace names: all of them, then by activity (code_*, writing_*)."""
+    names = list(names)
+    by_split = {
+        "all": names,
+        "coding": [n for n in names if n.startswith("code_")],
+        "writing": [n for n in names if n.startswith("writing_")],
+    }
+    return {split: members for split, members in by_split.items() if members}
 
 
 @dataclass
@@ -328,21 +355,27 @@ def score_replay(
     peers: bool = True,
     on_step: Callable[[], None] = lambda: None,
 ) -> dict[str, list[BenchScores]]:
-    """Write festina's traces to out_dir/traces/festina and score every split."""
+    """Write festina's traces to out_dir/traces/festina and score every split over the
+    replayed recordings (peers on their own files of the same recordings)."""
     write_traces(events, out_dir / "traces" / "festina")
-    folders = {"festina (replay)": out_dir / "traces" / "festina"}
+    folders = {"festina (replay)": [out_dir / "traces" / "festina"]}
     if peers:
-        folders |= {p.name: p for p in sorted((root / "peer_traces").iterdir()) if p.is_dir()}
+        for peer_root in PEER_FOLDERS.values():
+            for folder in sorted(p for p in (root / peer_root).iterdir() if p.is_dir()):
+                folders.setdefault(folder.name, []).append(folder)
     results: dict[str, list[BenchScores]] = {}
-    for split, names in splits(root).items():
+    for split, names in splits(dict.fromkeys(e.trace for e in events)).items():
         rows = []
-        for label, folder in folders.items():
+        for label, candidates in folders.items():
             steps = [
                 s
                 for n in names
+                for folder in candidates
                 if (folder / f"{n}.json").exists()
                 for s in load_trace_steps(folder / f"{n}.json")
             ]
+            if not steps:
+                continue
             rows.append(judge_steps(label, steps, judge, on_step))
             if label == "festina (replay)":
                 rows.append(judge_steps("always propose", always_propose(steps), judge, on_step))

@@ -1,9 +1,10 @@
 """`festina eval report`: every evaluation, its figures, and a report people can read.
 
 Sections (each can run alone):
-* proactivebench: the runtime replayed over the test traces, judged, peers side by side,
-  cost; F1 against escalation fraction as delta varies; F1 and false alarm against
-  C_FN/C_FA; the reliability diagram;
+* proactivebench: the runtime replayed over the labelled recordings, judged, peers side by
+  side, cost; F1 against escalation fraction as delta varies; F1, false alarm and cost per
+  event against C_FN/C_FA next to always/never offer and every peer; the reliability
+  diagram;
 * reward: the gate as ProactiveBench's judge on reward_data/test_data.jsonl;
 * pira: the shipped PIRA-style set, with and without memory and state tracking;
 * mobile: the shipped ProactiveMobile-style set, function-sequence success.
@@ -21,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.slowpath.llm import ChatModel
+from evals.cost_table import COST_RATIOS, cost_table, format_table, plot_costs, verdict
 from evals.fold_gate import FoldGate, train_fold_gate
 from evals.judges import HumanJudge, Judge
 from evals.metrics import BenchScores
+from evals.peers import load_peer_answers
 from evals.proactivebench import (
     Cost,
     ReplayedEvent,
@@ -42,7 +45,6 @@ from tools.pool import ToolPool
 
 SECTIONS = ("proactivebench", "reward", "pira", "mobile")
 DELTAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.49)
-COST_RATIOS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0)
 # PIRA and the mobile set also run at this cost ratio: at the default costs the gate
 # rarely offers anything, and a comparison of two silent runtimes says nothing.
 EAGER_RATIO = 13.0
@@ -118,7 +120,7 @@ def _proactivebench(inputs: ReportInputs, traces: list[Trace], folds: _Folds, ba
         folder = inputs.out_dir / "sweeps" / label
         return score_replay(inputs.root, run, inputs.judge, folder, peers=False)["all"][0]
 
-    delta_rows, cost_rows = [], []
+    delta_rows, cost_rows, offers = [], [], {}
     with bars.step("sweep: delta", len(DELTAS)) as tick:
         for delta in DELTAS:
             run = replay_all(
@@ -135,17 +137,38 @@ def _proactivebench(inputs: ReportInputs, traces: list[Trace], folds: _Folds, ba
             cost_rows.append(
                 _sweep_row(run, festina_scores(run, f"cost-{ratio:g}"), cost_ratio=ratio)
             )
+            offers[ratio] = [e.task is not None for e in run]
             tick()
     needed = [e.needed for e in events]
+    peers = load_peer_answers(inputs.root, recordings={t.name for t in traces})
+    costs = cost_table(offers, needed, peers)
+    plot_costs(costs, inputs.out_dir / "costs.png", title="cost per event, whole runtime")
+    cost_text = "\n".join(
+        [
+            format_table(costs, lambda r: r.cost_per_event, "cost/event (task_status)"),
+            format_table([r for r in costs if r.agent == "festina"], lambda r: r.f1, "festina F1"),
+            format_table(
+                [r for r in costs if r.agent == "festina"],
+                lambda r: r.false_alarm,
+                "festina false alarm",
+            ),
+            format_table(
+                [r for r in costs if r.agent == "festina"],
+                lambda r: r.offer_rate,
+                "festina offer rate",
+            ),
+        ]
+    )
     reliability = {
         "p_need vs task_status": reliability_curve([e.p_need for e in events], needed),
-        "p_accept vs task_status": reliability_curve([e.p_accept for e in events], needed),
     }
     return {
         "replay": replay.to_dict(),
-        "table": replay.table(),
+        "table": replay.table() + "\n\n" + cost_text,
         "delta_sweep": delta_rows,
         "cost_sweep": cost_rows,
+        "costs": [asdict(r) for r in costs],
+        "cost_verdict": verdict(costs),
         "reliability": reliability,
     }
 

@@ -88,13 +88,15 @@ def markdown(results: dict[str, Any]) -> str:
         replay = pb["replay"]
         parts += [
             "## ProactiveBench replay\n",
-            f"The whole runtime (gate + slow path `{replay['slow_path']}`) over the test traces, "
-            "each replayed with a gate trained without it; peers judged the same way on their "
-            "own trace files. Traces in ProactiveBench's format: `traces/festina/`.\n",
+            f"The whole runtime (gate + slow path `{replay['slow_path']}`) over the labelled "
+            "recordings, each replayed with a gate trained without it; peers judged the same "
+            "way on their own trace files. Traces in ProactiveBench's format: "
+            "`traces/festina/`. Cost per event prices an unwanted offer at 1 and missed help "
+            "at C_FN/C_FA, against `task_status`.\n",
             _code(pb["table"]),
             "### Cost and quality\n",
-            "![F1 against escalation](delta_sweep.png) ![F1 and false alarm against costs]"
-            "(cost_sweep.png)\n",
+            "![Cost per event against costs](costs.png) ![F1 against escalation]"
+            "(delta_sweep.png) ![F1 and false alarm against costs](cost_sweep.png)\n",
             "![Reliability](reliability.png)\n",
         ]
     if reward := results.get("reward"):

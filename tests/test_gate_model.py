@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,8 +17,9 @@ from click.testing import CliRunner
 from agent.cli import cli
 from gate.build import ensure_encoder
 from gate.data import load_traces
+from gate.heads_gate import POPULATION_ACCEPT
 from gate.onnx_gate import OnnxGate
-from gate.registry import current_model_dir, list_versions
+from gate.registry import FORMAT, RegistryError, current_model_dir, is_usable, list_versions
 from gate.runtime import providers
 from tests.helpers import PROACTIVEBENCH, event_record, write_jsonl
 
@@ -36,7 +39,9 @@ def windows():
 def test_training_registers_a_calibrated_onnx_model(model_dir):
     [manifest] = list_versions(model_dir.parent)
     assert model_dir.name == manifest.version
-    assert set(manifest.heads) == {"need", "accept", "accept_task"}
+    assert set(manifest.heads) == {"need", "accept_task"}
+    assert manifest.format == FORMAT
+    assert (model_dir / "lexical.json").is_file()
     for name, head in manifest.heads.items():
         assert (model_dir / head.file).is_file(), name
         assert head.calibrator.method == min(head.ece_by_method, key=head.ece_by_method.get)
@@ -53,9 +58,9 @@ def test_the_gate_gives_probabilities_on_cpu_and_batching_changes_nothing(model_
     single = [gate.score([w])[0] for w in windows]
     for a, b in zip(batched, single, strict=True):
         assert 0.0 <= a.p_need <= 1.0
-        assert 0.0 <= a.p_accept <= 1.0
         assert a.p_need == pytest.approx(b.p_need, abs=1e-5)
-        assert a.p_accept == pytest.approx(b.p_accept, abs=1e-5)
+        # No population label tells a refused offer from no need: p_accept starts at 1.
+        assert a.p_accept == b.p_accept == POPULATION_ACCEPT
     assert len({round(s.p_need, 6) for s in batched}) > 1  # it reacts to its input
 
 
@@ -65,6 +70,17 @@ def test_task_scores_are_probabilities(model_dir, windows):
     scores = gate.score_tasks(windows[2:4], tasks)
     assert len(scores) == 2
     assert all(0.0 <= p <= 1.0 for p in scores)
+
+
+def test_a_model_of_an_older_format_is_refused_and_retrained(trained_home, model_dir, monkeypatch):
+    old = model_dir.parent / "gate-old-format"
+    shutil.copytree(model_dir, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    with pytest.raises(RegistryError, match="festina gate train"):
+        OnnxGate(old, device="cpu")
+    assert not is_usable(old) and is_usable(model_dir)
+    shutil.rmtree(old)
 
 
 def test_onnx_encoder_matches_pytorch(model_dir, windows):

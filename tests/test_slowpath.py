@@ -380,3 +380,28 @@ async def test_forgetting_a_waiting_offer_drops_its_checkpoint(tmp_path, store):
     store.forget(source=event.source)
     assert path.poll_once() == 0
     assert checkpoint_threads(tmp_path) == 0
+
+
+def test_the_configured_slow_path_reads_the_folders_the_config_allows(tmp_path):
+    from agent.config import SlowPathSettings
+    from agent.paths import FestinaPaths
+    from agent.slowpath.factory import build_slow_path
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plan.txt").write_text("allowed")
+    paths = FestinaPaths(tmp_path / "festina.toml", tmp_path / "data", tmp_path / "logs")
+    store = Store(f"sqlite:///{tmp_path / 'memory.db'}")
+    try:
+        slow = build_slow_path(
+            SlowPathSettings(backend="templates", read_paths=[str(docs)]),
+            paths=paths,
+            store=store,
+            gate=CueGate(),
+            policy=GatePolicy,
+        )
+        read = slow.pool.call("read_file", {"path": str(docs / "plan.txt")})
+        assert read.ok, read.message
+        assert not slow.pool.call("read_file", {"path": str(tmp_path / "memory.db")}).ok
+    finally:
+        store.close()

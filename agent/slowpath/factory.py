@@ -30,7 +30,7 @@ def build_slow_path(
     from agent.slowpath.template_drafter import TemplateDrafter
     from tools import default_pool
 
-    pool = default_pool(paths.data_dir / "workspace")
+    pool = default_pool(paths.data_dir / "workspace", read_paths=settings.read_paths)
     drafter: Drafter
     if settings.backend == "templates":
         # Ranked with the gate's encoder when it has one (the trained gate), by shared
