@@ -30,6 +30,7 @@ run: model
 lint: $(BIN)/festina
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 $(AW_VENV)/bin/aw-server: constraints-aw.txt
 	$(PYTHON) -m venv $(AW_VENV)

@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from agent import jsonsafe
 from agent.config import ApiSettings
-from agent.decision import Decision
-from agent.events import Event
-from agent.sources.base import Rejection, SourceItem
 from agent.sources.http import HttpIngestSource, IngestBusy, IngestClosed
-from agent.sources.jsonl import raw_text, record_to_item
+from agent.sources.jsonl import raw_text
+from core import jsonsafe
+from core.decision import Decision
+from core.events import Event
+from core.records import record_to_item
+from core.sources import Rejection, SourceItem
 from memory.store import Store
 
 logger = logging.getLogger("festina.api")

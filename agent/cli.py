@@ -15,17 +15,17 @@ import click
 from pydantic import ValidationError
 
 from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, load_settings
-from agent.events import describe_validation_error
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
-from evals.cli import eval_group
+from core.decision import Action
+from core.events import describe_validation_error
+from evals.cli import eval_group, gate_eval
 from gate.cli import gate
-from gate.policy import Action
 from memory.cli import feedback, memory, prefs
 
 if TYPE_CHECKING:
-    from agent.decision import Decision
+    from core.decision import Decision
     from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
@@ -354,6 +354,7 @@ def config_token() -> None:
     click.echo(secrets.token_urlsafe(32))
 
 
+gate.add_command(gate_eval)
 cli.add_command(gate)
 cli.add_command(memory)
 cli.add_command(feedback)

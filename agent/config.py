@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.events import describe_validation_error
+from core.events import describe_validation_error
 from gate.policy import GatePolicy
 
 DEFAULT_CONFIG_TOML = """\

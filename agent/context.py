@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from agent.events import Event
+from core.events import Event
 
 
 class ContextWindows:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from agent.config import EtiquetteSettings
-from agent.events import Event, EventKind
+from core.events import Event, EventKind
 from memory.feedback import context_of
 
 

@@ -27,16 +27,16 @@ import numpy as np
 
 from agent.config import EtiquetteSettings
 from agent.context import ContextWindows
-from agent.decision import Decision
 from agent.etiquette import Etiquette
-from agent.events import Event
 from agent.slowpath import SlowPath, Verdict
-from agent.sources.base import EventSource, Rejection
 from agent.sources.pacing import paced
 from agent.surface import Surface
+from core.decision import Action, Decision
+from core.events import Event
+from core.sources import EventSource, Rejection
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.feedback import FeedbackLearner
 from memory.preferences import Preferences
 from memory.redaction import redact_event, redact_text

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from agent.decision import Decision
-from agent.events import Event
+from core.decision import Decision
+from core.events import Event
 
 logger = logging.getLogger("festina.surface")
 

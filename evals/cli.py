@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gate.cli import data_option, encoder_option
+from gate.cli import data_option, encoder_option, model_option
 
 
 @click.group("eval")
@@ -40,7 +40,7 @@ def eval_feedback(
     obj: Any, data_dir: Path, refuse: str, cost_ratio: float, segments: int, as_json: bool
 ) -> None:
     """Replay with a simulated user: false alarms with and without learning from feedback."""
-    from agent.events import EventKind
+    from core.events import EventKind
     from evals.feedback_replay import as_dict, format_results, run_feedback_replay
     from gate.loader import load_gate
 
@@ -378,3 +378,56 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
         instances = mobile.generate(seed=mobile.DEFAULT_SEED if seed is None else seed)
         mobile.write_set(instances, target)
         click.echo(f"wrote {len(instances)} instances to {target}")
+
+
+# `festina gate eval`: defined here, beside the other benchmarks, and attached to the gate
+# group by the command line (agent/cli.py), so that gate/ never imports evals/.
+@click.command("eval")
+@data_option
+@model_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/gate"),
+    show_default=True,
+)
+@click.option("--no-latency", is_flag=True, help="Skip the speed measurements.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+@click.pass_obj
+def gate_eval(
+    obj: Any, data_dir: Path, model: str | None, out_dir: Path, no_latency: bool, as_json: bool
+) -> None:
+    """Benchmark a gate model's set-up (its encoder, heads retrained per fold):
+    leave-one-trace-out quality, 15 peer agents, ablation, latency."""
+    from evals.gate_benchmark import run_benchmark
+    from gate.build import ensure_encoder
+    from gate.encoder import OnnxEncoder
+    from gate.features import FeatureBuilder
+    from gate.registry import RegistryError, encoder_dir_of, find_model_dir
+
+    settings = obj.settings()
+    models_dir = obj.paths.ensure().models_dir
+    try:
+        model_dir = find_model_dir(models_dir, model)
+    except RegistryError as error:
+        raise click.ClickException(str(error)) from error
+    if not no_latency and model_dir is None:
+        raise click.ClickException("no current gate model to time; run `festina gate train` first")
+    encoder_dir = encoder_dir_of(model_dir) if model_dir else ensure_encoder(models_dir)
+    report = run_benchmark(
+        data_dir,
+        FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
+        settings.gate.policy(),
+        model_dir=None if no_latency else model_dir,
+        encoder_source=None if no_latency else (encoder_dir / "source.txt").read_text().strip(),
+        out_dir=out_dir,
+        window=settings.gate.window,
+        progress=lambda step: click.echo(f"... {step}", err=True),
+    )
+    click.echo(report.to_json() if as_json else report.table())
+    click.echo(
+        f"model: {model_dir.name if model_dir else 'none'}; encoder: {encoder_dir.name}; "
+        f"report: {out_dir / 'gate_benchmark.json'}, plot: {out_dir / 'reliability.png'}",
+        err=True,
+    )

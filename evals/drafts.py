@@ -31,10 +31,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.events import Event
 from agent.slowpath.drafter import Drafter, DraftRequest
 from agent.slowpath.llm import ChatError
 from agent.slowpath.proposal import ProposalError, check_plan, parse_schema
+from core.events import Event
 from evals.judges import JudgeCase
 from evals.proactivebench import RECORDED_FOLDER
 from gate.data import Trace, load_traces

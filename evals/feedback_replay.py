@@ -15,11 +15,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from agent.decision import Decision
-from agent.events import Event, EventKind
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
-from agent.sources.base import StaticSource
+from core.decision import Decision
+from core.events import Event, EventKind
+from core.sources import StaticSource
 from gate.base import GateModel
 from gate.data import load_traces
 from gate.policy import GatePolicy

@@ -34,6 +34,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from core.decision import Action
 from evals.cost_table import (
     ALWAYS,
     COST_RATIOS,
@@ -50,7 +51,7 @@ from gate.calibration import expected_calibration_error, reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
 from gate.heads_gate import POPULATION_ACCEPT
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from gate.static_export import STATIC_PREFIX
 from gate.training import Dataset, build_dataset, make_estimator, train_head
 

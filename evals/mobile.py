@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from agent.events import Event
 from agent.slowpath.llm import ChatError, ChatModel
 from agent.slowpath.proposal import (
     PROPOSAL_SCHEMA,
@@ -39,6 +38,7 @@ from agent.slowpath.proposal import (
     parse_proposal,
     shortlist,
 )
+from core.events import Event
 from gate.base import Embedder, GateModel
 from gate.policy import GatePolicy
 from tools.pool import ToolPool

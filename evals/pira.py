@@ -39,10 +39,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
-from agent.sources.base import StaticSource
-from agent.sources.jsonl import record_to_item
+from core.events import Event
+from core.records import record_to_item
+from core.sources import StaticSource
 from evals.feedback_replay import SimulatedUser
 from evals.metrics import BenchScores, timing
 from evals.proactivebench import SlowPathFactory, gate_rule_slow_path

@@ -24,18 +24,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.decision import Decision
-from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, SlowPath
 from agent.slowpath.llm import ChatModel
-from agent.sources.base import StaticSource
+from core.decision import Action, Decision
+from core.events import Event
+from core.sources import StaticSource
 from evals.judges import Judge, JudgeCase
 from evals.metrics import BenchScores, JudgedEvent, score, table
 from evals.peers import PEER_FOLDERS
 from gate.base import Embedder, GateModel
 from gate.data import Trace
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.store import Store
 
 MAX_JUDGED_TASKS = 3

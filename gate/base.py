@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from agent.events import Event
+from core.events import Event
 
 EventWindow = Sequence[Event]
 """Recent events of one context, oldest first; the last one is being decided on."""

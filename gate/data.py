@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.events import Event
-from agent.sources.jsonl import record_to_item
+from core.events import Event
+from core.records import record_to_item
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agent.events import Event
+from core.events import Event
 from gate.base import EventWindow
 from gate.lexical import LexicalFeatures
 
@@ -161,13 +161,19 @@ def _activity(window: EventWindow, similarities: np.ndarray, text: str) -> list[
 class FeatureBuilder:
     """Turns windows (and proposed tasks) into the heads' feature matrices."""
 
-    def __init__(self, encoder: Encoder, lexical: LexicalFeatures | None = None) -> None:
+    def __init__(self, encoder: Encoder | None, lexical: LexicalFeatures | None = None) -> None:
+        # No encoder: the need head's lexical features only (what it is trained on).
         self.encoder = encoder
         self.lexical = lexical
 
     def with_lexical(self, lexical: LexicalFeatures) -> FeatureBuilder:
         """The same encoder with another fitted vocabulary (one per training set)."""
         return FeatureBuilder(self.encoder, lexical)
+
+    def _require_encoder(self) -> Encoder:
+        if self.encoder is None:
+            raise ValueError("context and draft features need an encoder")
+        return self.encoder
 
     def _require_lexical(self) -> LexicalFeatures:
         if self.lexical is None:
@@ -180,7 +186,11 @@ class FeatureBuilder:
 
     @property
     def context_names(self) -> list[str]:
-        return [*CUE_NAMES, *ACTIVITY_NAMES, *(f"emb_{i}" for i in range(self.encoder.dimension))]
+        return [
+            *CUE_NAMES,
+            *ACTIVITY_NAMES,
+            *(f"emb_{i}" for i in range(self._require_encoder().dimension)),
+        ]
 
     @property
     def accept_task_names(self) -> list[str]:
@@ -188,7 +198,7 @@ class FeatureBuilder:
 
     def _embed_windows(self, windows: Sequence[EventWindow], memo: CueMemo) -> list[np.ndarray]:
         texts = [memo(event).summary for window in windows for event in window]
-        vectors = self.encoder.encode(texts)
+        vectors = self._require_encoder().encode(texts)
         out, start = [], 0
         for window in windows:
             out.append(vectors[start : start + len(window)])
@@ -218,7 +228,7 @@ class FeatureBuilder:
 
     def accept_task(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> np.ndarray:
         base, embedded = self._base(windows)
-        task_vectors = self.encoder.encode(list(tasks))
+        task_vectors = self._require_encoder().encode(list(tasks))
         extra = [
             [
                 float(vectors[-1] @ task),

@@ -16,18 +16,12 @@ Decisions within `delta` of tau are too close to call cheaply and go to the slow
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+
+from core.decision import Action
 
 # A p_need this small makes tau astronomically large; the floor keeps it a finite float.
 _MIN_NEED = 1e-9
-
-
-class Action(StrEnum):
-    SILENT = "silent"
-    INTERVENE = "intervene"
-    ESCALATE = "escalate"
 
 
 class GatePolicy(BaseModel):

@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from agent.events import Event
+from core.events import Event
 from gate.calibration import CalibrationChoice, choose_calibrator, expected_calibration_error
 from gate.data import RewardItem, Trace
 from gate.features import FeatureBuilder

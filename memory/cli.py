@@ -183,7 +183,7 @@ def memory_recall(obj: Any, text: str, k: int, half_life_days: float) -> None:
 def _update_preferences(obj: Any, **changes: Any) -> None:
     from pydantic import ValidationError
 
-    from agent.events import describe_validation_error
+    from core.events import describe_validation_error
     from memory.preferences import Preferences
 
     store = obj.open_store()

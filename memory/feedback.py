@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agent.events import Event
+from core.events import Event
 
 
 class Outcome(StrEnum):

@@ -11,7 +11,7 @@ from datetime import datetime, time
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from agent.events import Event
+from core.events import Event
 from gate.policy import GatePolicy
 
 

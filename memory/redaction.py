@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from agent.events import Event
+from core.events import Event
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (

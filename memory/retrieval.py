@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from agent.decision import Decision
-from agent.events import Event
+from core.decision import Decision
+from core.events import Event
 from memory.store import Store
 
 DEFAULT_HALF_LIFE_DAYS = 14.0

@@ -15,11 +15,10 @@ import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.decision import Decision
-from agent.events import Event
-from agent.offer import Offer
-from agent.sources.base import Rejection
-from gate.policy import Action
+from core.decision import Action, Decision
+from core.events import Event
+from core.offer import Offer
+from core.sources import Rejection
 from memory.feedback import FeedbackLearner, Outcome, context_of, lesson_for
 from memory.migrate import upgrade
 from memory.preferences import Preferences

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.decision import Decision
-from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
+from core.decision import Decision
+from core.events import Event
 from gate.base import GateScores
 from gate.policy import GatePolicy
 from memory.store import Store

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from agent.events import Event, EventKind
 from agent.sources.activitywatch import ActivityWatchSource, to_item
-from agent.sources.base import Rejection
+from core.events import Event, EventKind
+from core.sources import Rejection
 from memory.store import Store
 from tests.activitywatch import AwServer, aw_venv, running_aw_server
 from tests.helpers import make_pipeline

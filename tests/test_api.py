@@ -12,9 +12,9 @@ import httpx
 
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings
-from agent.events import Event
-from agent.sources import proactivebench
 from agent.sources.http import HttpIngestSource
+from core import proactivebench
+from core.events import Event
 from memory.store import Store
 from tests.helpers import event_record, eventually, make_pipeline
 

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.events import Event
-from agent.jsonsafe import MAX_DEPTH
+from core.events import Event
+from core.jsonsafe import MAX_DEPTH
 from tests.helpers import FESTINA, count, event_record, free_port, wait_for
 
 TOKEN = "fault-test-token-0123456789"

@@ -14,20 +14,20 @@ import pytest
 
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings
-from agent.decision import Decision
-from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.proposal import parse_proposal
 from agent.slowpath.template_drafter import TemplateDrafter
-from agent.sources.base import StaticSource
 from agent.sources.http import HttpIngestSource
 from agent.surface import LogSurface
+from core.decision import Action, Decision
+from core.events import Event
+from core.sources import StaticSource
 from gate.base import GateScores
 from gate.cues import CueGate
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
 from tests.conftest import write_jsonl

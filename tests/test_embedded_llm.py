@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.decision import Decision
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import EmbeddedChat
 from agent.slowpath.proposal import Proposal
+from core.decision import Action, Decision
 from gate.cues import CueGate
 from gate.data import load_traces
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.store import Store
 from tools import default_pool
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from agent.config import EtiquetteSettings
 from agent.etiquette import Etiquette
-from agent.events import Event
-from agent.sources.base import StaticSource
+from core.events import Event
+from core.sources import StaticSource
 from tests.helpers import RecordingSurface, make_pipeline
 
 START = 1_700_000_000.0

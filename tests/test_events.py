@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from agent.events import Event, EventKind, describe_validation_error
+from core.events import Event, EventKind, describe_validation_error
 
 
 def make(**overrides):

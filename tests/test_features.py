@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.events import Event
+from core.events import Event
 from gate.features import CUE_NAMES, window_cues
 
 

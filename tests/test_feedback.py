@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
-from agent.events import Event, EventKind
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
-from agent.sources.base import StaticSource
+from core.events import Event, EventKind
+from core.sources import StaticSource
 from evals.feedback_replay import run_feedback_replay
 from gate.base import GateScores
 from gate.cues import CueGate

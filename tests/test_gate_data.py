@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agent.events import Event
+from core.events import Event
 from gate.data import load_labelled_jsonl, load_reward_items, load_traces
 from gate.training import build_dataset
 

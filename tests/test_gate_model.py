@@ -183,8 +183,8 @@ def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_
 
 
 async def test_a_restarted_pipeline_embeds_no_text_memory_already_holds(model_dir, tmp_path):
-    from agent.events import Event
-    from agent.sources.base import StaticSource
+    from core.events import Event
+    from core.sources import StaticSource
     from tests.helpers import make_pipeline
 
     texts = [f"The user reads section {i} of the Ruby string docs" for i in range(6)]

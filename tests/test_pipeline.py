@@ -3,13 +3,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from agent.decision import Decision
-from agent.events import Event
 from agent.slowpath import GateRuleSlowPath, Verdict
-from agent.sources.base import EventSource, SourceItem
 from agent.sources.jsonl import JsonlSource
+from core.decision import Action, Decision
+from core.events import Event
+from core.sources import EventSource, SourceItem
 from gate.cues import CueGate
-from gate.policy import Action
 from memory.store import Store
 from tests.helpers import FixedGate, RecordingSurface, event_record, make_pipeline, write_jsonl
 

@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gate.policy import Action, GatePolicy
+from core.decision import Action
+from gate.policy import GatePolicy
 
 
 def test_tau_follows_the_cost_formula():

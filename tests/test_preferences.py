@@ -10,12 +10,13 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from agent.cli import cli
-from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
-from agent.sources.base import StaticSource
+from core.decision import Action
+from core.events import Event
+from core.sources import StaticSource
 from gate.base import GateScores
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.preferences import Preferences, QuietHours
 from memory.store import Store
 from tests.helpers import event_record

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from agent.decision import Decision
-from agent.events import Event
-from gate.policy import Action
+from core.decision import Action, Decision
+from core.events import Event
 from memory.feedback import Outcome
 from memory.retrieval import EpisodeIndex
 from memory.schema import EventRow

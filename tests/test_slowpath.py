@@ -15,16 +15,16 @@ from typing import ClassVar
 
 import pytest
 
-from agent.decision import Decision
-from agent.events import Event
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import ChatError, ChatReply
-from agent.sources.base import StaticSource
+from core.decision import Action, Decision
+from core.events import Event
+from core.sources import StaticSource
 from evals.stand_in_llm import ChatCompletionHandler
 from gate.base import GateScores
 from gate.cues import CueGate
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
 from tests.conftest import event_record, write_jsonl

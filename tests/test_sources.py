@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import Event
 from agent.sources import SourceSpecError, bundled_stream_path, open_source
-from agent.sources.base import Rejection
 from agent.sources.jsonl import JsonlSource
+from core.events import Event
+from core.sources import Rejection
 from tests.helpers import event_record, write_jsonl
 
 

@@ -11,10 +11,10 @@ import time
 import pytest
 from textual.widgets import DataTable, Input
 
-from agent.decision import Decision
-from agent.events import Event
-from agent.offer import Offer, PlannedCall
-from gate.policy import Action, GatePolicy
+from core.decision import Action, Decision
+from core.events import Event
+from core.offer import Offer, PlannedCall
+from gate.policy import GatePolicy
 from memory.store import Store
 from tests.conftest import event_record, write_jsonl
 from tui.app import FestinaApp

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.events import describe_validation_error
+from core.events import describe_validation_error
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 
 

@@ -18,10 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static, Switch
 
-from agent.decision import Decision
-from agent.events import Event, describe_validation_error
 from agent.pidlock import running_pid
-from gate.policy import Action, GatePolicy
+from core.decision import Action, Decision
+from core.events import Event, describe_validation_error
+from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.preferences import Preferences
 from memory.store import Store

@@ -6,9 +6,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.decision import Decision
-from agent.events import Event
-from gate.policy import Action
+from core.decision import Action, Decision
+from core.events import Event
 
 Activity = Sequence[tuple[Event, Decision, str | None]]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.decision import Decision
-from agent.events import Event
-from agent.offer import Offer
-from gate.policy import Action
+from core.decision import Action, Decision
+from core.events import Event
+from core.offer import Offer
 
 
 @dataclass(frozen=True)

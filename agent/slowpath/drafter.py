@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.events import Event
 from agent.slowpath.llm import ChatModel
 from agent.slowpath.proposal import PROPOSAL_SCHEMA, build_messages, shortlist
+from core.events import Event
 from tools.pool import ToolPool
 
 # A draft at least this similar to an offer the user turned down in the same context

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
-from agent.events import Event, EventKind
+from core.events import Event, EventKind
 
 # An event text this long is a document worth outlining, not a one-line description.
 LONG_TEXT = 400

@@ -39,15 +39,15 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
-from agent.decision import Decision
-from agent.events import Event
-from agent.offer import Offer
 from agent.slowpath.base import Verdict
 from agent.slowpath.drafter import REPEAT_SIMILARITY, ChatDrafter, Drafter, DraftRequest
 from agent.slowpath.llm import ChatError, ChatModel
 from agent.slowpath.proposal import ProposalError, parse_proposal
+from core.decision import Action, Decision
+from core.events import Event
+from core.offer import Offer
 from gate.base import Embedder, GateModel
-from gate.policy import Action, GatePolicy
+from gate.policy import GatePolicy
 from memory.feedback import context_of
 from memory.retrieval import EpisodeIndex
 from memory.store import Store

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.events import Event, describe_validation_error
-from agent.offer import PlannedCall
+from core.events import Event, describe_validation_error
+from core.offer import PlannedCall
 from tools.pool import ToolPool
 
 MAX_TOOLS_IN_PROMPT = 8

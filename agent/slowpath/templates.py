@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
-from agent.events import EventKind
-from agent.offer import PlannedCall
 from agent.slowpath.facts import Facts, short
+from core.events import EventKind
+from core.offer import PlannedCall
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
 MAX_NOTE_LINES = 8

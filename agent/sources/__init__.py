@@ -8,10 +8,10 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.sources.activitywatch import ActivityWatchSource
-from agent.sources.base import EventSource, Rejection, SourceItem
 from agent.sources.http import HttpIngestSource
 from agent.sources.jsonl import JsonlSource
 from agent.sources.merge import MergedSource
+from core.sources import EventSource, Rejection, SourceItem
 
 __all__ = [
     "EventSource",

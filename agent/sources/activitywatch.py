@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from agent.events import Event, EventKind, describe_validation_error
-from agent.sources.base import EventSource, LatestTimes, Rejection, SourceItem
+from core.events import Event, EventKind, describe_validation_error
+from core.sources import EventSource, LatestTimes, Rejection, SourceItem
 
 logger = logging.getLogger("festina.sources.activitywatch")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 
-from agent.events import Event
-from agent.sources.base import EventSource, SourceItem
+from core.events import Event
+from core.sources import EventSource, SourceItem
 
 SUBMIT_POLL_S = 0.005
 

@@ -17,39 +17,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
-
-from agent import jsonsafe
-from agent.events import Event, describe_validation_error
-from agent.sources import proactivebench
-from agent.sources.base import EventSource, Rejection, SourceItem
+from core import jsonsafe
+from core.records import record_to_item
+from core.sources import EventSource, Rejection, SourceItem
 
 logger = logging.getLogger("festina.sources")
 
 MAX_LINE_BYTES = 1 << 20
-
-
-def record_to_item(record: Any, *, origin: str, position: int, raw: str) -> SourceItem:
-    """Validate one decoded record; a bad record becomes a `Rejection` with the reason."""
-    try:
-        if proactivebench.is_proactivebench_item(record):
-            record = proactivebench.to_event_record(record, trace=origin, step=position)
-        elif isinstance(record, dict):
-            record = {"source": f"jsonl:{origin}", **record}
-        else:
-            return Rejection(
-                origin, position, f"expected a JSON object, got {type(record).__name__}", raw
-            )
-        return Event.model_validate(record)
-    except ValidationError as error:
-        return Rejection(origin, position, describe_validation_error(error), raw)
-    except ValueError as error:  # from converting a ProactiveBench item
-        return Rejection(origin, position, str(error), raw)
-    except Exception as error:
-        # A fault in validation must cost this one record, kept whole for a retry, never
-        # the stream or the valid records sent with it.
-        logger.exception("validating record %s:%d failed", origin, position)
-        return Rejection(origin, position, f"internal error validating it: {error!r}", raw)
 
 
 def line_to_item(line: str, *, origin: str, position: int) -> SourceItem | None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 
-from agent.sources.base import EventSource, LatestTimes, SourceItem
+from core.sources import EventSource, LatestTimes, SourceItem
 
 _DONE = object()
 

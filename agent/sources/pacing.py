@@ -6,8 +6,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from agent.events import Event
-from agent.sources.base import SourceItem
+from core.events import Event
+from core.sources import SourceItem
 
 
 async def paced(items: AsyncIterator[SourceItem], speed: float) -> AsyncIterator[SourceItem]:

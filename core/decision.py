@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.offer import Offer
-from gate.policy import Action
+from core.offer import Offer
+
+
+class Action(StrEnum):
+    """What is done about an event: nothing, an offer, or deliberation first."""
+
+    SILENT = "silent"
+    INTERVENE = "intervene"
+    ESCALATE = "escalate"
 
 
 class Decision(BaseModel):

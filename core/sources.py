@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.events import Event
-from agent.jsonsafe import escaped
+from core.events import Event
+from core.jsonsafe import escaped
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.events import EventKind
+from core.events import EventKind
 
 _KIND_CUES: tuple[tuple[EventKind, re.Pattern[str]], ...] = (
     (EventKind.TERMINAL, re.compile(r"\b(terminal|command line|shell|console)\b", re.I)),

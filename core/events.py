@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.jsonsafe import json_problem, strict_size, unsafe_char
+from core.jsonsafe import json_problem, strict_size, unsafe_char
 
 MAX_TEXT_CHARS = 4000
 #: Attributes are free-form but bounded: strict JSON of at most this many bytes and levels.
