@@ -5,9 +5,7 @@ from pathlib import Path
 
 import pytest
 
-# PROACTIVEBENCH, event_record and write_jsonl are re-exported for the test modules that
-# still import them from here; new code imports tests.helpers.
-from tests.helpers import PROACTIVEBENCH, event_record, write_jsonl  # noqa: F401
+from tests.helpers import PROACTIVEBENCH
 from tests.postgres import running_server, server_binaries
 
 # pytest-timeout fails a test after `timeout` seconds (pyproject.toml), its fixtures' setup

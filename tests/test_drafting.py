@@ -14,7 +14,6 @@ import pytest
 
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings
-from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
@@ -30,7 +29,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.conftest import write_jsonl
+from tests.helpers import RecordingSurface, make_pipeline, write_jsonl
 from tools import default_pool
 
 START = 1_700_000_000.0
@@ -49,28 +48,6 @@ REPEATED_SEARCH = [
     event(1, "The user reads a Stack Overflow answer on 'Capitalize words in Ruby'"),
     event(2, "The user searches again for 'ruby capitalize name'"),
 ]
-
-
-class RecordingSurface:
-    def __init__(self) -> None:
-        self.offers: list[tuple[Event, Decision]] = []
-
-    def offer(self, event, decision):
-        self.offers.append((event, decision))
-
-
-def make_pipeline(url, source, *, gate, slow_path=None, surface=None, **options):
-    store = Store(url)
-    pipeline = Pipeline(
-        source=source,
-        gate=gate,
-        policy=POLICY,
-        store=store,
-        slow_path=slow_path or GateRuleSlowPath(),
-        surface=surface or RecordingSurface(),
-        options=PipelineOptions(**options),
-    )
-    return pipeline, store
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from evals.recorded_chat import RecordedChat
 from evals.reward_judgement import _result, agreement
 from evals.stand_in_llm import ChatCompletionHandler
 from gate.data import RewardItem, load_traces
+from tests.helpers import free_port
 
 
 def test_metrics_follow_proactivebench_definitions():
@@ -344,8 +345,6 @@ def test_pira_runs_the_runtime_for_each_variant_through_a_simulated_user():
 def test_an_unreachable_judge_is_a_clear_error_not_a_traceback(
     trained_home, proactivebench, tmp_path, monkeypatch
 ):
-    from evals.load_test import free_port
-
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
     args = ["eval", "report", "--data", str(proactivebench), "--out", str(tmp_path), "--quiet"]
     args += ["--section", "proactivebench", "--trace", "code_11"]

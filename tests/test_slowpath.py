@@ -27,7 +27,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.conftest import event_record, write_jsonl
+from tests.helpers import event_record, write_jsonl
 from tools import default_pool
 
 NODES = ["recall", "draft", "counterfactual", "capability", "memory_reflection", "decide"]

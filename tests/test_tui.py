@@ -16,7 +16,7 @@ from core.events import Event
 from core.offer import Offer, PlannedCall
 from gate.policy import GatePolicy
 from memory.store import Store
-from tests.conftest import event_record, write_jsonl
+from tests.helpers import event_record, write_jsonl
 from tui.app import FestinaApp
 from tui.stats import summarize
 
