@@ -7,7 +7,11 @@ from typing import Any
 
 import click
 
-DEFAULT_DATA = Path("../shared/data/proactivebench")
+
+def _default_data() -> Path:
+    from gate.data import default_data_dir
+
+    return default_data_dir()
 
 
 def data_option(fn: Any) -> Any:
@@ -15,8 +19,9 @@ def data_option(fn: Any) -> Any:
         "--data",
         "data_dir",
         type=click.Path(file_okay=False, exists=True, path_type=Path),
-        default=DEFAULT_DATA,
-        show_default=True,
+        default=_default_data,
+        show_default="$FESTINA_PROACTIVEBENCH, else ../shared/data/proactivebench beside the "
+        "checkout",
         help="ProactiveBench data folder (test_data/, reward_data/, peer_traces/).",
     )(fn)
 

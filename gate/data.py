@@ -8,12 +8,22 @@ from training too, or the score is leaked.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.events import Event
 from core.records import record_to_item
+
+
+def default_data_dir() -> Path:
+    """The ProactiveBench data: `FESTINA_PROACTIVEBENCH`, else `shared/data/proactivebench`
+    beside the checkout festina runs from (found from this file, never from the current
+    directory)."""
+    if path := os.environ.get("FESTINA_PROACTIVEBENCH"):
+        return Path(path).expanduser().resolve()
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "proactivebench"
 
 
 @dataclass(frozen=True)

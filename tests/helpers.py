@@ -23,21 +23,15 @@ from agent.slowpath import GateRuleSlowPath
 from core.decision import Decision
 from core.events import Event
 from gate.base import GateScores
+from gate.data import default_data_dir
 from gate.policy import GatePolicy
 from memory.store import Store
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def proactivebench_dir() -> Path:
-    """The ProactiveBench data: FESTINA_PROACTIVEBENCH, else shared/ beside the checkout
-    (never relative to the current directory)."""
-    if path := os.environ.get("FESTINA_PROACTIVEBENCH"):
-        return Path(path).expanduser().resolve()
-    return REPOSITORY.parent / "shared" / "data" / "proactivebench"
-
-
-PROACTIVEBENCH = proactivebench_dir()
+# FESTINA_PROACTIVEBENCH, else shared/ beside the checkout, as the CLI's --data default.
+PROACTIVEBENCH = default_data_dir()
 
 
 # --- records and files ---------------------------------------------------------------
