@@ -250,6 +250,15 @@ def build_app(
             stored = True
         except TimeoutError:
             stored = False
+        except IngestClosed as error:
+            # Stopped without draining: not stored, so say so; resending is safe.
+            return JSONResponse(
+                {
+                    "detail": f"{error}; resend it",
+                    **IngestResult(accepted=[], rejected=[], stored=False).model_dump(),
+                },
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         result = IngestResult(accepted=accepted, rejected=rejected, stored=stored)  # type: ignore[arg-type]
         return JSONResponse(
             result.model_dump(mode="json"),
@@ -316,6 +325,10 @@ class ApiServer:
                 self._task.result()
                 raise RuntimeError("the API server stopped while starting")
             await asyncio.sleep(0.01)
+
+    def abort(self) -> None:
+        """Stop at once, without waiting for requests in flight (a hurried stop)."""
+        self._server.force_exit = self._server.should_exit = True
 
     async def stop(self) -> None:
         """Stop taking requests and let those in flight finish."""

@@ -87,7 +87,9 @@ def daemon() -> None:
 def _run_options(fn: Any) -> Any:
     fn = click.option("--db", "db_url", help="SQLAlchemy database URL (overrides storage.url).")(fn)
     fn = click.option(
-        "--speed", type=float, help="Replay pace, x real time; 0 = as fast as possible."
+        "--speed",
+        type=float,
+        help="Pace of file replays, x real time; 0 = as fast as possible (live: never paced).",
     )(fn)
     fn = click.option(
         "--source",
@@ -169,7 +171,7 @@ def daemon_start(
     obj: Context, source: tuple[str, ...], speed: float | None, db_url: str | None
 ) -> None:
     """Start the daemon in the background."""
-    from agent.daemon import start_background
+    from agent.control import start_background
 
     obj.settings(**_overrides(source, speed, db_url))  # fail here, not in the child
     pid = running_pid(obj.paths.pid_file)
@@ -195,18 +197,35 @@ def daemon_start(
 
 @daemon.command("stop")
 @click.option(
-    "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the drain."
+    "--timeout",
+    type=click.FloatRange(min=1.0),
+    default=30.0,
+    show_default=True,
+    help="Seconds the stop may take: half to drain, then without draining, then SIGKILL.",
 )
 @click.pass_obj
 def daemon_stop(obj: Context, timeout: float) -> None:
-    """Stop the background daemon gracefully (SIGTERM: drain, flush, exit)."""
-    from agent.daemon import stop_background
+    """Stop the background daemon (SIGTERM: drain, flush, exit), within --timeout."""
+    from agent.control import stop_background
 
     try:
-        pid = stop_background(obj.paths, timeout)
+        result = stop_background(obj.paths, timeout)
     except TimeoutError as error:
         raise click.ClickException(str(error)) from error
-    click.echo("no daemon running" if pid is None else f"daemon {pid} stopped")
+    if result is None:
+        click.echo("no daemon running")
+    elif result.how == "drained":
+        click.echo(f"daemon {result.pid} stopped")
+    elif result.how == "undrained":
+        click.echo(
+            f"daemon {result.pid} stopped without finishing its drain ({result.seconds:.0f}s); "
+            "unfinished deliberations resume at the next start"
+        )
+    else:
+        click.echo(
+            f"daemon {result.pid} did not stop in {result.seconds:.0f}s and was killed; what it "
+            "stored is kept, unfinished deliberations resume at the next start"
+        )
 
 
 @daemon.command("unit")
@@ -236,6 +255,7 @@ def daemon_status(obj: Context, as_json: bool) -> None:
     pid = running_pid(obj.paths.pid_file)
     store = obj.open_store()
     try:
+        store.end_dead_runs(pid)  # a run whose daemon is gone is over, however it ended
         run = store.last_run()
         report = {
             "running": pid is not None,

@@ -28,7 +28,8 @@ DEFAULT_CONFIG_TOML = """\
 #   "http"  takes events POSTed to festina's local API (see [api])
 # An empty list replays the bundled demo stream.
 source = []
-# Replay pace as a multiple of real time; 0 replays as fast as possible.
+# Replay pace of jsonl files as a multiple of real time; 0 replays as fast as possible.
+# Live sources (activitywatch, http, standard input) are never paced.
 speed = 0.0
 # Bounded queue length between stages; a full queue slows the stage before it.
 queue_size = 1024

@@ -7,17 +7,14 @@ import logging
 import os
 import shlex
 import signal
-import subprocess
-import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
 from agent.config import Settings
 from agent.logs import configure_logging
 from agent.paths import FestinaPaths
-from agent.pidlock import PidLock, running_pid
+from agent.pidlock import PidLock
 from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
 from agent.slowpath.factory import build_slow_path
 from agent.sources import open_sources
@@ -26,8 +23,6 @@ from gate.loader import load_gate
 from memory.store import Store
 
 logger = logging.getLogger("festina.daemon")
-
-START_TIMEOUT_S = 15.0
 
 
 def database_url(settings: Settings, paths: FestinaPaths) -> str:
@@ -43,6 +38,9 @@ def run_foreground(
     with PidLock(paths.pid_file):
         source, ingest = open_sources(settings)
         store = Store(database_url(settings, paths))
+        # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).
+        if crashed := store.end_dead_runs(os.getpid()):
+            logger.warning("%d earlier run(s) ended without finishing; marked crashed", crashed)
         gate = load_gate(settings.gate.model, paths.models_dir, settings.gate.device)
         slow_path = build_slow_path(
             settings.slow_path,
@@ -64,7 +62,6 @@ def run_foreground(
                 slow_queue_size=settings.slow_path.max_waiting,
                 batch_size=settings.daemon.batch_size,
                 window_size=settings.gate.window,
-                speed=settings.daemon.speed,
                 redact_secrets=settings.storage.redact_secrets,
                 retention_days=settings.storage.retention_days,
                 etiquette=settings.etiquette,
@@ -100,9 +97,16 @@ def run_foreground(
             stopping: set[asyncio.Task[None]] = set()
 
             def on_signal() -> None:
+                if stopping or pipeline.stopping:
+                    # A second signal: the drain takes too long for whoever stops us.
+                    if api is not None:
+                        api.abort()
+                    if ingest is not None:
+                        ingest.abandon()
+                    pipeline.abandon()
+                    return
                 task = asyncio.ensure_future(stop())
                 stopping.add(task)
-                task.add_done_callback(stopping.discard)
 
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -128,56 +132,6 @@ def run_foreground(
             stats.intervened,
         )
         return stats
-
-
-@dataclass(frozen=True)
-class StartResult:
-    pid: int | None
-    running: bool
-    exit_code: int | None
-    output_file: Path
-
-
-def start_background(run_args: list[str], paths: FestinaPaths) -> StartResult:
-    """Launch `festina daemon run` detached from the terminal and wait until it holds
-    the pid lock (or has already exited, as a short replay may)."""
-    paths.ensure()
-    output_file = paths.log_dir / "daemon.out"
-    with output_file.open("ab") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", *run_args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if running_pid(paths.pid_file) == child.pid:
-            return StartResult(child.pid, True, None, output_file)
-        code = child.poll()
-        if code is not None:
-            return StartResult(child.pid, False, code, output_file)
-        time.sleep(0.05)
-    return StartResult(child.pid, child.poll() is None, child.poll(), output_file)
-
-
-def stop_background(paths: FestinaPaths, timeout_s: float) -> int | None:
-    """Send SIGTERM to the running daemon and wait for it to drain; returns its pid,
-    or None when none was running. Raises TimeoutError if it is still draining."""
-    pid = running_pid(paths.pid_file)
-    if pid is None:
-        return None
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return pid
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if running_pid(paths.pid_file) != pid:
-            return pid
-        time.sleep(0.05)
-    raise TimeoutError(f"daemon {pid} still draining after {timeout_s:.0f}s")
 
 
 def systemd_unit(executable: Path, config_path: Path | None, home: str | None) -> str:

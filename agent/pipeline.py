@@ -29,7 +29,6 @@ from agent.config import EtiquetteSettings
 from agent.context import ContextWindows
 from agent.etiquette import Etiquette
 from agent.slowpath import SlowPath, Verdict
-from agent.sources.pacing import paced
 from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
@@ -76,7 +75,6 @@ class PipelineOptions:
     slow_queue_size: int = 32
     batch_size: int = 32
     window_size: int = 8
-    speed: float = 0.0
     redact_secrets: bool = True
     retention_days: int = 0
     learn_from_feedback: bool = True
@@ -119,7 +117,10 @@ class Pipeline:
         self._preferences_revision = -1
         self._etiquette = Etiquette(self.options.etiquette) if self.options.etiquette else None
         self._stopping = False
+        self._abandoned = False
         self._reader: asyncio.Task[None] | None = None
+        # What `abandon` cancels: the workers and the drain waiting on them.
+        self._draining: list[asyncio.Future[Any]] = []
         self._closing: asyncio.Task[None] | None = None
         self._run_id: int | None = None
         # One DB thread keeps SQLite single-writer; one compute thread runs the model
@@ -129,6 +130,11 @@ class Pipeline:
 
     async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested (the pipeline may still be draining)."""
+        return self._stopping
 
     def request_stop(self) -> None:
         """Stop taking new events; what was accepted is still processed."""
@@ -144,6 +150,20 @@ class Pipeline:
             self._closing = asyncio.ensure_future(self.source.close())
         else:
             self._reader.cancel()
+
+    def abandon(self) -> None:
+        """Stop now, without draining: for a stop that must finish in time (a second
+        SIGTERM). What is already stored stays; events taken but not yet decided are
+        dropped, unconfirmed to their HTTP senders and re-read by a replay; deliberations
+        cut short are resumed at the next start (their decisions are stored unfinished)."""
+        if self._abandoned:
+            return
+        self._abandoned = self._stopping = True
+        logger.warning("stopping without draining; unfinished work is taken up at the next start")
+        if self._reader is not None:
+            self._reader.cancel()
+        for task in self._draining:
+            task.cancel()
 
     async def run(self) -> PipelineStats:
         gate_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
@@ -178,11 +198,15 @@ class Pipeline:
             self.request_stop()
         await asyncio.wait([self._reader])
         failure = None if self._reader.cancelled() else self._reader.exception()
+        drain = asyncio.ensure_future(self._drain(gate_queue, slow_queue, gate_worker, slow_worker))
+        self._draining = [drain, gate_worker, slow_worker]
+        if self._abandoned:
+            for task in self._draining:
+                task.cancel()
         try:
-            await gate_queue.put(None)
-            await gate_worker
-            await slow_queue.put(None)
-            await slow_worker
+            await asyncio.wait([drain])
+            if not drain.cancelled() and (error := drain.exception()) is not None:
+                raise error
         finally:
             retention.cancel()
             answers.cancel()
@@ -196,6 +220,19 @@ class Pipeline:
         if failure:
             raise failure
         return self.stats
+
+    async def _drain(
+        self,
+        gate_queue: asyncio.Queue[Event | None],
+        slow_queue: asyncio.Queue[_Escalation | None],
+        gate_worker: asyncio.Task[None],
+        slow_worker: asyncio.Task[None],
+    ) -> None:
+        """Decide everything accepted, then finish every deliberation started."""
+        await gate_queue.put(None)
+        await gate_worker
+        await slow_queue.put(None)
+        await slow_worker
 
     async def _retention_loop(self) -> None:
         """Forget events older than the retention window, now and then every hour."""
@@ -221,7 +258,8 @@ class Pipeline:
             await asyncio.sleep(ANSWER_POLL_S)
 
     async def _read(self, gate_queue: asyncio.Queue[Event | None]) -> None:
-        async for item in paced(self.source.items(), self.options.speed):
+        # Replays pace themselves (JsonlSource's speed); live events are taken as they come.
+        async for item in self.source.items():
             if isinstance(item, Rejection):
                 self.stats.rejected += 1
                 logger.warning("rejected %s:%d: %s", item.source, item.position, item.reason)

@@ -130,6 +130,31 @@ class Store:
                 .values(status=status, ended_at=utcnow(), **counts.__dict__)
             )
 
+    def end_dead_runs(self, alive_pid: int | None) -> int:
+        """Mark runs still "running" whose process is gone (killed, crashed) as "crashed",
+        ended at their last stored event (or their start); returns how many. `alive_pid`
+        is the daemon holding the pid lock now, whose run is alive."""
+        with self._session() as session, session.begin():
+            dead = session.scalars(
+                select(RunRow).where(RunRow.status == "running", RunRow.pid != (alive_pid or -1))
+            ).all()
+            for run in dead:
+                last = session.scalar(
+                    select(func.max(EventRow.received_at)).where(EventRow.run_id == run.id)
+                )
+                run.status = "crashed"
+                run.ended_at = last or run.started_at
+                run.decided = (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(DecisionRow)
+                        .join(EventRow, EventRow.id == DecisionRow.event_id)
+                        .where(EventRow.run_id == run.id)
+                    )
+                    or 0
+                )
+            return len(dead)
+
     def known_event_ids(self, ids: Iterable[str]) -> set[str]:
         """The subset of `ids` already stored."""
         wanted = list(ids)

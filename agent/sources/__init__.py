@@ -31,7 +31,7 @@ class SourceSpecError(ValueError):
 def _jsonl(target: str, settings: Settings) -> EventSource:
     if target != "-" and not Path(target).is_file():
         raise SourceSpecError(f"no such file for source 'jsonl:{target}'")
-    return JsonlSource(target)
+    return JsonlSource(target, speed=settings.daemon.speed)
 
 
 def _activitywatch(target: str, settings: Settings) -> EventSource:
@@ -60,7 +60,7 @@ def open_source(spec: str, settings: Settings | None = None) -> EventSource:
     """Build the source a spec names; an empty spec replays the bundled demo stream."""
     settings = settings or Settings()
     if not spec:
-        return JsonlSource(str(bundled_stream_path()))
+        return JsonlSource(str(bundled_stream_path()), speed=settings.daemon.speed)
     if spec == "http":
         return HttpIngestSource(settings.daemon.queue_size)
     scheme, sep, target = spec.partition(":")

@@ -81,6 +81,16 @@ class HttpIngestSource(EventSource):
         while (item := await self._queue.get()) is not None:
             yield item
 
+    def abandon(self) -> None:
+        """Stop now: nothing more is taken, and senders still waiting learn that their
+        events were not stored (they resend; ids make that safe)."""
+        self._closed = True
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_exception(IngestClosed("festina stopped before storing it"))
+        self._waiters.clear()
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from agent.sources.pacing import paced
 from core import jsonsafe
 from core.records import record_to_item
 from core.sources import EventSource, Rejection, SourceItem
@@ -56,11 +57,17 @@ def _tolerant(stream: IO[str]) -> IO[str]:
 
 
 class JsonlSource(EventSource):
-    """Replays a file (JSON Lines or a JSON list) or standard input (`-`)."""
+    """Replays a file (JSON Lines or a JSON list) or standard input (`-`).
 
-    def __init__(self, path: str, *, stdin: IO[str] | None = None) -> None:
+    A file replay keeps its recorded gaps at `speed` x real time (0: as fast as possible).
+    Standard input is taken as it comes: it may be a live feed, and pacing a live feed by
+    its timestamps would only delay it.
+    """
+
+    def __init__(self, path: str, *, stdin: IO[str] | None = None, speed: float = 0.0) -> None:
         self.path = path
         self._stdin = stdin
+        self.speed = 0.0 if path == "-" else speed
         self.name = f"jsonl:{path}"
         self._closed = False
 
@@ -68,7 +75,10 @@ class JsonlSource(EventSource):
     def _origin(self) -> str:
         return "stdin" if self.path == "-" else Path(self.path).stem
 
-    async def items(self) -> AsyncIterator[SourceItem]:
+    def items(self) -> AsyncIterator[SourceItem]:
+        return paced(self._unpaced(), self.speed)
+
+    async def _unpaced(self) -> AsyncIterator[SourceItem]:
         if self.path != "-" and Path(self.path).suffix == ".json":
             for item in self._json_list_items():
                 if self._closed:
