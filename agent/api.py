@@ -14,10 +14,12 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
 from agent.sources.http import HttpIngestSource, IngestBusy, IngestClosed
 from agent.sources.jsonl import raw_text
@@ -132,6 +134,19 @@ def build_app(
         docs_url=None,  # Swagger UI loads from a CDN; the schema itself is served offline
         redoc_url=None,
     )
+    if settings.cors_origins:
+        # Only for origins the user listed; added first, so the guard below runs before it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        HostAndOriginGuard,
+        hosts=allowed_hosts(settings.host),
+        origins=settings.cors_origins,
+    )
     bearer = HTTPBearer(auto_error=False)
     expected = settings.token.encode()
 
@@ -139,6 +154,7 @@ def build_app(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
         given = (credentials.credentials if credentials else "").encode()
+        # Constant time: how long a wrong token takes must not tell how much of it is right.
         if not hmac.compare_digest(given, expected):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

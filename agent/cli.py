@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import click
 from pydantic import ValidationError
 
-from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, load_settings
+from agent.config import (
+    DEFAULT_CONFIG_TOML,
+    ConfigError,
+    Settings,
+    load_settings,
+    protect_secrets,
+)
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
@@ -120,6 +126,14 @@ def daemon_run(
     from agent.daemon import run_foreground
 
     settings = obj.settings(**_overrides(source, speed, db_url))
+    try:
+        if protect_secrets(obj.config_path, settings):
+            click.echo(
+                f"{obj.config_path} holds api.token: made it readable by you only (chmod 600)",
+                err=True,
+            )
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
     try:
         stats = run_foreground(settings, obj.paths, to_stderr=not detached)
     except AlreadyRunning as error:
@@ -354,7 +368,11 @@ def config_init(obj: Context, force: bool) -> None:
     if obj.config_path.exists() and not force:
         raise click.ClickException(f"{obj.config_path} exists; use --force to overwrite")
     obj.config_path.parent.mkdir(parents=True, exist_ok=True)
-    obj.config_path.write_text(DEFAULT_CONFIG_TOML, encoding="utf-8")
+    # Owner-only from the start: this is where the API token goes.
+    descriptor = os.open(obj.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file (--force) keeps its mode otherwise
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(DEFAULT_CONFIG_TOML)
     click.echo(f"wrote {obj.config_path}")
 
 

@@ -89,11 +89,17 @@ backfill_s = 600.0
 host = "127.0.0.1"
 port = 8765
 # Every request must carry "Authorization: Bearer <token>". Required when the API runs;
-# `festina config token` prints a fresh random one.
+# `festina config token` prints a fresh random one. A config file holding a token is kept
+# readable by its owner only (festina tightens it at start and says so).
 token = ""
 # Requests larger than this are refused with 413.
 max_body_bytes = 1048576
 max_events_per_request = 1000
+# Web pages (origins such as "http://localhost:3000") allowed to call the API from a
+# browser. Empty: no CORS, and any request carrying another Origin is refused (403).
+# Requests must also name this machine in their Host header (127.0.0.1, localhost, ::1
+# or api.host): a web page's own name, pointed here by DNS rebinding, is refused (403).
+cors_origins = []
 
 [gate]
 # Gate model folder. Empty uses the registry's current model (see `festina gate list`),
@@ -202,6 +208,17 @@ class ApiSettings(BaseModel):
     token: str = ""
     max_body_bytes: int = Field(1 << 20, ge=1024)
     max_events_per_request: int = Field(1000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        # A wildcard would let any web page the user visits read their decisions.
+        for origin in value:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+                raise ValueError(f"{origin!r} is not an origin like 'http://localhost:3000'")
+        return [origin.rstrip("/") for origin in value]
 
 
 class GateSettings(GatePolicy):
@@ -253,3 +270,21 @@ def load_settings(path: Path, *, required: bool = False) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from error
+
+
+def protect_secrets(path: Path, settings: Settings) -> bool:
+    """Make a config file holding the API token readable by its owner only; True when its
+    mode had to be tightened. Raises ConfigError when that is not possible."""
+    if not settings.api.token or not path.exists():
+        return False
+    mode = path.stat().st_mode & 0o777
+    if not mode & 0o077:
+        return False
+    try:
+        path.chmod(mode & 0o700)
+    except OSError as error:
+        raise ConfigError(
+            f"{path} holds api.token but is readable by others (mode {mode:o}) and cannot "
+            f"be changed: {error.strerror}; run `chmod 600 {path}`"
+        ) from error
+    return True
