@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gate import bert_onnx
 from gate.data import TRACE_FOLDERS, load_labelled_jsonl, load_reward_items, load_traces
 from gate.encoder import OnnxEncoder
 from gate.encoder_export import ENCODER_FILE, bundled_minilm_path, export_encoder
@@ -73,9 +74,13 @@ def encoder_source(spec: str | None = None) -> str:
 
 
 def export_source(source: str, target_dir: Path) -> Path:
-    """Export the encoder `source` names (see `encoder_source`) to `target_dir`."""
+    """Export the encoder `source` names (see `encoder_source`) to `target_dir`: a local
+    BERT checkpoint with safetensors weights (the bundled MiniLM) is built without torch,
+    anything else (another architecture, a hub id, static distillation) needs `train`."""
     if source.startswith(STATIC_PREFIX):
         return export_static_encoder(source.removeprefix(STATIC_PREFIX), target_dir)
+    if bert_onnx.can_build(source):
+        return bert_onnx.build_encoder(source, target_dir)
     return export_encoder(source, target_dir)
 
 

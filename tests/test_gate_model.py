@@ -21,7 +21,7 @@ from gate.heads_gate import POPULATION_ACCEPT
 from gate.onnx_gate import OnnxGate
 from gate.registry import FORMAT, RegistryError, current_model_dir, is_usable, list_versions
 from gate.runtime import providers
-from tests.helpers import PROACTIVEBENCH, event_record, write_jsonl
+from tests.helpers import FESTINA_WITHOUT_TORCH, PROACTIVEBENCH, event_record, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -108,15 +108,15 @@ def test_asking_for_cuda_without_it_is_a_clear_error():
         providers("cuda")
 
 
-def test_the_daemon_decides_with_the_trained_gate(trained_home, model_dir, tmp_path):
+def test_the_daemon_decides_with_the_trained_gate_and_without_torch(
+    trained_home, model_dir, tmp_path
+):
     trace = write_jsonl(tmp_path / "t.jsonl", [event_record(i) for i in range(5)])
     db = tmp_path / "decisions.db"
     env = {**os.environ, "FESTINA_HOME": str(trained_home)}
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "agent.cli",
+            *FESTINA_WITHOUT_TORCH,
             "daemon",
             "run",
             "--source",
