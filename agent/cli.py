@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import secrets
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,18 +139,23 @@ def daemon_run(
     try:
         stats = run_foreground(settings, obj.paths, to_stderr=not detached)
     except AlreadyRunning as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
     except (SourceSpecError, ApiUnavailable) as error:
         raise click.ClickException(str(error)) from error
     click.echo(
-        f"accepted {stats.accepted} events: {stats.decided} decided, "
+        f"accepted {_count(stats.accepted, 'event')}: {stats.decided} decided, "
         f"{stats.duplicates} already seen; "
-        f"{stats.rejected} malformed inputs rejected; {stats.escalated} escalated, "
-        f"{stats.intervened} offers made"
+        f"{_count(stats.rejected, 'malformed input')} rejected; {stats.escalated} escalated, "
+        f"{_count(stats.intervened, 'offer')} made"
     )
     if stats.intervened:
         _echo_offers_of_last_run(settings, obj.paths)
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 offer', '2 offers': English plurals for the nouns festina counts."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _echo_offers_of_last_run(settings: Settings, paths: FestinaPaths) -> None:
@@ -190,7 +197,7 @@ def daemon_start(
     obj.settings(**_overrides(source, speed, db_url))  # fail here, not in the child
     pid = running_pid(obj.paths.pid_file)
     if pid is not None:
-        click.echo(f"error: a festina daemon is already running (pid {pid})", err=True)
+        click.echo(f"Error: a festina daemon is already running (pid {pid})", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
     args = ["--config", str(obj.config_path)] if obj.config_explicit else []
     args += ["daemon", "run", "--detached"]
@@ -316,18 +323,48 @@ def decisions(obj: Context, limit: int, offers_only: bool) -> None:
     if not rows:
         click.echo("no decisions yet; run `festina daemon run`")
         return
-    click.echo(f"{'id':12}  {'time (UTC)':19}  {'action':9}  {'by':10}  p_need  p_acc   tau  event")
+    width = max(10, *(len(decision.decided_by or "-") for _, decision in rows))
+    header = f"{'id':12}  {'time (UTC)':19}  {'action':9}  {'by':{width}}  p_need  p_acc   tau"
+    click.echo(f"{header}  event")
     for event, decision in rows:
         action = decision.final_action.value if decision.final_action else "pending"
         click.echo(
             f"{event.id[:12]}  {event.time:%Y-%m-%d %H:%M:%S}  {action:9}  "
-            f"{decision.decided_by or '-':10}  "
+            f"{decision.decided_by or '-':{width}}  "
             f"{decision.p_need:6.2f}  {decision.p_accept:5.2f}  {decision.tau:4.2f}  "
             f"{event.summary()[:70]}"
         )
         if decision.final_action is Action.INTERVENE:
             for line in _offer_lines(decision):
                 click.echo(f"{'':14}{line}")
+    click.echo(by_legend(decision.decided_by for _, decision in rows))
+
+
+# Who settled a decision, as the `by` column says it.
+_DECIDERS = {
+    "gate": "the gate's cost rule",
+    "gate-rule": "an escalation settled by that rule (no slow path)",
+    "gate-busy": "the rule, as the slow path was full",
+    "gate-error": "silent, the gate failed",
+    "preferences": "silenced by your preferences",
+    "etiquette": "held back by etiquette",
+    "graph:": "the slow path deliberated (its drafter named)",
+    "slow-path-error": "silent, the slow path failed",
+}
+
+
+def by_legend(deciders: Iterable[str | None]) -> str:
+    """One line saying what each `by` value shown means."""
+    shown: dict[str, str] = {}
+    for decider in deciders:
+        if decider is None:
+            shown["-"] = "not decided yet"
+            continue
+        key = "graph:" if decider.startswith("graph:") else decider
+        shown[key if key != "graph:" else "graph:…"] = _DECIDERS.get(key, "")
+    return "by: " + "; ".join(
+        f"{name} = {meaning}" if meaning else name for name, meaning in shown.items()
+    )
 
 
 @cli.command("tui")
@@ -400,7 +437,24 @@ cli.add_command(prefs)
 cli.add_command(eval_group)
 
 
+def _whole_summaries(group: click.Group) -> None:
+    """Give every command its whole first paragraph as its summary in group help: click
+    would cut it at 45 characters or so, mid-sentence, with "..."."""
+    for command in group.commands.values():
+        if command.short_help is None and command.help:
+            paragraph = inspect.cleandoc(command.help).split("\n\n", 1)[0]
+            command.short_help = " ".join(paragraph.replace("\b", "").split())
+        if isinstance(command, click.Group):
+            _whole_summaries(command)
+
+
+_whole_summaries(cli)
+
+
 def main() -> None:
+    from agent.logs import quiet_library_noise
+
+    quiet_library_noise()
     cli(prog_name="festina")
 
 
