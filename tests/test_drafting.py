@@ -107,6 +107,18 @@ def test_a_long_document_is_offered_an_outline_its_plan_can_run(pool):
     assert summary.ok and summary.output.count("Sentence") == 5
 
 
+def test_work_in_progress_without_a_sharper_cue_gets_a_note_to_resume_from(pool):
+    window = [
+        event(0, "The user opens the OAuth guide in the web browser."),
+        event(60, "The user scrolls through the OAuth guide, pausing on token expiration."),
+    ]
+    proposal = drafted(TemplateDrafter(pool), window)
+    assert proposal["task"].startswith("Note what you are doing in")
+    [step] = proposal["tool_plan"]
+    assert "token expiration" in step["args"]["body"]  # the note holds the window's work
+    assert pool.call(step["tool"], step["args"], confirmed=True).ok
+
+
 def test_nothing_concrete_to_offer_is_an_explicit_silence(pool):
     proposal = drafted(TemplateDrafter(pool), [event(0, "The user switched to the web browser.")])
     assert (proposal["speak"], proposal["tool_plan"]) == ("", [])

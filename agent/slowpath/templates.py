@@ -22,6 +22,7 @@ from core.events import EventKind
 from core.offer import PlannedCall
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
+_READING_WORK = re.compile(r"\b(reads?|reading|scroll\w*|review\w*|article|documentation)\b", re.I)
 MAX_NOTE_LINES = 8
 OUTLINE_SOURCE_CHARS = 20_000
 
@@ -295,6 +296,31 @@ def _notification(facts: Facts) -> Candidate | None:
     )
 
 
+def _session_note(facts: Facts) -> Candidate | None:
+    """The weakest offer, for a moment the gate judged worth an offer but no sharper
+    template fits: keep a note of what the user is in the middle of."""
+    where = facts.event.app or facts.kind.value
+    # A bare switch ("switched to the web browser") says nothing yet: only work in
+    # progress is worth resuming.
+    now = facts.now
+    if not (now.writing or now.file or now.subject or _READING_WORK.search(now.summary)):
+        return None
+    return Candidate(
+        key="session-note",
+        speak=f"Shall I note what you are doing in {where}, so you can come back to it?",
+        task=f"Note what you are doing in {where}",
+        why_now=f"you are busy in {where}",
+        plan=[
+            _call(
+                "create_note",
+                title=note_title(f"Where I was in {where}", facts),
+                body=f"{facts.event.time:%Y-%m-%d %H:%M} UTC\n\n{_related_lines(facts)}",
+            )
+        ],
+        expected_benefit="a place to resume from",
+    )
+
+
 TEMPLATES: tuple[Template, ...] = (
     Template(
         "repeated-search",
@@ -379,5 +405,12 @@ TEMPLATES: tuple[Template, ...] = (
         ("create_note",),
         0.2,
         _file_progress,
+    ),
+    Template(
+        "session-note",
+        "note what the user is in the middle of, to resume later",
+        ("create_note",),
+        0.1,
+        _session_note,
     ),
 )
