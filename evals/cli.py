@@ -57,6 +57,44 @@ def eval_feedback(
     )
 
 
+@eval_group.command("personal")
+@data_option
+@click.option(
+    "--days",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Day orders per simulated user (seeds 0..N-1).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/personal"),
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_personal(obj: Any, data_dir: Path, days: int, out_dir: Path, as_json: bool) -> None:
+    """A panel of simulated users: cost per event against answers given, for the population
+    gate, the context-offset learner and the personal model."""
+    from evals.personal import plot_personal, run_personal
+
+    settings = obj.settings()
+    report = run_personal(
+        data_dir,
+        settings.gate.policy(),
+        window=settings.gate.window,
+        seeds=tuple(range(days)),
+        progress=lambda step: click.echo(f"... {step}", err=True),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "personal.json").write_text(json.dumps(report.to_dict(), indent=2))
+    plot_personal(report, out_dir / "personal.png")
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
+    click.echo(f"report: {out_dir / 'personal.json'}, plot: {out_dir / 'personal.png'}", err=True)
+
+
 @eval_group.command("load")
 @click.option("--events", type=click.IntRange(min=10), default=3000, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)
