@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
@@ -28,6 +28,7 @@ from core.decision import Decision
 from core.events import Event
 from core.records import record_to_item
 from core.sources import Rejection, SourceItem
+from memory.feedback import Outcome, Reason
 from memory.store import Store
 
 logger = logging.getLogger("festina.api")
@@ -58,6 +59,22 @@ class DecisionRecord(BaseModel):
     event: Event
     decision: Decision
     feedback: str | None
+
+
+class FeedbackGiven(BaseModel):
+    """The user's answer to an offer; `reason` only with "rejected"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    outcome: Outcome
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _reason_with_rejection(self) -> "FeedbackGiven":
+        if self.reason is not None and self.outcome is not Outcome.REJECTED:
+            raise ValueError("a reason goes with outcome 'rejected'")
+        return self
 
 
 class Status(BaseModel):
@@ -291,6 +308,21 @@ def build_app(
             DecisionRecord(event=event, decision=decision, feedback=feedback)
             for event, decision, feedback in rows
         ]
+
+    @app.post(
+        "/v1/feedback",
+        dependencies=[Depends(authorised)],
+        responses={404: {"description": "no offer was made on that event"}},
+    )
+    async def post_feedback(answer: FeedbackGiven) -> dict[str, str]:
+        """Answer an offer: accepted, rejected (with an optional reason), ignored."""
+        try:
+            await asyncio.to_thread(
+                store.record_feedback, answer.event_id, answer.outcome, None, answer.reason
+            )
+        except ValueError as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+        return {"recorded": answer.outcome.value}
 
     @app.get("/v1/status", dependencies=[Depends(authorised)])
     async def get_status() -> Status:

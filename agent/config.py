@@ -75,6 +75,8 @@ cooldown_s = 60.0
 pending_timeout_s = 600.0
 # Stay silent while ActivityWatch (or any source of "afk" events) says the user is away.
 afk_suppression = true
+# An offer turned down as "not now" holds every offer for this many seconds.
+not_now_s = 1800.0
 
 [activitywatch]
 # Seconds between polls of the ActivityWatch server.
@@ -191,6 +193,7 @@ class EtiquetteSettings(BaseModel):
     cooldown_s: float = Field(60.0, ge=0.0)
     pending_timeout_s: float = Field(600.0, ge=0.0)
     afk_suppression: bool = True
+    not_now_s: float = Field(1800.0, ge=0.0)
 
 
 class ActivityWatchSettings(BaseModel):

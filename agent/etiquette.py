@@ -24,11 +24,17 @@ class Etiquette:
     settings: EtiquetteSettings
     away_since: datetime | None = None
     last_offer_at: datetime | None = None
+    # The newest event time seen: "now" for answers, which carry no event time of their own.
+    latest: datetime | None = None
+    # After a "not now": every offer waits until then.
+    held_until: datetime | None = None
     # context -> (event id, when) of the offer still waiting for an answer there
     pending: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
     def observe(self, event: Event) -> None:
         """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
+        if self.latest is None or event.time > self.latest:
+            self.latest = event.time
         if event.kind is not EventKind.AFK:
             return
         status = event.attributes.get("status")
@@ -42,6 +48,8 @@ class Etiquette:
         now = event.time
         if self.settings.afk_suppression and self.away_since is not None:
             return f"user away since {self.away_since:%H:%M:%S}"
+        if self.held_until is not None and now < self.held_until:
+            return f"the user said 'not now'; offers wait until {self.held_until:%H:%M:%S}"
         pending = self.pending.get(context_of(event))
         if pending is not None:
             event_id, since = pending
@@ -68,15 +76,25 @@ class Etiquette:
         """The slow path decided against the offer its context was held for."""
         self.answered([event.id] if event.id else [])
 
-    def restore(self, history: Iterable[tuple[Event, bool, bool]]) -> None:
+    def not_now(self, offered_at: datetime) -> None:
+        """The user answered an offer "not now": hold every offer for a while, from the
+        answer (the newest event seen) or the offer, whichever is later."""
+        start = max(offered_at, self.latest or offered_at)
+        until = start + timedelta(seconds=self.settings.not_now_s)
+        if self.held_until is None or until > self.held_until:
+            self.held_until = until
+
+    def restore(self, history: Iterable[tuple[Event, bool, bool, bool]]) -> None:
         """Rebuild the state after a restart from what memory holds, oldest first:
-        (event, an offer was made on it, the user answered it)."""
-        for event, offered, answered in history:
+        (event, an offer was made on it, the user answered it, answered "not now")."""
+        for event, offered, answered, not_now in history:
             self.observe(event)
             if offered:
                 self.offered(event)
                 if answered:
                     self.answered([event.id] if event.id else [])
+                if not_now:
+                    self.not_now(event.time)
 
     def answered(self, event_ids: Iterable[str]) -> None:
         """The user answered these offers; their contexts are free again."""

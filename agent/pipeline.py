@@ -36,7 +36,7 @@ from core.sources import EventSource, Rejection
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
-from memory.feedback import FeedbackLearner
+from memory.feedback import FeedbackLearner, Reason
 from memory.preferences import Preferences
 from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
@@ -179,8 +179,16 @@ class Pipeline:
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
         if self._etiquette is not None:
             recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
+            reasons = await self._in(
+                self._db_thread, self.store.feedback_reasons, [e.id for e, _, _ in recent]
+            )
             self._etiquette.restore(
-                (event, decision.final_action is Action.INTERVENE, answer is not None)
+                (
+                    event,
+                    decision.final_action is Action.INTERVENE,
+                    answer is not None,
+                    reasons.get(event.id) is Reason.NOT_NOW,
+                )
                 for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
             )
 
@@ -306,7 +314,10 @@ class Pipeline:
             # Feedback given since the last batch (dashboard, CLI) counts from now on.
             answered = await self._in(self._db_thread, self.store.apply_feedback, self._learner)
             if self._etiquette is not None:
-                self._etiquette.answered(answered)
+                self._etiquette.answered(answer.event_id for answer in answered)
+                for answer in answered:
+                    if answer.reason is Reason.NOT_NOW:
+                        self._etiquette.not_now(answer.event_time)
         await self._refresh_preferences()
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)

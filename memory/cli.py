@@ -88,24 +88,50 @@ def feedback() -> None:
     """Tell festina what you did with its offers, and see what it learned."""
 
 
+_REASON_WORDS = {
+    "not-now": "not_now",
+    "not-useful": "not_useful",
+    "wrong": "wrong",
+    "never-app": "never_app",
+}
+
+
 @feedback.command("give")
 @click.argument("event_id")
 @click.argument("outcome", type=click.Choice(sorted(_OUTCOME_WORDS)))
 @click.option("--latency", type=click.FloatRange(0), help="Seconds the answer took.")
+@click.option(
+    "--reason",
+    type=click.Choice(list(_REASON_WORDS)),
+    help="Why you reject it: not-now (hold offers a while, learn little), not-useful or "
+    "wrong (learn it as a rejection), never-app (mute the app).",
+)
 @click.pass_obj
-def feedback_give(obj: Any, event_id: str, outcome: str, latency: float | None) -> None:
+def feedback_give(
+    obj: Any, event_id: str, outcome: str, latency: float | None, reason: str | None
+) -> None:
     """Record OUTCOME for the offer made on EVENT_ID (an id or a unique prefix of one)."""
-    from memory.feedback import Outcome
+    from memory.feedback import Outcome, Reason
 
+    if reason is not None and outcome != "reject":
+        raise click.UsageError("--reason goes with reject")
     store = obj.open_store()
     try:
         full_id = store.resolve_event_id(event_id)
-        store.record_feedback(full_id, Outcome(_OUTCOME_WORDS[outcome]), latency)
+        store.record_feedback(
+            full_id,
+            Outcome(_OUTCOME_WORDS[outcome]),
+            latency,
+            None if reason is None else Reason(_REASON_WORDS[reason]),
+        )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     finally:
         store.close()
-    click.echo(f"recorded: {_OUTCOME_WORDS[outcome]} on {full_id}; the daemon learns from it next")
+    why = f" ({reason})" if reason else ""
+    click.echo(
+        f"recorded: {_OUTCOME_WORDS[outcome]}{why} on {full_id}; the daemon learns from it next"
+    )
 
 
 @feedback.command("show")

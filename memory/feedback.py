@@ -9,6 +9,11 @@ are weighted by how clear the signal is (an
 ignored offer says less than a rejected one), offsets are clipped so no amount of
 feedback silences or forces a context for good, and they live in the database, where
 `festina feedback reset` undoes them.
+
+A rejection may say why (`Reason`), and each reason weighs differently: "not now" is about
+timing, not the offer (a tenth of a rejection; the pipeline's etiquette holds offers for
+a while), "not useful" and "wrong" are full rejections (with their own lessons), and
+"never for this app" teaches nothing here: the store mutes the app in the preferences.
 """
 
 from __future__ import annotations
@@ -26,6 +31,23 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
     TIMED_OUT = "timed_out"
 
+
+class Reason(StrEnum):
+    """Why the user turned an offer down."""
+
+    NOT_NOW = "not_now"
+    NOT_USEFUL = "not_useful"
+    WRONG = "wrong"
+    NEVER_APP = "never_app"
+
+
+# How much of a rejection each reason is worth to the learner.
+REASON_WEIGHT = {
+    Reason.NOT_NOW: 0.1,
+    Reason.NOT_USEFUL: 1.0,
+    Reason.WRONG: 1.0,
+    Reason.NEVER_APP: 0.0,
+}
 
 # (target, weight): acceptance is a 1; the rest are 0s of decreasing certainty.
 _SIGNAL = {
@@ -68,11 +90,18 @@ class FeedbackLearner:
         # An offer is never more welcome than help is needed: p_accept tops out at 1.
         return min(1.0, welcome / max(p_need, _EPS))
 
-    def learn(self, context: str, welcome_model: float, outcome: Outcome) -> float:
+    def learn(
+        self, context: str, welcome_model: float, outcome: Outcome, reason: Reason | None = None
+    ) -> float:
         """Update `context` from one outcome on an offer the model gave a chance
-        `welcome_model` (p_need * p_accept) of being welcome; returns the new offset."""
+        `welcome_model` (p_need * p_accept) of being welcome, weighted by the reason given
+        for a rejection; returns the new offset."""
         target, weight = _SIGNAL[outcome]
+        if reason is not None:
+            weight *= REASON_WEIGHT[reason]
         offset = self.offsets.get(context, 0.0)
+        if weight == 0.0:
+            return offset
         predicted = _sigmoid(_logit(welcome_model) + offset)
         offset += LEARNING_RATE * weight * (target - predicted)
         offset = max(-MAX_OFFSET, min(MAX_OFFSET, offset))
@@ -80,13 +109,25 @@ class FeedbackLearner:
         return offset
 
 
-def lesson_for(event: Event, outcome: Outcome) -> str | None:
-    """A short lesson for the slow path, from offers the user turned down."""
-    if outcome is Outcome.ACCEPTED:
+def lesson_for(event: Event, outcome: Outcome, reason: Reason | None = None) -> str | None:
+    """A short lesson for the slow path, from offers the user turned down; none for a
+    "not now" (the timing was wrong, not the offer) or a muted app (nothing is offered)."""
+    if outcome is Outcome.ACCEPTED or reason in (Reason.NOT_NOW, Reason.NEVER_APP):
         return None
     verb = {"rejected": "rejected", "ignored": "ignored", "timed_out": "did not answer"}[outcome]
+    where = f"during {event.kind.value} activity in {event.app or 'an app'}"
+    seen = f"('{event.summary()[:160]}')"
+    if reason is Reason.WRONG:
+        return (
+            f"The user said an offer {where} {seen} was wrong: it misread what they were "
+            "doing. Do not assume the same need from similar activity in this context."
+        )
+    if reason is Reason.NOT_USEFUL:
+        return (
+            f"The user said an offer {where} {seen} was not useful. Do not offer that kind "
+            "of help in this context; offer something else only if clearly needed."
+        )
     return (
-        f"The user {verb} an offer during {event.kind.value} activity in {event.app or 'an app'} "
-        f"('{event.summary()[:160]}'). Do not repeat a similar offer in this context "
-        "unless the situation clearly changed."
+        f"The user {verb} an offer {where} {seen}. Do not repeat a similar offer in this "
+        "context unless the situation clearly changed."
     )

@@ -126,6 +126,8 @@ class FeedbackRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
+    # Why a rejected offer was turned down (memory.feedback.Reason), if the user said.
+    reason: Mapped[str | None] = mapped_column(String(16))
     latency_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(index=True)

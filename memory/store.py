@@ -12,14 +12,14 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, not_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
 from core.sources import Rejection
-from memory.feedback import FeedbackLearner, Outcome, context_of, lesson_for
+from memory.feedback import FeedbackLearner, Outcome, Reason, context_of, lesson_for
 from memory.migrate import upgrade
 from memory.preferences import Preferences
 from memory.schema import (
@@ -38,6 +38,15 @@ from memory.schema import (
 )
 
 _ID_QUERY_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class AppliedFeedback:
+    """An answer the learner has just taken in: on which offer, its time, and why."""
+
+    event_id: str
+    event_time: datetime
+    reason: Reason | None
 
 
 @dataclass(frozen=True)
@@ -365,24 +374,52 @@ class Store:
         return matches[0]
 
     def record_feedback(
-        self, event_id: str, outcome: Outcome, latency_s: float | None = None
+        self,
+        event_id: str,
+        outcome: Outcome,
+        latency_s: float | None = None,
+        reason: Reason | None = None,
     ) -> int:
-        """Store the user's answer to the offer made on `event_id`."""
+        """Store the user's answer to the offer made on `event_id`, with the reason for a
+        rejection. "Never for this app" mutes the event's app in the preferences at once,
+        in the same transaction."""
+        if reason is not None and outcome is not Outcome.REJECTED:
+            raise ValueError(f"a reason goes with a rejection, not with {outcome.value}")
         with self._session() as session, session.begin():
             final = session.scalar(
                 select(DecisionRow.final_action).where(DecisionRow.event_id == event_id)
             )
             if final != "intervene":
                 raise ValueError(f"no offer was made on event {event_id}")
-            row = FeedbackRow(event_id=event_id, outcome=outcome.value, latency_s=latency_s)
+            if reason is Reason.NEVER_APP:
+                app = session.scalar(select(EventRow.app).where(EventRow.id == event_id))
+                if not app:
+                    raise ValueError("this offer's event names no app to mute")
+                self._mute(session, app)
+            row = FeedbackRow(
+                event_id=event_id,
+                outcome=outcome.value,
+                reason=None if reason is None else reason.value,
+                latency_s=latency_s,
+            )
             session.add(row)
             session.flush()
             return row.id
 
-    def apply_feedback(self, learner: FeedbackLearner) -> list[str]:
+    def _mute(self, session: Session, app: str) -> None:
+        row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(id=1, revision=0)
+        preferences = Preferences.model_validate(row.preferences or {})
+        if app.casefold() not in {muted.casefold() for muted in preferences.muted_apps}:
+            preferences.muted_apps.append(app)
+        row.preferences = preferences.model_dump(mode="json")
+        row.revision += 1
+        row.updated_at = utcnow()
+        session.add(row)
+
+    def apply_feedback(self, learner: FeedbackLearner) -> list[AppliedFeedback]:
         """Feed every not-yet-applied feedback to `learner`, in arrival order, and persist
         the new offsets and lessons with the applied marks in one transaction; returns
-        the ids of the events answered."""
+        what was answered (the etiquette frees contexts and holds after "not now")."""
         with self._session() as session, session.begin():
             rows = session.execute(
                 select(FeedbackRow, EventRow, DecisionRow)
@@ -392,16 +429,18 @@ class Store:
                 .order_by(FeedbackRow.id)
             ).all()
             now = utcnow()
+            applied: list[AppliedFeedback] = []
             for feedback, event_row, decision in rows:
                 event = _event_from_row(event_row)
                 outcome = Outcome(feedback.outcome)
+                reason = None if feedback.reason is None else Reason(feedback.reason)
                 context = context_of(event)
                 p_model = (
                     decision.p_accept_model
                     if decision.p_accept_model is not None
                     else decision.p_accept
                 )
-                offset = learner.learn(context, decision.p_need * p_model, outcome)
+                offset = learner.learn(context, decision.p_need * p_model, outcome, reason)
                 adjustment = session.get(AdjustmentRow, context) or AdjustmentRow(
                     context=context, updates=0
                 )
@@ -409,10 +448,26 @@ class Store:
                 adjustment.updates += 1
                 adjustment.updated_at = now
                 session.add(adjustment)
-                if lesson := lesson_for(event, outcome):
+                if lesson := lesson_for(event, outcome, reason):
                     session.add(ReflectionRow(context=context, event_id=event.id, lesson=lesson))
                 feedback.applied_at = now
-            return [feedback.event_id for feedback, _, _ in rows]
+                applied.append(AppliedFeedback(event.id, event.time, reason))
+            return applied
+
+    def feedback_reasons(self, event_ids: Sequence[str]) -> dict[str, Reason]:
+        """The latest reason given for each of these offers, where one was."""
+        reasons: dict[str, Reason] = {}
+        with self._session() as session:
+            for event_id, reason in session.execute(
+                select(FeedbackRow.event_id, FeedbackRow.reason)
+                .where(FeedbackRow.event_id.in_(list(event_ids)))
+                .order_by(FeedbackRow.id)
+            ):
+                if reason is None:
+                    reasons.pop(event_id, None)
+                else:
+                    reasons[event_id] = Reason(reason)
+        return reasons
 
     def latest_feedback(self, event_id: str) -> Outcome | None:
         with self._session() as session:
@@ -628,8 +683,12 @@ class Store:
             ).first()
 
     def turned_down_tasks(self, context: str, limit: int = 20) -> list[str]:
-        """Tasks the slow path offered in `context` that the user did not accept."""
-        return self._answered_tasks(context, FeedbackRow.outcome != "accepted", limit)
+        """Tasks the slow path offered in `context` that the user did not accept; an offer
+        answered "not now" is not turned down (the same offer is welcome later)."""
+        not_now = and_(FeedbackRow.reason.is_not(None), FeedbackRow.reason == Reason.NOT_NOW.value)
+        return self._answered_tasks(
+            context, and_(FeedbackRow.outcome != "accepted", not_(not_now)), limit
+        )
 
     def accepted_tasks(self, context: str, limit: int = 20) -> list[str]:
         """Tasks the slow path offered in `context` that the user accepted."""

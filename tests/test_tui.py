@@ -106,7 +106,7 @@ async def test_answering_an_offer_goes_to_memory(store):
     app = FestinaApp(store, GatePolicy())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("r")  # the newest row, an offer, is selected
+        await pilot.press("r", "1")  # the newest row, an offer: rejected, no reason given
         await pilot.pause()
         offer_id = app.activity[0][0].id
         assert feedback_rows(store) == [(offer_id, "rejected")]

@@ -7,6 +7,7 @@ next batch (or at its next start, when none is running).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,9 +23,10 @@ from agent.pidlock import running_pid
 from core.decision import Action, Decision
 from core.events import Event, describe_validation_error
 from gate.policy import GatePolicy
-from memory.feedback import Outcome
+from memory.feedback import Outcome, Reason
 from memory.preferences import Preferences
 from memory.store import Store
+from tui.reasons import RejectReason
 from tui.stats import summarize
 
 REFRESH_S = 1.0
@@ -391,6 +393,24 @@ class FestinaApp(App[None]):
         if decision.final_action is not Action.INTERVENE:
             self.notify("no offer was made on this event", severity="warning")
             return
-        self.store.record_feedback(event.id, _KEYS[key])
-        self.notify(f"{_KEYS[key].value}: the daemon learns from it before its next decision")
+        if _KEYS[key] is Outcome.REJECTED:
+            # Why matters: "not now" holds offers, "never for this app" mutes it...
+            self.push_screen(RejectReason(event.app), partial(self._rejected, event.id))
+            return
+        self._record(event.id, _KEYS[key], None)
+
+    def _rejected(self, event_id: str, choice: str | None) -> None:
+        if choice is None:
+            return  # cancelled: nothing recorded
+        reason = None if choice == "plain" else Reason(choice)
+        self._record(event_id, Outcome.REJECTED, reason)
+
+    def _record(self, event_id: str, outcome: Outcome, reason: Reason | None) -> None:
+        try:
+            self.store.record_feedback(event_id, outcome, reason=reason)
+        except ValueError as error:
+            self.notify(str(error), severity="error")
+            return
+        why = f" ({reason.value.replace('_', ' ')})" if reason else ""
+        self.notify(f"{outcome.value}{why}: the daemon learns from it before its next decision")
         self.refresh_data()
