@@ -10,6 +10,8 @@ import hmac
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 import uvicorn
@@ -17,7 +19,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
@@ -77,10 +79,32 @@ class FeedbackGiven(BaseModel):
         return self
 
 
+class PauseRequest(BaseModel):
+    """Private mode for `minutes`, or until resumed when null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: float | None = Field(None, gt=0)
+
+
+class PauseState(BaseModel):
+    paused: bool
+    paused_until: datetime | None
+
+
+class ForgetRequest(BaseModel):
+    """Forget what happened or arrived in the last `minutes`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(ge=1, le=60 * 24 * 365)
+
+
 class Status(BaseModel):
     source: str
     queued: int
     counts: dict[str, int]
+    paused: bool
 
 
 class _TooLarge(Exception):
@@ -327,7 +351,39 @@ def build_app(
     @app.get("/v1/status", dependencies=[Depends(authorised)])
     async def get_status() -> Status:
         """What this daemon run has taken and decided so far."""
-        return Status(source=ingest.name, queued=ingest.depth, counts=counts())
+        _, preferences = await asyncio.to_thread(store.preferences)
+        return Status(
+            source=ingest.name,
+            queued=ingest.depth,
+            counts=counts(),
+            paused=preferences.paused_at(datetime.now(UTC)),
+        )
+
+    def set_pause(paused: bool, until: datetime | None) -> PauseState:
+        _, current = store.preferences()
+        store.save_preferences(current.model_copy(update={"paused": paused, "paused_until": until}))
+        return PauseState(paused=paused, paused_until=until)
+
+    @app.post("/v1/pause", dependencies=[Depends(authorised)])
+    async def post_pause(request: PauseRequest) -> PauseState:
+        """Private mode: events are only counted, never stored, until resumed (or for
+        `minutes`). Takes hold within half a second."""
+        until = None
+        if request.minutes is not None:
+            until = datetime.now(UTC) + timedelta(minutes=request.minutes)
+        return await asyncio.to_thread(set_pause, True, until)
+
+    @app.post("/v1/resume", dependencies=[Depends(authorised)])
+    async def post_resume() -> PauseState:
+        """End private mode."""
+        return await asyncio.to_thread(set_pause, False, None)
+
+    @app.post("/v1/forget", dependencies=[Depends(authorised)])
+    async def post_forget(request: ForgetRequest) -> dict[str, int]:
+        """Forget the last `minutes`: events, decisions, rejected inputs, lessons quoting
+        them. Returns the rows deleted."""
+        since = datetime.now(UTC) - timedelta(minutes=request.minutes)
+        return await asyncio.to_thread(partial(store.forget, since=since))
 
     return app
 

@@ -30,7 +30,7 @@ from core.decision import Action
 from core.events import describe_validation_error
 from evals.cli import eval_group, gate_eval
 from gate.cli import gate
-from memory.cli import feedback, memory, prefs
+from memory.cli import feedback, memory, pause, prefs, resume
 
 if TYPE_CHECKING:
     from core.decision import Decision
@@ -149,6 +149,11 @@ def daemon_run(
         f"{_count(stats.rejected, 'malformed input')} rejected; {stats.escalated} escalated, "
         f"{_count(stats.intervened, 'offer')} made"
     )
+    if stats.excluded or stats.paused:
+        click.echo(
+            f"not kept: {stats.excluded} excluded by privacy rules, "
+            f"{stats.paused} taken while paused"
+        )
     if stats.intervened:
         _echo_offers_of_last_run(settings, obj.paths)
 
@@ -292,6 +297,8 @@ def daemon_status(obj: Context, as_json: bool) -> None:
                 "decided": run.decided,
                 "duplicates": run.duplicates,
                 "rejected": run.rejected,
+                "excluded": run.excluded,
+                "paused": run.paused,
             },
             "totals": store.totals(),
         }
@@ -434,6 +441,8 @@ cli.add_command(gate)
 cli.add_command(memory)
 cli.add_command(feedback)
 cli.add_command(prefs)
+cli.add_command(pause)
+cli.add_command(resume)
 cli.add_command(eval_group)
 
 

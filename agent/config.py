@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -77,6 +78,17 @@ pending_timeout_s = 600.0
 afk_suppression = true
 # An offer turned down as "not now" holds every offer for this many seconds.
 not_now_s = 1800.0
+
+[privacy]
+# Events never stored, embedded or logged, only counted (applied as they come in):
+# apps by name (any case), window titles and URLs matching a regular expression (searched,
+# any case), e.g. exclude_apps = ["KeePassXC"], exclude_urls = ["^https://bank\\."].
+exclude_apps = []
+exclude_titles = []
+exclude_urls = []
+# Private browsing windows (ActivityWatch's "incognito" flag, or "Incognito", "Private
+# Browsing", "InPrivate" in the title).
+exclude_incognito = true
 
 [activitywatch]
 # Seconds between polls of the ActivityWatch server.
@@ -196,6 +208,25 @@ class EtiquetteSettings(BaseModel):
     not_now_s: float = Field(1800.0, ge=0.0)
 
 
+class PrivacySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exclude_apps: list[str] = Field(default_factory=list)
+    exclude_titles: list[str] = Field(default_factory=list)
+    exclude_urls: list[str] = Field(default_factory=list)
+    exclude_incognito: bool = True
+
+    @field_validator("exclude_titles", "exclude_urls")
+    @classmethod
+    def _valid_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return value
+
+
 class ActivityWatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -241,6 +272,7 @@ class Settings(BaseModel):
     slow_path: SlowPathSettings = Field(default_factory=SlowPathSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     etiquette: EtiquetteSettings = Field(default_factory=EtiquetteSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     activitywatch: ActivityWatchSettings = Field(default_factory=ActivityWatchSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

@@ -65,6 +65,7 @@ def run_foreground(
                 redact_secrets=settings.storage.redact_secrets,
                 retention_days=settings.storage.retention_days,
                 etiquette=settings.etiquette,
+                privacy=settings.privacy,
                 # Every offer drafted, unless no drafter is configured at all.
                 draft_offers=settings.slow_path.backend != "gate-rule",
             ),
@@ -123,13 +124,15 @@ def run_foreground(
             store.close()
         logger.info(
             "daemon finished: accepted=%d decided=%d duplicates=%d rejected=%d "
-            "escalated=%d intervened=%d",
+            "escalated=%d intervened=%d excluded=%d paused=%d",
             stats.accepted,
             stats.decided,
             stats.duplicates,
             stats.rejected,
             stats.escalated,
             stats.intervened,
+            stats.excluded,
+            stats.paused,
         )
         return stats
 

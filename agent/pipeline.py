@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from agent.config import EtiquetteSettings
+from agent.config import EtiquetteSettings, PrivacySettings
 from agent.context import ContextWindows
 from agent.etiquette import Etiquette
+from agent.privacy import ExclusionRules
 from agent.slowpath import SlowPath, Verdict
 from agent.surface import Surface
 from core.decision import Action, Decision
@@ -45,6 +46,8 @@ logger = logging.getLogger("festina.pipeline")
 
 RETENTION_INTERVAL_S = 3600.0
 ANSWER_POLL_S = 1.0
+# How soon a pause (or any preference) set elsewhere takes hold while no event is decided.
+PREFERENCES_POLL_S = 0.5
 # Decisions read back on start to rebuild etiquette (cooldown, pending offers, presence).
 ETIQUETTE_MEMORY = 500
 # Embeddings read back on start: as many as the encoder's cache keeps.
@@ -62,9 +65,14 @@ class PipelineStats:
     decided: int = 0
     escalated: int = 0
     intervened: int = 0
+    # Only counted, never stored: left out by a privacy rule, or taken while paused.
+    excluded: int = 0
+    paused: int = 0
 
     def counts(self) -> RunCounts:
-        return RunCounts(self.accepted, self.duplicates, self.rejected, self.decided)
+        return RunCounts(
+            self.accepted, self.duplicates, self.rejected, self.decided, self.excluded, self.paused
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class PipelineOptions:
     learn_from_feedback: bool = True
     # None: every offer the gate wants is made (evaluations measure the gate alone).
     etiquette: EtiquetteSettings | None = None
+    # What never to take in (apps, titles, URLs, private windows); None: no rules.
+    privacy: PrivacySettings | None = None
     # Decide each batch to the end, slow path included, before scoring the next: a run
     # then never depends on timing (evaluations); the daemon overlaps the two instead.
     lockstep: bool = False
@@ -116,6 +126,9 @@ class Pipeline:
         self._preferences = Preferences()
         self._preferences_revision = -1
         self._etiquette = Etiquette(self.options.etiquette) if self.options.etiquette else None
+        self._exclusions = (
+            ExclusionRules.from_settings(self.options.privacy) if self.options.privacy else None
+        )
         self._stopping = False
         self._abandoned = False
         self._reader: asyncio.Task[None] | None = None
@@ -193,8 +206,10 @@ class Pipeline:
             )
 
         await self._restore_embeddings()
+        await self._refresh_preferences()  # a pause must hold from the very first event
 
         retention = asyncio.create_task(self._retention_loop())
+        preferences = asyncio.create_task(self._preferences_loop())
         answers = asyncio.create_task(self._answers_loop())
         gate_worker = asyncio.create_task(self._gate_loop(gate_queue, slow_queue))
         slow_worker = asyncio.create_task(
@@ -218,6 +233,7 @@ class Pipeline:
         finally:
             retention.cancel()
             answers.cancel()
+            preferences.cancel()
             await self.source.close()
             status = "failed" if failure else ("interrupted" if self._stopping else "completed")
             await self._in(
@@ -265,9 +281,35 @@ class Pipeline:
                 logger.exception("the slow path failed to act on an answer")
             await asyncio.sleep(ANSWER_POLL_S)
 
+    async def _preferences_loop(self) -> None:
+        """Notice a pause, a resume or other changes even while no event is decided."""
+        while True:
+            await asyncio.sleep(PREFERENCES_POLL_S)
+            try:
+                await self._refresh_preferences()
+            except Exception:
+                logger.exception("reading the preferences failed")
+
+    def _left_out(self, event: Event) -> bool:
+        """Privacy before storage: an event taken while paused or matching an exclusion
+        rule is counted and dropped here, before redaction, storage, embedding or any log
+        line could see it."""
+        if self._preferences.paused_at(datetime.now(UTC)):
+            self.stats.paused += 1
+        elif self._exclusions is not None and self._exclusions.rule_for(event):
+            self.stats.excluded += 1
+        else:
+            return False
+        # Settled for whoever sent it: nothing of it will ever be stored.
+        assert event.id is not None
+        self.source.recorded([event.id])
+        return True
+
     async def _read(self, gate_queue: asyncio.Queue[Event | None]) -> None:
         # Replays pace themselves (JsonlSource's speed); live events are taken as they come.
         async for item in self.source.items():
+            if isinstance(item, Event) and self._left_out(item):
+                continue
             if isinstance(item, Rejection):
                 self.stats.rejected += 1
                 logger.warning("rejected %s:%d: %s", item.source, item.position, item.reason)

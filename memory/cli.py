@@ -45,6 +45,11 @@ def memory_export(obj: Any, output: Path | None) -> None:
 @click.option("--older-than-days", type=click.IntRange(0), help="Stored more than N days ago.")
 @click.option("--before", type=click.DateTime(), help="Stored before this date/time (UTC).")
 @click.option("--source", help="Only events and inputs from this source.")
+@click.option(
+    "--last-minutes",
+    type=click.IntRange(1),
+    help="What happened or arrived in the last N minutes (with the lessons quoting it).",
+)
 @click.option("--all", "everything", is_flag=True, help="Everything (needs --yes).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
@@ -53,18 +58,32 @@ def memory_forget(
     older_than_days: int | None,
     before: datetime | None,
     source: str | None,
+    last_minutes: int | None,
     everything: bool,
     yes: bool,
 ) -> None:
     """Delete remembered events, their decisions, and rejected inputs."""
     if older_than_days is not None and before is not None:
         raise click.UsageError("use --older-than-days or --before, not both")
+    if last_minutes is not None:
+        if before is not None or older_than_days is not None or everything:
+            raise click.UsageError("--last-minutes goes alone (or with --source)")
+        store = obj.open_store()
+        try:
+            since = datetime.now(UTC) - timedelta(minutes=last_minutes)
+            deleted = store.forget(since=since, source=source)
+        finally:
+            store.close()
+        click.echo("forgot " + ", ".join(f"{count} {name}" for name, count in deleted.items()))
+        return
     if older_than_days is not None:
         before = datetime.now(UTC) - timedelta(days=older_than_days)
     elif before is not None:
         before = before.replace(tzinfo=UTC)
     if before is None and source is None and not everything:
-        raise click.UsageError("say what to forget: --older-than-days, --before, --source or --all")
+        raise click.UsageError(
+            "say what to forget: --older-than-days, --before, --last-minutes, --source or --all"
+        )
     if everything and not yes:
         click.confirm("Forget everything festina remembers?", abort=True)
     store = obj.open_store()
@@ -304,3 +323,29 @@ def prefs_quiet(obj: Any, windows: tuple[str, ...]) -> None:
             raise click.UsageError(f"{window!r}: expected HH:MM-HH:MM")
         parsed.append({"start": start, "end": end})
     _update_preferences(obj, quiet_hours=parsed)
+
+
+@click.command("pause")
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Resume by itself after this long (default: until `festina resume`).",
+)
+@click.pass_obj
+def pause(obj: Any, minutes: float | None) -> None:
+    """Private mode: take in nothing (events are only counted) until resumed."""
+    until = None if minutes is None else datetime.now(UTC) + timedelta(minutes=minutes)
+    _update_preferences(obj, paused=True, paused_until=until)
+    click.echo(
+        "paused until `festina resume`"
+        if until is None
+        else f"paused until {until.astimezone():%H:%M} (local time)"
+    )
+
+
+@click.command("resume")
+@click.pass_obj
+def resume(obj: Any) -> None:
+    """End private mode: take in events again."""
+    _update_preferences(obj, paused=False, paused_until=None)
+    click.echo("resumed")

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    model_validator,
+)
 
 from core.events import Event
 from gate.policy import GatePolicy
@@ -47,6 +54,14 @@ class Preferences(BaseModel):
     do_not_disturb: bool = False
     muted_apps: list[str] = Field(default_factory=list)
     quiet_hours: list[QuietHours] = Field(default_factory=list)
+    # Private mode: while paused, festina takes in nothing at all (events are only counted).
+    paused: bool = False
+    # When the pause ends by itself; None with `paused`: until resumed.
+    paused_until: AwareDatetime | None = None
+
+    def paused_at(self, now: datetime) -> bool:
+        """Whether festina is paused at `now` (wall-clock time)."""
+        return self.paused and (self.paused_until is None or now < self.paused_until)
 
     def policy(self, base: GatePolicy) -> GatePolicy:
         """`base` with any costs or delta the user set."""

@@ -116,6 +116,9 @@ class RunRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     decided: Mapped[int] = mapped_column(Integer, default=0)
+    # Events only counted, never stored: excluded by a privacy rule, or taken while paused.
+    excluded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FeedbackRow(Base):

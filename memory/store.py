@@ -12,7 +12,18 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, not_, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.decision import Action, Decision
@@ -55,6 +66,8 @@ class RunCounts:
     duplicates: int = 0
     rejected: int = 0
     decided: int = 0
+    excluded: int = 0
+    paused: int = 0
 
 
 def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -292,18 +305,27 @@ class Store:
             )
 
     def forget(
-        self, *, before: datetime | None = None, source: str | None = None
+        self,
+        *,
+        before: datetime | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
     ) -> dict[str, int]:
         """Delete events (with their decisions) and rejected inputs stored before `before`
         and/or from `source`; with neither, delete them all. Returns rows deleted.
 
         Age counts from when festina received a row, not from the event's own time, so a
-        replayed old trace is kept as long as a live event would be."""
+        replayed old trace is kept as long as a live event would be. `since` ("forget the
+        last N minutes") takes both: what happened or arrived since then. Lessons quoting
+        an event forgotten this way are deleted with it."""
         event_filter = [EventRow.id.is_not(None)]
         rejection_filter = [RejectedInputRow.id.is_not(None)]
         if before is not None:
             event_filter.append(EventRow.received_at < before)
             rejection_filter.append(RejectedInputRow.received_at < before)
+        if since is not None:
+            event_filter.append(or_(EventRow.received_at >= since, EventRow.time >= since))
+            rejection_filter.append(RejectedInputRow.received_at >= since)
         if source is not None:
             event_filter.append(EventRow.source == source)
             rejection_filter.append(RejectedInputRow.source == source)
@@ -313,6 +335,8 @@ class Store:
             session.execute(delete(EpisodeVectorRow).where(EpisodeVectorRow.event_id.in_(doomed)))
             session.execute(delete(DeliberationRow).where(DeliberationRow.event_id.in_(doomed)))
             session.execute(delete(ConfirmationRow).where(ConfirmationRow.event_id.in_(doomed)))
+            if since is not None:
+                session.execute(delete(ReflectionRow).where(ReflectionRow.event_id.in_(doomed)))
             session.execute(
                 update(ReflectionRow)
                 .where(ReflectionRow.event_id.in_(doomed))

@@ -7,6 +7,7 @@ next batch (or at its next start, when none is running).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -74,6 +75,7 @@ class FestinaApp(App[None]):
         Binding("y", "confirm(True)", "Run step"),
         Binding("n", "confirm(False)", "Skip step"),
         Binding("d", "toggle_dnd", "Do not disturb"),
+        Binding("p", "toggle_pause", "Pause/resume"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -146,9 +148,14 @@ class FestinaApp(App[None]):
             self._redraw_feed()
             self._redraw_stats()
         pid = running_pid(self.pid_file) if self.pid_file else None
+        paused = (
+            " · PAUSED (private mode: nothing is kept; p resumes)"
+            if self.preferences.paused_at(datetime.now(UTC))
+            else ""
+        )
         self.sub_title = (
             f"daemon {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
-            f" · preferences rev {revision}"
+            f" · preferences rev {revision}{paused}"
         )
         self._redraw_detail()
 
@@ -360,6 +367,12 @@ class FestinaApp(App[None]):
                 update={"do_not_disturb": not self.preferences.do_not_disturb}
             )
         )
+
+    def action_toggle_pause(self) -> None:
+        """Private mode on (until resumed) or off."""
+        paused = self.preferences.paused_at(datetime.now(UTC))
+        self._save(self.preferences.model_copy(update={"paused": not paused, "paused_until": None}))
+        self.refresh_data()
 
     def _save(self, preferences: Preferences) -> None:
         revision = self.store.save_preferences(preferences)
