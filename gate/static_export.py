@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gate.encoder_export import ENCODER_FILE, ONNX_OPSET, TOKENIZER_FILE
+from gate.encoder_export import ENCODER_FILE, ONNX_OPSET, TOKENIZER_FILE, require_torch
 
 STATIC_PREFIX = "static:"
 DIMENSIONS = 256
@@ -105,6 +105,7 @@ def _export_graph(table: np.ndarray, target: Path) -> None:
 def export_static_encoder(source: str | Path, target_dir: Path) -> Path:
     """Distil the Hugging Face encoder at `source` (a local folder or hub id) and write
     `target_dir/encoder.onnx` with its tokenizer."""
+    require_torch("distilling static token vectors")
     from transformers import AutoTokenizer
 
     target_dir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from gate.bert_onnx import build_encoder, can_build
 from gate.data import load_traces
 from gate.encoder import OnnxEncoder
 from gate.encoder_export import bundled_minilm_path, export_encoder
+from tests.helpers import FESTINA_WITHOUT_TORCH
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +61,23 @@ def test_only_local_bert_checkpoints_are_built_without_torch(minilm, tmp_path):
     assert not can_build(other)
     with pytest.raises(ValueError, match="not a local BERT checkpoint"):
         build_encoder(other, tmp_path / "out")
+
+
+def test_without_torch_the_train_only_encoders_are_refused_with_the_extra_to_install(
+    minilm, proactivebench, tmp_path
+):
+    for args in (
+        ["gate", "train", "--data", str(proactivebench), "--encoder", "static"],
+        ["gate", "export", str(tmp_path / "out"), "--encoder", "static"],
+    ):
+        result = subprocess.run(
+            [*FESTINA_WITHOUT_TORCH, *args],
+            env={**os.environ, "FESTINA_HOME": str(tmp_path / "home")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Error: distilling static token vectors needs torch" in result.stderr
+        assert "'.[train]'" in result.stderr
+        assert "Traceback" not in result.stderr
