@@ -22,7 +22,11 @@ from core.events import EventKind
 from core.offer import PlannedCall
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
-_READING_WORK = re.compile(r"\b(reads?|reading|scroll\w*|review\w*|article|documentation)\b", re.I)
+_IDLE = re.compile(
+    r"\b(switch(ed|es)?( back)? to|return(ed|s)? to|remain(ed|s)? (active|focused|in|on)|"
+    r"paus(ed|es) (their|the) activity|continu(ed|es) (working|using|to use))\b",
+    re.I,
+)
 MAX_NOTE_LINES = 8
 OUTLINE_SOURCE_CHARS = 20_000
 
@@ -300,10 +304,13 @@ def _session_note(facts: Facts) -> Candidate | None:
     """The weakest offer, for a moment the gate judged worth an offer but no sharper
     template fits: keep a note of what the user is in the middle of."""
     where = facts.event.app or facts.kind.value
-    # A bare switch ("switched to the web browser") says nothing yet: only work in
-    # progress is worth resuming.
     now = facts.now
-    if not (now.writing or now.file or now.subject or _READING_WORK.search(now.summary)):
+    if now.query or now.error or now.file or now.subject:
+        return None  # a sharper template has what it needs
+    # A bare switch or pause ("switched to the web browser") says nothing yet: only work
+    # in progress is worth resuming.
+    text = facts.event.text or now.summary
+    if _IDLE.search(text) and len(text) < 90:
         return None
     return Candidate(
         key="session-note",
