@@ -78,11 +78,29 @@ pending_timeout_s = 600.0
 afk_suppression = true
 # An offer turned down as "not now" holds every offer for this many seconds.
 not_now_s = 1800.0
+# No offer during a call, a screen share or a full-screen presentation: seen as an app in
+# front (names, any case), a window title (regular expressions, any case), or a watcher's
+# attribute (call, screen_share, presentation or fullscreen set to true). A sighting holds
+# for busy_hold_s seconds, so looking at another window during a call still counts.
+busy_apps = ["zoom", "zoom.us", "Microsoft Teams", "Webex", "Skype", "FaceTime", "Jitsi Meet"]
+busy_titles = [
+    'zoom meeting', 'meet\\.google\\.com', 'is sharing your screen', 'you are (screen )?sharing',
+    'slide ?show', 'presenter view', 'presenting',
+]
+busy_hold_s = 300.0
+# Never offer the same thing twice within this many seconds: an offer on activity whose
+# embedding (the gate's encoder) is at least repeat_similarity (cosine) like an offered
+# one is held back; 0 turns this off. Without an encoder, equal summaries count.
+repeat_window_s = 3600.0
+repeat_similarity = 0.9
+# At most this many offers a day (local calendar day); 0: no cap.
+max_offers_per_day = 20
 
 [privacy]
 # Events never stored, embedded or logged, only counted (applied as they come in):
 # apps by name (any case), window titles and URLs matching a regular expression (searched,
-# any case), e.g. exclude_apps = ["KeePassXC"], exclude_urls = ["^https://bank\\."].
+# any case), e.g. exclude_apps = ["KeePassXC"], exclude_urls = ['^https://bank\\.']
+# (single quotes keep a pattern's backslashes).
 exclude_apps = []
 exclude_titles = []
 exclude_urls = []
@@ -206,6 +224,42 @@ class EtiquetteSettings(BaseModel):
     pending_timeout_s: float = Field(600.0, ge=0.0)
     afk_suppression: bool = True
     not_now_s: float = Field(1800.0, ge=0.0)
+    busy_apps: list[str] = Field(
+        default_factory=lambda: [
+            "zoom",
+            "zoom.us",
+            "Microsoft Teams",
+            "Webex",
+            "Skype",
+            "FaceTime",
+            "Jitsi Meet",
+        ]
+    )
+    busy_titles: list[str] = Field(
+        default_factory=lambda: [
+            "zoom meeting",
+            "meet\\.google\\.com",
+            "is sharing your screen",
+            "you are (screen )?sharing",
+            "slide ?show",
+            "presenter view",
+            "presenting",
+        ]
+    )
+    busy_hold_s: float = Field(300.0, ge=0.0)
+    repeat_window_s: float = Field(3600.0, ge=0.0)
+    repeat_similarity: float = Field(0.9, gt=0.0, le=1.0)
+    max_offers_per_day: int = Field(20, ge=0)
+
+    @field_validator("busy_titles")
+    @classmethod
+    def _valid_busy_titles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return value
 
 
 class PrivacySettings(BaseModel):

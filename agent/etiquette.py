@@ -1,4 +1,5 @@
-"""Manners on top of the gate: not too often, not while away, one question at a time.
+"""Manners on top of the gate: not too often, not while away, one question at a time,
+not during a call, never the same thing twice in a while, not past a daily cap.
 
 The gate says whether an offer is worth making; etiquette says whether now is the time.
 All clocks here are event time, so a replay behaves as the live day did. The state is
@@ -8,11 +9,15 @@ forget an offer still waiting for its answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from agent.config import EtiquetteSettings
+from agent.interruptions import InterruptionDetector
+from agent.repeats import OfferHistory
 from core.events import Event, EventKind
 from memory.feedback import context_of
 
@@ -30,11 +35,18 @@ class Etiquette:
     held_until: datetime | None = None
     # context -> (event id, when) of the offer still waiting for an answer there
     pending: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    busy: InterruptionDetector = field(init=False)
+    history: OfferHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.busy = InterruptionDetector(self.settings)
+        self.history = OfferHistory(self.settings)
 
     def observe(self, event: Event) -> None:
         """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
         if self.latest is None or event.time > self.latest:
             self.latest = event.time
+        self.busy.observe(event)
         if event.kind is not EventKind.AFK:
             return
         status = event.attributes.get("status")
@@ -43,13 +55,16 @@ class Etiquette:
         elif status == "not-afk":
             self.away_since = None
 
-    def hold_reason(self, event: Event) -> str | None:
-        """Why an offer on `event` must not be made now, or None."""
+    def hold_reason(self, event: Event, vector: np.ndarray | None = None) -> str | None:
+        """Why an offer on `event` (embedded as `vector`, when the gate embeds) must not be
+        made now, or None."""
         now = event.time
         if self.settings.afk_suppression and self.away_since is not None:
             return f"user away since {self.away_since:%H:%M:%S}"
         if self.held_until is not None and now < self.held_until:
             return f"the user said 'not now'; offers wait until {self.held_until:%H:%M:%S}"
+        if busy := self.busy.busy_reason(now):
+            return f"not during {busy}"
         pending = self.pending.get(context_of(event))
         if pending is not None:
             event_id, since = pending
@@ -59,6 +74,10 @@ class Etiquette:
             quiet_for = (now - self.last_offer_at).total_seconds()
             if 0 <= quiet_for < self.settings.cooldown_s:
                 return f"cooldown: last offer {quiet_for:.0f}s ago"
+        if (like := self.history.repeat_of(event, vector)) is not None:
+            return f"a like offer was made at {like:%H:%M:%S}, within the repeat window"
+        if self.history.over_cap(event):
+            return f"daily cap: {self.settings.max_offers_per_day} offers made today"
         return None
 
     def reserve(self, event: Event) -> None:
@@ -66,14 +85,17 @@ class Etiquette:
         assert event.id is not None
         self.pending[context_of(event)] = (event.id, event.time)
 
-    def offered(self, event: Event) -> None:
-        """An offer was made on `event`."""
+    def offered(self, event: Event, vector: np.ndarray | None = None) -> None:
+        """An offer was made on `event` (or reserved for the slow path to make)."""
         self.reserve(event)
+        self.history.made(event, vector)
         if self.last_offer_at is None or event.time > self.last_offer_at:
             self.last_offer_at = event.time
 
     def withdrawn(self, event: Event) -> None:
         """The slow path decided against the offer its context was held for."""
+        if event.id:
+            self.history.unmade(event.id)
         self.answered([event.id] if event.id else [])
 
     def not_now(self, offered_at: datetime) -> None:
@@ -84,13 +106,19 @@ class Etiquette:
         if self.held_until is None or until > self.held_until:
             self.held_until = until
 
-    def restore(self, history: Iterable[tuple[Event, bool, bool, bool]]) -> None:
+    def restore(
+        self,
+        history: Iterable[tuple[Event, bool, bool, bool]],
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
         """Rebuild the state after a restart from what memory holds, oldest first:
-        (event, an offer was made on it, the user answered it, answered "not now")."""
+        (event, an offer was made on it, the user answered it, answered "not now"), with
+        the offered events' embeddings where memory has them."""
+        vectors = vectors or {}
         for event, offered, answered, not_now in history:
             self.observe(event)
             if offered:
-                self.offered(event)
+                self.offered(event, vectors.get(event.id or ""))
                 if answered:
                     self.answered([event.id] if event.id else [])
                 if not_now:

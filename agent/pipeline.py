@@ -195,14 +195,25 @@ class Pipeline:
             reasons = await self._in(
                 self._db_thread, self.store.feedback_reasons, [e.id for e, _, _ in recent]
             )
-            self._etiquette.restore(
-                (
-                    event,
-                    decision.final_action is Action.INTERVENE,
-                    answer is not None,
-                    reasons.get(event.id) is Reason.NOT_NOW,
+            offered = [e.id for e, d, _ in recent if d.final_action is Action.INTERVENE]
+            vectors = (
+                await self._in(
+                    self._db_thread, self.store.event_vectors, offered, self.gate.encoder_id
                 )
-                for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
+                if isinstance(self.gate, Embedder)
+                else {}
+            )
+            self._etiquette.restore(
+                [
+                    (
+                        event,
+                        decision.final_action is Action.INTERVENE,
+                        answer is not None,
+                        reasons.get(event.id) is Reason.NOT_NOW,
+                    )
+                    for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
+                ],
+                vectors,
             )
 
         await self._restore_embeddings()
@@ -365,9 +376,10 @@ class Pipeline:
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
         vectors = await self._embed(fresh)
+        matrix = None if vectors is None else vectors[1]
         decisions = [
-            self._decide(item, result, latency_ms)
-            for item, result in zip(fresh, scored, strict=True)
+            self._decide(item, result, latency_ms, None if matrix is None else matrix[i])
+            for i, (item, result) in enumerate(zip(fresh, scored, strict=True))
         ]
         room = slow_queue.maxsize - slow_queue.qsize()
         for index, (item, decision) in enumerate(zip(fresh, decisions, strict=True)):
@@ -455,7 +467,17 @@ class Pipeline:
                 results.append(error)
         return results
 
-    def _decide(self, item: Event, result: GateScores | Exception, latency_ms: float) -> Decision:
+    def _decide(
+        self,
+        item: Event,
+        result: GateScores | Exception,
+        latency_ms: float,
+        vector: np.ndarray | None = None,
+    ) -> Decision:
+        """The one chain an event's decision goes through: the gate's scores and rule,
+        then the user's preferences, then etiquette (away, not now, a call, pending offer,
+        cooldown, repeats, the daily cap); what is left is made, or drafted by the slow
+        path."""
         if self._etiquette is not None:
             self._etiquette.observe(item)
         policy = self.effective_policy()
@@ -493,7 +515,7 @@ class Pipeline:
                 **common, **scores, final_action=Action.SILENT, decided_by="preferences", reason=why
             )
         if self._etiquette is not None and action is not Action.SILENT:
-            if why := self._etiquette.hold_reason(item):
+            if why := self._etiquette.hold_reason(item, vector):
                 return Decision(
                     **common,
                     **scores,
@@ -502,7 +524,7 @@ class Pipeline:
                     reason=why,
                 )
             # An escalation holds the context too: the slow path may make the offer.
-            self._etiquette.offered(item)
+            self._etiquette.offered(item, vector)
         resolved = action is Action.SILENT or (
             action is Action.INTERVENE and not self.options.draft_offers
         )

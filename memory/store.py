@@ -585,6 +585,17 @@ class Store:
             matrix,
         )
 
+    def event_vectors(self, event_ids: Sequence[str], encoder: str) -> dict[str, np.ndarray]:
+        """The vectors `encoder` stored for these events, by event id."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EpisodeVectorRow.event_id, EpisodeVectorRow.vector).where(
+                    EpisodeVectorRow.encoder == encoder,
+                    EpisodeVectorRow.event_id.in_(list(event_ids)),
+                )
+            ).all()
+        return {event_id: np.frombuffer(vector, dtype=np.float32) for event_id, vector in rows}
+
     def recent_embeddings(self, encoder: str, limit: int) -> tuple[list[str], np.ndarray]:
         """The event summaries and vectors `encoder` stored last (at most `limit`, oldest
         first): what a restarted gate would otherwise embed again."""

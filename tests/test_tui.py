@@ -182,6 +182,9 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
     """The whole loop: a daemon replays a trace; the dashboard shows its decisions, an
     offer is accepted, costs change, and the decisions after that use the new costs."""
     home = tmp_path / "home"
+    home.mkdir()
+    # Offers all along (three recurring searches would otherwise be offered once an hour).
+    (home / "config.toml").write_text("[etiquette]\nrepeat_window_s = 0\n", encoding="utf-8")
     trace = write_jsonl(
         tmp_path / "trace.jsonl",
         [
@@ -230,8 +233,9 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
             await pilot.pause()
             saved_at = store.preferences()
             assert saved_at[1].cost_missed_help == 50.0
-            seen = len(app.activity)
-            await until(pilot, app, lambda: len(app.activity) >= seen + 10)
+            # Ten decisions after the change (the feed shows at most 200, so count memory).
+            seen = store.totals()["events"]
+            await until(pilot, app, lambda: store.totals()["events"] >= seen + 10)
             assert any(answer == "accepted" for _, _, answer in app.activity)
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -240,9 +244,9 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
     # Decisions made after the change use C_FN = 50 (the daemon picks it up between batches).
     newest = newest_first[:5]
     for d in newest:
-        assert d.tau == pytest.approx(1.0 / (1.0 + d.p_need * 50.0))
+        assert d.tau == pytest.approx(GatePolicy(cost_missed_help=50.0).threshold(d.p_need))
     oldest = newest_first[-1]
-    assert oldest.tau == pytest.approx(1.0 / (1.0 + oldest.p_need * 3.0))
+    assert oldest.tau == pytest.approx(GatePolicy(cost_missed_help=3.0).threshold(oldest.p_need))
 
 
 async def test_the_slow_path_trace_of_a_selected_decision(store):

@@ -1,0 +1,78 @@
+"""Offers already made, for two manners: never the same thing twice within a period, and
+no more than a daily number of offers.
+
+"The same thing" is judged with the gate's encoder: an offer whose event embeds within
+`repeat_similarity` (cosine) of an offered one is a repeat. Without an encoder (the
+untrained cue gate) the events' summaries must be equal, ignoring case and spacing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from agent.config import EtiquetteSettings
+from core.events import Event
+
+
+def _key(event: Event) -> str:
+    return " ".join(event.summary().casefold().split())
+
+
+@dataclass
+class OfferHistory:
+    settings: EtiquetteSettings
+    # event id -> (when, summary key, unit vector or None) of offers within the window
+    recent: dict[str, tuple[datetime, str, np.ndarray | None]] = field(default_factory=dict)
+    # event ids of offers made, by the local day of their event
+    per_day: dict[date, set[str]] = field(default_factory=dict)
+
+    def repeat_of(self, event: Event, vector: np.ndarray | None) -> datetime | None:
+        """When an offer like one on `event` was last made within the window, or None."""
+        window = timedelta(seconds=self.settings.repeat_window_s)
+        key = _key(event)
+        unit = _unit(vector)
+        for when, other_key, other in self.recent.values():
+            if not timedelta(0) <= event.time - when < window:
+                continue
+            if key == other_key:
+                return when
+            comparable = unit is not None and other is not None and other.shape == unit.shape
+            if comparable and float(unit @ other) >= self.settings.repeat_similarity:
+                return when
+        return None
+
+    def over_cap(self, event: Event) -> bool:
+        cap = self.settings.max_offers_per_day
+        return cap > 0 and len(self.per_day.get(_day(event.time), ())) >= cap
+
+    def made(self, event: Event, vector: np.ndarray | None) -> None:
+        """An offer was made (or reserved for the slow path) on `event`; once per event."""
+        assert event.id is not None
+        self.per_day.setdefault(_day(event.time), set()).add(event.id)
+        if event.id not in self.recent:
+            self.recent[event.id] = (event.time, _key(event), _unit(vector))
+        horizon = event.time - timedelta(seconds=self.settings.repeat_window_s)
+        self.recent = {k: v for k, v in self.recent.items() if v[0] >= horizon}
+        for day in [d for d in self.per_day if d < _day(event.time) - timedelta(days=1)]:
+            del self.per_day[day]
+
+    def unmade(self, event_id: str) -> None:
+        """The offer reserved on this event was not made after all."""
+        self.recent.pop(event_id, None)
+        for offers in self.per_day.values():
+            offers.discard(event_id)
+
+
+def _day(moment: datetime) -> date:
+    # The user's day: local calendar date of the event.
+    return moment.astimezone().date()
+
+
+def _unit(vector: np.ndarray | None) -> np.ndarray | None:
+    if vector is None:
+        return None
+    norm = float(np.linalg.norm(vector))
+    return None if norm == 0.0 else (vector / norm).astype(np.float32)
