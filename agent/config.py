@@ -108,6 +108,12 @@ exclude_urls = []
 # Browsing", "InPrivate" in the title).
 exclude_incognito = true
 
+[notifications]
+# Show each offer as a desktop notification (freedesktop notifications over D-Bus), with
+# Accept and Reject buttons where the notification server shows them. Without a desktop
+# session (no D-Bus session bus) nothing is shown; the log and the dashboard still are.
+desktop = true
+
 [activitywatch]
 # Seconds between polls of the ActivityWatch server.
 poll_s = 1.0
@@ -281,6 +287,12 @@ class PrivacySettings(BaseModel):
         return value
 
 
+class NotificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    desktop: bool = True
+
+
 class ActivityWatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -327,6 +339,7 @@ class Settings(BaseModel):
     gate: GateSettings = Field(default_factory=GateSettings)
     etiquette: EtiquetteSettings = Field(default_factory=EtiquetteSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     activitywatch: ActivityWatchSettings = Field(default_factory=ActivityWatchSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

@@ -13,16 +13,26 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.logs import configure_logging
+from agent.notify import DesktopSurface, Surfaces
 from agent.paths import FestinaPaths
 from agent.pidlock import PidLock
 from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
 from agent.slowpath.factory import build_slow_path
 from agent.sources import open_sources
-from agent.surface import LogSurface
+from agent.surface import LogSurface, Surface
 from gate.loader import load_gate
 from memory.store import Store
 
 logger = logging.getLogger("festina.daemon")
+
+
+def surfaces(settings: Settings, store: Store) -> Surface:
+    """Where offers reach the user: the log, and desktop notifications when enabled
+    (silently none on a machine without a desktop session)."""
+    if not settings.notifications.desktop:
+        return LogSurface()
+    desktop = DesktopSurface(lambda event_id, outcome: store.record_feedback(event_id, outcome))
+    return Surfaces(LogSurface(), desktop) if desktop.enabled else LogSurface()
 
 
 def database_url(settings: Settings, paths: FestinaPaths) -> str:
@@ -56,7 +66,7 @@ def run_foreground(
             policy=settings.gate.policy(),
             store=store,
             slow_path=slow_path,
-            surface=LogSurface(),
+            surface=surfaces(settings, store),
             options=PipelineOptions(
                 queue_size=settings.daemon.queue_size,
                 slow_queue_size=settings.slow_path.max_waiting,

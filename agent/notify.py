@@ -1,0 +1,111 @@
+"""Offers as desktop notifications (freedesktop notifications over D-Bus, through the
+desktop-notifier library), with Accept and Reject buttons where the notification server
+shows actions; the answer goes to memory like one given in the dashboard.
+
+On a machine with no desktop session (no D-Bus session bus: a server, CI, a container)
+the surface stays silent and says so once in the log at DEBUG; so it does when the bus
+has no notification server. The log line and the dashboard still carry every offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from core.decision import Decision
+from core.events import Event
+from memory.feedback import Outcome
+
+logger = logging.getLogger("festina.notify")
+
+Answer = Callable[[str, Outcome], None]
+TITLE = "festina offers help"
+
+
+def has_desktop_session(environ: dict[str, str] | None = None) -> bool:
+    """A session bus to send notifications over (freedesktop notifications need one)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("DBUS_SESSION_BUS_ADDRESS"))
+
+
+class DesktopSurface:
+    """Shows each offer as a desktop notification; `answer(event_id, outcome)` records the
+    button pressed. Never raises: a notification that cannot be shown costs nothing."""
+
+    def __init__(self, answer: Answer, *, environ: dict[str, str] | None = None) -> None:
+        self._answer = answer
+        self._notifier: Any = None
+        self._sending: set[asyncio.Task[None]] = set()
+        if not has_desktop_session(environ):
+            logger.debug("no desktop session (no D-Bus session bus): no notifications")
+            return
+        try:
+            from desktop_notifier import DesktopNotifier
+        except ImportError:
+            logger.debug("desktop-notifier is not installed: no notifications")
+            return
+        self._notifier = DesktopNotifier(app_name="festina")
+
+    @property
+    def enabled(self) -> bool:
+        return self._notifier is not None
+
+    def offer(self, event: Event, decision: Decision) -> None:
+        if self._notifier is None:
+            return
+        task = asyncio.ensure_future(self._send(event, decision))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def wait_sent(self) -> None:
+        """Until every notification started has gone out (or failed)."""
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def _send(self, event: Event, decision: Decision) -> None:
+        from desktop_notifier import Button, Capability
+
+        assert event.id is not None
+        event_id = event.id
+        offer = decision.offer
+        message = offer.speak if offer else f"Help with: {event.summary()[:200]}"
+        try:
+            # Buttons only where the server shows actions; elsewhere they would be dropped
+            # silently, and the notification would promise an answer it cannot take.
+            buttons = (
+                [
+                    Button("Accept", on_pressed=lambda: self._pressed(event_id, Outcome.ACCEPTED)),
+                    Button("Reject", on_pressed=lambda: self._pressed(event_id, Outcome.REJECTED)),
+                ]
+                if Capability.BUTTONS in await self._notifier.get_capabilities()
+                else []
+            )
+            await self._notifier.send(title=TITLE, message=message, buttons=buttons)
+        except Exception as error:
+            # No notification server on the bus, or it went away: stop trying.
+            logger.debug("desktop notifications off: %r", error)
+            self._notifier = None
+
+    def _pressed(self, event_id: str, outcome: Outcome) -> None:
+        try:
+            self._answer(event_id, outcome)
+        except Exception:
+            logger.exception("recording the answer from a notification failed")
+
+
+class Surfaces:
+    """Several surfaces as one: each offer goes to all; one failing costs the others
+    nothing."""
+
+    def __init__(self, *surfaces: Any) -> None:
+        self.surfaces = surfaces
+
+    def offer(self, event: Event, decision: Decision) -> None:
+        for surface in self.surfaces:
+            try:
+                surface.offer(event, decision)
+            except Exception:
+                logger.exception("a surface failed to show the offer on %s", event.id)

@@ -1,0 +1,111 @@
+"""Offers as desktop notifications: shown over a real (private) D-Bus session to a
+freedesktop notification server, answered with its buttons, skipped without a desktop."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from agent.config import Settings
+from agent.daemon import surfaces
+from agent.notify import TITLE, DesktopSurface, Surfaces
+from agent.surface import LogSurface
+from core.decision import Action
+from core.events import Event
+from core.sources import StaticSource
+from memory.feedback import Outcome
+from tests.helpers import eventually, make_pipeline
+from tests.notification_server import notification_server, session_bus
+
+START = 1_700_000_000.0
+
+
+def _event(i: int, text: str) -> Event:
+    return Event.model_validate(
+        {"time": START + i * 600, "source": "t", "kind": "editor", "app": "Editor", "text": text}
+    )
+
+
+@pytest.fixture
+def bus(monkeypatch):
+    with session_bus() as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        yield address
+
+
+async def test_an_offer_is_a_notification_and_its_buttons_answer_it(tmp_path, bus):
+    async with notification_server(bus) as server:
+        url = f"sqlite:///{tmp_path / 'f.db'}"
+        answers: list[tuple[str, Outcome]] = []
+        desktop = DesktopSurface(lambda event_id, outcome: answers.append((event_id, outcome)))
+        assert desktop.enabled
+        events = [_event(0, "I need help with names.rb"), _event(1, "I need help with notes")]
+        pipeline, store = make_pipeline(url, StaticSource(events), surface=desktop)
+        await pipeline.run()
+        await desktop.wait_sent()
+        assert [shown.title for shown in server.shown] == [TITLE, TITLE]
+        assert "names.rb" in server.shown[0].body
+        assert sorted(server.shown[0].actions.values()) == ["", "Accept", "Reject"]
+        server.press(server.shown[0], "Accept")
+        server.press(server.shown[1], "Reject")
+        await eventually(lambda: len(answers) == 2, timeout=10)
+        assert answers == [(events[0].id, Outcome.ACCEPTED), (events[1].id, Outcome.REJECTED)]
+        store.close()
+
+
+async def test_the_daemon_s_notification_buttons_record_feedback(tmp_path, bus):
+    async with notification_server(bus) as server:
+        url = f"sqlite:///{tmp_path / 'f.db'}"
+        pipeline, store = make_pipeline(url, StaticSource([_event(0, "I need help")]))
+        pipeline.surface = surfaces(Settings(), store)
+        assert isinstance(pipeline.surface, Surfaces)
+        await pipeline.run()
+        await eventually(lambda: len(server.shown) == 1, timeout=10)
+        server.press(server.shown[0], "Reject")
+        event_id = _event(0, "I need help").id
+        await eventually(lambda: store.latest_feedback(event_id) is Outcome.REJECTED, timeout=10)
+        store.close()
+
+
+async def test_a_server_without_actions_gets_a_plain_notification(tmp_path, bus):
+    async with notification_server(bus, actions=False) as server:
+        desktop = DesktopSurface(lambda *_: None)
+        pipeline, store = make_pipeline(
+            f"sqlite:///{tmp_path / 'f.db'}",
+            StaticSource([_event(0, "I need help")]),
+            surface=desktop,
+        )
+        await pipeline.run()
+        await desktop.wait_sent()
+        [shown] = server.shown
+        assert not {"Accept", "Reject"} & set(shown.actions.values())
+        store.close()
+
+
+def test_a_headless_machine_is_skipped_silently(caplog):
+    with caplog.at_level(logging.DEBUG, logger="festina.notify"):
+        desktop = DesktopSurface(lambda *_: None, environ={})
+    assert not desktop.enabled
+    assert "no desktop session" in caplog.text
+    desktop.offer(_event(0, "x"), None)  # nothing happens, nothing raised
+    assert isinstance(surfaces(Settings(), None), LogSurface)  # the daemon keeps the log
+
+
+async def test_no_notification_server_on_the_bus_costs_nothing(tmp_path, bus, caplog):
+    desktop = DesktopSurface(lambda *_: None)
+    pipeline, store = make_pipeline(
+        f"sqlite:///{tmp_path / 'f.db'}", StaticSource([_event(0, "I need help")]), surface=desktop
+    )
+    with caplog.at_level(logging.DEBUG, logger="festina.notify"):
+        await pipeline.run()
+        await desktop.wait_sent()
+    assert store.decisions()[0][1].final_action is Action.INTERVENE
+    assert not desktop.enabled
+    assert "desktop notifications off" in caplog.text
+    store.close()
+
+
+def test_notifications_can_be_turned_off(bus):
+    settings = Settings.model_validate({"notifications": {"desktop": False}})
+    assert isinstance(surfaces(settings, None), LogSurface)
