@@ -7,7 +7,7 @@ next batch (or at its next start, when none is running).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -36,8 +36,35 @@ OFFER_CELL = 30
 _KEYS = {"a": Outcome.ACCEPTED, "r": Outcome.REJECTED, "i": Outcome.IGNORED}
 
 
+# Shown where there is no figure yet: words, never a "-" or "0" that reads as a value.
+NO_FIGURE = "n/a"
+
+
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+    return NO_FIGURE if value is None else f"{value:.0%}"
+
+
+def _when(moment: datetime, today: date) -> str:
+    """The time of an event, with its date unless it is today (UTC, as in the detail)."""
+    return f"{moment:%H:%M:%S}" if moment.date() == today else f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+class FeedTable(DataTable[str]):
+    """The feed: Home and End go to the first and last decision (DataTable's own Home and
+    End scroll sideways)."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("home", "first_row", "First", show=False),
+        Binding("end", "last_row", "Last", show=False),
+    ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
 
 def _offer_cell(decision: Decision) -> str:
@@ -64,7 +91,11 @@ class FestinaApp(App[None]):
     #controls Horizontal { height: 1; margin: 0 0 1 0; }
     #controls Label { width: 20; }
     #controls Input { border: none; height: 1; width: 1fr; padding: 0 1; }
-    #controls Switch { border: none; height: 1; }
+    #controls Switch { border: none; height: 1; width: 8; padding: 0; background: $boost; }
+    /* Contrast the slider against the panel: by default it nearly vanishes in dark mode. */
+    #controls Switch > .switch--slider { color: $foreground; background: $foreground 20%; }
+    #controls Switch.-on > .switch--slider { color: $success; background: $success 30%; }
+    #controls #dnd_state { width: 1fr; padding: 0 1; }
     #stats { height: auto; border: round $accent; padding: 0 1; }
     Sparkline { height: 1; }
     """
@@ -76,6 +107,7 @@ class FestinaApp(App[None]):
         Binding("n", "confirm(False)", "Skip step"),
         Binding("d", "toggle_dnd", "Do not disturb"),
         Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("o", "toggle_offers", "Offers only"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -84,14 +116,16 @@ class FestinaApp(App[None]):
         self.store = store
         self.base_policy = base_policy
         self.pid_file = pid_file
-        self.activity: list[tuple[Event, Decision, str | None]] = []
+        self.activity: list[tuple[Event, Decision, str | None]] = []  # the rows shown
+        self.recent: list[tuple[Event, Decision, str | None]] = []  # all, for the stats
+        self.offers_only = False
         self.preferences = Preferences()
         self._signature: tuple = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield DataTable(id="feed", cursor_type="row", zebra_stripes=True)
+            yield FeedTable(id="feed", cursor_type="row", zebra_stripes=True)
             with Vertical(id="side"):
                 yield Static("no decision selected", id="detail")
                 with Vertical(id="controls"):
@@ -107,9 +141,10 @@ class FestinaApp(App[None]):
                     with Horizontal():
                         yield Label("do not disturb")
                         yield Switch(id="dnd")
+                        yield Label("off", id="dnd_state")
                     with Horizontal():
                         yield Label("muted apps")
-                        yield Input(id="muted", placeholder="App, Other app")
+                        yield Input(id="muted", placeholder="none (type names, comma-separated)")
                     yield Static("", id="tau")
                 with Vertical(id="stats"):
                     yield Static("", id="figures")
@@ -123,7 +158,7 @@ class FestinaApp(App[None]):
         table = self.query_one("#feed", DataTable)
         # What happened, the user's answer and what was offered first; the scores after.
         table.add_columns(
-            "time", "gate", "final", "answer", "offer", "by", "need", "acc", "tau", "event"
+            "time (UTC)", "gate", "final", "answer", "offer", "by", "need", "acc", "tau", "event"
         )
         self.refresh_data()
         self._fill_controls()
@@ -139,10 +174,18 @@ class FestinaApp(App[None]):
         if preferences != self.preferences:
             self.preferences = preferences
             self._fill_controls()
-        self.activity = self.store.recent_activity(FEED_LENGTH)
-        signature = tuple(
-            (e.id, d.final_action, d.offer is not None, answer) for e, d, answer in self.activity
+        # In event-time order, newest first: a slow path's late answer or a replay of
+        # older events must not reorder what happened.
+        self.recent = sorted(
+            self.store.recent_activity(FEED_LENGTH), key=lambda row: row[0].time, reverse=True
         )
+        self.activity = [
+            row
+            for row in self.recent
+            if not self.offers_only or row[1].final_action is Action.INTERVENE
+        ]
+        rows = [(e.id, d.final_action, d.offer is not None, a) for e, d, a in self.activity]
+        signature = (self.offers_only, *rows)
         if signature != self._signature:
             self._signature = signature
             self._redraw_feed()
@@ -163,9 +206,10 @@ class FestinaApp(App[None]):
         table = self.query_one("#feed", DataTable)
         selected = self._selected_id()
         table.clear()
+        today = datetime.now(UTC).date()
         for event, decision, answer in self.activity:
             table.add_row(
-                f"{event.time:%H:%M:%S}",
+                _when(event.time, today),
                 decision.gate_action.value,
                 decision.final_action.value if decision.final_action else "pending",
                 answer or "",
@@ -182,15 +226,15 @@ class FestinaApp(App[None]):
             table.move_cursor(row=ids.index(selected))
 
     def _redraw_stats(self) -> None:
-        stats = summarize(self.activity)
-        latency = "-" if stats.latency_p50_ms is None else f"{stats.latency_p50_ms:.1f} ms"
+        stats = summarize(self.recent)
+        latency = NO_FIGURE if stats.latency_p50_ms is None else f"{stats.latency_p50_ms:.1f} ms"
         self.query_one("#figures", Static).update(
             f"last {stats.decisions} decisions\n"
             f"interventions {_percent(stats.intervention_rate)} · "
             f"escalations {_percent(stats.escalation_rate)}\n"
             f"answered {stats.answered}: accepted {_percent(stats.acceptance_rate)}, "
             f"false alarms {_percent(stats.false_alarm_rate)}\n"
-            f"gate latency p50 {latency}"
+            f"gate time per event, p50: {latency}"
         )
         self.query_one("#spark_accept", Sparkline).data = stats.p_accept_series
         self.query_one("#spark_offers", Sparkline).data = stats.offer_series
@@ -214,7 +258,11 @@ class FestinaApp(App[None]):
             return  # the app is tearing its widgets down
         selected = self._selected()
         if selected is None:
-            detail.update("no decisions yet: start the daemon (festina daemon start)")
+            detail.update(
+                f"no offers among the last {len(self.recent)} decisions (o shows them all)"
+                if self.offers_only and self.recent
+                else "no decisions yet: start the daemon (festina daemon start)"
+            )
             return
         event, decision, answer = selected
         band = abs(decision.p_accept - decision.tau) <= decision.delta
@@ -299,6 +347,9 @@ class FestinaApp(App[None]):
             if not field.has_focus:
                 field.value = f"{value:g}"
         self.query_one("#dnd", Switch).value = self.preferences.do_not_disturb
+        self.query_one("#dnd_state", Label).update(
+            "[b]on[/b]: offers are silenced" if self.preferences.do_not_disturb else "off"
+        )
         muted = self.query_one("#muted", Input)
         if not muted.has_focus:
             muted.value = ", ".join(self.preferences.muted_apps)
@@ -367,6 +418,12 @@ class FestinaApp(App[None]):
                 update={"do_not_disturb": not self.preferences.do_not_disturb}
             )
         )
+
+    def action_toggle_offers(self) -> None:
+        """Show only the offers made, or every decision again."""
+        self.offers_only = not self.offers_only
+        self.notify("showing offers only" if self.offers_only else "showing every decision")
+        self.refresh_data()
 
     def action_toggle_pause(self) -> None:
         """Private mode on (until resumed) or off."""

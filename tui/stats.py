@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ class Stats:
     answered: int
     acceptance_rate: float | None
     false_alarm_rate: float | None
+    # The gate's time per event: a batch's measured time shared among its events.
     latency_p50_ms: float | None
     p_accept_series: list[float]
     offer_series: list[float]
@@ -42,9 +44,15 @@ def summarize(activity: Activity, series_length: int = 60) -> Stats:
         answered=len(answers),
         acceptance_rate=accepted / len(answers) if answers else None,
         false_alarm_rate=(len(answers) - accepted) / len(answers) if answers else None,
-        latency_p50_ms=statistics.median(d.gate_latency_ms for d in decisions)
-        if decisions
-        else None,
+        latency_p50_ms=statistics.median(per_event_latencies(decisions)) if decisions else None,
         p_accept_series=[d.p_accept for d in chronological],
         offer_series=[float(d.final_action is Action.INTERVENE) for d in chronological],
     )
+
+
+def per_event_latencies(decisions: Sequence[Decision]) -> list[float]:
+    """Each decision's share of its batch's gate time. A decision stores the time of the
+    whole batch it was scored in (`gate_latency_ms`), measured once: the decisions of one
+    batch hold exactly the same figure, so equal figures are counted as one batch."""
+    batch_sizes = Counter(d.gate_latency_ms for d in decisions)
+    return [d.gate_latency_ms / batch_sizes[d.gate_latency_ms] for d in decisions]
