@@ -37,7 +37,8 @@ from core.sources import EventSource, Rejection
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
-from memory.feedback import FeedbackLearner, Reason
+from memory.feedback import Reason
+from memory.personal import PersonalModel
 from memory.preferences import Preferences
 from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
@@ -122,7 +123,7 @@ class Pipeline:
         self.options = options or PipelineOptions()
         self.stats = PipelineStats()
         self._windows = ContextWindows(self.options.window_size)
-        self._learner = FeedbackLearner({})
+        self._personal = PersonalModel()
         self._preferences = Preferences()
         self._preferences_revision = -1
         self._etiquette = Etiquette(self.options.etiquette) if self.options.etiquette else None
@@ -186,7 +187,7 @@ class Pipeline:
         )
         recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
         if self.options.learn_from_feedback:
-            self._learner.offsets = await self._in(self._db_thread, self.store.adjustments)
+            self._personal = await self._in(self._db_thread, self.store.personal_model)
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
@@ -230,9 +231,26 @@ class Pipeline:
         if self._stopping:  # a stop that arrived while starting up
             self._stopping = False
             self.request_stop()
-        await asyncio.wait([self._reader])
-        failure = None if self._reader.cancelled() else self._reader.exception()
-        drain = asyncio.ensure_future(self._drain(gate_queue, slow_queue, gate_worker, slow_worker))
+        # A worker that dies leaves the reader blocked on a full queue: fail, never hang.
+        await asyncio.wait(
+            [self._reader, gate_worker, slow_worker], return_when=asyncio.FIRST_COMPLETED
+        )
+        crashed = [w for w in (gate_worker, slow_worker) if w.done() and not w.cancelled()]
+        if crashed and not self._reader.done():
+            self._reader.cancel()
+            await asyncio.wait([self._reader])
+        failure = next(
+            (error for w in crashed if (error := w.exception()) is not None),
+            None if self._reader.cancelled() else self._reader.exception(),
+        )
+        if crashed:  # nothing will take the queues' items: stop the other worker too
+            for worker in (gate_worker, slow_worker):
+                worker.cancel()
+            drain = asyncio.ensure_future(asyncio.wait([gate_worker, slow_worker]))
+        else:
+            drain = asyncio.ensure_future(
+                self._drain(gate_queue, slow_queue, gate_worker, slow_worker)
+            )
         self._draining = [drain, gate_worker, slow_worker]
         if self._abandoned:
             for task in self._draining:
@@ -365,7 +383,15 @@ class Pipeline:
         windows = [self._windows.push(item) for item in fresh]
         if self.options.learn_from_feedback:
             # Feedback given since the last batch (dashboard, CLI) counts from now on.
-            answered = await self._in(self._db_thread, self.store.apply_feedback, self._learner)
+            # Learning keeps the stream's clock, like the etiquette: a replay learns as the
+            # day it records, and a burst of answers stays within the hourly budget.
+            answered = await self._in(
+                self._db_thread,
+                self.store.apply_feedback,
+                self._personal,
+                max(e.time for e in fresh),
+                self.options.window_size,
+            )
             if self._etiquette is not None:
                 self._etiquette.answered(answer.event_id for answer in answered)
                 for answer in answered:
@@ -378,8 +404,8 @@ class Pipeline:
         vectors = await self._embed(fresh)
         matrix = None if vectors is None else vectors[1]
         decisions = [
-            self._decide(item, result, latency_ms, None if matrix is None else matrix[i])
-            for i, (item, result) in enumerate(zip(fresh, scored, strict=True))
+            self._decide(item, window, result, latency_ms, None if matrix is None else matrix[i])
+            for i, (item, window, result) in enumerate(zip(fresh, windows, scored, strict=True))
         ]
         room = slow_queue.maxsize - slow_queue.qsize()
         for index, (item, decision) in enumerate(zip(fresh, decisions, strict=True)):
@@ -470,6 +496,7 @@ class Pipeline:
     def _decide(
         self,
         item: Event,
+        window: list[Event],
         result: GateScores | Exception,
         latency_ms: float,
         vector: np.ndarray | None = None,
@@ -499,11 +526,12 @@ class Pipeline:
                 decided_by="gate-error",
                 reason=f"gate failed: {result!r}",
             )
-        p_accept = self._learner.adjust(item, result.p_need, result.p_accept)
-        action, tau = policy.decide(result.p_need, p_accept)
+        p_need, p_accept = self._personal.adjust(window, result.p_need, result.p_accept)
+        action, tau = policy.decide(p_need, p_accept)
         scores = {
-            "p_need": result.p_need,
+            "p_need": p_need,
             "p_accept": p_accept,
+            "p_need_model": result.p_need,
             "p_accept_model": result.p_accept,
             "tau": tau,
             "gate_action": action,

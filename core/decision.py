@@ -26,6 +26,7 @@ class Decision(BaseModel):
     event_id: str
     p_need: float = Field(ge=0.0, le=1.0)
     p_accept: float = Field(ge=0.0, le=1.0)
+    p_need_model: float | None = Field(None, ge=0.0, le=1.0)
     p_accept_model: float | None = Field(None, ge=0.0, le=1.0)
     tau: float
     delta: float

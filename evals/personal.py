@@ -21,6 +21,7 @@ runtime had received when it decided, and over the events after 30 answers.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import time
@@ -38,7 +39,7 @@ from gate.features import FeatureBuilder
 from gate.heads_gate import POPULATION_ACCEPT
 from gate.policy import GatePolicy
 from gate.training import Dataset, build_dataset, train_head
-from memory.feedback import FeedbackLearner, Outcome, context_of
+from memory.feedback import Outcome, context_of, signal
 from memory.personal import PersonalModel
 
 NOISE = 0.1
@@ -46,6 +47,7 @@ AFTER = 30
 ANSWER_BUCKETS = (0, 10, 20, 30, 50, 100)
 LEARNERS = ("population gate", "context offsets", "personal model")
 DEFAULT_SEEDS = (0, 1, 2)
+MAX_OFFSET = 3.0
 _GAP = timedelta(hours=1)
 
 
@@ -205,18 +207,44 @@ def answers_of(user: SimulatedUser, day: Sequence[Moment], seed: int) -> list[bo
     return [user.welcomes(m.window) != (noise.random() < NOISE) for m in day]
 
 
+@dataclass
+class ContextOffsets:
+    """The learner festina had before the personal model, kept as the benchmark's
+    baseline: one offset per (kind, app) on the logit of a welcome offer, one step of
+    gradient descent per answer, clipped to +-MAX_OFFSET."""
+
+    offsets: dict[str, float] = field(default_factory=dict)
+
+    def welcome(self, event: Event, welcome_population: float) -> float:
+        offset = self.offsets.get(context_of(event), 0.0)
+        return 1.0 / (1.0 + math.exp(-(_logit(welcome_population) + offset)))
+
+    def learn(self, event: Event, welcome_population: float, outcome: Outcome) -> float:
+        target, weight = signal(outcome)
+        predicted = self.welcome(event, welcome_population)
+        offset = self.offsets.get(context_of(event), 0.0) + weight * (target - predicted)
+        self.offsets[context_of(event)] = max(-MAX_OFFSET, min(MAX_OFFSET, offset))
+        return self.offsets[context_of(event)]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
 class _Learner:
     """One runtime's view: welcome chance before and learning after each answer."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.offsets = FeedbackLearner({})
+        self.offsets = ContextOffsets()
         self.personal = PersonalModel()
         self.pending: list[tuple[list[Event], float, Outcome]] = []
 
     def welcome(self, window: list[Event], p_need: float) -> float:
         if self.kind == "context offsets":
-            return p_need * self.offsets.adjust(window[-1], p_need, POPULATION_ACCEPT)
+            # As before the personal model: a welcome offer no likelier than help is needed.
+            return min(p_need, self.offsets.welcome(window[-1], p_need * POPULATION_ACCEPT))
         if self.kind == "personal model":
             need, accept = self.personal.adjust(window, p_need, POPULATION_ACCEPT)
             return need * accept
@@ -224,7 +252,7 @@ class _Learner:
 
     def learn(self, window: list[Event], welcome: float, outcome: Outcome) -> None:
         if self.kind == "context offsets":
-            self.offsets.learn(context_of(window[-1]), welcome, outcome)
+            self.offsets.learn(window[-1], welcome, outcome)
         elif self.kind == "personal model":
             self.pending.append((window, welcome, outcome))
             self.catch_up(window[-1])

@@ -155,34 +155,43 @@ def feedback_give(
 
 @feedback.command("show")
 @click.option("--lessons", type=click.IntRange(0), default=5, show_default=True)
+@click.option("--features", type=click.IntRange(0), default=10, show_default=True)
 @click.pass_obj
-def feedback_show(obj: Any, lessons: int) -> None:
-    """The learned p_accept shift per context, and the newest lessons."""
+def feedback_show(obj: Any, lessons: int, features: int) -> None:
+    """What your answers taught: the personal model's strongest features (logit shift of
+    a welcome offer), its newest updates, and the newest lessons."""
     store = obj.open_store()
     try:
-        offsets = store.adjustments()
+        personal = store.personal_model()
+        updates = store.personal_updates(limit=5)
         recent = store.reflections(limit=lessons)
     finally:
         store.close()
-    if not offsets:
+    if not personal.answers:
         click.echo("nothing learned from feedback yet")
-    for context, offset in sorted(offsets.items(), key=lambda item: item[1]):
-        click.echo(f"{offset:+.2f} logit  {context}")
+    else:
+        click.echo(f"learned from {personal.answers} answer(s)")
+        for name, weight in personal.strongest(features):
+            click.echo(f"{weight:+.2f} logit  {name}")
+    for update in updates:
+        click.echo(
+            f"update: {update.outcome} on {update.event_id[:12]}: welcome "
+            f"{update.welcome_before:.2f} -> {update.welcome_after:.2f}"
+        )
     for row in recent:
         click.echo(f"lesson ({row.context}): {row.lesson}")
 
 
 @feedback.command("reset")
-@click.option("--context", help="Only this context (as `feedback show` prints it).")
 @click.pass_obj
-def feedback_reset(obj: Any, context: str | None) -> None:
-    """Undo what feedback taught the gate."""
+def feedback_reset(obj: Any) -> None:
+    """Forget what your answers taught the gate (the personal model and its history)."""
     store = obj.open_store()
     try:
-        removed = store.reset_adjustments(context)
+        answers = store.reset_personal_model()
     finally:
         store.close()
-    click.echo(f"reset {removed} learned adjustment(s)")
+    click.echo(f"reset the personal model learned from {answers} answer(s)")
 
 
 @memory.command("recall")

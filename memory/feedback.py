@@ -1,14 +1,8 @@
-"""Learning from feedback: a per-context shift of p_accept, and lessons for the slow path.
+"""What the user's answers are, what each says to a learner, and lessons for the slow path.
 
-An answer says whether an offer was welcome: the user needed help and took it, with
-probability p_need * p_accept (see `gate.policy`). Each feedback moves one context's
-offset on the logit of that product by a step of stochastic gradient descent on its
-log-loss, and the shifted chance is given back as p_accept (p_need stays the model's: an
-answer cannot tell "not needed" from "not wanted", and a welcome offer needs both). Steps
-are weighted by how clear the signal is (an
-ignored offer says less than a rejected one), offsets are clipped so no amount of
-feedback silences or forces a context for good, and they live in the database, where
-`festina feedback reset` undoes them.
+An answer says whether an offer was welcome: the user needed help and took it (see
+`gate.policy`). `signal` weighs answers by how clear they are (an ignored offer says less
+than a rejected one); the personal model (`memory.personal`) learns from them.
 
 A rejection may say why (`Reason`), and each reason weighs differently: "not now" is about
 timing, not the offer (a tenth of a rejection; the pipeline's etiquette holds offers for
@@ -18,8 +12,6 @@ a while), "not useful" and "wrong" are full rejections (with their own lessons),
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from enum import StrEnum
 
 from core.events import Event
@@ -56,57 +48,18 @@ _SIGNAL = {
     Outcome.IGNORED: (0.0, 0.5),
     Outcome.TIMED_OUT: (0.0, 0.25),
 }
-LEARNING_RATE = 1.0
-MAX_OFFSET = 3.0
-_EPS = 1e-6
+
+
+def signal(outcome: Outcome, reason: Reason | None = None) -> tuple[float, float]:
+    """(target, weight) of an answer for a learner: whether the offer was welcome, and
+    how much the answer says about it."""
+    target, weight = _SIGNAL[outcome]
+    return target, weight * (1.0 if reason is None else REASON_WEIGHT[reason])
 
 
 def context_of(event: Event) -> str:
     """The unit feedback generalises over: what kind of activity, in which app."""
     return f"{event.kind.value}:{event.app or '-'}"
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1 - _EPS)
-    return math.log(p / (1 - p))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@dataclass
-class FeedbackLearner:
-    """Holds the offsets in memory; the store persists them."""
-
-    offsets: dict[str, float]
-
-    def adjust(self, event: Event, p_need: float, p_accept: float) -> float:
-        """p_accept after this user's answers in the event's context."""
-        offset = self.offsets.get(context_of(event), 0.0)
-        if offset == 0.0:
-            return p_accept
-        welcome = _sigmoid(_logit(p_need * p_accept) + offset)
-        # An offer is never more welcome than help is needed: p_accept tops out at 1.
-        return min(1.0, welcome / max(p_need, _EPS))
-
-    def learn(
-        self, context: str, welcome_model: float, outcome: Outcome, reason: Reason | None = None
-    ) -> float:
-        """Update `context` from one outcome on an offer the model gave a chance
-        `welcome_model` (p_need * p_accept) of being welcome, weighted by the reason given
-        for a rejection; returns the new offset."""
-        target, weight = _SIGNAL[outcome]
-        if reason is not None:
-            weight *= REASON_WEIGHT[reason]
-        offset = self.offsets.get(context, 0.0)
-        if weight == 0.0:
-            return offset
-        predicted = _sigmoid(_logit(welcome_model) + offset)
-        offset += LEARNING_RATE * weight * (target - predicted)
-        offset = max(-MAX_OFFSET, min(MAX_OFFSET, offset))
-        self.offsets[context] = offset
-        return offset
 
 
 def lesson_for(event: Event, outcome: Outcome, reason: Reason | None = None) -> str | None:

@@ -29,25 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
-from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.utils import murmurhash3_32
 
 from core.events import Event
-from memory.feedback import Outcome
+from memory.feedback import Outcome, Reason, signal
 
 N_FEATURES = 2**18
 PRIOR_PRECISION = 0.5
 MAX_ANSWERS_PER_HOUR = 30.0
 _WORD = re.compile(r"[a-z][a-z0-9_']{2,}")
 _EPS = 1e-6
-# (target, weight): what an answer says about whether the offer was welcome.
-SIGNAL = {
-    Outcome.ACCEPTED: (1.0, 1.0),
-    Outcome.REJECTED: (0.0, 1.0),
-    Outcome.IGNORED: (0.0, 0.5),
-    Outcome.TIMED_OUT: (0.0, 0.25),
-}
 _DWELL_BUCKETS = ((60.0, "<1m"), (300.0, "<5m"), (600.0, "<10m"), (1800.0, "<30m"))
 
 
@@ -88,14 +80,23 @@ def window_tokens(window: Sequence[Event]) -> list[str]:
     ]
 
 
-_HASHER = FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False)
+# Where the user is (kind, app) says most about a preference and is what answers about
+# other places must not drag along; the words of one event share one unit between them.
+_FAMILY_WEIGHT = {"bias": 0.5, "kind": 1.0, "app": 1.0, "place": 1.0, "hour": 0.7, "dwell": 0.7}
 
 
-def hashed(tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Feature indices and unit-norm values of a token list."""
-    row = _HASHER.transform([tokens])
-    values = row.data / max(float(np.linalg.norm(row.data)), _EPS)
-    return row.indices.astype(np.int64), values
+def hashed(tokens: Sequence[str]) -> dict[int, float]:
+    """Unit-norm feature values of a token list, by hashed index (the hashing trick: no
+    vocabulary to grow, whatever the user's windows say)."""
+    words = sum(token.startswith("word:") for token in tokens)
+    features: dict[int, float] = {}
+    for token in tokens:
+        family = token.split(":", 1)[0]
+        weight = 1.0 / math.sqrt(words) if family == "word" else _FAMILY_WEIGHT[family]
+        index = murmurhash3_32(token, positive=True) % N_FEATURES
+        features[index] = features.get(index, 0.0) + weight
+    norm = math.sqrt(sum(v * v for v in features.values())) or 1.0
+    return {index: value / norm for index, value in features.items()}
 
 
 @dataclass
@@ -106,6 +107,8 @@ class PersonalModel:
     max_answers_per_hour: float = MAX_ANSWERS_PER_HOUR
     mean: dict[int, float] = field(default_factory=dict)
     precision: dict[int, float] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    """The token behind each learnt feature, to say what was learnt."""
     answers: int = 0
     budget_hour: int = 0
     budget_used: float = 0.0
@@ -114,10 +117,7 @@ class PersonalModel:
         """This user's logit shift for `window` (0 before any answer)."""
         if not self.mean:
             return 0.0
-        indices, values = hashed(window_tokens(window))
-        return float(
-            sum(self.mean.get(int(j), 0.0) * v for j, v in zip(indices, values, strict=False))
-        )
+        return sum(self.mean.get(j, 0.0) * v for j, v in hashed(window_tokens(window)).items())
 
     def welcome(self, window: Sequence[Event], welcome_population: float) -> float:
         """The chance this user welcomes an offer the population puts at `welcome_population`."""
@@ -150,22 +150,25 @@ class PersonalModel:
         welcome_population: float,
         outcome: Outcome,
         when: datetime,
+        reason: Reason | None = None,
     ) -> bool:
-        """One answer about the offer made on `window` (at `when`, the answer's time);
-        False when this hour's budget is spent and the answer must wait."""
-        target, weight = SIGNAL[outcome]
+        """One answer about the offer made on `window`, learnt at `when` (the stream's
+        clock: event time, as the etiquette keeps it); False when this hour's budget is
+        spent and the answer must wait."""
+        target, weight = signal(outcome, reason)
         if not self._take_budget(when, weight):
             return False
-        indices, values = hashed(window_tokens(window))
-        base = _logit(welcome_population)
-        shift = sum(self.mean.get(int(j), 0.0) * v for j, v in zip(indices, values, strict=False))
-        predicted = _sigmoid(base + shift)
+        tokens = window_tokens(window)
+        features = hashed(tokens)
+        shift = sum(self.mean.get(j, 0.0) * v for j, v in features.items())
+        predicted = _sigmoid(_logit(welcome_population) + shift)
         curvature = predicted * (1 - predicted)
-        for j, v in zip(indices.tolist(), values.tolist(), strict=False):
+        for j, v in features.items():
             precision = self.precision.get(j, self.prior_precision)
             # One Newton step on the log-posterior, per feature (diagonal Laplace).
             self.mean[j] = self.mean.get(j, 0.0) + weight * (target - predicted) * v / precision
             self.precision[j] = precision + weight * curvature * v * v
+        self.names.update((murmurhash3_32(t, positive=True) % N_FEATURES, t) for t in tokens)
         self.answers += 1
         return True
 
@@ -176,10 +179,16 @@ class PersonalModel:
             "max_answers_per_hour": self.max_answers_per_hour,
             "mean": {str(k): v for k, v in self.mean.items()},
             "precision": {str(k): v for k, v in self.precision.items()},
+            "names": {str(k): v for k, v in self.names.items()},
             "answers": self.answers,
             "budget_hour": self.budget_hour,
             "budget_used": self.budget_used,
         }
+
+    def strongest(self, n: int = 10) -> list[tuple[str, float]]:
+        """The learnt features that move the logit most, by name, strongest first."""
+        ranked = sorted(self.mean.items(), key=lambda item: -abs(item[1]))[:n]
+        return [(self.names.get(j, f"#{j}"), weight) for j, weight in ranked]
 
     @classmethod
     def from_state(cls, state: dict) -> PersonalModel:
@@ -188,6 +197,7 @@ class PersonalModel:
             max_answers_per_hour=state["max_answers_per_hour"],
             mean={int(k): float(v) for k, v in state["mean"].items()},
             precision={int(k): float(v) for k, v in state["precision"].items()},
+            names={int(k): str(v) for k, v in state.get("names", {}).items()},
             answers=int(state["answers"]),
             budget_hour=int(state["budget_hour"]),
             budget_used=float(state["budget_used"]),

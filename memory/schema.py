@@ -72,7 +72,8 @@ class DecisionRow(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
     p_need: Mapped[float] = mapped_column(Float)
     p_accept: Mapped[float] = mapped_column(Float)
-    # p_accept as the model gave it, before the user's learned adjustment.
+    # p_need and p_accept as the model gave them, before the user's learned adjustment.
+    p_need_model: Mapped[float | None] = mapped_column(Float)
     p_accept_model: Mapped[float | None] = mapped_column(Float)
     tau: Mapped[float] = mapped_column(Float)
     delta: Mapped[float] = mapped_column(Float)
@@ -136,15 +137,29 @@ class FeedbackRow(Base):
     applied_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
-class AdjustmentRow(Base):
-    """The learned per-context shift of p_accept (logit units), bounded and resettable."""
+class PersonalModelRow(Base):
+    """The personal model's posterior (`memory.personal`), one row per user of this memory."""
 
-    __tablename__ = "gate_adjustments"
+    __tablename__ = "personal_models"
 
-    context: Mapped[str] = mapped_column(String(600), primary_key=True)
-    logit_offset: Mapped[float] = mapped_column(Float, default=0.0)
-    updates: Mapped[int] = mapped_column(Integer, default=0)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[dict[str, Any]]
+    answers: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonalUpdateRow(Base):
+    """One answer the personal model learnt from: its history, for export and review."""
+
+    __tablename__ = "personal_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(16))
+    welcome_before: Mapped[float] = mapped_column(Float)
+    welcome_after: Mapped[float] = mapped_column(Float)
+    learnt_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ReflectionRow(Base):

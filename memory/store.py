@@ -30,17 +30,19 @@ from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
 from core.sources import Rejection
-from memory.feedback import FeedbackLearner, Outcome, Reason, context_of, lesson_for
+from memory.feedback import Outcome, Reason, context_of, lesson_for
 from memory.migrate import upgrade
+from memory.personal import PersonalModel
 from memory.preferences import Preferences
 from memory.schema import (
-    AdjustmentRow,
     ConfirmationRow,
     DecisionRow,
     DeliberationRow,
     EpisodeVectorRow,
     EventRow,
     FeedbackRow,
+    PersonalModelRow,
+    PersonalUpdateRow,
     ProfileRow,
     ReflectionRow,
     RejectedInputRow,
@@ -335,6 +337,7 @@ class Store:
             session.execute(delete(EpisodeVectorRow).where(EpisodeVectorRow.event_id.in_(doomed)))
             session.execute(delete(DeliberationRow).where(DeliberationRow.event_id.in_(doomed)))
             session.execute(delete(ConfirmationRow).where(ConfirmationRow.event_id.in_(doomed)))
+            session.execute(delete(PersonalUpdateRow).where(PersonalUpdateRow.event_id.in_(doomed)))
             if since is not None:
                 session.execute(delete(ReflectionRow).where(ReflectionRow.event_id.in_(doomed)))
             session.execute(
@@ -367,6 +370,20 @@ class Store:
                     "decision": None
                     if decision_row is None
                     else _decision_from_row(decision_row).model_dump(mode="json"),
+                }
+            if (personal := session.get(PersonalModelRow, 1)) is not None:
+                yield {"type": "personal_model", **personal.state}
+            for update_row in session.scalars(
+                select(PersonalUpdateRow).order_by(PersonalUpdateRow.id)
+            ):
+                yield {
+                    "type": "personal_update",
+                    "event_id": update_row.event_id,
+                    "outcome": update_row.outcome,
+                    "reason": update_row.reason,
+                    "welcome_before": update_row.welcome_before,
+                    "welcome_after": update_row.welcome_after,
+                    "learnt_at": update_row.learnt_at.isoformat(),
                 }
             for rejected in session.scalars(
                 select(RejectedInputRow)
@@ -440,10 +457,51 @@ class Store:
         row.updated_at = utcnow()
         session.add(row)
 
-    def apply_feedback(self, learner: FeedbackLearner) -> list[AppliedFeedback]:
-        """Feed every not-yet-applied feedback to `learner`, in arrival order, and persist
-        the new offsets and lessons with the applied marks in one transaction; returns
-        what was answered (the etiquette frees contexts and holds after "not now")."""
+    def personal_model(self) -> PersonalModel:
+        """The personal model as last learnt (a fresh one before any answer)."""
+        with self._session() as session:
+            row = session.get(PersonalModelRow, 1)
+            return PersonalModel() if row is None else PersonalModel.from_state(row.state)
+
+    def reset_personal_model(self) -> int:
+        """Forget what this user's answers taught (the history of updates goes too);
+        returns how many answers it had learnt from."""
+        with self._session() as session, session.begin():
+            row = session.get(PersonalModelRow, 1)
+            answers = 0 if row is None else row.answers
+            session.execute(delete(PersonalModelRow))
+            session.execute(delete(PersonalUpdateRow))
+            return answers
+
+    def personal_updates(self, limit: int = 20) -> list[PersonalUpdateRow]:
+        """The newest answers the personal model learnt from."""
+        with self._session() as session:
+            query = select(PersonalUpdateRow).order_by(PersonalUpdateRow.id.desc()).limit(limit)
+            return list(session.scalars(query))
+
+    @staticmethod
+    def _window_of(session: Session, event_row: EventRow, size: int) -> list[Event]:
+        """The event and the ones of its source before it: what the gate saw."""
+        earlier = session.scalars(
+            select(EventRow)
+            .where(
+                EventRow.source == event_row.source,
+                EventRow.time <= event_row.time,
+                EventRow.id != event_row.id,
+            )
+            .order_by(EventRow.time.desc(), EventRow.received_at.desc())
+            .limit(size - 1)
+        ).all()
+        return [_event_from_row(row) for row in reversed(earlier)] + [_event_from_row(event_row)]
+
+    def apply_feedback(
+        self, personal: PersonalModel, now: datetime, window: int
+    ) -> list[AppliedFeedback]:
+        """Feed not-yet-applied answers to the personal model in arrival order, at the
+        stream's clock `now`, and persist the model, its update history, the lessons and
+        the applied marks in one transaction. Answers beyond the model's hourly budget
+        stay unapplied for a later call. Returns what was answered (the etiquette frees
+        contexts and holds after "not now")."""
         with self._session() as session, session.begin():
             rows = session.execute(
                 select(FeedbackRow, EventRow, DecisionRow)
@@ -452,30 +510,43 @@ class Store:
                 .where(FeedbackRow.applied_at.is_(None))
                 .order_by(FeedbackRow.id)
             ).all()
-            now = utcnow()
             applied: list[AppliedFeedback] = []
             for feedback, event_row, decision in rows:
                 event = _event_from_row(event_row)
                 outcome = Outcome(feedback.outcome)
                 reason = None if feedback.reason is None else Reason(feedback.reason)
-                context = context_of(event)
-                p_model = (
-                    decision.p_accept_model
-                    if decision.p_accept_model is not None
-                    else decision.p_accept
+                seen = self._window_of(session, event_row, window)
+                # The population's chance of a welcome offer, before any personal shift.
+                p_need = decision.p_need if decision.p_need_model is None else decision.p_need_model
+                p_accept = (
+                    decision.p_accept
+                    if decision.p_accept_model is None
+                    else decision.p_accept_model
                 )
-                offset = learner.learn(context, decision.p_need * p_model, outcome, reason)
-                adjustment = session.get(AdjustmentRow, context) or AdjustmentRow(
-                    context=context, updates=0
+                before = personal.welcome(seen, p_need * p_accept)
+                if not personal.learn(seen, p_need * p_accept, outcome, now, reason):
+                    break  # this hour's budget is spent: the rest waits, in order
+                session.add(
+                    PersonalUpdateRow(
+                        event_id=event.id,
+                        outcome=outcome.value,
+                        reason=feedback.reason,
+                        welcome_before=before,
+                        welcome_after=personal.welcome(seen, p_need * p_accept),
+                    )
                 )
-                adjustment.logit_offset = offset
-                adjustment.updates += 1
-                adjustment.updated_at = now
-                session.add(adjustment)
                 if lesson := lesson_for(event, outcome, reason):
-                    session.add(ReflectionRow(context=context, event_id=event.id, lesson=lesson))
-                feedback.applied_at = now
+                    session.add(
+                        ReflectionRow(context=context_of(event), event_id=event.id, lesson=lesson)
+                    )
+                feedback.applied_at = utcnow()
                 applied.append(AppliedFeedback(event.id, event.time, reason))
+            if applied:
+                row = session.get(PersonalModelRow, 1) or PersonalModelRow(id=1)
+                row.state = personal.to_state()
+                row.answers = personal.answers
+                row.updated_at = utcnow()
+                session.add(row)
             return applied
 
     def feedback_reasons(self, event_ids: Sequence[str]) -> dict[str, Reason]:
@@ -666,20 +737,6 @@ class Store:
             session.add(row)
             session.flush()
             return row.revision
-
-    def adjustments(self) -> dict[str, float]:
-        with self._session() as session:
-            return dict(
-                session.execute(select(AdjustmentRow.context, AdjustmentRow.logit_offset)).all()
-            )
-
-    def reset_adjustments(self, context: str | None = None) -> int:
-        """Undo what feedback taught the gate (for one context, or all)."""
-        with self._session() as session, session.begin():
-            query = delete(AdjustmentRow)
-            if context is not None:
-                query = query.where(AdjustmentRow.context == context)
-            return session.execute(query).rowcount
 
     def record_reflection(self, context: str, event_id: str | None, lesson: str) -> None:
         with self._session() as session, session.begin():

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import re
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
@@ -55,6 +60,17 @@ def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def bag_of_words(texts: list[str]) -> np.ndarray:
+    """A stand-in sentence encoder: unit vectors of hashed words (256 buckets), so texts
+    sharing words are close. For logic that needs similar texts close, not MiniLM."""
+    out = np.zeros((len(texts), 256), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in re.findall(r"[a-z0-9']+", text.lower()):
+            out[row, zlib.crc32(word.encode()) % 256] += 1.0
+        out[row] /= max(float(np.linalg.norm(out[row])), 1e-9)
+    return out
 
 
 # --- ports and waiting ---------------------------------------------------------------
@@ -178,3 +194,16 @@ def database(home: Path) -> sqlite3.Connection:
 def count(home: Path, sql: str) -> int:
     with database(home) as db:
         return db.execute(sql).fetchone()[0]
+
+
+def learnt_shift(store: Store) -> float:
+    """How far the personal model's answers moved the logit of the offers they were
+    about, summed over its update history."""
+
+    def logit(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    return sum(
+        logit(update.welcome_after) - logit(update.welcome_before)
+        for update in store.personal_updates(limit=1000)
+    )

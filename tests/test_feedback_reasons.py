@@ -18,9 +18,10 @@ from agent.sources.http import HttpIngestSource
 from core.decision import Action
 from core.events import Event
 from core.sources import StaticSource
-from memory.feedback import FeedbackLearner, Outcome, Reason, lesson_for
+from memory.feedback import Outcome, Reason, lesson_for
+from memory.personal import PersonalModel
 from memory.store import Store
-from tests.helpers import event_record, make_pipeline, write_jsonl
+from tests.helpers import event_record, learnt_shift, make_pipeline, write_jsonl
 from tui.app import FestinaApp
 
 START = 1_700_000_000.0
@@ -40,7 +41,10 @@ def _event(seconds: float, app: str = "Editor") -> Event:
 
 def test_each_reason_moves_the_learner_by_its_own_weight():
     def offset(reason: Reason | None) -> float:
-        return FeedbackLearner({}).learn("c", 0.6, Outcome.REJECTED, reason)
+        model = PersonalModel()
+        window = [_event(0)]
+        model.learn(window, 0.6, Outcome.REJECTED, window[-1].time, reason)
+        return model.shift(window)
 
     plain = offset(None)
     assert offset(Reason.NOT_USEFUL) == offset(Reason.WRONG) == plain < 0
@@ -92,7 +96,7 @@ async def test_not_now_holds_every_offer_for_a_while_then_they_come_back(tmp_pat
     for held in events[1:3]:  # any app: the timing was wrong, not the offer
         assert decided[held.id].decided_by == "etiquette"
         assert "not now" in decided[held.id].reason
-    assert -0.2 < store.adjustments()["editor:Editor"] < 0
+    assert -0.5 < learnt_shift(store) < 0  # a tenth of a rejection
     assert store.reflections() == []
 
 
@@ -103,7 +107,7 @@ async def test_not_useful_and_wrong_are_learnt_as_rejections(tmp_path, reason, l
     events = [_event(0), _event(60)]
     store, user, _ = await _replay(tmp_path, reason, events)
     assert len(user.offers) == 2  # no hold: only the learner's shift
-    assert store.adjustments()["editor:Editor"] < -0.2
+    assert learnt_shift(store) < -0.5
     [reflection] = store.reflections()
     assert lesson in reflection.lesson
 
@@ -115,7 +119,7 @@ async def test_never_for_this_app_mutes_it_at_once(tmp_path):
     assert decided[events[1].id].decided_by == "preferences"
     assert decided[events[1].id].reason == "app 'Editor' is muted"
     assert store.preferences()[1].muted_apps == ["Editor"]
-    assert store.adjustments().get("editor:Editor", 0.0) == 0.0
+    assert learnt_shift(store) == 0.0
 
 
 async def test_an_offer_answered_not_now_is_no_turned_down_repeat(tmp_path):

@@ -3,12 +3,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
+from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, Verdict
 from agent.sources.jsonl import JsonlSource
 from core.decision import Action, Decision
 from core.events import Event
-from core.sources import EventSource, SourceItem
+from core.sources import EventSource, SourceItem, StaticSource
 from gate.cues import CueGate
+from gate.policy import GatePolicy
 from memory.store import Store
 from tests.helpers import FixedGate, RecordingSurface, event_record, make_pipeline, write_jsonl
 
@@ -241,3 +245,25 @@ async def test_a_broken_surface_loses_no_decision(tmp_path, database_url):
     stats = await pipeline.run()
     assert stats.decided == stats.intervened == 3
     assert store.totals()["final_intervene"] == 3
+
+
+async def test_a_worker_that_dies_fails_the_run_instead_of_hanging_it(tmp_path):
+    class BrokenMemory(Store):
+        def apply_feedback(self, *args, **kwargs):
+            raise RuntimeError("memory is broken")
+
+    store = BrokenMemory(f"sqlite:///{tmp_path / 'broken.db'}")
+    events = [Event.model_validate(event_record(i)) for i in range(50)]
+    pipeline = Pipeline(
+        source=StaticSource(events),
+        gate=CueGate(),
+        policy=GatePolicy(),
+        store=store,
+        slow_path=GateRuleSlowPath(),
+        surface=RecordingSurface(),
+        options=PipelineOptions(batch_size=1, queue_size=1),
+    )
+    with pytest.raises(RuntimeError, match="memory is broken"):
+        await asyncio.wait_for(pipeline.run(), timeout=30)
+    assert store.last_run().status == "failed"
+    store.close()
