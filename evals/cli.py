@@ -154,6 +154,27 @@ def eval_load(
     )
 
 
+def _offline_judge_embeddings(obj: Any, data_dir: Path, cache_dir: Path) -> Any:
+    """Embeddings for the offline reward judge: always the bundled MiniLM (the encoder it
+    is validated with, whatever --encoder the gates use), remembered in `cache_dir`."""
+    from evals.reward_judge import embeddings_for
+    from gate.build import ensure_encoder
+    from gate.encoder import OnnxEncoder
+
+    encoder_dir = ensure_encoder(obj.paths.ensure().models_dir)
+    encoder = OnnxEncoder(encoder_dir, device="cpu", cache_size=1 << 16)
+    return embeddings_for(data_dir, encoder.encode, encoder_dir.name, cache_dir)
+
+
+_offline_judge_option = click.option(
+    "--offline-judge/--no-offline-judge",
+    default=True,
+    show_default=True,
+    help="Also judge with the offline reward judge trained on reward_data/train_data "
+    "(evals/reward_judge.py), beside the human labels.",
+)
+
+
 def _chat(url: str, model: str, key_env: str) -> Any:
     from agent.slowpath.llm import OpenAICompatibleChat
 
@@ -192,6 +213,7 @@ def _chat(url: str, model: str, key_env: str) -> Any:
 @click.option(
     "--key-env", default="OPENAI_API_KEY", show_default=True, help="Env var with the API key."
 )
+@_offline_judge_option
 @click.option("--trace", "traces", multiple=True, help="Replay only these traces (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_obj
@@ -207,6 +229,7 @@ def eval_report(
     judge_url: str | None,
     judge_model: str,
     key_env: str,
+    offline_judge: bool,
     traces: tuple[str, ...],
     quiet: bool,
 ) -> None:
@@ -259,6 +282,9 @@ def eval_report(
         pool=default_pool(obj.paths.data_dir / "eval-workspace"),
         chat=chat,
         traces=list(traces) or None,
+        judge_embeddings=(
+            _offline_judge_embeddings(obj, data_dir, out_dir / "cache") if offline_judge else None
+        ),
     )
     try:
         results = run_report(inputs, sections or SECTIONS, progress=not quiet)
@@ -286,10 +312,20 @@ def eval_report(
 @click.option(
     "--embedded", is_flag=True, help="Also measure the embedded SmolLM2 (local-llm extra)."
 )
+@click.option(
+    "--embedded-model",
+    "embedded_models",
+    multiple=True,
+    help="Also measure this embedded GGUF model (a path, or 'smollm2' / 'gemma3'); repeatable.",
+)
 @click.option("--judge-url", help="OpenAI-compatible judge endpoint, a column beside the labels.")
 @click.option("--judge-model", default="", help="Model name at --judge-url.")
 @click.option(
     "--key-env", default="OPENAI_API_KEY", show_default=True, help="Env var with the API key."
+)
+@_offline_judge_option
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Only the first N events (model drafters are slow)."
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -300,9 +336,12 @@ def eval_drafts(
     llm_url: str | None,
     llm_model: str,
     embedded: bool,
+    embedded_models: tuple[str, ...],
     judge_url: str | None,
     judge_model: str,
     key_env: str,
+    offline_judge: bool,
+    limit: int | None,
     as_json: bool,
 ) -> None:
     """Drafters side by side: offers, valid schemas and plans, latency, judges' verdicts."""
@@ -316,6 +355,7 @@ def eval_drafts(
         draft_cases,
         earlier_offers_as_memory,
         format_rows,
+        gate_check,
         test_traces,
     )
     from evals.judges import HumanJudge, JudgeError, LLMJudge
@@ -328,8 +368,19 @@ def eval_drafts(
     settings = obj.settings()
     pool = default_pool(obj.paths.data_dir / "eval-workspace", dry_run=True)
     traces = test_traces(data_dir)
-    cases = draft_cases(traces, settings.gate.window)
+    cases = draft_cases(traces, settings.gate.window)[:limit]
     judges = {"human labels": HumanJudge().accepts}
+    offline = None
+    if offline_judge:
+        from evals.reward_judge import build_judge
+
+        embeddings = _offline_judge_embeddings(obj, data_dir, Path("reports/eval/cache"))
+        offline = build_judge(data_dir, embeddings)
+        judges["offline judge"] = offline.accepts
+    from gate.loader import load_gate
+
+    gate = load_gate(settings.gate.model, obj.paths.ensure().models_dir, "cpu")
+    check = gate_check(gate, settings.gate.policy())
     llm_judge = None
     if judge_url:
         llm_judge = LLMJudge(_chat(judge_url, judge_model, key_env), Path("reports/eval/cache"))
@@ -368,13 +419,18 @@ def eval_drafts(
     if llm_url:
         chat = _chat(llm_url, llm_model, key_env)
         drafters.append((f"LLM {chat.name}", ChatDrafter(chat, pool), 0.0, None))
-    if embedded:
+    if embedded and not embedded_models:
+        embedded_models = ("",)
+    for model in embedded_models:
         from agent.slowpath.llm import EmbeddedChat
 
-        drafters.append(("LLM embedded SmolLM2-135M", ChatDrafter(EmbeddedChat(), pool), 0.0, None))
+        chat = EmbeddedChat(model or None)
+        drafters.append((f"LLM {chat.name}", ChatDrafter(chat, pool), 0.0, None))
     try:
         rows = [
-            benchmark_drafter(name, drafter, pool, cases, judges, setup_ms=setup, memory=memory)
+            benchmark_drafter(
+                name, drafter, pool, cases, judges, setup_ms=setup, memory=memory, check=check
+            )
             for name, drafter, setup, memory in drafters
         ]
     except JudgeError as error:
@@ -382,13 +438,16 @@ def eval_drafts(
     finally:
         if llm_judge is not None:
             llm_judge.save()
+        if offline is not None:
+            offline.save()
     click.echo(json.dumps(as_dict(rows), indent=2) if as_json else format_rows(rows))
     unmeasured = [
         flag for flag, given in (("--llm-url", llm_url), ("--embedded", embedded)) if not given
     ]
     click.echo(
         f"{len(cases)} events of {data_dir / 'test_data'}; {os.cpu_count()} CPUs; judges: "
-        f"{', '.join(judges)}"
+        f"{', '.join(judges)}; counterfactual check: "
+        + (f"gate {getattr(gate, 'version', '?')}" if check else "none (no trained gate)")
         + (f"; model drafters not measured (see {', '.join(unmeasured)})" if unmeasured else ""),
         err=True,
     )

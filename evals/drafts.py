@@ -9,8 +9,12 @@ is validated the way the graph validates it. Per drafter:
 * with plan / plan ok: offers with a tool plan, and of those, plans whose every call
   names a pool tool with arguments it accepts;
 * latency p50 / p99 per draft, validation included (the graph's draft node);
+* tokens per draft (LLM drafters; 0 for templates and recorded drafts);
 * one pair of columns per judge: `accepted`, the share of offers the judge accepts, and
-  `right`, the share of events where it accepts what the drafter did (offer or silence).
+  `right`, the share of events where it accepts what the drafter did (offer or silence);
+* with a counterfactual check (the graph's: the gate's task-aware p_accept of the draft
+  against tau, as for an escalated event): the share of offers it holds back, and per
+  judge the share of the *kept* offers it accepts, which is what the check changed.
 
 A judge is any callable `(JudgeCase) -> bool` (see `evals.judges`); one that takes
 `(history, task | None)` fits through `judge_column`. The human labels are the offline
@@ -38,9 +42,12 @@ from core.events import Event
 from evals.judges import JudgeCase
 from evals.proactivebench import RECORDED_FOLDER
 from gate.data import Trace, load_traces
+from gate.policy import GatePolicy
 from tools.pool import ToolPool
 
 JudgeFn = Callable[[JudgeCase], bool]
+Check = Callable[[list[Event], str], bool]
+"""The counterfactual check: would the graph keep this offer (window, task)?"""
 
 
 def judge_column(fn: Callable[[tuple[dict[str, str], ...], str | None], bool]) -> JudgeFn:
@@ -90,6 +97,7 @@ class DraftResult:
     plan_ok: bool
     ms: float
     error: str | None = None
+    tokens: int = 0
 
 
 Memory = Callable[[DraftCase], dict[str, list[str]]]
@@ -102,10 +110,13 @@ def draft_once(
     """Draft and validate, timed together: what the graph's draft node does."""
     request = DraftRequest(case.window, **(memory(case) if memory else {}))
     started = time.perf_counter()
+    tokens = 0
     try:
-        proposal = parse_schema(drafter.draft(request).text)
+        draft = drafter.draft(request)
+        tokens = draft.tokens
+        proposal = parse_schema(draft.text)
     except (ChatError, ProposalError) as error:
-        return DraftResult(False, None, False, False, _ms(started), str(error))
+        return DraftResult(False, None, False, False, _ms(started), str(error), tokens)
     try:
         check_plan(proposal, pool)
         plan_ok, error = True, None
@@ -120,6 +131,7 @@ def draft_once(
         plan_ok,
         ms,
         error,
+        tokens,
     )
 
 
@@ -140,7 +152,11 @@ class DrafterRow:
     p50_ms: float
     p99_ms: float
     judges: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    """Judge name -> {"accepted": share of offers, "right": share of events}."""
+    """Judge name -> {"accepted": share of offers, "right": share of events,
+    "accepted_kept": share of the offers the counterfactual check keeps}."""
+    tokens_per_draft: float = 0.0
+    held_back: float | None = None
+    """Share of offers the counterfactual check holds back (None: no check given)."""
     setup_ms: float = 0.0
     """One-time cost before the first draft (embedding the templates), not in p50/p99."""
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -160,6 +176,7 @@ def benchmark_drafter(
     *,
     setup_ms: float = 0.0,
     memory: Memory | None = None,
+    check: Check | None = None,
     on_case: Callable[[], None] = lambda: None,
 ) -> DrafterRow:
     results = []
@@ -167,17 +184,29 @@ def benchmark_drafter(
         results.append(draft_once(drafter, pool, case, memory))
         on_case()
     offers = [r for r in results if r.task is not None]
+    kept = [
+        check(case.window, r.task) if check is not None and r.task is not None else True
+        for case, r in zip(cases, results, strict=True)
+    ]
     planned = [r for r in offers if r.has_plan]
     columns: dict[str, dict[str, float | None]] = {}
     for judge_name, judge in judges.items():
-        verdicts = [
-            judge(JudgeCase(case.history, result.task, case.needed))
+        judge_cases = [
+            JudgeCase(case.history, result.task, case.needed)
             for case, result in zip(cases, results, strict=True)
         ]
+        prefetch = getattr(getattr(judge, "__self__", None), "prefetch", None)
+        if prefetch is not None:  # a bound model judge: judge the batch at once
+            prefetch(judge_cases)
+        verdicts = [judge(c) for c in judge_cases]
         accepted = [v for v, r in zip(verdicts, results, strict=True) if r.task is not None]
+        after = [
+            v for v, r, k in zip(verdicts, results, kept, strict=True) if r.task is not None and k
+        ]
         columns[judge_name] = {
             "accepted": sum(accepted) / len(accepted) if accepted else None,
             "right": sum(verdicts) / len(verdicts) if verdicts else None,
+            "accepted_kept": (sum(after) / len(after) if after else None) if check else None,
         }
     latencies = [r.ms for r in results]
     return DrafterRow(
@@ -190,6 +219,13 @@ def benchmark_drafter(
         p50_ms=statistics.median(latencies),
         p99_ms=_percentile(latencies, 0.99),
         judges=columns,
+        tokens_per_draft=sum(r.tokens for r in results) / len(results),
+        held_back=(
+            sum(not k for k, r in zip(kept, results, strict=True) if r.task is not None)
+            / len(offers)
+            if check is not None and offers
+            else None
+        ),
         setup_ms=setup_ms,
         examples=[
             {"trace": c.trace, "index": c.index, "event": c.window[-1].summary(), "task": r.task}
@@ -211,6 +247,22 @@ def earlier_offers_as_memory(tasks_by_summary: dict[str, list[str]], limit: int 
     return memory
 
 
+def gate_check(gate: object, policy: GatePolicy) -> Check | None:
+    """The graph's counterfactual check for an escalated event: the gate's task-aware
+    p_accept of the draft must reach tau (from the gate's p_need at the event). None for
+    a gate with no task-aware head (the untrained cue gate)."""
+    score_tasks = getattr(gate, "score_tasks", None)
+    score = getattr(gate, "score", None)
+    if score_tasks is None or score is None:
+        return None
+
+    def check(window: list[Event], task: str) -> bool:
+        p_need = score([window])[0].p_need
+        return bool(score_tasks([window], [task])[0] >= policy.threshold(p_need))
+
+    return check
+
+
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -219,25 +271,31 @@ def format_rows(rows: list[DrafterRow]) -> str:
     judges = list(rows[0].judges) if rows else []
     header = (
         f"{'drafter':<44} {'drafts':>6} {'offers':>6} {'schema ok':>9} {'with plan':>9} "
-        f"{'plan ok':>7} {'p50 ms':>7} {'p99 ms':>7}"
+        f"{'plan ok':>7} {'p50 ms':>7} {'p99 ms':>7} {'tokens':>6} {'held back':>9}"
     )
     for judge in judges:
-        header += f"  {judge + ': accepted':>24} {'right':>6}"
+        header += f"  {judge + ': accepted':>24} {'right':>6} {'kept':>6}"
     lines = [header]
     for r in rows:
         line = (
             f"{r.drafter:<44} {r.drafts:>6} {r.offers:>6} {r.schema_ok:>9.3f} "
-            f"{r.with_plan:>9.3f} {_share(r.plan_ok):>7} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
+            f"{r.with_plan:>9.3f} {_share(r.plan_ok):>7} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+            f"{r.tokens_per_draft:>6.0f} {_share(r.held_back):>9}"
         )
         for judge in judges:
             column = r.judges[judge]
-            line += f"  {_share(column['accepted']):>24} {_share(column['right']):>6}"
+            line += (
+                f"  {_share(column['accepted']):>24} {_share(column['right']):>6} "
+                f"{_share(column.get('accepted_kept')):>6}"
+            )
         lines.append(line)
     lines.append(
         "offers: drafts that say something; with plan: of offers; plan ok: of planned offers, "
         "every call a pool tool with valid arguments; latency per draft with validation; "
-        "accepted: share of offers the judge accepts; right: share of events where it accepts "
-        "the offer or the silence."
+        "tokens: LLM tokens per draft; held back: share of offers the counterfactual check "
+        "(the gate's p_accept of the draft >= tau) would silence; accepted: share of offers "
+        "the judge accepts; right: share of events where it accepts the offer or the silence; "
+        "kept: share of the offers the check keeps that the judge accepts."
     )
     setups = [f"{r.drafter}: {r.setup_ms:.0f} ms" for r in rows if r.setup_ms]
     if setups:

@@ -96,6 +96,12 @@ class ReplayedEvent:
     gate_ms: float
     slow_ms: float
     tokens: int
+    draft: str | None = None
+    """The task the slow path drafted with words to say, offered or held back; None when
+    it drafted nothing (no deliberation, an unusable draft, or an explicit silence)."""
+    held_back: bool = False
+    """The slow path drafted an offer and then decided silence (counterfactual check:
+    p_accept of the draft below tau, or a repeat of a refused offer)."""
 
 
 class _Quiet:
@@ -146,6 +152,8 @@ def replay_trace(
                         row.proposal if row is not None and row.action == "intervene" else None
                     )
                     task = drafted["task"] if drafted else undrafted_offer(event.summary())
+                proposal = row.proposal if row is not None else None
+                draft = proposal["task"] if proposal and proposal["speak"].strip() else None
                 out.append(
                     ReplayedEvent(
                         trace=trace.name,
@@ -162,6 +170,8 @@ def replay_trace(
                         gate_ms=decision.gate_latency_ms,
                         slow_ms=sum(s["ms"] for s in row.trace) if row is not None else 0.0,
                         tokens=row.tokens if row is not None else 0,
+                        draft=draft,
+                        held_back=draft is not None and row is not None and row.action == "silent",
                     )
                 )
             return out
@@ -230,6 +240,16 @@ def load_trace_steps(path: Path) -> list[TraceStep]:
 def judge_steps(
     name: str, steps: Iterable[TraceStep], judge: Judge, on_step: Callable[[], None] = lambda: None
 ) -> BenchScores:
+    steps = list(steps)
+    prefetch = getattr(judge, "prefetch", None)
+    if prefetch is not None:  # a model judge that judges a batch faster than one by one
+        prefetch(
+            [
+                JudgeCase(s.history, t, s.needed)
+                for s in steps
+                for t in (s.tasks[:MAX_JUDGED_TASKS] or (None,))
+            ]
+        )
     judged = []
     for step in steps:
         tasks = step.tasks[:MAX_JUDGED_TASKS]

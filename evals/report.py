@@ -5,7 +5,8 @@ Sections (each can run alone):
   side, cost; F1 against escalation fraction as delta varies; F1, false alarm and cost per
   event against C_FN/C_FA next to always/never offer and every peer; the reliability
   diagram;
-* reward: the gate as ProactiveBench's judge on reward_data/test_data.jsonl;
+* reward: the gate as ProactiveBench's judge on reward_data/test_data.jsonl, and the
+  offline reward judge (`evals.reward_judge`) validated three ways;
 * pira: the shipped PIRA-style set, with and without memory and state tracking;
 * mobile: the shipped ProactiveMobile-style set, function-sequence success.
 
@@ -36,6 +37,8 @@ from evals.proactivebench import (
     score_replay,
 )
 from evals.progress import Bars
+from evals.reward_judge import PRISM, Embeddings, OfflineJudge, build_judge
+from evals.slowpath_bench import slow_path_stats
 from gate.calibration import reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import FeatureBuilder
@@ -66,6 +69,10 @@ class ReportInputs:
     """A model for the mobile set's drafting planner (None: the offline baseline only)."""
     traces: list[str] | None = None
     """Replay only these traces (tests); None: every trace in splits.json."""
+    judge_embeddings: Embeddings | None = None
+    """Text embeddings for the offline reward judge (`evals.reward_judge`), trained in the
+    run; it judges the replay beside `judge` and is validated in the reward section.
+    None: no offline judge."""
 
 
 class _Folds:
@@ -96,7 +103,38 @@ def _sweep_row(events: list[ReplayedEvent], scores: BenchScores, **setting: floa
     }
 
 
-def _proactivebench(inputs: ReportInputs, traces: list[Trace], folds: _Folds, bars: Bars) -> dict:
+def _judged_by(
+    inputs: ReportInputs, events: list[ReplayedEvent], judge: OfflineJudge, bars: Bars
+) -> dict[str, Any]:
+    """The replay judged by the offline reward judge (ProactiveBench's official protocol),
+    with PRISM's published figures and what the slow path's check changed."""
+    with bars.step(f"judging festina, peers ({judge.name})", None) as tick:
+        scores = score_replay(inputs.root, events, judge, inputs.out_dir, on_step=tick)
+    cost = Cost.of(events)
+    replay = ReplayReport(
+        judge.name, inputs.slow_path[0], inputs.policy.model_dump(), scores, cost, 0
+    )
+    festina = scores["all"][0]
+    slow = slow_path_stats(events, judge)
+    reference = (
+        f"festina under {judge.name}: F1 {festina.f1:.3f}, false alarm "
+        f"{festina.false_alarm:.3f}, {cost.escalated_fraction:.0%} of events escalated; "
+        f"PRISM (published, official reward model, 12 recordings): F1 {PRISM['f1']:.3f}, "
+        f"false alarm {PRISM['false_alarm']:.3f}, about {PRISM['escalated']:.0%} escalated"
+    )
+    table = "\n".join(
+        [f"judge: {judge.name}", replay.table().split("\ncost:")[0], reference, slow.table()]
+    )
+    return {"replay": replay.to_dict(), "slow_path": slow.to_dict(), "table": table}
+
+
+def _proactivebench(
+    inputs: ReportInputs,
+    traces: list[Trace],
+    folds: _Folds,
+    bars: Bars,
+    offline: OfflineJudge | None = None,
+) -> dict:
     gates = {}
     with bars.step("LOTO gates", len(traces)) as tick:
         for trace in traces:
@@ -115,6 +153,8 @@ def _proactivebench(inputs: ReportInputs, traces: list[Trace], folds: _Folds, ba
         Cost.of(events),
         getattr(inputs.judge, "tokens", 0),
     )
+
+    by_offline = _judged_by(inputs, events, offline, bars) if offline is not None else None
 
     def festina_scores(run: list[ReplayedEvent], label: str) -> BenchScores:
         folder = inputs.out_dir / "sweeps" / label
@@ -162,9 +202,11 @@ def _proactivebench(inputs: ReportInputs, traces: list[Trace], folds: _Folds, ba
     reliability = {
         "p_need vs task_status": reliability_curve([e.p_need for e in events], needed),
     }
+    tables = [replay.table(), *([by_offline["table"]] if by_offline else []), cost_text]
     return {
         "replay": replay.to_dict(),
-        "table": replay.table() + "\n\n" + cost_text,
+        "offline_judge": by_offline,
+        "table": "\n\n".join(tables),
         "delta_sweep": delta_rows,
         "cost_sweep": cost_rows,
         "costs": [asdict(r) for r in costs],
@@ -184,7 +226,17 @@ def _reward(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
             judges=[] if isinstance(inputs.judge, HumanJudge) else [inputs.judge],
             progress=lambda _: tick(),
         )
-    return {**report.to_dict(), "table": report.table()}
+    out = {**report.to_dict(), "table": report.table()}
+    if inputs.judge_embeddings is not None:
+        from evals.reward_judge import validate
+
+        with bars.step("offline reward judge: three validations", None) as tick:
+            _, validation = validate(
+                inputs.root, inputs.judge_embeddings, progress=lambda _: tick()
+            )
+        out["offline_judge"] = validation.to_dict()
+        out["table"] += "\n\n" + validation.table()
+    return out
 
 
 def _pira(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
@@ -256,7 +308,12 @@ def run_report(
     try:
         with Bars(enabled=progress) as bars:
             if "proactivebench" in sections:
-                results["proactivebench"] = _proactivebench(inputs, traces, folds, bars)
+                offline = None
+                if inputs.judge_embeddings is not None:
+                    with bars.step("offline reward judge: training", None):
+                        offline = build_judge(inputs.root, inputs.judge_embeddings)
+                    results["second_judge"] = offline.name
+                results["proactivebench"] = _proactivebench(inputs, traces, folds, bars, offline)
             if "reward" in sections:
                 results["reward"] = _reward(inputs, folds, bars)
             if "pira" in sections:
@@ -268,6 +325,8 @@ def run_report(
         save = getattr(inputs.judge, "save", None)
         if save is not None:
             save()
+        if inputs.judge_embeddings is not None:
+            inputs.judge_embeddings.save()
     (inputs.out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
     from evals.report_render import render
 

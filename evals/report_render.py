@@ -104,7 +104,9 @@ def markdown(results: dict[str, Any]) -> str:
             "## Reward judgement\n",
             f"The gate as ProactiveBench's judge on {reward['items']} human-judged items "
             "(reward_data/test_data.jsonl), next to the published agreement figures "
-            "(on all 120 items, some held back from this copy).\n",
+            "(on all 120 items, some held back from this copy); then the offline reward "
+            "judge (evals/reward_judge.py) validated three ways: the official split, a "
+            "history-disjoint split, and the peers' traces against the published table.\n",
             _code(reward["table"]),
         ]
     if pira := results.get("pira"):

@@ -14,10 +14,11 @@ from evals import mobile, pira
 from evals.judges import HumanJudge, JudgeCase, JudgeError, LLMJudge
 from evals.metrics import JudgedEvent, score, timing
 from evals.recorded_chat import RecordedChat
+from evals.reward_judge import Embeddings
 from evals.reward_judgement import _result, agreement
 from evals.stand_in_llm import ChatCompletionHandler
 from gate.data import RewardItem, load_traces
-from tests.helpers import free_port
+from tests.helpers import bag_of_words, free_port
 
 
 def test_metrics_follow_proactivebench_definitions():
@@ -241,6 +242,8 @@ def test_one_command_writes_the_report_with_llm_judge_and_slow_path(
     trained_home, proactivebench, judge_url, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
+    # The offline reward judge on a stand-in encoder: its wiring, not MiniLM's figures.
+    monkeypatch.setattr("evals.cli._offline_judge_embeddings", lambda *_: Embeddings(bag_of_words))
     out = tmp_path / "report"
     args = ["eval", "report", "--data", str(proactivebench), "--out", str(out), "--quiet"]
     args += ["--trace", "code_11", "--trace", "writing_11"]
@@ -295,6 +298,14 @@ def test_one_command_writes_the_report_with_llm_judge_and_slow_path(
     # (10 scenarios) where acting is right.
     assert (drafted["exact"], drafted["act_accuracy"]) == (0.0, 40 / 48)
     assert "## ProactiveBench replay" in (out / "report.md").read_text()
+    # Beside the LLM judge, the offline reward judge scored festina and every peer too,
+    # and said what the slow path's counterfactual check changed.
+    offline = results["proactivebench"]["offline_judge"]
+    assert offline["replay"]["judge"].startswith("offline judge")
+    assert len(offline["replay"]["scores"]["all"]) == 17
+    slow = offline["slow_path"]
+    assert slow["deliberations"] == cost["deliberations"]
+    assert slow["kept"] + slow["held_back"] == slow["drafted_offers"] > 0
 
 
 def test_bad_records_in_a_pira_set_are_reported_with_their_place():
@@ -347,7 +358,7 @@ def test_an_unreachable_judge_is_a_clear_error_not_a_traceback(
 ):
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
     args = ["eval", "report", "--data", str(proactivebench), "--out", str(tmp_path), "--quiet"]
-    args += ["--section", "proactivebench", "--trace", "code_11"]
+    args += ["--section", "proactivebench", "--trace", "code_11", "--no-offline-judge"]
     args += ["--judge-url", f"http://127.0.0.1:{free_port()}/v1"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
