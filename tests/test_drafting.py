@@ -410,7 +410,8 @@ def test_the_drafts_benchmark_scores_each_drafter_beside_the_recorded_drafts(pro
     assert recorded.with_plan == 0.0 and recorded.plan_ok is None  # recorded tasks, no plans
     assert templates.with_plan == 1.0 and templates.plan_ok == 1.0
     assert 0 < templates.offers < len(cases)  # silent where nothing concrete applies
-    assert templates.judges["never"] == {"accepted": 0.0, "right": 0.0}
+    # No counterfactual check given: nothing kept or held back to judge separately.
+    assert templates.judges["never"] == {"accepted": 0.0, "right": 0.0, "accepted_kept": None}
     human = templates.judges["human labels"]
     offers_needed = sum(
         case.needed
