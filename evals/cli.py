@@ -12,6 +12,18 @@ import click
 from gate.cli import data_option, encoder_option, model_option
 
 
+def out_option(default: str) -> Any:
+    """`--out DIR`: where a benchmark writes its report and plots."""
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help="Folder for the report and its plots.",
+    )
+
+
 @click.group("eval")
 def eval_group() -> None:
     """Evaluations (the gate's own benchmark is `festina gate eval`)."""
@@ -66,13 +78,7 @@ def eval_feedback(
     show_default=True,
     help="Day orders per simulated user (seeds 0..N-1).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports/personal"),
-    show_default=True,
-)
+@out_option("reports/personal")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_personal(obj: Any, data_dir: Path, days: int, out_dir: Path, as_json: bool) -> None:
@@ -183,18 +189,12 @@ def _chat(url: str, model: str, key_env: str) -> Any:
 
 @eval_group.command("report")
 @data_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports/eval"),
-    show_default=True,
-)
+@out_option("reports/eval")
 @click.option(
     "--section",
     "sections",
     multiple=True,
-    type=click.Choice(["proactivebench", "reward", "pira", "mobile"]),
+    type=click.Choice(["proactivebench", "reward", "pira", "mobile", "personal"]),
     help="Run only these sections (repeatable; default: all).",
 )
 @encoder_option
@@ -482,13 +482,7 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
 @click.command("eval")
 @data_option
 @model_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports/gate"),
-    show_default=True,
-)
+@out_option("reports/gate")
 @click.option("--no-latency", is_flag=True, help="Skip the speed measurements.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.pass_obj

@@ -399,6 +399,12 @@ class PersonalReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> PersonalReport:
+        """Back from `to_dict` (extra keys, such as a rendered table, are left out)."""
+        fields = {name: data[name] for name in cls.__dataclass_fields__}
+        return cls(**{**fields, "users": [UserResult(**u) for u in data["users"]]})
+
     def table(self) -> str:
         names = _bucket_names()
         lines = [

@@ -8,7 +8,9 @@ Sections (each can run alone):
 * reward: the gate as ProactiveBench's judge on reward_data/test_data.jsonl, and the
   offline reward judge (`evals.reward_judge`) validated three ways;
 * pira: the shipped PIRA-style set, with and without memory and state tracking;
-* mobile: the shipped ProactiveMobile-style set, function-sequence success.
+* mobile: the shipped ProactiveMobile-style set, function-sequence success;
+* personal: a panel of simulated users, cost per event against answers given for the
+  population gate, the context offsets and the personal model (`evals.personal`).
 
 Everything is deterministic on CPU (seeded generators, one event a batch, LLM answers
 cached), so the same command on a clean checkout gives the same figures. Output:
@@ -46,7 +48,7 @@ from gate.policy import GatePolicy
 from gate.training import Dataset, build_dataset
 from tools.pool import ToolPool
 
-SECTIONS = ("proactivebench", "reward", "pira", "mobile")
+SECTIONS = ("proactivebench", "reward", "pira", "mobile", "personal")
 DELTAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.49)
 # PIRA and the mobile set also run at this cost ratio: at the default costs the gate
 # rarely offers anything, and a comparison of two silent runtimes says nothing.
@@ -296,6 +298,16 @@ def _mobile(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
     return {"results": [asdict(r) for r in results], "table": format_results(results)}
 
 
+def _personal(inputs: ReportInputs, bars: Bars) -> dict:
+    from evals.personal import run_personal
+
+    with bars.step("personal: simulated users", None) as tick:
+        report = run_personal(
+            inputs.root, inputs.policy, window=inputs.window, progress=lambda _: tick()
+        )
+    return {**report.to_dict(), "table": report.table()}
+
+
 def run_report(
     inputs: ReportInputs, sections: tuple[str, ...] = SECTIONS, *, progress: bool = True
 ) -> dict[str, Any]:
@@ -320,6 +332,8 @@ def run_report(
                 results["pira"] = _pira(inputs, folds, bars)
             if "mobile" in sections:
                 results["mobile"] = _mobile(inputs, folds, bars)
+            if "personal" in sections:
+                results["personal"] = _personal(inputs, bars)
     finally:
         # Verdicts already paid for survive a failed run (a judge endpoint going away).
         save = getattr(inputs.judge, "save", None)

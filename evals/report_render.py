@@ -125,6 +125,14 @@ def markdown(results: dict[str, Any]) -> str:
             "per instance.\n",
             _code(mobile["table"]),
         ]
+    if personal := results.get("personal"):
+        parts += [
+            "## Learning one user\n",
+            "Simulated users with consistent preferences answer every offer (10 % noise); "
+            "cost per event against the answers the runtime had received.\n",
+            _code(personal["table"]),
+            "![Cost against answers](personal.png)\n",
+        ]
     return "\n".join(parts)
 
 
@@ -137,6 +145,10 @@ def render(results: dict[str, Any], out_dir: Path) -> None:
         plot_delta_sweep(pb["delta_sweep"], out_dir / "delta_sweep.png")
         plot_cost_sweep(pb["cost_sweep"], out_dir / "cost_sweep.png")
         plot_reliability(pb["reliability"], out_dir / "reliability.png")
+    if results.get("personal"):
+        from evals.personal import PersonalReport, plot_personal
+
+        plot_personal(PersonalReport.from_dict(results["personal"]), out_dir / "personal.png")
     text = markdown(results)
     (out_dir / "report.md").write_text(text)
     body = MarkdownIt("commonmark").render(text)

@@ -83,3 +83,37 @@ def test_the_benchmark_learns_a_narrow_user_and_leaves_an_eager_one_no_worse(pro
     assert report.events_per_day > 352  # the 18 recordings and the PIRA trajectories
     assert set(report.timing) == {"gate_ms", "personal_adjust_ms", "learn_ms"}
     assert "cost per event after 30 answers" in report.table()
+
+
+def test_the_report_renders_the_personal_section_and_its_plot(tmp_path):
+    from evals.personal import PersonalReport, UserResult
+    from evals.report_render import render
+
+    row = {"0-10": 0.7, "10-20": 0.5, "20-30": None, "30-50": None, "50-100": None, "100+": None}
+    user = UserResult(
+        "u",
+        "a rule",
+        0.3,
+        dict.fromkeys(("population gate", "context offsets", "personal model"), row),
+        {"population gate": 0.7, "context offsets": 0.6, "personal model": 0.5},
+        {"population gate": 9.0, "context offsets": 9.0, "personal model": 9.0},
+    )
+    report = PersonalReport(
+        {"cost_false_alarm": 1.0, "cost_missed_help": 3.0},
+        [0],
+        10,
+        [user],
+        user.after,
+        user.by_answers,
+        [],
+        {"gate_ms": 1.0, "personal_adjust_ms": 0.1, "learn_ms": 0.1},
+    )
+    results = {
+        "policy": {"cost_false_alarm": 1.0, "cost_missed_help": 3.0, "delta": 0.1},
+        "judge": "human labels",
+        "personal": {**report.to_dict(), "table": report.table()},
+    }
+    render(results, tmp_path)
+    assert PersonalReport.from_dict(results["personal"]) == report
+    assert "## Learning one user" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "personal.png").stat().st_size > 1000
