@@ -250,11 +250,11 @@ class _Learner:
             return need * accept
         return p_need * POPULATION_ACCEPT
 
-    def learn(self, window: list[Event], welcome: float, outcome: Outcome) -> None:
+    def learn(self, window: list[Event], welcome_population: float, outcome: Outcome) -> None:
         if self.kind == "context offsets":
-            self.offsets.learn(window[-1], welcome, outcome)
+            self.offsets.learn(window[-1], welcome_population, outcome)
         elif self.kind == "personal model":
-            self.pending.append((window, welcome, outcome))
+            self.pending.append((window, welcome_population, outcome))
             self.catch_up(window[-1])
 
     def catch_up(self, now: Event) -> None:
@@ -290,7 +290,8 @@ def simulate(
             costs.append(0.0 if wanted else policy.cost_false_alarm)
             answers += 1
             outcome = Outcome.ACCEPTED if wanted else Outcome.REJECTED
-            learner.learn(moment.window, welcome, outcome)
+            # Learners add their own shift to the population's chance, as the store does.
+            learner.learn(moment.window, moment.p_need * POPULATION_ACCEPT, outcome)
         else:
             costs.append(policy.cost_missed_help if wanted else 0.0)
     return Run(learner_kind, answers_before, costs, answers)
@@ -304,7 +305,8 @@ class UserResult:
     by_answers: dict[str, dict[str, float | None]]
     """learner -> answer bucket ("0-10", ...) -> mean cost per event (None: never got there)."""
     after: dict[str, float]
-    """learner -> mean cost per event once every learning runtime had AFTER answers."""
+    """learner -> mean cost per event once every learning runtime had AFTER answers (or,
+    if it fell silent for good before, all it ever got)."""
     answers: dict[str, float]
 
 
@@ -340,9 +342,13 @@ def evaluate_user(
         truth = answers_of(user, day, seed)
         welcome.extend(truth)
         day_runs = {name: simulate(day, truth, name, policy) for name in LEARNERS}
-        # The same events for every runtime: from where both learners had AFTER answers.
+        # The same events for every runtime: from where both learners had AFTER answers
+        # (or all they ever got: a learner that fell silent for good has done learning).
         starts = [
-            next((i for i, a in enumerate(r.answers_before) if a >= AFTER), len(r.costs))
+            next(
+                (i for i, a in enumerate(r.answers_before) if a >= min(AFTER, r.answers)),
+                len(r.costs),
+            )
             for name, r in day_runs.items()
             if name != "population gate"
         ]
