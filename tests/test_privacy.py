@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
+from sqlalchemy import update
 
 from agent.api import ApiServer, build_app
 from agent.cli import cli
@@ -24,6 +25,7 @@ from core.events import Event
 from core.sources import StaticSource
 from gate.policy import GatePolicy
 from memory.preferences import Preferences
+from memory.schema import EventRow
 from memory.store import Store
 from tests.helpers import event_record, eventually, make_pipeline
 from tui.app import FestinaApp
@@ -165,10 +167,13 @@ def test_forgetting_the_last_minutes_takes_what_happened_or_arrived_since(festin
     assert runner.invoke(cli, ["prefs", "show"]).exit_code == 0  # creates the database
     store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
     store.record_decisions(None, [(e, decision_for(e)) for e in (recent, replayed, old)])
+    # Through the ORM, so the stored text has the column's own format: a hand-written
+    # ISO string compares wrongly against it whenever both fall on the same day.
     with store.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "update events set received_at = ? where id = ?",
-            ((datetime.now(UTC) - timedelta(hours=2)).isoformat(), old.id),
+        connection.execute(
+            update(EventRow)
+            .where(EventRow.id == old.id)
+            .values(received_at=datetime.now(UTC) - timedelta(hours=2))
         )
     store.record_reflection("editor:Editor", recent.id, f"about {SECRET}")
     store.record_reflection("editor:Editor", old.id, "about something old")
