@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent.slowpath.llm import EMBEDDED_MODELS
 from core.events import describe_validation_error
 from gate.policy import GatePolicy
 
@@ -51,12 +52,15 @@ retention_days = 90
 [slow_path]
 # Who drafts offers (what festina says, the task, the tool plan) in the reasoning graph,
 # which also deliberates near-boundary events: "templates" fills concrete offers from the
-# activity with no model; "embedded" asks the bundled SmolLM2-135M (local-llm extra);
-# "openai" any OpenAI-compatible server (vLLM, Ollama, llama.cpp server). "gate-rule"
-# drafts nothing: near-boundary events are settled by the gate's rule, offers have no text.
+# activity with no model; "embedded" asks a small model run in-process by llama.cpp
+# (local-llm extra); "openai" any OpenAI-compatible server (vLLM, Ollama, llama.cpp
+# server). "gate-rule" drafts nothing: near-boundary events are settled by the gate's
+# rule, offers have no text.
 backend = "templates"
-# For "openai": the server's base URL (ending in /v1) and model name.
+# For "openai": the server's base URL (ending in /v1).
 url = "http://127.0.0.1:11434/v1"
+# For "openai", the server's model name; for "embedded", "smollm2" or "gemma3" (both
+# shipped by the local-llm extra) or the path of a GGUF file, empty for the default one.
 model = ""
 # Name of the environment variable holding the API key, if the server needs one.
 api_key_env = ""
@@ -220,6 +224,16 @@ class SlowPathSettings(BaseModel):
     def _openai_needs_a_model(self) -> SlowPathSettings:
         if self.backend == "openai" and not self.model:
             raise ValueError("backend 'openai' needs model, the server's model name")
+        if (
+            self.backend == "embedded"
+            and self.model
+            and self.model not in EMBEDDED_MODELS
+            and not self.model.endswith(".gguf")
+        ):
+            raise ValueError(
+                f"backend 'embedded' takes model {' or '.join(map(repr, EMBEDDED_MODELS))}"
+                " or the path of a .gguf file"
+            )
         return self
 
 

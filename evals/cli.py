@@ -310,7 +310,7 @@ def eval_report(
 @click.option("--llm-url", help="Also measure drafts by this OpenAI-compatible model.")
 @click.option("--llm-model", default="", help="Model name at --llm-url.")
 @click.option(
-    "--embedded", is_flag=True, help="Also measure the embedded SmolLM2 (local-llm extra)."
+    "--embedded", is_flag=True, help="Also measure the default embedded model (local-llm extra)."
 )
 @click.option(
     "--embedded-model",
@@ -442,7 +442,9 @@ def eval_drafts(
             offline.save()
     click.echo(json.dumps(as_dict(rows), indent=2) if as_json else format_rows(rows))
     unmeasured = [
-        flag for flag, given in (("--llm-url", llm_url), ("--embedded", embedded)) if not given
+        flag
+        for flag, given in (("--llm-url", llm_url), ("--embedded", embedded or embedded_models))
+        if not given
     ]
     click.echo(
         f"{len(cases)} events of {data_dir / 'test_data'}; {os.cpu_count()} CPUs; judges: "

@@ -75,6 +75,17 @@ def test_an_openai_slow_path_needs_a_model_name(tmp_path):
         load_settings(path)
 
 
+def test_an_embedded_slow_path_takes_a_shipped_model_or_a_gguf_file(tmp_path):
+    path = tmp_path / "config.toml"
+    for model in ("gemma3", "smollm2", "/models/tiny.gguf", ""):
+        path.write_text(f'[slow_path]\nbackend = "embedded"\nmodel = "{model}"\n')
+        assert load_settings(path).slow_path.model == model
+    # A server's model name here would only fail at the first escalation, in the daemon.
+    path.write_text('[slow_path]\nbackend = "embedded"\nmodel = "qwen2.5"\n')
+    with pytest.raises(ConfigError, match="'smollm2' or 'gemma3' or the path of a"):
+        load_settings(path)
+
+
 def test_read_paths_allow_absolute_and_home_folders(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[slow_path]\nread_paths = ["~/notes", "/srv/docs"]\n')

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent.slowpath.llm import ChatModel
-from agent.slowpath.proposal import PROPOSAL_SCHEMA, build_messages, shortlist
+from agent.slowpath.proposal import build_messages, draft_schema, shortlist
 from core.events import Event
 from tools.pool import ToolPool
 
@@ -66,12 +66,11 @@ class ChatDrafter:
         self.name = chat.name
 
     def draft(self, request: DraftRequest) -> Draft:
+        tools = shortlist(self.pool, request.window)
         messages = build_messages(
-            request.window,
-            request.recalled,
-            request.lessons,
-            shortlist(self.pool, request.window),
-            request.error,
+            request.window, request.recalled, request.lessons, tools, request.error
         )
-        reply = self.chat.complete(messages, PROPOSAL_SCHEMA)
+        # The schema narrowed to the listed tools and their arguments: a model decoding
+        # under it (llama.cpp's grammar, a server's response_format) plans only real calls.
+        reply = self.chat.complete(messages, draft_schema(tools, self.pool))
         return Draft(reply.text, reply.prompt_tokens + reply.completion_tokens)

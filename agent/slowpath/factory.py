@@ -39,7 +39,7 @@ def build_slow_path(
         # Embedding the templates takes a moment once: at start, not in the first offer.
         drafter.warm_up()
     elif settings.backend == "embedded":
-        drafter = ChatDrafter(EmbeddedChat(), pool)
+        drafter = ChatDrafter(EmbeddedChat(settings.model or None), pool)
     else:
         api_key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""
         chat = OpenAICompatibleChat(

@@ -20,6 +20,7 @@ from tools.pool import ToolPool
 MAX_TOOLS_IN_PROMPT = 8
 _ALWAYS_OFFERED = ("web_search_query", "summarize_text", "create_note", "show_notification")
 _WORD = re.compile(r"[a-z]{3,}")
+_ALTERNATIVES = re.compile(r"\^\(([\w|-]+)\)\$")
 
 
 class Proposal(BaseModel):
@@ -37,6 +38,76 @@ class Proposal(BaseModel):
 
 
 PROPOSAL_SCHEMA: dict[str, Any] = Proposal.model_json_schema()
+
+
+ARG_MAX_LENGTH = 200
+"""Longest string argument a draft may plan with: a drafted call carries a query, a title,
+a short text; a longer bound only makes the grammar of constrained decoding larger."""
+
+
+def draft_schema(tools: list[dict[str, Any]], pool: ToolPool) -> dict[str, Any]:
+    """The proposal schema narrowed to `tools` (names from `shortlist`): each planned call
+    is one of them with exactly the arguments it accepts. A model decoding under this
+    schema (llama.cpp's grammar, a server's `response_format`) cannot plan a tool that
+    does not exist or leave out a required argument; the answer is still validated."""
+    schema = json.loads(json.dumps(PROPOSAL_SCHEMA))
+    calls = []
+    for tool in tools:
+        args = _plain(pool.get(tool["name"]).Args.model_json_schema())
+        if args is None:
+            continue
+        calls.append(
+            {
+                "type": "object",
+                "properties": {"tool": {"const": tool["name"]}, "args": args},
+                "required": ["tool", "args"],
+                "additionalProperties": False,
+            }
+        )
+    schema.pop("$defs", None)
+    schema["properties"]["tool_plan"] = {
+        "type": "array",
+        "items": {"anyOf": calls} if calls else {"type": "object"},
+        "maxItems": 3,
+    }
+    return schema
+
+
+def _plain(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """An argument schema a grammar can hold: no titles or defaults, strings at most
+    `ARG_MAX_LENGTH` long, lists at most `ARG_MAX_ITEMS`, a pattern of alternatives
+    (`^(a|b)$`) as an enum and any other pattern dropped (the tool's own validation still
+    applies). None for a tool whose arguments need what a grammar cannot say (an e-mail
+    address, a URL, a reference to another definition): a model cannot plan it under the
+    schema. Dates and times are formats llama.cpp's grammars hold."""
+    formats = set(re.findall(r'"format": "([^"]+)"', json.dumps(schema)))
+    if "$defs" in schema or formats - _GRAMMAR_FORMATS:
+        return None
+    properties = {name: _bounded(field) for name, field in schema.get("properties", {}).items()}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [n for n in properties if n in schema.get("required", [])],
+        "additionalProperties": False,
+    }
+
+
+ARG_MAX_ITEMS = 5
+_GRAMMAR_FORMATS = {"date", "time", "date-time"}
+
+
+def _bounded(field: dict[str, Any]) -> dict[str, Any]:
+    choices = _ALTERNATIVES.fullmatch(str(field.get("pattern", "")))
+    field = {k: v for k, v in field.items() if k not in ("title", "pattern", "default")}
+    if choices:
+        field["enum"] = choices.group(1).split("|")
+    if field.get("type") == "string":
+        field["maxLength"] = min(int(field.get("maxLength", ARG_MAX_LENGTH)), ARG_MAX_LENGTH)
+    if field.get("type") == "array":
+        field["maxItems"] = min(int(field.get("maxItems", ARG_MAX_ITEMS)), ARG_MAX_ITEMS)
+        if isinstance(field.get("items"), dict):
+            field["items"] = _bounded(field["items"])
+    return field
 
 
 class ProposalError(ValueError):
