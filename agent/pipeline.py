@@ -382,6 +382,9 @@ class Pipeline:
             return
         windows = [self._windows.push(item) for item in fresh]
         if self.options.learn_from_feedback:
+            # What the user does now can answer an offer they declined: doing its task by
+            # hand says the help was needed (memory.by_hand), learnt with the answers below.
+            await self._in(self._db_thread, self.store.record_done_by_hand, fresh)
             # Feedback given since the last batch (dashboard, CLI) counts from now on.
             # Learning keeps the stream's clock, like the etiquette: a replay learns as the
             # day it records, and a burst of answers stays within the hourly budget.

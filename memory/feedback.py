@@ -22,6 +22,8 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     IGNORED = "ignored"
     TIMED_OUT = "timed_out"
+    DID_BY_HAND = "did_by_hand"
+    """Not given by the user: festina saw them do a declined offer's task (memory.by_hand)."""
 
 
 class Reason(StrEnum):
@@ -41,9 +43,12 @@ REASON_WEIGHT = {
     Reason.NEVER_APP: 0.0,
 }
 
-# (target, weight): acceptance is a 1; the rest are 0s of decreasing certainty.
+# (target, weight): acceptance is a 1, and so, less surely, is doing a declined offer's
+# task by hand (the help was needed; the offer may still have come at the wrong moment);
+# the rest are 0s of decreasing certainty.
 _SIGNAL = {
     Outcome.ACCEPTED: (1.0, 1.0),
+    Outcome.DID_BY_HAND: (1.0, 0.5),
     Outcome.REJECTED: (0.0, 1.0),
     Outcome.IGNORED: (0.0, 0.5),
     Outcome.TIMED_OUT: (0.0, 0.25),
@@ -65,7 +70,10 @@ def context_of(event: Event) -> str:
 def lesson_for(event: Event, outcome: Outcome, reason: Reason | None = None) -> str | None:
     """A short lesson for the slow path, from offers the user turned down; none for a
     "not now" (the timing was wrong, not the offer) or a muted app (nothing is offered)."""
-    if outcome is Outcome.ACCEPTED or reason in (Reason.NOT_NOW, Reason.NEVER_APP):
+    if outcome in (Outcome.ACCEPTED, Outcome.DID_BY_HAND) or reason in (
+        Reason.NOT_NOW,
+        Reason.NEVER_APP,
+    ):
         return None
     verb = {"rejected": "rejected", "ignored": "ignored", "timed_out": "did not answer"}[outcome]
     where = f"during {event.kind.value} activity in {event.app or 'an app'}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
 from core.sources import Rejection
+from memory.by_hand import DONE_WITHIN_S, done_by_hand
 from memory.feedback import Outcome, Reason, context_of, lesson_for
 from memory.migrate import upgrade
 from memory.personal import PersonalModel
@@ -447,6 +448,35 @@ class Store:
             session.flush()
             return row.id
 
+    def record_done_by_hand(self, events: Sequence[Event]) -> list[str]:
+        """Record `did_by_hand` on each declined offer (rejected, ignored, unanswered; not
+        an app muted for good) whose task one of `events` shows the user doing by hand
+        soon after (memory.by_hand), once per offer. Returns those offers' event ids."""
+        if not events:
+            return []
+        earliest = min(e.time for e in events) - timedelta(seconds=DONE_WITHIN_S)
+        declined = (Outcome.REJECTED, Outcome.IGNORED, Outcome.TIMED_OUT)
+        with self._session() as session, session.begin():
+            rows = session.execute(
+                select(EventRow, DecisionRow.offer, FeedbackRow.outcome, FeedbackRow.reason)
+                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .join(FeedbackRow, FeedbackRow.event_id == EventRow.id)
+                .where(EventRow.time >= earliest)
+                .order_by(FeedbackRow.id)
+            ).all()
+            latest = {row.id: (row, offer, outcome, reason) for row, offer, outcome, reason in rows}
+            matched = []
+            for event_row, offer, outcome, reason in latest.values():
+                if offer is None or outcome not in declined or reason == Reason.NEVER_APP.value:
+                    continue  # nothing drafted, accepted, already done by hand, or muted
+                offered_on, proposed = _event_from_row(event_row), Offer.model_validate(offer)
+                if any(done_by_hand(proposed, offered_on, later) for later in events):
+                    session.add(
+                        FeedbackRow(event_id=event_row.id, outcome=Outcome.DID_BY_HAND.value)
+                    )
+                    matched.append(event_row.id)
+            return matched
+
     def _mute(self, session: Session, app: str) -> None:
         row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(id=1, revision=0)
         preferences = Preferences.model_validate(row.preferences or {})
@@ -778,9 +808,10 @@ class Store:
         """Tasks the slow path offered in `context` that the user did not accept; an offer
         answered "not now" is not turned down (the same offer is welcome later)."""
         not_now = and_(FeedbackRow.reason.is_not(None), FeedbackRow.reason == Reason.NOT_NOW.value)
-        return self._answered_tasks(
-            context, and_(FeedbackRow.outcome != "accepted", not_(not_now)), limit
+        declined = FeedbackRow.outcome.in_(
+            [o.value for o in (Outcome.REJECTED, Outcome.IGNORED, Outcome.TIMED_OUT)]
         )
+        return self._answered_tasks(context, and_(declined, not_(not_now)), limit)
 
     def accepted_tasks(self, context: str, limit: int = 20) -> list[str]:
         """Tasks the slow path offered in `context` that the user accepted."""

@@ -1,0 +1,84 @@
+"""Implicit answers: a declined offer whose task the user then does by hand."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from agent.cli import cli
+from core.events import Event
+from core.offer import Offer, PlannedCall
+from memory.by_hand import DONE_WITHIN_S, done_by_hand, key_phrases
+from memory.feedback import Outcome
+from memory.store import Store
+from tests.helpers import event_record, write_jsonl
+
+QUERY = "python read csv skip header"
+SEARCH = f"The user searches Google for '{QUERY}'"
+BY_HAND = f"The user opens notes.md and looks up {QUERY}"
+
+
+def event(i: int, text: str, *, kind: str = "browser", app: str = "Firefox") -> Event:
+    return Event.model_validate({**event_record(i, text=text), "kind": kind, "app": app})
+
+
+def offer(*calls: PlannedCall, task: str = "Check your notes") -> Offer:
+    return Offer(speak="Shall I?", task=task, plan=list(calls), drafted_by="templates")
+
+
+NOTES_SEARCH = offer(PlannedCall(tool="search_notes", args={"query": QUERY}))
+
+
+def test_doing_the_offered_task_soon_after_answers_the_offer():
+    offered_on = event(0, SEARCH)
+    assert done_by_hand(NOTES_SEARCH, offered_on, event(60, BY_HAND, kind="editor", app="Editor"))
+    # Too late, or before the offer, it answers nothing.
+    late = event(int(DONE_WITHIN_S) + 1, BY_HAND, kind="editor", app="Editor")
+    assert not done_by_hand(NOTES_SEARCH, offered_on, late)
+    assert not done_by_hand(NOTES_SEARCH, event(100, SEARCH), event(60, BY_HAND))
+
+
+def test_the_activity_the_offer_quoted_still_on_screen_is_not_doing_it():
+    offered_on = event(0, SEARCH)
+    assert not done_by_hand(NOTES_SEARCH, offered_on, event(5, SEARCH + " and scrolls"))
+    # Nor is an event about something else.
+    assert not done_by_hand(NOTES_SEARCH, offered_on, event(5, "The user edits parse.py"))
+
+
+def test_what_an_offer_would_show_is_its_arguments_and_quotes_not_lone_words():
+    quoted = offer(task="Open 'parse.py' and explain 'KeyError: username'")
+    engine = offer(PlannedCall(tool="web_search_query", args={"query": "rust", "engine": "bing"}))
+    assert key_phrases(quoted) == [{"parse.py"}, {"keyerror", "username"}]
+    assert key_phrases(engine) == []  # "rust" or "bing" alone would match too much
+
+
+def test_the_daemon_learns_from_a_declined_offer_the_user_then_did(festina_home, tmp_path):
+    runner = CliRunner()
+    searches = write_jsonl(
+        tmp_path / "search.jsonl",
+        [{**event_record(i, text=SEARCH), "kind": "browser", "app": "Firefox"} for i in range(4)],
+    )
+    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{searches}"]).exit_code == 0
+    store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
+    offers = [e for e, d in store.decisions() if d.final_action == "intervene"]
+    assert offers, "the cue gate should offer help on a repeated search"
+    declined = min(offers, key=lambda e: e.time)
+    given = runner.invoke(cli, ["feedback", "give", declined.id, "reject"])
+    assert given.exit_code == 0, given.output
+    # Two minutes later, in the editor, the user looks it up in their notes themselves.
+    later = write_jsonl(
+        tmp_path / "later.jsonl",
+        [{**event_record(120, text=BY_HAND), "kind": "editor", "app": "Editor"}],
+    )
+    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{later}"]).exit_code == 0
+    assert store.latest_feedback(declined.id) is Outcome.DID_BY_HAND
+    updates = store.personal_updates()
+    assert [u.outcome for u in updates[:2]] == ["did_by_hand", "rejected"]  # newest first
+    assert updates[0].welcome_after > updates[0].welcome_before  # the help was needed
+    # Once per offer: seeing it done again answers nothing more.
+    again = write_jsonl(
+        tmp_path / "again.jsonl",
+        [{**event_record(130, text=BY_HAND + " again"), "kind": "editor", "app": "Editor"}],
+    )
+    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{again}"]).exit_code == 0
+    assert [u.outcome for u in store.personal_updates()].count("did_by_hand") == 1
+    store.close()
