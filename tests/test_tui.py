@@ -103,6 +103,21 @@ async def test_an_offer_shows_what_festina_says_in_the_feed_and_the_detail(store
         assert "drafted by graph:templates" in detail
 
 
+async def test_the_selection_stays_on_its_event_when_newer_decisions_arrive(store):
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        offer_id = app.activity[0][0].id
+        assert app.activity[0][1].final_action is Action.INTERVENE
+        newer = [Event.model_validate(event_record(200 + i, text=f"new {i}")) for i in range(3)]
+        store.record_decisions(None, [(e, decision(e, Action.SILENT)) for e in newer])
+        app.refresh_data()
+        await pilot.pause()
+        # Answering now must answer the offer that was selected, not what slid under it.
+        await pilot.press("a")
+        assert feedback_rows(store) == [(offer_id, "accepted")]
+
+
 async def test_answering_an_offer_goes_to_memory(store):
     app = FestinaApp(store, GatePolicy())
     async with app.run_test(size=SIZE) as pilot:

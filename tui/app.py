@@ -174,6 +174,8 @@ class FestinaApp(App[None]):
         if preferences != self.preferences:
             self.preferences = preferences
             self._fill_controls()
+        # The selection is an event, not a row: read it before the rows change under it.
+        selected = self._selected_id()
         # In event-time order, newest first: a slow path's late answer or a replay of
         # older events must not reorder what happened.
         self.recent = sorted(
@@ -188,7 +190,7 @@ class FestinaApp(App[None]):
         signature = (self.offers_only, *rows)
         if signature != self._signature:
             self._signature = signature
-            self._redraw_feed()
+            self._redraw_feed(selected)
             self._redraw_stats()
         pid = running_pid(self.pid_file) if self.pid_file else None
         paused = (
@@ -202,9 +204,8 @@ class FestinaApp(App[None]):
         )
         self._redraw_detail()
 
-    def _redraw_feed(self) -> None:
+    def _redraw_feed(self, selected: str | None) -> None:
         table = self.query_one("#feed", DataTable)
-        selected = self._selected_id()
         table.clear()
         today = datetime.now(UTC).date()
         for event, decision, answer in self.activity:
