@@ -200,7 +200,7 @@ def _assembled_path(module: Any) -> str:
 
 def _tight(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with the proposal's free texts capped at `TIGHT_LENGTHS` and its plan at
-    one call."""
+    one call with only the required arguments (see `_capped_strings`)."""
     properties = dict(schema.get("properties", {}))
     for name, limit in TIGHT_LENGTHS.items():
         if name in properties:
