@@ -237,6 +237,16 @@ class SlowPathSettings(BaseModel):
         return self
 
 
+def _regular_expressions(value: list[str]) -> list[str]:
+    """A settings list of regular expressions, each compiled once to refuse a bad one."""
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+    return value
+
+
 class EtiquetteSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -271,15 +281,7 @@ class EtiquetteSettings(BaseModel):
     repeat_similarity: float = Field(0.9, gt=0.0, le=1.0)
     max_offers_per_day: int = Field(20, ge=0)
 
-    @field_validator("busy_titles")
-    @classmethod
-    def _valid_busy_titles(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
-        return value
+    _valid_busy_titles = field_validator("busy_titles")(_regular_expressions)
 
 
 class PrivacySettings(BaseModel):
@@ -290,15 +292,7 @@ class PrivacySettings(BaseModel):
     exclude_urls: list[str] = Field(default_factory=list)
     exclude_incognito: bool = True
 
-    @field_validator("exclude_titles", "exclude_urls")
-    @classmethod
-    def _valid_patterns(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
-        return value
+    _valid_patterns = field_validator("exclude_titles", "exclude_urls")(_regular_expressions)
 
 
 class NotificationSettings(BaseModel):
