@@ -22,7 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from click.testing import CliRunner
 
+from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from core.decision import Decision
@@ -60,6 +62,14 @@ def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def run_daemon_here(path: Path, records: list[dict]) -> None:
+    """`festina daemon run` in this process (FESTINA_HOME as the test set it) over
+    `records`, written to `path`; the run must succeed."""
+    trace = write_jsonl(path, records)
+    result = CliRunner().invoke(cli, ["daemon", "run", "--source", f"jsonl:{trace}"])
+    assert result.exit_code == 0, result.output
 
 
 def bag_of_words(texts: list[str]) -> np.ndarray:

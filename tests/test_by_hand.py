@@ -10,7 +10,7 @@ from core.offer import Offer, PlannedCall
 from memory.by_hand import DONE_WITHIN_S, done_by_hand, key_phrases
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import event_record, write_jsonl
+from tests.helpers import event_record, run_daemon_here
 
 QUERY = "python read csv skip header"
 SEARCH = f"The user searches Google for '{QUERY}'"
@@ -53,11 +53,10 @@ def test_what_an_offer_would_show_is_its_arguments_and_quotes_not_lone_words():
 
 def test_the_daemon_learns_from_a_declined_offer_the_user_then_did(festina_home, tmp_path):
     runner = CliRunner()
-    searches = write_jsonl(
+    run_daemon_here(
         tmp_path / "search.jsonl",
         [{**event_record(i, text=SEARCH), "kind": "browser", "app": "Firefox"} for i in range(4)],
     )
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{searches}"]).exit_code == 0
     store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
     offers = [e for e, d in store.decisions() if d.final_action == "intervene"]
     assert offers, "the cue gate should offer help on a repeated search"
@@ -65,20 +64,18 @@ def test_the_daemon_learns_from_a_declined_offer_the_user_then_did(festina_home,
     given = runner.invoke(cli, ["feedback", "give", declined.id, "reject"])
     assert given.exit_code == 0, given.output
     # Two minutes later, in the editor, the user looks it up in their notes themselves.
-    later = write_jsonl(
+    run_daemon_here(
         tmp_path / "later.jsonl",
         [{**event_record(120, text=BY_HAND), "kind": "editor", "app": "Editor"}],
     )
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{later}"]).exit_code == 0
     assert store.latest_feedback(declined.id) is Outcome.DID_BY_HAND
     updates = store.personal_updates()
     assert [u.outcome for u in updates[:2]] == ["did_by_hand", "rejected"]  # newest first
     assert updates[0].welcome_after > updates[0].welcome_before  # the help was needed
     # Once per offer: seeing it done again answers nothing more.
-    again = write_jsonl(
+    run_daemon_here(
         tmp_path / "again.jsonl",
         [{**event_record(130, text=BY_HAND + " again"), "kind": "editor", "app": "Editor"}],
     )
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{again}"]).exit_code == 0
     assert [u.outcome for u in store.personal_updates()].count("did_by_hand") == 1
     store.close()

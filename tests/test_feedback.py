@@ -16,7 +16,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import event_record, write_jsonl
+from tests.helpers import event_record, run_daemon_here
 
 
 class AlwaysOffer:
@@ -110,14 +110,13 @@ def test_feedback_needs_an_offer(tmp_path):
 
 def test_feedback_cli_round_trip(festina_home, tmp_path):
     runner = CliRunner()
-    trace = write_jsonl(
+    run_daemon_here(
         tmp_path / "t.jsonl",
         [
             event_record(i, text=f"The user searches for 'error {i}' after a crash")
             for i in range(6)
         ],
     )
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{trace}"]).exit_code == 0
     store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
     offered = [e for e, d in store.decisions() if d.final_action == "intervene"]
     assert offered, "the cue gate should offer help on repeated error searches"
@@ -128,8 +127,7 @@ def test_feedback_cli_round_trip(festina_home, tmp_path):
         refused = runner.invoke(cli, ["feedback", "give", silent[0].id, "accept"])
         assert "no offer was made" in refused.output
     # The daemon applies it on its next run.
-    more = write_jsonl(tmp_path / "more.jsonl", [event_record(10)])
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{more}"]).exit_code == 0
+    run_daemon_here(tmp_path / "more.jsonl", [event_record(10)])
     shown = runner.invoke(cli, ["feedback", "show"])
     assert "learned from 1 answer" in shown.output
     assert "place:editor:Editor" in shown.output  # what was learnt, by name

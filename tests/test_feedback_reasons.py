@@ -21,7 +21,7 @@ from core.sources import StaticSource
 from memory.feedback import Outcome, Reason, lesson_for
 from memory.personal import PersonalModel
 from memory.store import Store
-from tests.helpers import event_record, learnt_shift, make_pipeline, write_jsonl
+from tests.helpers import event_record, learnt_shift, make_pipeline, run_daemon_here
 from tui.app import FestinaApp
 
 START = 1_700_000_000.0
@@ -148,14 +148,13 @@ async def test_reasons_only_go_with_a_rejection_and_need_an_app_to_mute(tmp_path
 
 def test_the_cli_takes_a_reason(festina_home, tmp_path):
     runner = CliRunner()
-    trace = write_jsonl(
+    run_daemon_here(
         tmp_path / "t.jsonl",
         [
             event_record(i, text=f"The user searches for 'error {i}' after a crash")
             for i in range(6)
         ],
     )
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{trace}"]).exit_code == 0
     store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
     offered = next(e for e, d in store.decisions() if d.final_action is Action.INTERVENE)
     wrong = runner.invoke(cli, ["feedback", "give", offered.id, "accept", "--reason", "wrong"])

@@ -17,7 +17,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.schema import EventRow
 from memory.store import Store
-from tests.helpers import event_record, write_jsonl
+from tests.helpers import event_record, run_daemon_here, write_jsonl
 
 
 async def replay(url, path, **options):
@@ -96,8 +96,7 @@ async def test_retention_runs_when_the_daemon_starts(database_url, tmp_path):
 
 def test_memory_cli_exports_then_forgets(festina_home, tmp_path):
     runner = CliRunner()
-    trace = write_jsonl(tmp_path / "t.jsonl", [event_record(i) for i in range(3)])
-    assert runner.invoke(cli, ["daemon", "run", "--source", f"jsonl:{trace}"]).exit_code == 0
+    run_daemon_here(tmp_path / "t.jsonl", [event_record(i) for i in range(3)])
     out = tmp_path / "export.jsonl"
     assert runner.invoke(cli, ["memory", "export", "-o", str(out)]).exit_code == 0
     assert len(out.read_text().splitlines()) == 3
