@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
-from core.decision import Decision
+from core.decision import Action, Decision
 from core.events import Event
 from gate.base import GateScores
 from gate.data import default_data_dir
@@ -62,6 +62,27 @@ def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def gate_decision(event: Event, action: Action = Action.SILENT, **fields: object) -> Decision:
+    """A decision of the gate's on `event` to store directly: settled by the gate, except an
+    escalation, which waits for the slow path. `fields` override the scores and the rest."""
+    settled = action is not Action.ESCALATE
+    return Decision.model_validate(
+        {
+            "event_id": event.id,
+            "p_need": 0.6,
+            "p_accept": 0.7,
+            "tau": 0.4,
+            "delta": 0.1,
+            "gate_action": action,
+            "final_action": action if settled else None,
+            "decided_by": "gate" if settled else None,
+            "model_version": "test",
+            "gate_latency_ms": 4.0,
+            **fields,
+        }
+    )
 
 
 def run_daemon_here(path: Path, records: list[dict]) -> None:

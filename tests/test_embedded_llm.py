@@ -9,11 +9,12 @@ import pytest
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import EmbeddedChat
 from agent.slowpath.proposal import Proposal
-from core.decision import Action, Decision
+from core.decision import Action
 from gate.cues import CueGate
 from gate.data import load_traces
 from gate.policy import GatePolicy
 from memory.store import Store
+from tests.helpers import gate_decision
 from tools import default_pool
 
 pytest.importorskip("llama_cpp", reason="needs the local-llm extra: pip install -e '.[local-llm]'")
@@ -31,16 +32,7 @@ async def test_a_replayed_near_boundary_event_gets_a_validated_proposal_or_a_rea
         :4
     ]  # a Ruby session: searching how to capitalize
     event = window[-1]
-    decision = Decision(
-        event_id=event.id,
-        p_need=0.8,
-        p_accept=0.5,
-        tau=0.5,
-        delta=0.1,
-        gate_action=Action.ESCALATE,
-        model_version="t",
-        gate_latency_ms=1.0,
-    )
+    decision = gate_decision(event, Action.ESCALATE, p_need=0.8, p_accept=0.5, tau=0.5)
     store.record_decisions(None, [(event, decision)])
     pool = default_pool(tmp_path / "ws")
     slow_path = ReasoningSlowPath(

@@ -8,13 +8,20 @@ import pytest
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, Verdict
 from agent.sources.jsonl import JsonlSource
-from core.decision import Action, Decision
+from core.decision import Action
 from core.events import Event
 from core.sources import EventSource, SourceItem, StaticSource
 from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.store import Store
-from tests.helpers import FixedGate, RecordingSurface, event_record, make_pipeline, write_jsonl
+from tests.helpers import (
+    FixedGate,
+    RecordingSurface,
+    event_record,
+    gate_decision,
+    make_pipeline,
+    write_jsonl,
+)
 
 
 class EndlessSource(EventSource):
@@ -214,16 +221,7 @@ async def test_stopping_a_live_source_drains_every_accepted_event(tmp_path, data
 async def test_unfinished_deliberations_resume_on_the_next_run(tmp_path, database_url):
     store = Store(database_url)
     event = Event.model_validate(event_record(1, text="edge"))
-    pending = Decision(
-        event_id=event.id,
-        p_need=1.0,
-        p_accept=0.55,
-        tau=0.5,
-        delta=0.1,
-        gate_action=Action.ESCALATE,
-        model_version="x",
-        gate_latency_ms=1.0,
-    )
+    pending = gate_decision(event, Action.ESCALATE, p_need=1.0, p_accept=0.55, tau=0.5)
     store.record_decisions(None, [(event, pending)])
     assert len(store.unresolved_escalations()) == 1
 

@@ -20,14 +20,13 @@ from agent.cli import cli
 from agent.config import ApiSettings, PrivacySettings
 from agent.privacy import ExclusionRules
 from agent.sources.http import HttpIngestSource
-from core.decision import Action, Decision
 from core.events import Event
 from core.sources import StaticSource
 from gate.policy import GatePolicy
 from memory.preferences import Preferences
 from memory.schema import EventRow
 from memory.store import Store
-from tests.helpers import event_record, eventually, make_pipeline
+from tests.helpers import event_record, eventually, gate_decision, make_pipeline
 from tui.app import FestinaApp
 
 TOKEN = "privacy-test-token-0123456789"
@@ -143,21 +142,6 @@ async def test_pause_resume_and_forget_over_the_api_take_hold_live(tmp_path):
     store.close()
 
 
-def decision_for(event: Event) -> Decision:
-    return Decision(
-        event_id=event.id,
-        p_need=0.5,
-        p_accept=0.5,
-        tau=0.5,
-        delta=0.1,
-        gate_action=Action.SILENT,
-        final_action=Action.SILENT,
-        decided_by="gate",
-        model_version="test",
-        gate_latency_ms=1.0,
-    )
-
-
 def test_forgetting_the_last_minutes_takes_what_happened_or_arrived_since(festina_home):
     runner = CliRunner()
     now = datetime.now(UTC).timestamp()
@@ -166,7 +150,7 @@ def test_forgetting_the_last_minutes_takes_what_happened_or_arrived_since(festin
     old = _event(2, time=now - 7200)
     assert runner.invoke(cli, ["prefs", "show"]).exit_code == 0  # creates the database
     store = Store(f"sqlite:///{festina_home / 'data' / 'festina.db'}")
-    store.record_decisions(None, [(e, decision_for(e)) for e in (recent, replayed, old)])
+    store.record_decisions(None, [(e, gate_decision(e)) for e in (recent, replayed, old)])
     # Through the ORM, so the stored text has the column's own format: a hand-written
     # ISO string compares wrongly against it whenever both fall on the same day.
     with store.engine.begin() as connection:

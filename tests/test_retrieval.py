@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from core.decision import Action, Decision
+from core.decision import Action
 from core.events import Event
 from memory.feedback import Outcome
 from memory.retrieval import EpisodeIndex
 from memory.schema import EventRow
 from memory.store import Store
-from tests.helpers import event_record
+from tests.helpers import event_record, gate_decision
 
 
 def unit(*values: float) -> np.ndarray:
@@ -31,19 +31,7 @@ def remember(
         for i, (t, _) in enumerate(texts_and_vectors)
     ]
     decisions = [
-        Decision(
-            event_id=e.id,
-            p_need=0.9,
-            p_accept=0.9,
-            tau=0.3,
-            delta=0.1,
-            gate_action=Action.INTERVENE,
-            final_action=Action.INTERVENE,
-            decided_by="gate",
-            model_version="t",
-            gate_latency_ms=1.0,
-        )
-        for e in events
+        gate_decision(e, Action.INTERVENE, p_need=0.9, p_accept=0.9, tau=0.3) for e in events
     ]
     matrix = np.stack([v for _, v in texts_and_vectors])
     store.record_decisions(None, list(zip(events, decisions, strict=True)), ("enc", matrix))

@@ -12,7 +12,7 @@ from core.decision import Action, Decision
 from core.events import Event
 from gate.policy import GatePolicy
 from memory.store import Store
-from tests.helpers import event_record
+from tests.helpers import event_record, gate_decision
 from tui.app import FestinaApp
 from tui.stats import per_event_latencies, summarize
 
@@ -20,18 +20,7 @@ SIZE = (140, 40)
 
 
 def _decision(event: Event, action: Action, latency_ms: float = 4.0) -> Decision:
-    return Decision(
-        event_id=event.id,
-        p_need=0.6,
-        p_accept=0.7,
-        tau=0.4,
-        delta=0.1,
-        gate_action=action,
-        final_action=action,
-        decided_by="gate",
-        model_version="test",
-        gate_latency_ms=latency_ms,
-    )
+    return gate_decision(event, action, gate_latency_ms=latency_ms)
 
 
 @pytest.fixture
