@@ -64,6 +64,22 @@ def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
     return path
 
 
+def event_at(
+    seconds: float, text: str = "I need help", *, app: str = "Editor", **fields: object
+) -> Event:
+    """An editor event `seconds` after a fixed start; `fields` set or override the rest."""
+    return Event.model_validate(
+        {
+            "time": 1_700_000_000.0 + seconds,
+            "source": "t",
+            "kind": "editor",
+            "app": app,
+            "text": text,
+            **fields,
+        }
+    )
+
+
 def gate_decision(event: Event, action: Action = Action.SILENT, **fields: object) -> Decision:
     """A decision of the gate's on `event` to store directly: settled by the gate, except an
     escalation, which waits for the slow path. `fields` override the scores and the rest."""

@@ -6,22 +6,9 @@ from agent.config import EtiquetteSettings
 from agent.etiquette import Etiquette
 from core.events import Event
 from core.sources import StaticSource
-from tests.helpers import RecordingSurface, make_pipeline
+from tests.helpers import RecordingSurface, event_at, make_pipeline
 
 START = 1_700_000_000.0
-
-
-def _event(seconds: float, text: str = "I need help", *, app: str = "Editor", **extra) -> Event:
-    return Event.model_validate(
-        {
-            "time": START + seconds,
-            "source": "t",
-            "kind": "editor",
-            "app": app,
-            "text": text,
-            **extra,
-        }
-    )
 
 
 def _afk(seconds: float, status: str) -> Event:
@@ -38,51 +25,51 @@ def _afk(seconds: float, status: str) -> Event:
 
 def test_cooldown_holds_offers_for_its_length_of_event_time():
     etiquette = Etiquette(EtiquetteSettings(cooldown_s=60, pending_timeout_s=0))
-    etiquette.offered(_event(0))
-    assert "cooldown" in etiquette.hold_reason(_event(59, app="Browser"))
-    assert etiquette.hold_reason(_event(60, app="Browser")) is None
+    etiquette.offered(event_at(0))
+    assert "cooldown" in etiquette.hold_reason(event_at(59, app="Browser"))
+    assert etiquette.hold_reason(event_at(60, app="Browser")) is None
 
 
 def test_one_pending_offer_per_context_until_answered_or_timed_out():
     etiquette = Etiquette(EtiquetteSettings(cooldown_s=0, pending_timeout_s=600))
-    first = _event(0)
+    first = event_at(0)
     etiquette.offered(first)
-    assert "awaits an answer" in etiquette.hold_reason(_event(10, "more help"))
-    assert etiquette.hold_reason(_event(10, app="Browser")) is None  # another context
-    assert etiquette.hold_reason(_event(600, "later help")) is None  # timed out
+    assert "awaits an answer" in etiquette.hold_reason(event_at(10, "more help"))
+    assert etiquette.hold_reason(event_at(10, app="Browser")) is None  # another context
+    assert etiquette.hold_reason(event_at(600, "later help")) is None  # timed out
     etiquette.answered([first.id])
-    assert etiquette.hold_reason(_event(10, "more help")) is None
+    assert etiquette.hold_reason(event_at(10, "more help")) is None
 
 
 def test_a_withdrawn_escalation_frees_its_context_without_a_cooldown():
     etiquette = Etiquette(EtiquetteSettings(cooldown_s=60))
-    escalated = _event(0)
+    escalated = event_at(0)
     etiquette.reserve(escalated)
-    assert etiquette.hold_reason(_event(5, "again")) is not None
+    assert etiquette.hold_reason(event_at(5, "again")) is not None
     etiquette.withdrawn(escalated)
-    assert etiquette.hold_reason(_event(5, "again")) is None
+    assert etiquette.hold_reason(event_at(5, "again")) is None
 
 
 def test_afk_silences_until_the_user_is_back_unless_disabled():
     etiquette = Etiquette(EtiquetteSettings(cooldown_s=0))
     etiquette.observe(_afk(0, "afk"))
-    assert "away" in etiquette.hold_reason(_event(10))
+    assert "away" in etiquette.hold_reason(event_at(10))
     etiquette.observe(_afk(20, "not-afk"))
-    assert etiquette.hold_reason(_event(30)) is None
+    assert etiquette.hold_reason(event_at(30)) is None
 
     relaxed = Etiquette(EtiquetteSettings(cooldown_s=0, afk_suppression=False))
     relaxed.observe(_afk(0, "afk"))
-    assert relaxed.hold_reason(_event(10)) is None
+    assert relaxed.hold_reason(event_at(10)) is None
 
 
 async def test_the_pipeline_records_etiquette_holds_with_the_reason(tmp_path):
     events = [
-        _event(0, "I need help 1"),
-        _event(1, "I need help 2", app="Browser"),  # cooldown
+        event_at(0, "I need help 1"),
+        event_at(1, "I need help 2", app="Browser"),  # cooldown
         _afk(100, "afk"),
-        _event(200, "I need help 3", app="Terminal"),  # away
+        event_at(200, "I need help 3", app="Terminal"),  # away
         _afk(300, "not-afk"),
-        _event(400, "I need help 4", app="Terminal"),  # offered
+        event_at(400, "I need help 4", app="Terminal"),  # offered
     ]
     surface = RecordingSurface()
     pipeline, store = make_pipeline(
@@ -106,14 +93,14 @@ async def test_a_restart_keeps_the_cooldown_and_the_pending_offer(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     settings = EtiquetteSettings(cooldown_s=60, pending_timeout_s=600)
     first, store = make_pipeline(
-        url, StaticSource([_event(0, "I need help 1")]), etiquette=settings
+        url, StaticSource([event_at(0, "I need help 1")]), etiquette=settings
     )
     await first.run()
     store.close()
     later = [
-        _event(10, "I need help 2", app="Browser"),  # 10 s after the offer: cooldown
-        _event(100, "I need help 3"),  # the first offer's context, still unanswered
-        _event(200, "I need help 4", app="Terminal"),  # free context, cooldown over
+        event_at(10, "I need help 2", app="Browser"),  # 10 s after the offer: cooldown
+        event_at(100, "I need help 3"),  # the first offer's context, still unanswered
+        event_at(200, "I need help 4", app="Terminal"),  # free context, cooldown over
     ]
     surface = RecordingSurface()
     second, store = make_pipeline(url, StaticSource(later), surface=surface, etiquette=settings)
@@ -131,7 +118,7 @@ async def test_an_answer_given_before_a_restart_frees_its_context(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     settings = EtiquetteSettings(cooldown_s=60, pending_timeout_s=600)
     first, store = make_pipeline(
-        url, StaticSource([_event(0, "I need help 1")]), etiquette=settings
+        url, StaticSource([event_at(0, "I need help 1")]), etiquette=settings
     )
     await first.run()
     [(offered, _)] = store.decisions(limit=1)
@@ -139,7 +126,7 @@ async def test_an_answer_given_before_a_restart_frees_its_context(tmp_path):
     store.close()
     surface = RecordingSurface()
     second, store = make_pipeline(
-        url, StaticSource([_event(100, "I need help 2")]), surface=surface, etiquette=settings
+        url, StaticSource([event_at(100, "I need help 2")]), surface=surface, etiquette=settings
     )
     await second.run()
     store.close()

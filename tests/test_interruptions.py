@@ -10,26 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from agent.config import EtiquetteSettings
-from core.events import Event
 from core.sources import StaticSource
 from gate.base import Embedder, GateScores
-from tests.helpers import RecordingSurface, make_pipeline
+from tests.helpers import RecordingSurface, event_at, make_pipeline
 
-START = 1_700_000_000.0
 QUIET = {"cooldown_s": 0, "pending_timeout_s": 0}
-
-
-def _event(seconds: float, text: str, *, app: str = "Editor", **extra) -> Event:
-    return Event.model_validate(
-        {
-            "time": START + seconds,
-            "source": "t",
-            "kind": "editor",
-            "app": app,
-            "text": text,
-            **extra,
-        }
-    )
 
 
 class WordsGate:
@@ -81,9 +66,9 @@ async def _offers(tmp_path, events, *, gate=None, name="f", **settings):
 )
 async def test_no_offer_during_a_call_a_share_or_a_presentation(tmp_path, busy):
     events = [
-        _event(0, **busy),
-        _event(60, "I need help 1"),  # another window, the call goes on
-        _event(400, "I need help 2"),  # five minutes after the last sighting
+        event_at(0, **busy),
+        event_at(60, "I need help 1"),  # another window, the call goes on
+        event_at(400, "I need help 2"),  # five minutes after the last sighting
     ]
     offered, decided = await _offers(tmp_path, events, busy_hold_s=300)
     assert offered == ["I need help 2"]
@@ -92,7 +77,7 @@ async def test_no_offer_during_a_call_a_share_or_a_presentation(tmp_path, busy):
 
 
 async def test_the_meeting_apps_are_configurable(tmp_path):
-    events = [_event(0, "in a huddle", app="Slack"), _event(10, "I need help")]
+    events = [event_at(0, "in a huddle", app="Slack"), event_at(10, "I need help")]
     offered, _ = await _offers(tmp_path, events, name="default")
     assert offered == ["I need help"]  # Slack is no meeting app by default
     offered, _ = await _offers(tmp_path, events, name="listed", busy_apps=["slack"])
@@ -107,10 +92,10 @@ def test_busy_title_patterns_must_be_regular_expressions():
 async def test_a_like_offer_is_not_made_twice_within_the_repeat_window(tmp_path):
     assert isinstance(WordsGate(), Embedder)
     events = [
-        _event(0, "I need help with the ruby error in names.rb"),
-        _event(60, "I need help with the ruby error in names.rb again"),  # alike: held
-        _event(120, "I need help writing the quarterly report"),  # different: offered
-        _event(4000, "I need help with the ruby error in names.rb once more"),  # window over
+        event_at(0, "I need help with the ruby error in names.rb"),
+        event_at(60, "I need help with the ruby error in names.rb again"),  # alike: held
+        event_at(120, "I need help writing the quarterly report"),  # different: offered
+        event_at(4000, "I need help with the ruby error in names.rb once more"),  # window over
     ]
     offered, decided = await _offers(tmp_path, events, gate=WordsGate(), repeat_window_s=3600)
     assert offered == [events[0].text, events[2].text, events[3].text]
@@ -120,9 +105,9 @@ async def test_a_like_offer_is_not_made_twice_within_the_repeat_window(tmp_path)
 
 
 async def test_repeats_are_remembered_across_a_restart(tmp_path):
-    first = [_event(0, "I need help with the ruby error in names.rb")]
+    first = [event_at(0, "I need help with the ruby error in names.rb")]
     await _offers(tmp_path, first, gate=WordsGate(), name="r")
-    later = [_event(600, "I need help with the ruby error in names.rb again")]
+    later = [event_at(600, "I need help with the ruby error in names.rb again")]
     offered, decided = await _offers(tmp_path, later, gate=WordsGate(), name="r")
     assert offered == []
     assert "like offer" in decided[later[0].text].reason
@@ -131,14 +116,18 @@ async def test_repeats_are_remembered_across_a_restart(tmp_path):
 
 
 async def test_without_an_encoder_equal_summaries_are_repeats(tmp_path):
-    events = [_event(0, "I need help"), _event(60, "I NEED  help"), _event(70, "I need help!")]
+    events = [
+        event_at(0, "I need help"),
+        event_at(60, "I NEED  help"),
+        event_at(70, "I need help!"),
+    ]
     offered, decided = await _offers(tmp_path, events)  # the scripted gate embeds nothing
     assert offered == ["I need help", "I need help!"]
     assert "like offer" in decided["I NEED  help"].reason
 
 
 async def test_a_daily_cap_on_offers(tmp_path):
-    events = [_event(i * 60, f"I need help {i}") for i in range(4)]
+    events = [event_at(i * 60, f"I need help {i}") for i in range(4)]
     offered, decided = await _offers(tmp_path, events, max_offers_per_day=2)
     assert offered == ["I need help 0", "I need help 1"]
     assert decided["I need help 2"].reason == "daily cap: 2 offers made today"
