@@ -19,7 +19,15 @@ import httpx
 from agent.slowpath import Verdict
 from core.events import Event
 from core.sources import StaticSource
-from tests.helpers import FESTINA, event_record, eventually, festina, free_port, make_pipeline
+from tests.helpers import (
+    FESTINA,
+    event_record,
+    eventually,
+    festina,
+    free_port,
+    make_pipeline,
+    wait_for,
+)
 
 TOKEN = "stop-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -43,16 +51,16 @@ def http_daemon(home: Path, port: int, extra_config: str = "") -> Iterator[subpr
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+
+    def answering() -> bool:
+        assert process.poll() is None, (home / "daemon.out").read_text()
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/status", headers=AUTH).is_success
+        except httpx.HTTPError:
+            return False
+
     try:
-        while True:
-            assert process.poll() is None, (home / "daemon.out").read_text()
-            assert time.monotonic() < deadline, "the daemon's API never answered"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/status", headers=AUTH).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_for(answering, timeout=60)
         yield process
     finally:
         if process.poll() is None:
