@@ -54,7 +54,15 @@ import numpy as np
 from evals.judges import Judge, JudgeCase
 from evals.metrics import BenchScores
 from evals.proactivebench import TraceStep, judge_steps
-from evals.reward_judgement import CATEGORIES, PUBLISHED_F1, Agreement, agreement
+from evals.reward_judgement import (
+    CATEGORIES,
+    PUBLISHED_F1,
+    Agreement,
+    agreement,
+    agreement_header,
+    agreement_row,
+    published_rows,
+)
 
 Embed = Callable[[list[str]], np.ndarray]
 EventKey = tuple[str, str]
@@ -611,29 +619,22 @@ class Validation:
 
     def table(self) -> str:
         def row(label: str, a: Agreement) -> str:
-            return (
-                f"{label:46} {a.items:5d} {a.accuracy:6.3f} {a.precision:6.3f} "
-                f"{a.recall:6.3f} {a.f1:6.3f}"
-            )
+            return agreement_row(label, a, 46)
 
-        header = f"{'split':46} {'items':>5} {'acc':>6} {'prec':>6} {'recall':>6} {'F1':>6}"
         lines = [
             f"{self.judge} vs the annotators, reward_data/test_data ('valid' positive)",
-            header,
+            agreement_header("split", 46),
             row("official split (trained on train_data)", self.official.overall),
             row("history-disjoint (leave-one-recording-out)", self.disjoint.overall),
             row("accept everything (no judge)", self.always_valid),
-            *(
-                f"{name:46} {120:5d} {'':>6} {'':>6} {'':>6} {f1:6.3f}"
-                for name, f1 in self.published_f1.items()
-            ),
+            *published_rows(self.published_f1, 46),
             f"history-disjoint: F1 {self.disjoint.overall.f1 - self.official.overall.f1:+.3f}, "
             f"accuracy {self.disjoint.overall.accuracy - self.official.overall.accuracy:+.3f} "
             f"(trained on >= {self.disjoint.trained_on} of {self.official.trained_on} "
             "judgements per fold)",
         ]
         for result in (self.official, self.disjoint):
-            lines += ["", f"by category, {result.split}", f"{'category':46}" + header[46:]]
+            lines += ["", f"by category, {result.split}", agreement_header("category", 46)]
             lines += [row(c, a) for c, a in result.by_category.items()]
         for comp in self.peer_comparisons:
             lines += [

@@ -56,6 +56,27 @@ def agreement(predicted: Sequence[bool], truth: Sequence[bool]) -> Agreement:
     )
 
 
+def agreement_header(first: str, width: int) -> str:
+    """The header of an agreement table whose first column, `first`, is `width` wide."""
+    return f"{first:{width}} {'items':>5} {'acc':>6} {'prec':>6} {'recall':>6} {'F1':>6}"
+
+
+def agreement_row(label: str, a: Agreement, width: int) -> str:
+    """One row of an agreement table (see `agreement_header`)."""
+    return (
+        f"{label:{width}} {a.items:5d} {a.accuracy:6.3f} {a.precision:6.3f} "
+        f"{a.recall:6.3f} {a.f1:6.3f}"
+    )
+
+
+def published_rows(published_f1: dict[str, float], width: int) -> list[str]:
+    """Published judges' F1 (on the release's 120 items) as agreement-table rows."""
+    return [
+        f"{name:{width}} {120:5d} {'':>6} {'':>6} {'':>6} {f1:6.3f}"
+        for name, f1 in published_f1.items()
+    ]
+
+
 @dataclass
 class JudgeResult:
     judge: str
@@ -121,26 +142,19 @@ class RewardReport:
         return asdict(self)
 
     def table(self) -> str:
-        def row(label: str, a: Agreement) -> str:
-            return (
-                f"{label:42} {a.items:5d} {a.accuracy:6.3f} {a.precision:6.3f} "
-                f"{a.recall:6.3f} {a.f1:6.3f}"
-            )
-
-        header = f"{'judge':42} {'items':>5} {'acc':>6} {'prec':>6} {'recall':>6} {'F1':>6}"
-        lines = [header, *(row(r.judge, r.overall) for r in self.results)]
-        lines += [
-            f"{name:42} {120:5d} {'':>6} {'':>6} {'':>6} {f1:6.3f}"
-            for name, f1 in self.published_f1.items()
+        lines = [
+            agreement_header("judge", 42),
+            *(agreement_row(r.judge, r.overall, 42) for r in self.results),
+            *published_rows(self.published_f1, 42),
         ]
         for r in self.results:
             lines += [
                 "",
                 f"by category ({r.judge}; 'valid' is the positive class, so a "
                 "category whose items are all invalid has precision and recall 0)",
-                header.replace("judge", "category", 1),
+                agreement_header("category", 42),
             ]
-            lines += [row(c, a) for c, a in r.by_category.items()]
+            lines += [agreement_row(c, a, 42) for c, a in r.by_category.items()]
         return "\n".join(lines)
 
 
