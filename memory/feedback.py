@@ -26,6 +26,10 @@ class Outcome(StrEnum):
     """Not given by the user: festina saw them do a declined offer's task (memory.by_hand)."""
 
 
+DECLINED = frozenset({Outcome.REJECTED, Outcome.IGNORED, Outcome.TIMED_OUT})
+"""The answers that turn an offer down, said or not."""
+
+
 class Reason(StrEnum):
     """Why the user turned an offer down."""
 

@@ -31,7 +31,7 @@ from core.events import Event
 from core.offer import Offer
 from core.sources import Rejection
 from memory.by_hand import DONE_WITHIN_S, done_by_hand
-from memory.feedback import Outcome, Reason, context_of, lesson_for
+from memory.feedback import DECLINED, Outcome, Reason, context_of, lesson_for
 from memory.migrate import upgrade
 from memory.personal import PersonalModel
 from memory.preferences import Preferences
@@ -455,7 +455,6 @@ class Store:
         if not events:
             return []
         earliest = min(e.time for e in events) - timedelta(seconds=DONE_WITHIN_S)
-        declined = (Outcome.REJECTED, Outcome.IGNORED, Outcome.TIMED_OUT)
         with self._session() as session, session.begin():
             rows = session.execute(
                 select(EventRow, DecisionRow.offer, FeedbackRow.outcome, FeedbackRow.reason)
@@ -467,7 +466,7 @@ class Store:
             latest = {row.id: (row, offer, outcome, reason) for row, offer, outcome, reason in rows}
             matched = []
             for event_row, offer, outcome, reason in latest.values():
-                if offer is None or outcome not in declined or reason == Reason.NEVER_APP.value:
+                if offer is None or outcome not in DECLINED or reason == Reason.NEVER_APP.value:
                     continue  # nothing drafted, accepted, already done by hand, or muted
                 offered_on, proposed = _event_from_row(event_row), Offer.model_validate(offer)
                 if any(done_by_hand(proposed, offered_on, later) for later in events):
@@ -808,9 +807,7 @@ class Store:
         """Tasks the slow path offered in `context` that the user did not accept; an offer
         answered "not now" is not turned down (the same offer is welcome later)."""
         not_now = and_(FeedbackRow.reason.is_not(None), FeedbackRow.reason == Reason.NOT_NOW.value)
-        declined = FeedbackRow.outcome.in_(
-            [o.value for o in (Outcome.REJECTED, Outcome.IGNORED, Outcome.TIMED_OUT)]
-        )
+        declined = FeedbackRow.outcome.in_([o.value for o in DECLINED])
         return self._answered_tasks(context, and_(declined, not_(not_now)), limit)
 
     def accepted_tasks(self, context: str, limit: int = 20) -> list[str]:
