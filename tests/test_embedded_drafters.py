@@ -14,7 +14,6 @@ from agent.slowpath.drafter import ChatDrafter, DraftRequest
 from agent.slowpath.llm import EMBEDDED_MODELS, ChatReply, EmbeddedChat
 from agent.slowpath.proposal import parse_proposal, shortlist
 from gate.data import load_traces
-from tests.helpers import PROACTIVEBENCH
 from tools import default_pool
 
 
@@ -36,8 +35,10 @@ class Recorder:
         )
 
 
-def test_a_model_is_asked_for_calls_of_the_listed_tools_with_their_own_arguments(pool):
-    window = load_traces(PROACTIVEBENCH)[0].events[:3]
+def test_a_model_is_asked_for_calls_of_the_listed_tools_with_their_own_arguments(
+    pool, proactivebench
+):
+    window = load_traces(proactivebench)[0].events[:3]
     chat = Recorder()
     ChatDrafter(chat, pool).draft(DraftRequest(window))
     [schema] = chat.schemas
@@ -82,8 +83,10 @@ class RecordingLlama:
         return {"choices": [{"message": {"content": '{"speak": "a\nb"}'}}], "usage": {}}
 
 
-def test_a_small_model_decodes_short_texts_and_one_call_with_only_required_arguments(pool):
-    window = load_traces(PROACTIVEBENCH)[0].events[:3]
+def test_a_small_model_decodes_short_texts_and_one_call_with_only_required_arguments(
+    pool, proactivebench
+):
+    window = load_traces(proactivebench)[0].events[:3]
     chat = EmbeddedChat("/models/tiny.gguf")
     chat._llama = llama = RecordingLlama()
     reply = ChatDrafter(chat, pool).draft(DraftRequest(window))
@@ -104,12 +107,12 @@ def test_a_small_model_decodes_short_texts_and_one_call_with_only_required_argum
 @pytest.mark.local_llm
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("model", sorted(EMBEDDED_MODELS))
-def test_an_embedded_model_under_the_grammar_drafts_valid_proposals(model, pool):
+def test_an_embedded_model_under_the_grammar_drafts_valid_proposals(model, pool, proactivebench):
     pytest.importorskip("llama_cpp", reason="needs the local-llm extra")
     package = EMBEDDED_MODELS[model][1]
     pytest.importorskip(package, reason=f"needs the local-llm extra ({package})")
     drafter = ChatDrafter(EmbeddedChat(model, max_tokens=400), pool)
-    trace = load_traces(PROACTIVEBENCH)[0]
+    trace = load_traces(proactivebench)[0]
     for end in (2, 3):
         draft = drafter.draft(DraftRequest(trace.events[:end]))
         assert draft.tokens > 0
