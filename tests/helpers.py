@@ -18,11 +18,12 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
+from textual.pilot import Pilot
 
 from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
@@ -254,3 +255,17 @@ def learnt_shift(store: Store) -> float:
         logit(update.welcome_after) - logit(update.welcome_before)
         for update in store.personal_updates(limit=1000)
     )
+
+
+def press_without_toasts(*keys: str) -> Callable[[Pilot], Awaitable[None]]:
+    """Key presses for a snapshot, with the toasts they raise dismissed: a toast is mounted
+    after the press returns and expires on the wall clock, so whether (and how far laid out)
+    it is on screen when the picture is taken depends on the machine's speed."""
+
+    async def press(pilot: Pilot) -> None:
+        await pilot.press(*keys)
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    return press

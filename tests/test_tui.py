@@ -17,7 +17,7 @@ from core.offer import Offer, PlannedCall
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import event_record, write_jsonl
+from tests.helpers import event_record, press_without_toasts, write_jsonl
 from tui.app import FestinaApp
 from tui.stats import summarize
 
@@ -182,7 +182,9 @@ def test_main_screen_snapshot(store, snap_compare):
 
 
 def test_answered_offer_snapshot(store, snap_compare):
-    assert snap_compare(FestinaApp(store, GatePolicy()), press=["a"], terminal_size=SIZE)
+    assert snap_compare(
+        FestinaApp(store, GatePolicy()), run_before=press_without_toasts("a"), terminal_size=SIZE
+    )
 
 
 async def until(pilot, app: FestinaApp, condition, timeout_s: float = 60.0) -> None:

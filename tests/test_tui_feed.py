@@ -12,7 +12,7 @@ from core.decision import Action, Decision
 from core.events import Event
 from gate.policy import GatePolicy
 from memory.store import Store
-from tests.helpers import event_record, gate_decision
+from tests.helpers import event_record, gate_decision, press_without_toasts
 from tui.app import FestinaApp
 from tui.stats import per_event_latencies, summarize
 
@@ -127,4 +127,6 @@ def test_offers_only_snapshot(store, snap_compare):
             '(select id from events where text = "today\'s edit")'
         )
         connection.exec_driver_sql('delete from events where text = "today\'s edit"')
-    assert snap_compare(FestinaApp(store, GatePolicy()), press=["o"], terminal_size=SIZE)
+    assert snap_compare(
+        FestinaApp(store, GatePolicy()), run_before=press_without_toasts("o"), terminal_size=SIZE
+    )
