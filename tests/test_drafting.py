@@ -96,6 +96,25 @@ def test_a_failing_command_is_offered_an_explanation_and_a_fix(pool):
     assert proposal["tool_plan"][1]["args"] == {"command": "pytest tests"}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The user sees an error message in the terminal indicating 'Invalid OAuth token'.",
+        "The user sees the same 'Invalid OAuth token' error message in the terminal.",
+    ],
+)
+def test_an_error_told_in_words_is_explained_by_its_quoted_message(pool, text):
+    proposal = drafted(TemplateDrafter(pool), [event(0, text, kind="terminal")])
+    assert proposal["task"] == "Explain the error 'Invalid OAuth token' and find a fix"
+
+
+def test_a_query_next_to_the_word_error_is_still_a_search(pool):
+    window = [event(0, "The user searches again for 'ruby capitalize name' after an error")]
+    assert drafted(TemplateDrafter(pool), window)["task"] == (
+        "Check your notes for 'ruby capitalize name'"
+    )
+
+
 def test_a_long_document_is_offered_an_outline_its_plan_can_run(pool):
     text = " ".join(
         f"Sentence {i} explains how the gate weighs a missed offer against a false alarm."
@@ -116,6 +135,32 @@ def test_work_in_progress_without_a_sharper_cue_gets_a_note_to_resume_from(pool)
     assert proposal["task"].startswith("Note what you are doing in")
     [step] = proposal["tool_plan"]
     assert "token expiration" in step["args"]["body"]  # the note holds the window's work
+    assert pool.call(step["tool"], step["args"], confirmed=True).ok
+
+
+def test_a_named_thing_no_sharper_template_can_use_falls_back_to_the_note(pool):
+    # A quoted name that is not a query, a file, a page being read or an error: before,
+    # no template applied and a gate's offer went silent.
+    window = [event(0, "The user clicks on the 'Cost Explorer' tab in the AWS console.")]
+    assert drafted(TemplateDrafter(pool), window)["task"].startswith("Note what you are doing")
+
+
+def test_the_note_never_outranks_a_sharper_offer(pool):
+    keys = [r.candidate.key for r in TemplateDrafter(pool).rank(DraftRequest(REPEATED_SEARCH))]
+    assert keys and "session-note" not in keys and "left-off" not in keys
+
+
+def test_a_switch_away_from_work_is_offered_a_note_of_where_it_was_left(pool):
+    window = [
+        event(0, "The user edits the token refresh function in auth.py", kind="editor"),
+        event(1, "The user switched to the web browser."),
+    ]
+    proposal = drafted(TemplateDrafter(pool), window)
+    assert proposal["task"] == "Note where you left off before switching"
+    [step] = proposal["tool_plan"]
+    # The note keeps the work before the switch, not the switch.
+    assert "token refresh function" in step["args"]["body"]
+    assert "switched" not in step["args"]["body"]
     assert pool.call(step["tool"], step["args"], confirmed=True).ok
 
 
@@ -235,8 +280,9 @@ class ClearGate:
 async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_path, caplog):
     url = f"sqlite:///{tmp_path / 'f.db'}"
     events = [
+        # A switch with no work before it to note: nothing concrete to offer.
+        event(-1, "The user switched to the web browser."),
         REPEATED_SEARCH[0],
-        event(5, "The user switched to the web browser."),  # nothing concrete to offer
     ]
     surface = RecordingSurface()
     pipeline, store = make_pipeline(
@@ -248,12 +294,12 @@ async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_pa
         stats = await pipeline.run()
     assert stats.intervened == 1
     [(shown, decision)] = surface.offers
-    assert shown.id == events[0].id and decision.decided_by == "gate"
+    assert shown.id == events[1].id and decision.decided_by == "gate"
     assert decision.offer.task == "Check your notes for 'ruby capitalize name'"
     assert f'"{decision.offer.speak}"' in caplog.text  # the log line carries the words
     by_id = {e.id: d for e, d in store.decisions(10)}
-    assert by_id[events[0].id].offer == decision.offer
-    silent = by_id[events[1].id]
+    assert by_id[events[1].id].offer == decision.offer
+    silent = by_id[events[0].id]
     assert (silent.gate_action, silent.final_action) == (Action.INTERVENE, Action.SILENT)
     assert silent.decided_by == "graph:templates" and "nothing to say" in silent.reason
     store.close()
@@ -385,13 +431,22 @@ async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_pa
 
 def test_the_drafts_benchmark_scores_each_drafter_beside_the_recorded_drafts(proactivebench, pool):
     from agent.slowpath.drafter import ChatDrafter
-    from evals.drafts import benchmark_drafter, draft_cases, judge_column, test_traces
+    from evals.drafts import (
+        DraftCase,
+        benchmark_drafter,
+        draft_cases,
+        judge_column,
+        test_traces,
+    )
     from evals.judges import HumanJudge
     from evals.proactivebench import recorded_tasks
     from evals.recorded_chat import RecordedChat
 
     traces = test_traces(proactivebench)[:2]
-    cases = draft_cases(traces, 8)
+    # A lone switch, nothing before it to note: the templates' one explicit silence.
+    switch = event(0, "The user switched to the web browser.")
+    lone_switch = DraftCase("lone", 0, [switch], (), needed=False)
+    cases = [*draft_cases(traces, 8), lone_switch]
     judges = {
         "human labels": HumanJudge().accepts,
         # A later offline judge takes (history, task | None); it plugs in as a column.
@@ -405,7 +460,7 @@ def test_the_drafts_benchmark_scores_each_drafter_beside_the_recorded_drafts(pro
         judges,
     )
     templates = benchmark_drafter("templates", TemplateDrafter(pool), pool, cases, judges)
-    assert recorded.drafts == templates.drafts == len(cases) == 32
+    assert recorded.drafts == templates.drafts == len(cases) == 33
     assert recorded.schema_ok == templates.schema_ok == 1.0
     assert recorded.with_plan == 0.0 and recorded.plan_ok is None  # recorded tasks, no plans
     assert templates.with_plan == 1.0 and templates.plan_ok == 1.0

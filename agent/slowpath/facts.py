@@ -52,6 +52,14 @@ _ERROR_MESSAGE = re.compile(
     r"exit (code|status) [1-9]|command not found|No such file|Permission denied|"
     r"Segmentation fault|panic:"
 )
+# An error described in words with its message quoted: "an error message in the terminal
+# indicating 'Invalid OAuth token'", "the same 'Invalid OAuth token' error".
+_ERROR_BEFORE_QUOTE = re.compile(
+    r"\b(error|exception)\b[^'\".]{0,40}\b(indicating|saying|reading|says|reads|stating)\s*$"
+    r"|\b(error|exception)( message)?:\s*$",
+    re.I,
+)
+_ERROR_AFTER_QUOTE = re.compile(r"^['\"]?\s*(error|exception)\b", re.I)
 _READING = re.compile(
     r"\b(reads?|reading|scroll\w*|review\w*|views?|viewing|brows\w*|article|documentation|"
     r"docs|discussion|answers?)\b",
@@ -170,12 +178,19 @@ def _file(summary: str) -> str | None:
 
 
 def _error(event: Event, summary: str) -> str | None:
-    for _, term in _quoted(summary):
+    quoted = _quoted(summary)
+    for _, term in quoted:
         if _ERROR.search(term):
             return term
     for line in (event.text or summary).splitlines():
         if _ERROR_MESSAGE.search(line):
             return line.strip()
+    for start, term in quoted:
+        end = summary.find(term, start) + len(term)
+        if _ERROR_BEFORE_QUOTE.search(summary[max(0, start - 80) : start]) or (
+            _ERROR_AFTER_QUOTE.match(summary[end : end + 20])
+        ):
+            return term
     return None
 
 

@@ -12,9 +12,12 @@ model's answer, so the graph validates, checks and executes it the same way):
 
 Similarities use the gate's encoder when it has one (the event was just embedded by the
 gate, the templates once; past tasks are cached, and the chosen task's vector is reused
-by the graph's checks), and shared words otherwise (the untrained cue gate). When no
-template applies the answer is an explicit silence: an offer that says nothing is worse
-than none. A second attempt (the first draft was unusable) takes the next candidate.
+by the graph's checks), and shared words otherwise (the untrained cue gate). Fallback
+templates (a note to resume from) are filled only when no other template applies: the gate
+has judged an offer worth its cost here, and a drafter that stays silent for want of a
+sharper cue turns that into a missed offer. When nothing applies at all (a bare switch
+with no work before it) the answer is an explicit silence: an offer that says nothing is
+worse than none. A second attempt (the first draft was unusable) takes the next candidate.
 """
 
 from __future__ import annotations
@@ -95,11 +98,7 @@ class TemplateDrafter:
     def rank(self, request: DraftRequest) -> list[Ranked]:
         """Every applicable candidate for the request's window, best first."""
         facts = read_facts(request.window)
-        built = [
-            (index, candidate)
-            for index, template in enumerate(self.templates)
-            if (candidate := template.build(facts)) is not None
-        ]
+        built = self._build(facts, fallback=False) or self._build(facts, fallback=True)
         if not built:
             return []
         indices = [index for index, _ in built]
@@ -117,6 +116,13 @@ class TemplateDrafter:
                 Ranked(candidate, float(score), float(fit[row]), memory[row], repeats[row])
             )
         return sorted(ranked, key=lambda r: -r.score)
+
+    def _build(self, facts: Facts, *, fallback: bool) -> list[tuple[int, Candidate]]:
+        return [
+            (index, candidate)
+            for index, template in enumerate(self.templates)
+            if template.fallback is fallback and (candidate := template.build(facts)) is not None
+        ]
 
     def _fit(self, facts: Facts, indices: list[int]) -> np.ndarray:
         """How well each template's intent and tools match the current event."""

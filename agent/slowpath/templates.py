@@ -51,6 +51,9 @@ class Template:
     tools: tuple[str, ...]
     prior: float
     build: Callable[[Facts], Candidate | None]
+    fallback: bool = False
+    """Drafted only when no other template applies: a weak offer beats none where the gate
+    judged an offer worth its cost, but never beats a sharper one."""
 
 
 def _call(tool: str, **args: object) -> PlannedCall:
@@ -73,9 +76,13 @@ def _since(facts: Facts) -> str:
     return "in 1 minute" if minutes == 1 else f"in {minutes} minutes"
 
 
+def _bullets(summaries: tuple[str, ...]) -> str:
+    return "\n".join(f"- {short(e, 160)}" for e in summaries)
+
+
 def _related_lines(facts: Facts, *, limit: int = MAX_NOTE_LINES) -> str:
     """The window's events as Markdown bullets, newest last: what a note collects."""
-    return "\n".join(f"- {short(e, 160)}" for e in facts.window_summaries[-limit:])
+    return _bullets(facts.window_summaries[-limit:])
 
 
 def _repeated_search(facts: Facts) -> Candidate | None:
@@ -300,18 +307,18 @@ def _notification(facts: Facts) -> Candidate | None:
     )
 
 
+def _bare_switch(facts: Facts) -> bool:
+    """A switch or pause that says nothing about the work ("switched to the web browser")."""
+    text = facts.event.text or facts.now.summary
+    return bool(_IDLE.search(text)) and len(text) < 90
+
+
 def _session_note(facts: Facts) -> Candidate | None:
     """The weakest offer, for a moment the gate judged worth an offer but no sharper
     template fits: keep a note of what the user is in the middle of."""
     where = facts.event.app or facts.kind.value
-    now = facts.now
-    if now.query or now.error or now.file or now.subject:
-        return None  # a sharper template has what it needs
-    # A bare switch or pause ("switched to the web browser") says nothing yet: only work
-    # in progress is worth resuming.
-    text = facts.event.text or now.summary
-    if _IDLE.search(text) and len(text) < 90:
-        return None
+    if _bare_switch(facts):
+        return None  # not work in progress: see _left_off
     return Candidate(
         key="session-note",
         speak=f"Shall I note what you are doing in {where}, so you can come back to it?",
@@ -325,6 +332,30 @@ def _session_note(facts: Facts) -> Candidate | None:
             )
         ],
         expected_benefit="a place to resume from",
+    )
+
+
+def _left_off(facts: Facts) -> Candidate | None:
+    """At a bare switch or pause, a bookmark of the work just before it: the switch says
+    nothing about what comes next, but the window says what was left. Nothing before the
+    switch, nothing to keep: the drafter stays silent."""
+    earlier = facts.window_summaries[:-1]
+    if not _bare_switch(facts) or not earlier:
+        return None
+    return Candidate(
+        key="left-off",
+        speak="Switching away? Shall I note where you left off, so you can pick it up again?",
+        task="Note where you left off before switching",
+        why_now="you switched away from work in progress",
+        plan=[
+            _call(
+                "create_note",
+                title=note_title("Where I left off", facts),
+                body=f"{facts.event.time:%Y-%m-%d %H:%M} UTC\n\n"
+                f"{_bullets(earlier[-MAX_NOTE_LINES:])}",
+            )
+        ],
+        expected_benefit="a place to resume from after the switch",
     )
 
 
@@ -419,5 +450,14 @@ TEMPLATES: tuple[Template, ...] = (
         ("create_note",),
         0.1,
         _session_note,
+        fallback=True,
+    ),
+    Template(
+        "left-off",
+        "note where the user left off when they switch away from their work",
+        ("create_note",),
+        0.1,
+        _left_off,
+        fallback=True,
     ),
 )
