@@ -450,31 +450,59 @@ class Store:
 
     def record_done_by_hand(self, events: Sequence[Event]) -> list[str]:
         """Record `did_by_hand` on each declined offer (rejected, ignored, unanswered; not
-        an app muted for good) whose task one of `events` shows the user doing by hand
-        soon after (memory.by_hand), once per offer. Returns those offers' event ids."""
+        an app muted for good) and each draft the slow path held back, whose task one of
+        `events` shows the user doing by hand soon after (memory.by_hand), once per offer.
+        A held-back draft done by hand is a missed offer: the personal model learns that
+        an offer was welcome there. Returns those events' ids."""
         if not events:
             return []
         earliest = min(e.time for e in events) - timedelta(seconds=DONE_WITHIN_S)
         with self._session() as session, session.begin():
-            rows = session.execute(
-                select(EventRow, DecisionRow.offer, FeedbackRow.outcome, FeedbackRow.reason)
-                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
-                .join(FeedbackRow, FeedbackRow.event_id == EventRow.id)
-                .where(EventRow.time >= earliest)
-                .order_by(FeedbackRow.id)
-            ).all()
-            latest = {row.id: (row, offer, outcome, reason) for row, offer, outcome, reason in rows}
             matched = []
-            for event_row, offer, outcome, reason in latest.values():
-                if offer is None or outcome not in DECLINED or reason == Reason.NEVER_APP.value:
-                    continue  # nothing drafted, accepted, already done by hand, or muted
-                offered_on, proposed = _event_from_row(event_row), Offer.model_validate(offer)
-                if any(done_by_hand(proposed, offered_on, later) for later in events):
+            for event_row, offer in self._unwelcome_offers(session, earliest):
+                offered_on = _event_from_row(event_row)
+                if any(done_by_hand(offer, offered_on, later) for later in events):
                     session.add(
                         FeedbackRow(event_id=event_row.id, outcome=Outcome.DID_BY_HAND.value)
                     )
                     matched.append(event_row.id)
             return matched
+
+    @staticmethod
+    def _unwelcome_offers(session: Session, since: datetime) -> list[tuple[EventRow, Offer]]:
+        """Offers since `since` the user declined (latest answer) and drafts the slow path
+        held back unanswered: what doing a task by hand can still answer."""
+        rows = session.execute(
+            select(EventRow, DecisionRow.offer, FeedbackRow.outcome, FeedbackRow.reason)
+            .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+            .join(FeedbackRow, FeedbackRow.event_id == EventRow.id)
+            .where(EventRow.time >= since)
+            .order_by(FeedbackRow.id)
+        ).all()
+        latest = {row.id: (row, offer, outcome, reason) for row, offer, outcome, reason in rows}
+        found = [
+            (row, Offer.model_validate(offer))
+            for row, offer, outcome, reason in latest.values()
+            # nothing drafted, accepted, already done by hand, or muted for good
+            if offer is not None and outcome in DECLINED and reason != Reason.NEVER_APP.value
+        ]
+        held_back = session.execute(
+            select(EventRow, DeliberationRow.proposal, DeliberationRow.backend)
+            .join(DeliberationRow, DeliberationRow.event_id == EventRow.id)
+            .outerjoin(FeedbackRow, FeedbackRow.event_id == EventRow.id)
+            .where(
+                EventRow.time >= since,
+                DeliberationRow.action == Action.SILENT.value,
+                DeliberationRow.proposal.is_not(None),
+                FeedbackRow.id.is_(None),
+            )
+        ).all()
+        found += [
+            (row, Offer.from_proposal(proposal, backend))
+            for row, proposal, backend in held_back
+            if proposal.get("speak", "").strip()  # a draft, not an explicit silence
+        ]
+        return found
 
     def _mute(self, session: Session, app: str) -> None:
         row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(id=1, revision=0)

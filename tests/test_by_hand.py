@@ -5,12 +5,14 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from agent.cli import cli
+from core.decision import Action
 from core.events import Event
 from core.offer import Offer, PlannedCall
 from memory.by_hand import DONE_WITHIN_S, done_by_hand, key_phrases
 from memory.feedback import Outcome
+from memory.personal import PersonalModel
 from memory.store import Store
-from tests.helpers import event_record, run_daemon_here
+from tests.helpers import event_record, gate_decision, run_daemon_here
 
 QUERY = "python read csv skip header"
 SEARCH = f"The user searches Google for '{QUERY}'"
@@ -78,4 +80,37 @@ def test_the_daemon_learns_from_a_declined_offer_the_user_then_did(festina_home,
         [{**event_record(130, text=BY_HAND + " again"), "kind": "editor", "app": "Editor"}],
     )
     assert [u.outcome for u in store.personal_updates()].count("did_by_hand") == 1
+    store.close()
+
+
+def _held_back(store: Store, on: Event, speak: str) -> None:
+    """A silent decision on `on` whose slow path drafted a notes search and held it back."""
+    settled = {"final_action": Action.SILENT, "decided_by": "graph:templates"}
+    store.record_decisions(None, [(on, gate_decision(on, Action.ESCALATE, **settled))])
+    proposal = {
+        "speak": speak,
+        "task": f"Check your notes for '{QUERY}'",
+        "why_now": "a search just started",
+        "tool_plan": [{"tool": "search_notes", "args": {"query": QUERY}}],
+        "expected_benefit": "",
+    }
+    store.record_deliberation(on.id, "graph:templates", "silent", "held back", proposal, None, [])
+
+
+def test_a_held_back_draft_the_user_then_did_is_a_missed_offer_learnt_once(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    held, silence = event(0, SEARCH), event(1, SEARCH + " again")
+    _held_back(store, held, "Shall I check your notes?")
+    _held_back(store, silence, "")  # an explicit silence drafted nothing to miss
+    later = event(60, BY_HAND, kind="editor", app="Editor")
+    assert store.record_done_by_hand([later]) == [held.id]
+    assert store.latest_feedback(held.id) is Outcome.DID_BY_HAND
+    assert store.latest_feedback(silence.id) is None
+    assert store.record_done_by_hand([event(70, BY_HAND + " again")]) == []
+    # The personal model takes it as an offer that would have been welcome.
+    personal = PersonalModel()
+    [applied] = store.apply_feedback(personal, later.time, window=4)
+    assert applied.event_id == held.id
+    [update] = store.personal_updates()
+    assert update.welcome_after > update.welcome_before
     store.close()
