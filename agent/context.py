@@ -21,3 +21,16 @@ class ContextWindows:
         window = self._windows.setdefault(event.source, deque(maxlen=self._size))
         window.append(event)
         return list(window)
+
+    def event_ids(self) -> set[str]:
+        """Every event held in a window."""
+        return {e.id for window in self._windows.values() for e in window if e.id is not None}
+
+    def drop(self, event_ids: set[str]) -> int:
+        """Remove these events (forgotten from memory) from every window; returns how many."""
+        dropped = 0
+        for source, window in self._windows.items():
+            kept = [e for e in window if e.id not in event_ids]
+            dropped += len(window) - len(kept)
+            self._windows[source] = deque(kept, maxlen=self._size)
+        return dropped

@@ -124,6 +124,17 @@ class Etiquette:
                 if not_now:
                     self.not_now(event.time)
 
+    def remembered(self) -> set[str]:
+        """Events this etiquette keeps something of: offers awaiting an answer and recent
+        offers for the repeat check."""
+        return self.history.remembered() | {event_id for event_id, _ in self.pending.values()}
+
+    def forget(self, event_ids: set[str]) -> None:
+        """These events were forgotten from memory: drop what is kept of them and free
+        their contexts (a forgotten offer can no longer be answered)."""
+        self.history.forget(event_ids)
+        self.answered(event_ids)
+
     def answered(self, event_ids: Iterable[str]) -> None:
         """The user answered these offers; their contexts are free again."""
         done = set(event_ids)

@@ -126,6 +126,7 @@ class Pipeline:
         self._personal = PersonalModel()
         self._preferences = Preferences()
         self._preferences_revision = -1
+        self._forgets = 0
         self._etiquette = Etiquette(self.options.etiquette) if self.options.etiquette else None
         self._exclusions = (
             ExclusionRules.from_settings(self.options.privacy) if self.options.privacy else None
@@ -380,6 +381,7 @@ class Pipeline:
         if not fresh:
             self.source.recorded(known)
             return
+        await self._drop_forgotten()
         windows = [self._windows.push(item) for item in fresh]
         if self.options.learn_from_feedback:
             # What the user does now can answer an offer they declined: doing its task by
@@ -474,12 +476,30 @@ class Pipeline:
 
     async def _refresh_preferences(self) -> None:
         """Pick up preference changes made by any surface since the last batch."""
-        revision = await self._in(self._db_thread, self.store.preferences_revision)
+        revision, _ = await self._in(self._db_thread, self.store.profile_marks)
         if revision != self._preferences_revision:
             self._preferences_revision, self._preferences = await self._in(
                 self._db_thread, self.store.preferences
             )
             logger.info("preferences revision %d: %s", revision, self._preferences.model_dump())
+
+    async def _drop_forgotten(self) -> None:
+        """Let go of events a surface has told memory to forget since the last batch:
+        the windows would carry them into the next decisions, drafts and deliberations,
+        and the etiquette keeps recent offers for its repeat check and pending holds. Called
+        before a batch joins the windows, when every event held has been stored, so a
+        missing one was forgotten, not yet to be stored."""
+        _, forgets = await self._in(self._db_thread, self.store.profile_marks)
+        if forgets == self._forgets:
+            return
+        self._forgets = forgets
+        etiquette = self._etiquette
+        held = self._windows.event_ids() | (etiquette.remembered() if etiquette else set())
+        forgotten = held - await self._in(self._db_thread, self.store.existing_events, held)
+        if etiquette is not None:
+            etiquette.forget(forgotten)
+        if dropped := self._windows.drop(forgotten):
+            logger.info("dropped %d forgotten events from the context windows", dropped)
 
     def _score(self, windows: list[list[Event]]) -> list[GateScores | Exception]:
         """Score a batch; if the batch fails, score events one by one so one bad event

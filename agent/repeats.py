@@ -59,6 +59,16 @@ class OfferHistory:
         for day in [d for d in self.per_day if d < _day(event.time) - timedelta(days=1)]:
             del self.per_day[day]
 
+    def remembered(self) -> set[str]:
+        """Events whose offers are kept for the repeat check (summaries, vectors)."""
+        return set(self.recent)
+
+    def forget(self, event_ids: set[str]) -> None:
+        """Drop what is kept of these offers' events (forgotten from memory); the daily
+        count keeps them: a forget must not buy more offers today."""
+        for event_id in event_ids:
+            self.recent.pop(event_id, None)
+
     def unmade(self, event_id: str) -> None:
         """The offer reserved on this event was not made after all."""
         self.recent.pop(event_id, None)

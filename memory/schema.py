@@ -186,13 +186,16 @@ class EpisodeVectorRow(Base):
 
 
 class ProfileRow(Base):
-    """The user's preferences as one validated JSON document; `revision` counts changes."""
+    """The user's preferences as one validated JSON document; `revision` counts changes,
+    `forgets` the forgets that deleted events (a running daemon then drops the forgotten
+    events it still holds in its windows)."""
 
     __tablename__ = "user_profile"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     preferences: Mapped[dict[str, Any]]
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    forgets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -349,6 +349,12 @@ class Store:
             decisions = session.execute(delete(DecisionRow).where(DecisionRow.event_id.in_(doomed)))
             events = session.execute(delete(EventRow).where(*event_filter))
             rejected = session.execute(delete(RejectedInputRow).where(*rejection_filter))
+            if events.rowcount:
+                row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(
+                    id=1, preferences=Preferences().model_dump(mode="json"), revision=0
+                )
+                row.forgets = (row.forgets or 0) + 1
+                session.add(row)
         return {
             "events": events.rowcount,
             "decisions": decisions.rowcount,
@@ -772,9 +778,20 @@ class Store:
                 for e, d in rows
             }
 
-    def preferences_revision(self) -> int:
+    def profile_marks(self) -> tuple[int, int]:
+        """(preferences revision, forgets so far): what a running daemon watches for
+        changes made by other surfaces."""
         with self._session() as session:
-            return session.scalar(select(ProfileRow.revision).where(ProfileRow.id == 1)) or 0
+            row = session.execute(
+                select(ProfileRow.revision, ProfileRow.forgets).where(ProfileRow.id == 1)
+            ).first()
+            return (row.revision or 0, row.forgets or 0) if row is not None else (0, 0)
+
+    def existing_events(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of these events memory still holds."""
+        ids = list(event_ids)
+        with self._session() as session:
+            return set(session.scalars(select(EventRow.id).where(EventRow.id.in_(ids))))
 
     def preferences(self) -> tuple[int, Preferences]:
         """The user's preferences and their revision (0: never set)."""

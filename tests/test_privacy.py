@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from agent.api import ApiServer, build_app
 from agent.cli import cli
-from agent.config import ApiSettings, PrivacySettings
+from agent.config import ApiSettings, EtiquetteSettings, PrivacySettings
 from agent.privacy import ExclusionRules
 from agent.sources.http import HttpIngestSource
 from core.events import Event
@@ -26,7 +26,7 @@ from gate.policy import GatePolicy
 from memory.preferences import Preferences
 from memory.schema import EventRow
 from memory.store import Store
-from tests.helpers import event_record, eventually, gate_decision, make_pipeline
+from tests.helpers import FixedGate, event_record, eventually, gate_decision, make_pipeline
 from tui.app import FestinaApp
 
 TOKEN = "privacy-test-token-0123456789"
@@ -197,4 +197,64 @@ async def test_the_dashboard_pauses_and_resumes_with_p(tmp_path):
         await pilot.pause()
         assert store.preferences()[1].paused is False
         assert "PAUSED" not in app.sub_title
+    store.close()
+
+
+async def test_a_running_daemon_lets_go_of_forgotten_events_in_its_windows(tmp_path):
+    """Forgotten from memory mid-stream (another surface: CLI, API, dashboard), the events
+    must not ride on in the daemon's context windows into the next decisions."""
+    seen: list[list[str]] = []
+
+    class WindowGate(FixedGate):
+        def score(self, windows):
+            seen.extend([e.text for e in window] for window in windows)
+            return super().score(windows)
+
+    secret = [Event.model_validate(event_record(i, text=f"secret {i}")) for i in range(3)]
+    after = [Event.model_validate(event_record(10 + i, text=f"after {i}")) for i in range(2)]
+
+    class ForgettingSource(StaticSource):
+        async def items(self):
+            for event in secret:
+                yield event
+            await eventually(lambda: store.totals().get("events") == len(secret), timeout=10)
+            store.forget(since=datetime.now(UTC) - timedelta(minutes=5))
+            for event in after:
+                yield event
+
+    pipeline, store = make_pipeline(
+        f"sqlite:///{tmp_path / 'f.db'}",
+        ForgettingSource([]),
+        gate=WindowGate(),
+        batch_size=1,
+        lockstep=True,
+    )
+    await pipeline.run()
+    assert seen[2] == ["secret 0", "secret 1", "secret 2"]
+    assert seen[3:] == [["after 0"], ["after 0", "after 1"]]
+    assert store.totals()["events"] == len(after)
+    store.close()
+
+
+async def test_a_forgotten_offer_is_no_longer_remembered_as_made(tmp_path):
+    """The etiquette keeps recent offers' summaries to avoid repeats: a forget clears them."""
+    first = Event.model_validate(event_record(0, text="help with the secret report"))
+    again = Event.model_validate(event_record(30, text="help with the secret report"))
+
+    class ForgettingSource(StaticSource):
+        async def items(self):
+            yield first
+            await eventually(lambda: store.totals().get("events") == 1, timeout=10)
+            store.forget(since=datetime.now(UTC) - timedelta(minutes=5))
+            yield again
+
+    pipeline, store = make_pipeline(
+        f"sqlite:///{tmp_path / 'f.db'}",
+        ForgettingSource([]),
+        batch_size=1,
+        lockstep=True,
+        etiquette=EtiquetteSettings(cooldown_s=0, pending_timeout_s=600),
+    )
+    stats = await pipeline.run()
+    assert stats.intervened == 2  # without the forget, the second is a repeat
     store.close()

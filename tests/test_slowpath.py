@@ -382,6 +382,14 @@ async def test_forgetting_a_waiting_offer_drops_its_checkpoint(tmp_path, store):
     assert checkpoint_threads(tmp_path) == 0
 
 
+async def test_an_offer_forgotten_while_the_daemon_was_down_loses_its_checkpoint(tmp_path, store):
+    event, _ = await offered(tmp_path, store)
+    store.forget(source=event.source)  # `festina memory forget`, no daemon running
+    restarted = slow_path(tmp_path, store, ScriptedChat(proposal()))  # a new process
+    assert restarted.poll_once() == 0
+    assert checkpoint_threads(tmp_path) == 0
+
+
 def test_the_configured_slow_path_reads_the_folders_the_config_allows(tmp_path):
     from agent.config import SlowPathSettings
     from agent.paths import FestinaPaths

@@ -441,6 +441,11 @@ class ReasoningSlowPath:
     def _waiting_threads(self) -> set[str]:
         if self._waiting is None:  # first use, perhaps after a restart: ask memory
             self._waiting = set(self.store.offers_awaiting_execution())
+            # Events forgotten while no daemon ran leave checkpoints memory no longer
+            # knows of, holding their text: drop them (a run merely cut off is kept).
+            threads = {t.config["configurable"]["thread_id"] for t in self._saver.list(None)}
+            for thread in threads - self.store.existing_events(threads):
+                self._saver.delete_thread(thread)
         return self._waiting
 
     def _answer_for(self, event_id: str) -> Any:
