@@ -94,7 +94,8 @@ busy_titles = [
 busy_hold_s = 300.0
 # Never offer the same thing twice within this many seconds: an offer on activity whose
 # embedding (the gate's encoder) is at least repeat_similarity (cosine) like an offered
-# one is held back; 0 turns this off. Without an encoder, equal summaries count.
+# one is held back, and so is a drafted offer whose task is like one offered (the slow
+# path's repeat measure); 0 turns this off. Without an encoder, equal summaries count.
 repeat_window_s = 3600.0
 repeat_similarity = 0.9
 # At most this many offers a day (local calendar day); 0: no cap.

@@ -59,6 +59,7 @@ def run_foreground(
             gate=gate,
             # Late-bound: the slow path judges with the costs in force when it runs.
             policy=lambda: pipeline.effective_policy(),
+            repeat_window_s=settings.etiquette.repeat_window_s,
         )
         pipeline = Pipeline(
             source=source,

@@ -855,6 +855,23 @@ class Store:
         declined = FeedbackRow.outcome.in_([o.value for o in DECLINED])
         return self._answered_tasks(context, and_(declined, not_(not_now)), limit)
 
+    def offered_tasks(self, since: datetime, until: datetime) -> list[tuple[datetime, str]]:
+        """(event time, task) of the offers made on events from `since` up to, not
+        including, `until`, newest first: what "the same thing twice" is judged against."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow.time, DecisionRow.offer)
+                .join(DecisionRow, DecisionRow.event_id == EventRow.id)
+                .where(
+                    DecisionRow.final_action == Action.INTERVENE.value,
+                    DecisionRow.offer.is_not(None),
+                    EventRow.time >= since,
+                    EventRow.time < until,
+                )
+                .order_by(EventRow.time.desc())
+            ).all()
+        return [(time, offer["task"]) for time, offer in rows if offer]
+
     def accepted_tasks(self, context: str, limit: int = 20) -> list[str]:
         """Tasks the slow path offered in `context` that the user accepted."""
         return self._answered_tasks(context, FeedbackRow.outcome == "accepted", limit)

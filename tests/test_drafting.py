@@ -182,6 +182,15 @@ def test_memory_moves_the_ranking_away_from_refused_offers(pool):
     assert liked["task"].startswith("Check your notes")
 
 
+def test_an_offer_made_within_the_repeat_window_goes_last_without_counting_as_refused(pool):
+    search = [event(0, "The user searches on Google for 'how to split a string in ruby'")]
+    drafter = TemplateDrafter(pool)
+    first = drafted(drafter, search)["task"]
+    ranked = drafter.rank(DraftRequest(search, offered_tasks=[first]))
+    assert [r.candidate.task for r in ranked][-1] == first and ranked[-1].repeat
+    assert all(r.memory == 0.0 for r in ranked)  # made, not turned down
+
+
 def test_a_second_attempt_takes_the_next_candidate(pool):
     search = [event(0, "The user searches on Google for 'how to split a string in ruby'")]
     drafter = TemplateDrafter(pool)
@@ -192,7 +201,7 @@ def test_a_second_attempt_takes_the_next_candidate(pool):
     assert second["task"] != first["task"] and second["speak"]
 
 
-def slow_path(tmp_path, store, pool, gate=None) -> ReasoningSlowPath:
+def slow_path(tmp_path, store, pool, gate=None, **options) -> ReasoningSlowPath:
     return ReasoningSlowPath(
         drafter=TemplateDrafter(pool),
         pool=pool,
@@ -200,6 +209,7 @@ def slow_path(tmp_path, store, pool, gate=None) -> ReasoningSlowPath:
         gate=gate or CueGate(),
         policy=lambda: POLICY,
         saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
+        **options,
     )
 
 
@@ -302,6 +312,43 @@ async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_pa
     silent = by_id[events[0].id]
     assert (silent.gate_action, silent.final_action) == (Action.INTERVENE, Action.SILENT)
     assert silent.decided_by == "graph:templates" and "nothing to say" in silent.reason
+    store.close()
+
+
+@pytest.mark.parametrize(("repeat_window_s", "offers"), [(3600.0, 1), (0.0, 2)])
+async def test_the_same_drafted_offer_is_not_made_twice_within_the_repeat_window(
+    tmp_path, repeat_window_s, offers
+):
+    # Two different switches (the etiquette's event check lets both through) draft the
+    # same offer: a note of where the user left off.
+    events = [
+        event(0, "The user edits the token refresh in auth.py", kind="editor"),
+        event(1, "The user switched to the web browser."),
+        event(2, "The user reads the OAuth guide on token expiry"),
+        event(3, "The user returned to Visual Studio Code."),
+    ]
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+
+    class SwitchGate(ClearGate):
+        """Sure of an offer at each switch, of silence elsewhere."""
+
+        def score(self, windows):
+            switches = ["switched" in w[-1].text or "returned" in w[-1].text for w in windows]
+            return [GateScores(p_need=1.0, p_accept=0.95 if s else 0.0) for s in switches]
+
+    pipeline, store = make_pipeline(
+        url, StaticSource(events), gate=SwitchGate(), draft_offers=True, batch_size=1
+    )
+    pipeline.slow_path = slow_path(
+        tmp_path, store, default_pool(tmp_path / "workspace"), repeat_window_s=repeat_window_s
+    )
+    stats = await pipeline.run()
+    assert stats.intervened == offers
+    if offers == 1:
+        held = {e.id: d for e, d in store.decisions(10)}[events[3].id]
+        assert held.final_action is Action.SILENT
+        assert "the same offer was made at" in held.reason
+        assert "Note where you left off" in held.reason
     store.close()
 
 

@@ -35,6 +35,8 @@ class DraftRequest:
     """Tasks offered here before that the user did not accept."""
     accepted_tasks: list[str] = field(default_factory=list)
     """Tasks offered here before that the user accepted."""
+    offered_tasks: list[str] = field(default_factory=list)
+    """Tasks offered anywhere within the repeat window: offering one again is a repeat."""
     attempt: int = 1
     """1 for the first draft; 2 when the first was unusable (see `error`)."""
     error: str | None = None

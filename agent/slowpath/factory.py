@@ -20,8 +20,10 @@ def build_slow_path(
     store: Store,
     gate: GateModel,
     policy: Callable[[], GatePolicy],
+    repeat_window_s: float = 0.0,
 ) -> SlowPath:
-    """`gate-rule`, or the reasoning graph drafting with templates or a chat model."""
+    """`gate-rule`, or the reasoning graph drafting with templates or a chat model;
+    `repeat_window_s`: the etiquette's, for holding back a drafted offer made before."""
     if settings.backend == "gate-rule":
         return GateRuleSlowPath()
     from agent.slowpath.drafter import ChatDrafter, Drafter
@@ -53,4 +55,5 @@ def build_slow_path(
         gate=gate,
         policy=policy,
         saver=checkpoint_saver(store.url, paths.data_dir / "deliberations.sqlite"),
+        repeat_window_s=repeat_window_s,
     )

@@ -30,6 +30,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -64,6 +65,8 @@ class DeliberationState(TypedDict, total=False):
     lessons: list[str]
     rejected_tasks: list[str]
     accepted_tasks: list[str]
+    offered_tasks: list[list[str]]
+    """[event time (ISO), task] of offers made within the repeat window before this event."""
     proposal: dict[str, Any] | None
     draft_error: str | None
     attempts: int
@@ -119,6 +122,7 @@ class ReasoningSlowPath:
         saver: BaseCheckpointSaver,
         drafter: Drafter | None = None,
         chat: ChatModel | None = None,
+        repeat_window_s: float = 0.0,
     ) -> None:
         if (drafter is None) == (chat is None):
             raise ValueError("give a drafter or a chat model, not both")
@@ -130,6 +134,9 @@ class ReasoningSlowPath:
         self.store = store
         self.gate = gate
         self.policy = policy
+        # Never the same offer twice within this many seconds (0: no such check), judged
+        # on the drafted task: different events can draft the same offer.
+        self.repeat_window_s = repeat_window_s
         self.name = f"graph:{self.drafter.name}"
         self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
         self._saver = saver
@@ -195,11 +202,19 @@ class ReasoningSlowPath:
                 action = episode.decision.final_action or "pending"
                 recalled.append(f"{episode.event.summary()[:150]} -> {action} ({said})")
         context = context_of(event)
+        offered = (
+            self.store.offered_tasks(
+                event.time - timedelta(seconds=self.repeat_window_s), event.time
+            )
+            if self.repeat_window_s > 0
+            else []
+        )
         return {
             "recalled": recalled,
             "lessons": [r.lesson for r in self.store.reflections(context, limit=5)],
             "rejected_tasks": self.store.turned_down_tasks(context, limit=20),
             "accepted_tasks": self.store.accepted_tasks(context, limit=20),
+            "offered_tasks": [[when.isoformat(), task] for when, task in offered],
         }
 
     def _draft(self, state: DeliberationState) -> dict[str, Any]:
@@ -210,6 +225,7 @@ class ReasoningSlowPath:
             lessons=state.get("lessons", []),
             rejected_tasks=state.get("rejected_tasks", []),
             accepted_tasks=state.get("accepted_tasks", []),
+            offered_tasks=[task for _, task in state.get("offered_tasks", [])],
             attempt=attempts,
             error=state.get("draft_error"),
         )
@@ -244,16 +260,17 @@ class ReasoningSlowPath:
             return "counterfactual"
         return "draft" if state.get("attempts", 0) < MAX_DRAFTS else "decide"
 
-    def _similarity_to_rejected(self, task: str, rejected: list[str]) -> tuple[float, str | None]:
-        if not rejected:
+    def _closest(self, task: str, others: list[str]) -> tuple[float, int | None]:
+        """The similarity of `task` to the closest of `others`, and its index."""
+        if not others:
             return 0.0, None
         if isinstance(self.gate, Embedder):
-            vectors = self.gate.embed_texts([task, *rejected])
+            vectors = self.gate.embed_texts([task, *others])
             scores = vectors[1:] @ vectors[0]
         else:
-            scores = np.array([_jaccard(task, other) for other in rejected])
+            scores = np.array([_jaccard(task, other) for other in others])
         best = int(np.argmax(scores))
-        return float(scores[best]), rejected[best]
+        return float(scores[best]), best
 
     def _counterfactual(self, state: DeliberationState) -> dict[str, Any]:
         proposal = state["proposal"] or {}
@@ -262,9 +279,10 @@ class ReasoningSlowPath:
         score_tasks = getattr(self.gate, "score_tasks", None)
         p_task = score_tasks([window], [proposal["task"]])[0] if score_tasks else decision.p_accept
         tau = self.policy().threshold(decision.p_need)
-        similarity, closest = self._similarity_to_rejected(
-            proposal["task"], state.get("rejected_tasks", [])
-        )
+        rejected = state.get("rejected_tasks", [])
+        similarity, closest = self._closest(proposal["task"], rejected)
+        offered = state.get("offered_tasks", [])
+        like_offered, twin = self._closest(proposal["task"], [task for _, task in offered])
         says_something = bool(proposal["speak"].strip())
         # The gate's own offers passed the cost rule by more than delta already.
         gate_offer = decision.gate_action is Action.INTERVENE
@@ -276,8 +294,10 @@ class ReasoningSlowPath:
                 "tau": round(tau, 4),
                 "speaking_beats_silence": says_something and (gate_offer or p_task >= tau),
                 "repeat_of_rejected": similarity >= REPEAT_SIMILARITY,
-                "closest_rejected": closest,
+                "closest_rejected": None if closest is None else rejected[closest],
                 "similarity": round(similarity, 4),
+                "repeat_of_offered": like_offered >= REPEAT_SIMILARITY,
+                "offered_before": None if twin is None else offered[twin],
             }
         }
 
@@ -314,6 +334,13 @@ class ReasoningSlowPath:
         counterfactual = state["counterfactual"]
         if counterfactual["repeat_of_rejected"]:
             reason = f"the user turned down a similar offer: {counterfactual['closest_rejected']!r}"
+            return {"verdict": {"action": "silent", "reason": reason}}
+        if counterfactual.get("repeat_of_offered"):
+            when, task = counterfactual["offered_before"]
+            reason = (
+                f"the same offer was made at {datetime.fromisoformat(when):%H:%M:%S}, within "
+                f"the repeat window: {task!r}"
+            )
             return {"verdict": {"action": "silent", "reason": reason}}
         if not counterfactual["model_says_speak"]:
             reason = f"silence is better: the draft has nothing to say ({proposal['why_now']})"

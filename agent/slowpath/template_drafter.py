@@ -9,6 +9,7 @@ model's answer, so the graph validates, checks and executes it the same way):
           + MEMORY x (similarity of the filled task to tasks accepted here
                       - its similarity to tasks turned down here)
           - REPEAT if the filled task is one the graph would hold back as a repeat
+                   (of a turned-down offer, or of an offer made within the repeat window)
 
 Similarities use the gate's encoder when it has one (the event was just embedded by the
 gate, the templates once; past tasks are cached, and the chosen task's vector is reused
@@ -141,31 +142,39 @@ class TemplateDrafter:
 
     def _memory(self, request: DraftRequest, tasks: list[str]) -> tuple[list[float], list[bool]]:
         """Per filled task: closeness to what the user accepted here minus closeness to
-        what they turned down, and whether it repeats a turned-down offer (by the graph's
-        own measure when there is an encoder, or sharing most of its words)."""
+        what they turned down, and whether the graph would hold it back as a repeat (of a
+        turned-down offer, or of one made within the repeat window): by the graph's own
+        measure when there is an encoder, or sharing most of its words."""
         accepted, rejected = request.accepted_tasks, request.rejected_tasks
+        repeatable = [*rejected, *request.offered_tasks]
         words = [_words(task) for task in tasks]
-        lexical_repeat = [
-            any(_jaccard(w, _words(other)) >= REPEAT_OVERLAP for other in rejected) for w in words
+        repeats = [
+            any(_jaccard(w, _words(other)) >= REPEAT_OVERLAP for other in repeatable) for w in words
         ]
-        if not accepted and not rejected:
-            return [0.0] * len(tasks), lexical_repeat
+        if not (accepted or repeatable):
+            return [0.0] * len(tasks), repeats
         if self.embed is not None:
-            vectors = _unit(np.asarray(self.embed([*tasks, *accepted, *rejected]), np.float32))
-            own, past = vectors[: len(tasks)], vectors[len(tasks) :]
-            to_accepted = (own @ past[: len(accepted)].T).max(axis=1) if accepted else 0.0
-            to_rejected = (own @ past[len(accepted) :].T).max(axis=1) if rejected else 0.0
+            past = [*accepted, *repeatable]
+            vectors = _unit(np.asarray(self.embed([*tasks, *past]), np.float32))
+            own = vectors[: len(tasks)]
+            similarity = own @ vectors[len(tasks) :].T  # tasks x past
+            to_accepted = similarity[:, : len(accepted)].max(axis=1) if accepted else 0.0
+            to_rejected = (
+                similarity[:, len(accepted) : len(accepted) + len(rejected)].max(axis=1)
+                if rejected
+                else 0.0
+            )
             closeness = np.broadcast_to(to_accepted - to_rejected, (len(tasks),))
-            near = np.broadcast_to(np.asarray(to_rejected) >= REPEAT_SIMILARITY, (len(tasks),))
+            near = similarity[:, len(accepted) :].max(axis=1) >= REPEAT_SIMILARITY
             return (
                 [float(v) for v in closeness],
-                [bool(n) or lexical for n, lexical in zip(near, lexical_repeat, strict=True)],
+                [bool(n) or lexical for n, lexical in zip(near, repeats, strict=True)],
             )
 
         def overlap(own: set[str], others: list[str]) -> float:
             return max((_jaccard(own, _words(t)) for t in others), default=0.0)
 
-        return [overlap(w, accepted) - overlap(w, rejected) for w in words], lexical_repeat
+        return [overlap(w, accepted) - overlap(w, rejected) for w in words], repeats
 
     def draft(self, request: DraftRequest) -> Draft:
         ranked = self.rank(request)
