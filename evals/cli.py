@@ -101,6 +101,19 @@ def eval_personal(obj: Any, data_dir: Path, days: int, out_dir: Path, as_json: b
     click.echo(f"report: {out_dir / 'personal.json'}, plot: {out_dir / 'personal.png'}", err=True)
 
 
+@eval_group.command("by-hand")
+@data_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
+    """How often the done-by-hand rule fires where help was needed, against the base rate."""
+    from evals.by_hand import measure_by_hand
+    from gate.data import load_traces
+
+    report = measure_by_hand(load_traces(data_dir), obj.settings().gate.window)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
+
+
 @eval_group.command("load")
 @click.option("--events", type=click.IntRange(min=10), default=3000, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)

@@ -114,3 +114,16 @@ def test_a_held_back_draft_the_user_then_did_is_a_missed_offer_learnt_once(tmp_p
     [update] = store.personal_updates()
     assert update.welcome_after > update.welcome_before
     store.close()
+
+
+def test_the_rules_benchmark_counts_offers_seen_done_where_help_was_needed():
+    from evals.by_hand import measure_by_hand
+    from gate.data import Trace
+
+    searched, done = event(0, SEARCH), event(120, BY_HAND, kind="editor", app="Editor")
+    report = measure_by_hand([Trace("t", [searched, done], [True, False])], window=8)
+    assert (report.offers, report.needed) == (2, 1)
+    # The notes search offered on the search is seen done in the editor; nothing follows
+    # the last event, so its offer cannot be.
+    assert (report.fired, report.fired_needed, report.precision) == (1, 1, 1.0)
+    assert report.examples[0]["task"] == f"Check your notes for '{QUERY}'"
