@@ -381,7 +381,8 @@ class Pipeline:
         if not fresh:
             self.source.recorded(known)
             return
-        await self._drop_forgotten()
+        # Before the batch joins the windows, when every event they hold has been stored.
+        await self._refresh_preferences(drop_forgotten=True)
         windows = [self._windows.push(item) for item in fresh]
         if self.options.learn_from_feedback:
             # What the user does now can answer an offer they declined: doing its task by
@@ -402,7 +403,6 @@ class Pipeline:
                 for answer in answered:
                     if answer.reason is Reason.NOT_NOW:
                         self._etiquette.not_now(answer.event_time)
-        await self._refresh_preferences()
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -474,25 +474,26 @@ class Pipeline:
         """The config's policy with the user's live preference overrides."""
         return self._preferences.policy(self.policy)
 
-    async def _refresh_preferences(self) -> None:
-        """Pick up preference changes made by any surface since the last batch."""
-        revision, _ = await self._in(self._db_thread, self.store.profile_marks)
+    async def _refresh_preferences(self, *, drop_forgotten: bool = False) -> None:
+        """Pick up preference changes made by any surface since the last batch; with
+        `drop_forgotten`, also let go of events a surface has since told memory to forget
+        (see `_drop_forgotten`). One read of memory either way."""
+        revision, forgets = await self._in(self._db_thread, self.store.profile_marks)
         if revision != self._preferences_revision:
             self._preferences_revision, self._preferences = await self._in(
                 self._db_thread, self.store.preferences
             )
             logger.info("preferences revision %d: %s", revision, self._preferences.model_dump())
+        if drop_forgotten and forgets != self._forgets:
+            self._forgets = forgets
+            await self._drop_forgotten()
 
     async def _drop_forgotten(self) -> None:
-        """Let go of events a surface has told memory to forget since the last batch:
-        the windows would carry them into the next decisions, drafts and deliberations,
-        and the etiquette keeps recent offers for its repeat check and pending holds. Called
-        before a batch joins the windows, when every event held has been stored, so a
-        missing one was forgotten, not yet to be stored."""
-        _, forgets = await self._in(self._db_thread, self.store.profile_marks)
-        if forgets == self._forgets:
-            return
-        self._forgets = forgets
+        """The windows would carry forgotten events into the next decisions, drafts and
+        deliberations, and the etiquette keeps recent offers for its repeat check and
+        pending holds: drop what memory no longer holds. Only called before a batch joins
+        the windows, when every event held has been stored, so a missing one was
+        forgotten, not yet to be stored."""
         etiquette = self._etiquette
         held = self._windows.event_ids() | (etiquette.remembered() if etiquette else set())
         forgotten = held - await self._in(self._db_thread, self.store.existing_events, held)
