@@ -350,11 +350,7 @@ class Store:
             events = session.execute(delete(EventRow).where(*event_filter))
             rejected = session.execute(delete(RejectedInputRow).where(*rejection_filter))
             if events.rowcount:
-                row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(
-                    id=1, preferences=Preferences().model_dump(mode="json"), revision=0
-                )
-                row.forgets = (row.forgets or 0) + 1
-                session.add(row)
+                self._profile(session).forgets += 1
         return {
             "events": events.rowcount,
             "decisions": decisions.rowcount,
@@ -510,15 +506,30 @@ class Store:
         ]
         return found
 
-    def _mute(self, session: Session, app: str) -> None:
-        row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(id=1, revision=0)
-        preferences = Preferences.model_validate(row.preferences or {})
-        if app.casefold() not in {muted.casefold() for muted in preferences.muted_apps}:
-            preferences.muted_apps.append(app)
+    @staticmethod
+    def _profile(session: Session) -> ProfileRow:
+        """The profile row, locked for the update to come; a new one (default preferences)
+        before the first."""
+        row = session.get(ProfileRow, 1, with_for_update=True)
+        if row is None:
+            row = ProfileRow(
+                id=1, preferences=Preferences().model_dump(mode="json"), revision=0, forgets=0
+            )
+            session.add(row)
+        return row
+
+    @staticmethod
+    def _set_preferences(row: ProfileRow, preferences: Preferences) -> None:
         row.preferences = preferences.model_dump(mode="json")
         row.revision += 1
         row.updated_at = utcnow()
-        session.add(row)
+
+    def _mute(self, session: Session, app: str) -> None:
+        row = self._profile(session)
+        preferences = Preferences.model_validate(row.preferences)
+        if app.casefold() not in {muted.casefold() for muted in preferences.muted_apps}:
+            preferences.muted_apps.append(app)
+        self._set_preferences(row, preferences)
 
     def personal_model(self) -> PersonalModel:
         """The personal model as last learnt (a fresh one before any answer)."""
@@ -785,7 +796,7 @@ class Store:
             row = session.execute(
                 select(ProfileRow.revision, ProfileRow.forgets).where(ProfileRow.id == 1)
             ).first()
-            return (row.revision or 0, row.forgets or 0) if row is not None else (0, 0)
+            return (row.revision, row.forgets) if row is not None else (0, 0)
 
     def existing_events(self, event_ids: Iterable[str]) -> set[str]:
         """Which of these events memory still holds."""
@@ -804,11 +815,8 @@ class Store:
     def save_preferences(self, preferences: Preferences) -> int:
         """Replace the preferences; returns the new revision the daemon will notice."""
         with self._session() as session, session.begin():
-            row = session.get(ProfileRow, 1, with_for_update=True) or ProfileRow(id=1, revision=0)
-            row.preferences = preferences.model_dump(mode="json")
-            row.revision += 1
-            row.updated_at = utcnow()
-            session.add(row)
+            row = self._profile(session)
+            self._set_preferences(row, preferences)
             session.flush()
             return row.revision
 
