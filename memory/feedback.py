@@ -74,10 +74,7 @@ def context_of(event: Event) -> str:
 def lesson_for(event: Event, outcome: Outcome, reason: Reason | None = None) -> str | None:
     """A short lesson for the slow path, from offers the user turned down; none for a
     "not now" (the timing was wrong, not the offer) or a muted app (nothing is offered)."""
-    if outcome in (Outcome.ACCEPTED, Outcome.DID_BY_HAND) or reason in (
-        Reason.NOT_NOW,
-        Reason.NEVER_APP,
-    ):
+    if outcome not in DECLINED or reason in (Reason.NOT_NOW, Reason.NEVER_APP):
         return None
     verb = {"rejected": "rejected", "ignored": "ignored", "timed_out": "did not answer"}[outcome]
     where = f"during {event.kind.value} activity in {event.app or 'an app'}"
