@@ -20,6 +20,7 @@ from typing import Any
 from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.template_drafter import TemplateDrafter
 from core.offer import Offer
+from evals.drafts import draft_cases
 from gate.data import Trace
 from memory.by_hand import DONE_WITHIN_S, done_by_hand
 from tools import default_pool
@@ -62,38 +63,31 @@ class ByHandReport:
 
 def measure_by_hand(traces: Sequence[Trace], window: int, examples: int = 10) -> ByHandReport:
     """The rule watched over every template offer of `traces` (see the module docstring)."""
+    later_events = {trace.name: trace.events for trace in traces}
     with tempfile.TemporaryDirectory(prefix="festina-by-hand-") as scratch:
         drafter = TemplateDrafter(default_pool(Path(scratch)))
         report = ByHandReport(0, 0, 0, 0)
-        for trace in traces:
-            for index, (event, needed) in enumerate(zip(trace.events, trace.needs, strict=True)):
-                request = DraftRequest(trace.events[max(0, index + 1 - window) : index + 1])
-                draft = json.loads(drafter.draft(request).text)
-                if not draft["speak"].strip():
-                    continue
-                offer = Offer.from_proposal(draft, drafter.name)
-                report.offers += 1
-                report.needed += needed
-                done = next(
-                    (
-                        later
-                        for later in trace.events[index + 1 :]
-                        if done_by_hand(offer, event, later)
-                    ),
-                    None,
+        for case in draft_cases(list(traces), window):
+            draft = json.loads(drafter.draft(DraftRequest(case.window)).text)
+            if not draft["speak"].strip():
+                continue
+            offer, event = Offer.from_proposal(draft, drafter.name), case.window[-1]
+            report.offers += 1
+            report.needed += case.needed
+            following = later_events[case.trace][case.index + 1 :]
+            done = next((later for later in following if done_by_hand(offer, event, later)), None)
+            if done is None:
+                continue
+            report.fired += 1
+            report.fired_needed += case.needed
+            if len(report.examples) < examples:
+                report.examples.append(
+                    {
+                        "trace": case.trace,
+                        "index": case.index,
+                        "needed": case.needed,
+                        "task": offer.task,
+                        "done": done.summary()[:160],
+                    }
                 )
-                if done is None:
-                    continue
-                report.fired += 1
-                report.fired_needed += needed
-                if len(report.examples) < examples:
-                    report.examples.append(
-                        {
-                            "trace": trace.name,
-                            "index": index,
-                            "needed": needed,
-                            "task": offer.task,
-                            "done": done.summary()[:160],
-                        }
-                    )
     return report
