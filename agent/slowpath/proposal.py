@@ -43,6 +43,9 @@ PROPOSAL_SCHEMA: dict[str, Any] = Proposal.model_json_schema()
 ARG_MAX_LENGTH = 200
 """Longest string argument a draft may plan with: a drafted call carries a query, a title,
 a short text; a longer bound only makes the grammar of constrained decoding larger."""
+ARG_MAX_ITEMS = 5
+"""Longest list argument a draft may plan with, for the same reason."""
+_GRAMMAR_FORMATS = {"date", "time", "date-time"}
 
 
 def draft_schema(tools: list[dict[str, Any]], pool: ToolPool) -> dict[str, Any]:
@@ -90,10 +93,6 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any] | None:
         "required": [n for n in properties if n in schema.get("required", [])],
         "additionalProperties": False,
     }
-
-
-ARG_MAX_ITEMS = 5
-_GRAMMAR_FORMATS = {"date", "time", "date-time"}
 
 
 def _bounded(field: dict[str, Any]) -> dict[str, Any]:
