@@ -39,6 +39,9 @@ class DesktopSurface:
         self._answer = answer
         self._notifier: Any = None
         self._sending: set[asyncio.Task[None]] = set()
+        # One notification at a time, in the order offered: sent concurrently, a later offer
+        # could overtake an earlier one on the bus and the user would see them out of order.
+        self._in_order = asyncio.Lock()
         if not has_desktop_session(environ):
             logger.debug("no desktop session (no D-Bus session bus): no notifications")
             return
@@ -66,8 +69,14 @@ class DesktopSurface:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def _send(self, event: Event, decision: Decision) -> None:
+        async with self._in_order:
+            await self._send_now(event, decision)
+
+    async def _send_now(self, event: Event, decision: Decision) -> None:
         from desktop_notifier import Button, Capability
 
+        if self._notifier is None:  # an earlier send found no server
+            return
         assert event.id is not None
         event_id = event.id
         offer = decision.offer
