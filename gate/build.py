@@ -155,6 +155,7 @@ def train_gate(
             features=trained.feature_names,
             calibrator=trained.calibration.calibrator,
             ece_by_method=trained.calibration.ece_by_method,
+            log_loss_by_method=trained.calibration.log_loss_by_method,
             metrics={**trained.metrics, "onnx_max_gap": gap},
         )
         logger.info("head %s: %s", name, heads[name].metrics)

@@ -2,8 +2,11 @@
 
 Two calibrators are fitted on held-out predictions: temperature scaling (one scale on the
 logit, plus a bias so a shifted base rate can be corrected) and isotonic regression. The
-one with the lower expected calibration error on data it was not fitted on is kept and
-saved with the model as plain numbers, so the runtime applies it with numpy alone.
+one with the lower log loss on data it was not fitted on is kept and saved with the model
+as plain numbers, so the runtime applies it with numpy alone. Log loss, not ECE, chooses:
+it is a proper scoring rule and punishes a probability near 0 for an event that happens,
+which is what the cost rule pays for at high C_FN/C_FA (isotonic regression fitted to a
+few hundred rows maps its lowest scores to 0; ECE, averaged over bins, barely notices).
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ _EPS = 1e-6
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
+
+
+def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    q = np.clip(p, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
 
 
 class Calibrator(BaseModel):
@@ -47,8 +55,7 @@ def fit_temperature(p: np.ndarray, y: np.ndarray) -> Calibrator:
 
     def nll(params: np.ndarray) -> float:
         log_t, bias = params
-        q = np.clip(1.0 / (1.0 + np.exp(-(z / np.exp(log_t) + bias))), _EPS, 1 - _EPS)
-        return float(-np.mean(target * np.log(q) + (1 - target) * np.log(1 - q)))
+        return _log_loss(1.0 / (1.0 + np.exp(-(z / np.exp(log_t) + bias))), target)
 
     result = minimize(nll, x0=np.zeros(2), method="L-BFGS-B", bounds=[(-4, 4), (-5, 5)])
     return Calibrator(
@@ -101,10 +108,12 @@ class CalibrationChoice(BaseModel):
     calibrator: Calibrator
     ece_uncalibrated: float
     ece_by_method: dict[str, float]
+    log_loss_by_method: dict[str, float]
 
 
 def choose_calibrator(p: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> CalibrationChoice:
-    """Pick the calibrator with the lowest cross-fitted ECE, then refit it on everything.
+    """Pick the calibrator with the lowest cross-fitted log loss, then refit it on everything.
+    Its cross-fitted ECE is reported beside it.
 
     `p` must be held-out predictions (each made by a model that did not see that row).
     Groups are split into two halves; each method is fitted on one half and scored on the
@@ -114,18 +123,22 @@ def choose_calibrator(p: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> Ca
     group_array = np.asarray(groups)
     unique = sorted(set(groups))
     half = np.isin(group_array, unique[::2])
-    scores: dict[str, float] = {}
+    ece: dict[str, float] = {}
+    loss: dict[str, float] = {}
     for name, fit in FITTERS.items():
-        errors = []
+        errors, losses = [], []
         for fit_mask in (half, ~half):
             if fit_mask.all() or not fit_mask.any() or len(set(y[fit_mask])) < 2:
                 continue
-            calibrator = fit(p[fit_mask], y[fit_mask])
-            errors.append(expected_calibration_error(calibrator.apply(p[~fit_mask]), y[~fit_mask]))
-        scores[name] = float(np.mean(errors)) if errors else float("inf")
-    best = min(scores, key=scores.__getitem__)
+            calibrated = fit(p[fit_mask], y[fit_mask]).apply(p[~fit_mask])
+            errors.append(expected_calibration_error(calibrated, y[~fit_mask]))
+            losses.append(_log_loss(calibrated, y[~fit_mask]))
+        ece[name] = float(np.mean(errors)) if errors else float("inf")
+        loss[name] = float(np.mean(losses)) if losses else float("inf")
+    best = min(loss, key=loss.__getitem__)
     return CalibrationChoice(
         calibrator=FITTERS[best](p, y),
         ece_uncalibrated=expected_calibration_error(p, y),
-        ece_by_method=scores,
+        ece_by_method=ece,
+        log_loss_by_method=loss,
     )

@@ -28,6 +28,8 @@ class HeadManifest(BaseModel):
     features: list[str]
     calibrator: Calibrator
     ece_by_method: dict[str, float]
+    # Absent from models trained before calibrators were chosen by log loss.
+    log_loss_by_method: dict[str, float] = {}
     metrics: dict[str, float]
 
 

@@ -57,8 +57,11 @@ def test_choose_calibrator_scores_methods_on_data_they_were_not_fitted_on():
     p, y = overconfident()
     groups = [f"g{i % 6}" for i in range(len(p))]
     choice = choose_calibrator(p, y, groups)
-    assert set(choice.ece_by_method) == {"temperature", "isotonic"}
-    assert choice.calibrator.method == min(choice.ece_by_method, key=choice.ece_by_method.get)
+    methods = {"temperature", "isotonic"}
+    assert set(choice.ece_by_method) == set(choice.log_loss_by_method) == methods
+    assert choice.calibrator.method == min(
+        choice.log_loss_by_method, key=choice.log_loss_by_method.get
+    )
     assert choice.ece_by_method[choice.calibrator.method] < choice.ece_uncalibrated
 
 

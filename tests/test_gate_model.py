@@ -44,7 +44,9 @@ def test_training_registers_a_calibrated_onnx_model(model_dir):
     assert (model_dir / "lexical.json").is_file()
     for name, head in manifest.heads.items():
         assert (model_dir / head.file).is_file(), name
-        assert head.calibrator.method == min(head.ece_by_method, key=head.ece_by_method.get)
+        assert head.calibrator.method == min(
+            head.log_loss_by_method, key=head.log_loss_by_method.get
+        )
         assert head.metrics["onnx_max_gap"] < 1e-4
         assert 0 <= head.metrics["oof_ece_calibrated"] <= 1
     assert len(manifest.data_sha256) == 64
