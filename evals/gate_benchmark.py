@@ -31,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 
 from core.decision import Action
 from evals.cost_table import (
@@ -44,8 +46,8 @@ from evals.cost_table import (
     plot_costs,
     verdict,
 )
+from evals.metrics import MAX_FALSE_ALARM, Discrimination, discrimination, timing
 from evals.metrics import BenchScores as Scores
-from evals.metrics import Discrimination, discrimination, timing
 from evals.peers import annotator_votes, load_peer_answers, peer_consensus
 from gate.calibration import expected_calibration_error, reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
@@ -198,7 +200,9 @@ def ablate_need(
         results[family] = asdict(_fold_auc(trace_names, dataset, context_model(columns)))
 
     def lexical_model(
-        extra: slice | None = None, target: np.ndarray | None = None
+        extra: slice | None = None,
+        target: np.ndarray | None = None,
+        estimator: Pipeline | None = None,
     ) -> Callable[[Dataset, np.ndarray, np.ndarray], np.ndarray]:
         def predict(train: Dataset, fit: np.ndarray, test: np.ndarray) -> np.ndarray:
             lexical = train.lexical()
@@ -207,18 +211,24 @@ def ablate_need(
                 lexical.transform(dataset.need.subset(test).windows),
             )
             if extra is not None:
-                # Other families join at a small weight, standardised on the training rows.
-                scaler = StandardScaler().fit(context[fit][:, extra])
+                # Other families join at a small weight, scaled into [0, 1] on the training
+                # rows (naive Bayes takes no negative inputs).
+                scaler = MinMaxScaler(clip=True).fit(context[fit][:, extra])
                 X_fit = np.hstack([X_fit, 0.3 * scaler.transform(context[fit][:, extra])])
                 X_test = np.hstack([X_test, 0.3 * scaler.transform(context[test][:, extra])])
             goal = y[fit] if target is None else target[fit]
-            model = _soft_fit(X_fit, goal, make_estimator("need"))
+            model = _soft_fit(X_fit, goal, clone(estimator or make_estimator("need")))
             return model.predict_proba(X_test)[:, 1]  # type: ignore[attr-defined]
 
         return predict
 
     progress("ablation: lexical")
     results["lexical"] = asdict(_fold_auc(trace_names, dataset, lexical_model()))
+    # The head the gate had before naive Bayes, kept as the comparison that chose it.
+    logistic = make_pipeline(LogisticRegression(C=3.0, max_iter=5000))
+    results["lexical, logistic regression"] = asdict(
+        _fold_auc(trace_names, dataset, lexical_model(estimator=logistic))
+    )
     results["lexical+cues+activity"] = asdict(
         _fold_auc(trace_names, dataset, lexical_model(families["cues+activity"]))
     )
@@ -406,6 +416,9 @@ class BenchmarkReport:
                 f"{name} AUC {r['pooled']:.3f} (within {r['within']:.3f}, {r['events']} events)"
                 for name, r in self.references.items()
             ),
+            f"best F1 at false alarm <= {MAX_FALSE_ALARM:.2f}, threshold in hindsight (a bound "
+            f"for any rule on these scores): p_need {auc.best_f1:.3f}; "
+            + "; ".join(f"{name} {r['best_f1']:.3f}" for name, r in self.references.items()),
             f"draft head (vs held-out reward judgements): AUC {self.draft_auc:.3f}, "
             f"ECE {self.draft_ece:.3f}",
             "need-head held-out AUC, pooled / within-recording:",

@@ -113,13 +113,33 @@ class Discrimination:
 
     `pooled`: AUC over all events, with a 95 % interval from resampling whole recordings
     (events of one recording are not independent); `within`: the mean of per-recording
-    AUCs, which a difference in base rates between recordings cannot drag down."""
+    AUCs, which a difference in base rates between recordings cannot drag down;
+    `best_f1`: the highest F1 any one threshold reaches over all events while false alarm
+    stays at or below `MAX_FALSE_ALARM`, the threshold picked in hindsight: an upper bound
+    for any decision rule that reads these scores (0 where no threshold keeps it)."""
 
     pooled: float
     low: float
     high: float
     within: float
     events: int
+    best_f1: float
+
+
+# The false-alarm ceiling the gate's F1 target is set under (issue #14).
+MAX_FALSE_ALARM = 0.5
+
+
+def best_f1(
+    scores: np.ndarray, labels: np.ndarray, max_false_alarm: float = MAX_FALSE_ALARM
+) -> float:
+    """The highest F1 of `scores >= t` over thresholds t with false alarm <= the bound."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    allowed = precision >= 1 - max_false_alarm
+    return float(f1[allowed].max()) if allowed.any() else 0.0
 
 
 def discrimination(
@@ -149,4 +169,5 @@ def discrimination(
         high=float(np.percentile(resampled, 97.5)),
         within=float(np.mean(within)),
         events=len(all_y),
+        best_f1=best_f1(all_s, all_y),
     )
