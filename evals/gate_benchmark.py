@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
@@ -166,6 +168,25 @@ def _fold_auc(
     return discrimination(scores, labels, resamples=200)
 
 
+# The need head's smoothing (`gate.training.NEED_ALPHA`) is chosen from these.
+SMOOTHING_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _inner_smoothing(train: Dataset, X: np.ndarray) -> float:
+    """The naive Bayes smoothing with the best leave-one-recording-out AUC inside `train`."""
+    labels, groups = train.need.labels, sorted(set().union(*train.need.groups))
+
+    def auc(alpha: float) -> float:
+        oof = np.zeros(len(labels))
+        for group in groups:
+            held = train.need.touching(group)
+            model = MultinomialNB(alpha=alpha).fit(X[~held], labels[~held])
+            oof[held] = model.predict_proba(X[held])[:, 1]
+        return float(roc_auc_score(labels, oof))
+
+    return max(SMOOTHING_GRID, key=auc)
+
+
 def ablate_need(
     dataset: Dataset,
     builder: FeatureBuilder,
@@ -224,6 +245,21 @@ def ablate_need(
 
     progress("ablation: lexical")
     results["lexical"] = asdict(_fold_auc(trace_names, dataset, lexical_model()))
+    progress("ablation: smoothing chosen inside each fold")
+    chosen: list[float] = []
+
+    def nested(train: Dataset, fit: np.ndarray, test: np.ndarray) -> np.ndarray:
+        lexical = train.lexical()
+        X_fit, y_fit = lexical.transform(train.need.windows), train.need.labels
+        alpha = _inner_smoothing(train, X_fit)
+        chosen.append(alpha)
+        model = MultinomialNB(alpha=alpha).fit(X_fit, y_fit)
+        return model.predict_proba(lexical.transform(dataset.need.subset(test).windows))[:, 1]
+
+    nested_auc = asdict(_fold_auc(trace_names, dataset, nested))
+    counts = Counter(chosen).most_common()
+    summary = ", ".join(f"{alpha:g} in {n}" for alpha, n in counts)
+    results[f"lexical, smoothing chosen per fold ({summary} of {len(chosen)})"] = nested_auc
     # The head the gate had before naive Bayes, kept as the comparison that chose it.
     logistic = make_pipeline(LogisticRegression(C=3.0, max_iter=5000))
     results["lexical, logistic regression"] = asdict(

@@ -35,7 +35,7 @@ HEAD_NAMES = ("need", "accept_task")
 # Naive Bayes over logistic regression: with 352 labelled events and a vocabulary several
 # times that size, the generative model's stronger assumptions pay (held-out AUC 0.660 vs
 # 0.636, gate benchmark ablation). Smoothing chosen by nested leave-one-recording-out AUC
-# over {0.01, 0.03, 0.1, 0.3, 1}: every one of the 18 inner searches chose 0.1.
+# over the benchmark's SMOOTHING_GRID: every one of the 18 inner searches chose 0.1.
 NEED_ALPHA = 0.1
 
 
@@ -132,10 +132,9 @@ def head_data(dataset: Dataset, head: str) -> HeadData:
     return dataset.need if head == "need" else dataset.tasks
 
 
-FitPredict = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def grouped_oof(data: HeadData, fit_predict: FitPredict) -> np.ndarray:
+def grouped_oof(
+    data: HeadData, fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
     """Held-out probabilities: each row is predicted by `fit_predict(train_mask, test_mask)`
     trained without any row that shares a group with it."""
     oof = np.full(len(data.labels), np.nan)
@@ -148,7 +147,9 @@ def grouped_oof(data: HeadData, fit_predict: FitPredict) -> np.ndarray:
     return oof
 
 
-def _held_out_predictor(head: str, builder: FeatureBuilder, data: HeadData) -> FitPredict:
+def out_of_fold(head: str, builder: FeatureBuilder, data: HeadData) -> np.ndarray:
+    """`head`'s held-out probabilities for `data` by `grouped_oof` (NaN where a group
+    cannot be held out), the predictions its calibration is fitted to."""
     labels = data.labels.astype(np.int64)
     if head == "need":
         # The vocabulary is refitted without the held-out rows, as the deployed head meets
@@ -161,10 +162,13 @@ def _held_out_predictor(head: str, builder: FeatureBuilder, data: HeadData) -> F
             model = make_estimator(head).fit(fold.need(rows.windows), labels[train])
             return model.predict_proba(fold.need(data.subset(test).windows))[:, 1]
 
-        return fit_predict
+        return grouped_oof(data, fit_predict)
     X = features_for(head, builder, data)
-    return lambda train, test: (
-        make_estimator(head).fit(X[train], labels[train]).predict_proba(X[test])[:, 1]
+    return grouped_oof(
+        data,
+        lambda train, test: (
+            make_estimator(head).fit(X[train], labels[train]).predict_proba(X[test])[:, 1]
+        ),
     )
 
 
@@ -183,7 +187,7 @@ class TrainedHead:
 
 def train_head(head: str, dataset: Dataset, builder: FeatureBuilder) -> TrainedHead:
     data = head_data(dataset, head)
-    oof = grouped_oof(data, _held_out_predictor(head, builder, data))
+    oof = out_of_fold(head, builder, data)
     known = ~np.isnan(oof)
     y = data.labels[known].astype(float)
     primary = [sorted(g)[0] for g, k in zip(data.groups, known, strict=True) if k]

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
 from evals.cost_table import ALWAYS, NEVER, cost_row, cost_table, verdict
 from evals.gate_benchmark import judge, score_annotators
-from evals.metrics import discrimination
+from evals.metrics import best_f1, discrimination
 from evals.peers import annotator_votes, load_peer_answers, peer_consensus
 from gate.data import load_traces
 from gate.registry import list_versions
@@ -98,6 +99,9 @@ def test_the_benchmark_evaluates_the_named_model_and_writes_its_report_and_plot(
     assert {"lexical", "embedding", "lexical, labels + peers"} <= set(report["need_ablation"])
     auc = report["need_auc"]
     assert auc["low"] < auc["pooled"] < auc["high"]
+    assert 0 < auc["best_f1"] <= 1
+    ablation = report["need_ablation"]
+    assert any(name.startswith("lexical, smoothing chosen per fold") for name in ablation)
     festina = [r for r in report["costs"] if r["agent"] == "festina"]
     assert [r["cost_ratio"] for r in festina] == [1, 2, 3, 5, 8, 13]
     # A higher cost of missed help can only lower tau, so offers never shrink.
@@ -110,3 +114,12 @@ def test_the_benchmark_evaluates_the_named_model_and_writes_its_report_and_plot(
     assert saved == report
     assert (tmp_path / "reliability.png").stat().st_size > 1000
     assert (tmp_path / "costs.png").stat().st_size > 1000
+
+
+def test_best_f1_is_the_best_threshold_within_the_false_alarm_bound():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    labels = np.array([True, False, True, False, False])
+    # Thresholds 0.9 / 0.8 / 0.7 / 0.6 give F1 2/3, 1/2, 4/5, 2/3; 0.5 is 60 % false alarm.
+    assert best_f1(scores, labels) == pytest.approx(0.8)
+    assert best_f1(scores, labels, max_false_alarm=0.2) == pytest.approx(2 / 3)
+    assert best_f1(scores, ~labels, max_false_alarm=0.0) == 0.0
