@@ -83,25 +83,31 @@ def test_the_daemon_learns_from_a_declined_offer_the_user_then_did(festina_home,
     store.close()
 
 
-def _held_back(store: Store, on: Event, speak: str) -> None:
-    """A silent decision on `on` whose slow path drafted a notes search and held it back."""
+def _held_back(store: Store, on: Event, speak: str | None) -> None:
+    """A silent decision on `on` whose slow path drafted a notes search and held it back
+    (`speak` None: the slow path drafted nothing)."""
     settled = {"final_action": Action.SILENT, "decided_by": "graph:templates"}
     store.record_decisions(None, [(on, gate_decision(on, Action.ESCALATE, **settled))])
-    proposal = {
-        "speak": speak,
-        "task": f"Check your notes for '{QUERY}'",
-        "why_now": "a search just started",
-        "tool_plan": [{"tool": "search_notes", "args": {"query": QUERY}}],
-        "expected_benefit": "",
-    }
+    proposal = (
+        None
+        if speak is None
+        else {
+            "speak": speak,
+            "task": f"Check your notes for '{QUERY}'",
+            "why_now": "a search just started",
+            "tool_plan": [{"tool": "search_notes", "args": {"query": QUERY}}],
+            "expected_benefit": "",
+        }
+    )
     store.record_deliberation(on.id, "graph:templates", "silent", "held back", proposal, None, [])
 
 
 def test_a_held_back_draft_the_user_then_did_is_a_missed_offer_learnt_once(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'f.db'}")
-    held, silence = event(0, SEARCH), event(1, SEARCH + " again")
+    held, silence, undrafted = event(0, SEARCH), event(1, SEARCH + " again"), event(2, SEARCH)
     _held_back(store, held, "Shall I check your notes?")
     _held_back(store, silence, "")  # an explicit silence drafted nothing to miss
+    _held_back(store, undrafted, None)  # nor did a slow path that drafted nothing
     later = event(60, BY_HAND, kind="editor", app="Editor")
     assert store.record_done_by_hand([later]) == [held.id]
     assert store.latest_feedback(held.id) is Outcome.DID_BY_HAND
