@@ -282,9 +282,11 @@ def test_one_command_writes_the_report_with_llm_judge_and_slow_path(
     assert [r["delta"] for r in results["proactivebench"]["delta_sweep"]] == sorted(
         r["delta"] for r in results["proactivebench"]["delta_sweep"]
     )
-    # A wider band escalates at least as much.
+    # The band decides escalation: none without it, some at its widest. The rows between
+    # need not rise steadily: an offer the user then did by hand is learnt as welcome, so
+    # each run's later p_accept depends on what its own earlier decisions offered.
     escalated = [r["escalated_fraction"] for r in results["proactivebench"]["delta_sweep"]]
-    assert escalated == sorted(escalated)
+    assert escalated[0] == 0.0 < escalated[-1]
     # Cost: the slow path drafted on the model and the judge was asked, both paid in tokens.
     cost = replay["cost"]
     assert cost["deliberations"] > 0 and cost["slow_path_tokens"] == 60 * cost["deliberations"]
