@@ -43,12 +43,19 @@ from evals.cost_table import (
     ALWAYS,
     COST_RATIOS,
     CostRow,
+    cost_row,
     cost_table,
     format_table,
     plot_costs,
     verdict,
 )
-from evals.metrics import MAX_FALSE_ALARM, Discrimination, discrimination, timing
+from evals.metrics import (
+    MAX_FALSE_ALARM,
+    Discrimination,
+    best_f1_threshold,
+    discrimination,
+    timing,
+)
 from evals.metrics import BenchScores as Scores
 from evals.peers import annotator_votes, load_peer_answers, peer_consensus
 from gate.calibration import expected_calibration_error, reliability_curve
@@ -93,6 +100,9 @@ class LotoResult:
     labels: list[np.ndarray]
     draft_held_out: np.ndarray
     draft_labels: np.ndarray
+    # Offers from the threshold with the best F1 at false alarm <= 0.50 on the training
+    # recordings' held-out predictions: chasing that target without the scored labels.
+    chasing_f1: list[np.ndarray]
 
     @property
     def pooled_need(self) -> np.ndarray:
@@ -109,7 +119,7 @@ def leave_one_trace_out(
     trace_names: Sequence[str],
     progress: Callable[[str], None],
 ) -> LotoResult:
-    p_need, labels = [], []
+    p_need, labels, chasing_f1 = [], [], []
     draft_held_out, draft_labels = [], []
     for name in trace_names:
         progress(f"fold {name}")
@@ -119,6 +129,7 @@ def leave_one_trace_out(
         need = train_head("need", train, fold)
         p_need.append(need.predict(fold.need(test.windows)))
         labels.append(test.labels)
+        chasing_f1.append(p_need[-1] >= best_f1_threshold(*need.held_out)[1])
         # The draft head's own labels: reward judgements whose first trace is this one.
         judged = dataset.tasks.subset(
             np.array([min(g) == name for g in dataset.tasks.groups], dtype=bool)
@@ -128,7 +139,11 @@ def leave_one_trace_out(
             draft_held_out.extend(draft.predict(fold.accept_task(judged.windows, judged.tasks)))
             draft_labels.extend(judged.labels)
     return LotoResult(
-        p_need, labels, np.asarray(draft_held_out), np.asarray(draft_labels, dtype=bool)
+        p_need,
+        labels,
+        np.asarray(draft_held_out),
+        np.asarray(draft_labels, dtype=bool),
+        chasing_f1,
     )
 
 
@@ -391,6 +406,10 @@ class BenchmarkReport:
     peers: list[Scores]
     costs: list[CostRow]
     cost_verdict: dict[str, int]
+    # At the configured costs: the cost rule's offers, and p_need offered from the threshold
+    # with the best F1 at false alarm <= 0.50, chosen on the training recordings and (a
+    # bound) in hindsight on the scored ones: what chasing that target costs.
+    rule_vs_best_f1: list[CostRow]
     escalated_fraction: float
     escalated_by_ratio: dict[str, float]
     need_auc: Discrimination
@@ -455,6 +474,12 @@ class BenchmarkReport:
             f"best F1 at false alarm <= {MAX_FALSE_ALARM:.2f}, threshold in hindsight (a bound "
             f"for any rule on these scores): p_need {auc.best_f1:.3f}; "
             + "; ".join(f"{name} {r['best_f1']:.3f}" for name, r in self.references.items()),
+            f"p_need offered at C_FN/C_FA {ratio:g} by:",
+            *(
+                f"  {r.agent:48} cost per event {r.cost_per_event:.3f}, F1 {r.f1:.3f}, "
+                f"false alarm {r.false_alarm:.3f}"
+                for r in self.rule_vs_best_f1
+            ),
             f"draft head (vs held-out reward judgements): AUC {self.draft_auc:.3f}, "
             f"ECE {self.draft_ece:.3f}",
             "need-head held-out AUC, pooled / within-recording:",
@@ -500,6 +525,7 @@ def run_benchmark(
     p_need, labels = loto.pooled_need, loto.pooled_labels
 
     offered, escalated = decisions(p_need, policy)
+    ratio = policy.cost_missed_help / policy.cost_false_alarm
     by_ratio = {ratio: decisions(p_need, at_ratio(policy, ratio)) for ratio in COST_RATIOS}
     peers = load_peer_answers(proactivebench)
     costs = cost_table({q: o for q, (o, _) in by_ratio.items()}, labels.tolist(), peers)
@@ -542,6 +568,21 @@ def run_benchmark(
         peers=sorted((judge(p.name, p.proposed, p.labels) for p in peers), key=lambda s: -s.f1),
         costs=costs,
         cost_verdict=verdict(costs),
+        rule_vs_best_f1=[
+            cost_row("cost rule", ratio, offered.tolist(), labels.tolist()),
+            cost_row(
+                "best-F1 threshold from the training recordings",
+                ratio,
+                np.concatenate(loto.chasing_f1).tolist(),
+                labels.tolist(),
+            ),
+            cost_row(
+                "best-F1 threshold in hindsight",
+                ratio,
+                (p_need >= best_f1_threshold(p_need, labels)[1]).tolist(),
+                labels.tolist(),
+            ),
+        ],
         escalated_fraction=float(escalated.mean()),
         escalated_by_ratio={f"{q:g}": float(e.mean()) for q, (_, e) in by_ratio.items()},
         need_auc=discrimination(loto.p_need, loto.labels),

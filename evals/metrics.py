@@ -130,16 +130,29 @@ class Discrimination:
 MAX_FALSE_ALARM = 0.5
 
 
+def best_f1_threshold(
+    scores: np.ndarray, labels: np.ndarray, max_false_alarm: float = MAX_FALSE_ALARM
+) -> tuple[float, float]:
+    """The highest F1 of `scores >= t` over thresholds t with false alarm <= the bound, and
+    that t: (0, inf) where no threshold keeps false alarm within it."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    # The last point (precision 1, recall 0) has no threshold: offering nothing.
+    precision, recall = precision[:-1], recall[:-1]
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    allowed = np.flatnonzero(precision >= 1 - max_false_alarm)
+    if not allowed.size:
+        return 0.0, float("inf")
+    best = allowed[np.argmax(f1[allowed])]
+    return float(f1[best]), float(thresholds[best])
+
+
 def best_f1(
     scores: np.ndarray, labels: np.ndarray, max_false_alarm: float = MAX_FALSE_ALARM
 ) -> float:
     """The highest F1 of `scores >= t` over thresholds t with false alarm <= the bound."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, _ = precision_recall_curve(labels, scores)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    allowed = precision >= 1 - max_false_alarm
-    return float(f1[allowed].max()) if allowed.any() else 0.0
+    return best_f1_threshold(scores, labels, max_false_alarm)[0]
 
 
 def discrimination(

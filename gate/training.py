@@ -179,6 +179,8 @@ class TrainedHead:
     feature_names: list[str]
     calibration: CalibrationChoice
     metrics: dict[str, float]
+    # Calibrated out-of-fold probabilities of the training rows, and their labels.
+    held_out: tuple[np.ndarray, np.ndarray]
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, as the exported model gives them at run time."""
@@ -203,7 +205,7 @@ def train_head(head: str, dataset: Dataset, builder: FeatureBuilder) -> TrainedH
     X = features_for(head, builder, data)
     estimator = make_estimator(head).fit(X, data.labels.astype(np.int64))
     names = builder.need_names if head == "need" else builder.accept_task_names
-    return TrainedHead(head, estimator, names, calibration, metrics)
+    return TrainedHead(head, estimator, names, calibration, metrics, (calibrated, y.astype(bool)))
 
 
 def export_head(trained: TrainedHead, path: Path) -> None:

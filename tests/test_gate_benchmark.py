@@ -100,6 +100,10 @@ def test_the_benchmark_evaluates_the_named_model_and_writes_its_report_and_plot(
     auc = report["need_auc"]
     assert auc["low"] < auc["pooled"] < auc["high"]
     assert 0 < auc["best_f1"] <= 1
+    rule, chasing, hindsight = report["rule_vs_best_f1"]
+    assert rule["cost_ratio"] == chasing["cost_ratio"] == hindsight["cost_ratio"] == 3
+    assert hindsight["false_alarm"] <= 0.5 and hindsight["f1"] == pytest.approx(auc["best_f1"])
+    assert 0 < chasing["offer_rate"] < 1
     ablation = report["need_ablation"]
     assert any(name.startswith("lexical, smoothing chosen per fold") for name in ablation)
     festina = [r for r in report["costs"] if r["agent"] == "festina"]
