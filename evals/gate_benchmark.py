@@ -10,11 +10,15 @@ the gate rule. An event counts as a true positive when the gate offers and its h
 References. "Always offer", "never offer", each published peer agent on its own cut of
 the recordings, the peers' consensus and the reward annotators' votes as predictors of
 the same label (the level at which people and LLMs read these labels), and the reward
-data's `help_needed` taken as a decision.
+data's `help_needed` taken as a decision. For the F1 target at false alarm <= 0.50: the
+best F1 any threshold reaches on each reader's scores (picked in hindsight), and p_need
+offered from the threshold chosen for it on the training recordings, priced beside the
+cost rule.
 
-Ablation. The held-out AUC of the need head with each feature family and with soft
-targets from the peers or annotators of the *training* recordings added to its labels:
-the model keeps only what raised it.
+Ablation. The held-out AUC of the need head with each feature family, with logistic
+regression in place of naive Bayes, with its smoothing chosen inside each fold, and with
+soft targets from the peers or annotators of the *training* recordings added to its
+labels: the model keeps only what raised it.
 
 Speed. Per-event latency (one window at a time, as the daemon sees a quiet stream) and
 batched throughput from a cold cache for the ONNX gate, the same with the event embedded
