@@ -44,8 +44,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# None is stored as SQL NULL, not as the JSON document `null`: otherwise `IS NULL` and
+# `IS NOT NULL` in queries would not see a column written with None.
+NULLABLE_JSON = JSON(none_as_null=True)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: NULLABLE_JSON,
+    }
 
 
 class EventRow(Base):
@@ -211,8 +219,8 @@ class DeliberationRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     proposal: Mapped[dict[str, Any] | None]
     counterfactual: Mapped[dict[str, Any] | None]
-    trace: Mapped[list[Any]] = mapped_column(JSON)
-    executions: Mapped[list[Any] | None] = mapped_column(JSON)
+    trace: Mapped[list[Any]] = mapped_column(NULLABLE_JSON)
+    executions: Mapped[list[Any] | None] = mapped_column(NULLABLE_JSON)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

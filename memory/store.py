@@ -495,15 +495,14 @@ class Store:
             .where(
                 EventRow.time >= since,
                 DeliberationRow.action == Action.SILENT.value,
+                DeliberationRow.proposal.is_not(None),
                 FeedbackRow.id.is_(None),
             )
         ).all()
-        # Filtered here, not in SQL: a deliberation that drafted nothing stores JSON null,
-        # which `IS NOT NULL` lets through.
         found += [
             (row, Offer.from_proposal(proposal, backend))
             for row, proposal, backend in held_back
-            if proposal and (proposal.get("speak") or "").strip()  # a draft, not a silence
+            if proposal.get("speak", "").strip()  # a draft, not an explicit silence
         ]
         return found
 

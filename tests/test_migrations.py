@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
-from memory.migrate import current_revision, head_revision
+from memory.migrate import alembic_config, current_revision, head_revision
 from memory.schema import Base
 from memory.store import Store
+from tests.helpers import event_at, gate_decision
 
 
 def test_a_new_database_is_migrated_to_head_and_matches_the_models(database_url):
@@ -36,3 +39,24 @@ def test_processes_opening_a_new_database_together_do_not_collide(database_url):
     errors = [run.communicate(timeout=60)[1].decode() for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
     assert current_revision(Store(database_url).engine) == head_revision()
+
+
+def test_json_null_becomes_sql_null_so_queries_can_filter_on_it(database_url):
+    store = Store(database_url)
+    event = event_at(0, "I need help")
+    store.record_decisions(None, [(event, gate_decision(event))])
+    store.record_deliberation(event.id, "graph:templates", "silent", "nothing", None, None, [])
+    nulls = text("SELECT count(*) FROM deliberations WHERE proposal IS NULL")
+    with store.engine.begin() as connection:
+        assert connection.scalar(nulls) == 1  # None is written as SQL NULL
+        # What releases before 0012 wrote: the JSON document null.
+        connection.execute(text("UPDATE deliberations SET proposal = 'null'"))
+        assert connection.scalar(nulls) == 0
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    store.close()
+    again = Store(database_url)
+    with again.engine.connect() as connection:
+        assert connection.scalar(nulls) == 1
+    again.close()
