@@ -240,6 +240,14 @@ def load_trace_steps(path: Path) -> list[TraceStep]:
 def judge_steps(
     name: str, steps: Iterable[TraceStep], judge: Judge, on_step: Callable[[], None] = lambda: None
 ) -> BenchScores:
+    """`steps` judged and scored (ProactiveBench's TP/FP/TN/FN)."""
+    return score(name, judged_events(steps, judge, on_step))
+
+
+def judged_events(
+    steps: Iterable[TraceStep], judge: Judge, on_step: Callable[[], None] = lambda: None
+) -> list[JudgedEvent]:
+    """Each step's verdict: at most `MAX_JUDGED_TASKS` of its tasks judged, or its silence."""
     steps = list(steps)
     prefetch = getattr(judge, "prefetch", None)
     if prefetch is not None:  # a model judge that judges a batch faster than one by one
@@ -261,7 +269,7 @@ def judge_steps(
                 JudgedEvent(0, 0, judge.accepts(JudgeCase(step.history, None, step.needed)))
             )
         on_step()
-    return score(name, judged)
+    return judged
 
 
 def always_propose(steps: Iterable[TraceStep]) -> list[TraceStep]:

@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from evals.judges import Judge, JudgeCase
-from evals.metrics import BenchScores
-from evals.proactivebench import TraceStep, judge_steps
+from evals.metrics import JudgedEvent, score
+from evals.proactivebench import TraceStep, judged_events
 from evals.reward_judgement import (
     CATEGORIES,
     PUBLISHED_F1,
@@ -533,9 +533,13 @@ PEER_FOLDER = "peer_traces"
 that are not held back)."""
 
 
-def load_published(root: Path, split: str = "real_average") -> dict[str, float]:
+def load_published(root: Path) -> dict[str, dict[str, float]]:
+    """The published table's F1: split (real_average, real_coding, ...) -> agent -> F1."""
+    out: dict[str, dict[str, float]] = {}
     with (root / "published_results.csv").open() as handle:
-        return {r["model"]: float(r["f1"]) for r in csv.DictReader(handle) if r["split"] == split}
+        for row in csv.DictReader(handle):
+            out.setdefault(row["split"], {})[row["model"]] = float(row["f1"])
+    return out
 
 
 def _answer_tasks(response: object, null_is_offer: bool) -> tuple[str, ...]:
@@ -544,17 +548,21 @@ def _answer_tasks(response: object, null_is_offer: bool) -> tuple[str, ...]:
     return tasks if null_is_offer else tuple(t for t in tasks if t.lower() != "null")
 
 
-def peer_scores(root: Path, judge: Judge, *, null_is_offer: bool) -> dict[str, BenchScores]:
+PeerVerdicts = dict[str, dict[str, list[JudgedEvent]]]
+"""Peer -> recording -> the peer's judged events on that recording."""
+
+
+def peer_verdicts(root: Path, judge: Judge, *, null_is_offer: bool) -> PeerVerdicts:
     """Every peer's answers on the test recordings, judged (ProactiveBench's TP/FP/TN/FN,
     at most `MAX_JUDGED_TASKS` tasks an event). `null_is_offer`: a literal "null" answer
     is an offer of the task "null", as the official scoring read it."""
-    out = {}
+    out: PeerVerdicts = {}
     for folder in sorted(p for p in (root / PEER_FOLDER).iterdir() if p.is_dir()):
-        steps = []
+        out[folder.name] = {}
         for path in sorted(folder.glob("*.json")):
             items = json.loads(path.read_text())
             observations = [item["observation"] for item in items]
-            steps += [
+            steps = [
                 TraceStep(
                     tuple(observations[: i + 1]),
                     _answer_tasks(item.get("agent_response"), null_is_offer),
@@ -562,8 +570,15 @@ def peer_scores(root: Path, judge: Judge, *, null_is_offer: bool) -> dict[str, B
                 )
                 for i, item in enumerate(items)
             ]
-        out[folder.name] = judge_steps(folder.name, steps, judge)
+            out[folder.name][path.stem] = judged_events(steps, judge)
     return out
+
+
+def _spearman(ours: dict[str, float], theirs: dict[str, float]) -> float:
+    from scipy.stats import spearmanr
+
+    common = sorted(set(ours) & set(theirs))
+    return float(spearmanr([ours[p] for p in common], [theirs[p] for p in common]).statistic)
 
 
 @dataclass
@@ -576,12 +591,17 @@ class PeerComparison:
     mean_abs_difference: float
     spearman: float
     kendall: float
+    spearman_interval: tuple[float, float] = (float("nan"), float("nan"))
+    """95 % interval of `spearman` from resampling the judged recordings."""
+    spearman_by_series: dict[str, float] = field(default_factory=dict)
+    """Published split (real_coding, real_writing) -> Spearman of the peers' F1 here on
+    that series' recordings with the published F1 on that split."""
 
 
 def compare_with_published(
     protocol: str, judged: dict[str, float], published: dict[str, float]
 ) -> PeerComparison:
-    from scipy.stats import kendalltau, spearmanr
+    from scipy.stats import kendalltau
 
     common = sorted(set(judged) & set(published))
     ours = [judged[p] for p in common]
@@ -591,9 +611,79 @@ def compare_with_published(
         peers={p: round(judged[p], 4) for p in common},
         published={p: published[p] for p in common},
         mean_abs_difference=float(np.mean(np.abs(np.subtract(ours, theirs)))),
-        spearman=float(spearmanr(ours, theirs).statistic),
+        spearman=_spearman(judged, published),
         kendall=float(kendalltau(ours, theirs).statistic),
     )
+
+
+SERIES = {"code": "real_coding", "writing": "real_writing"}
+"""Recording name prefix -> the published split that covers that series."""
+
+
+def _f1(counts: np.ndarray) -> np.ndarray:
+    """F1 from TP/FP/FN counts on the last axis (0 where nothing was right)."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(tp.shape), where=tp > 0)
+
+
+def compare_peers(
+    protocol: str,
+    verdicts: PeerVerdicts,
+    published: dict[str, dict[str, float]],
+    *,
+    resamples: int = 2000,
+) -> PeerComparison:
+    """The peers' F1 under a judge against the published table (`published`: split ->
+    peer -> F1): levels and rank correlation, the rank correlation's 95 % interval from
+    resampling whole recordings, and the same per series against that series' split."""
+    peers = sorted(verdicts)
+    recordings = sorted(set().union(*(by.keys() for by in verdicts.values())))
+    counts = np.zeros((len(peers), len(recordings), 3))
+    for i, peer in enumerate(peers):
+        for j, recording in enumerate(recordings):
+            s = score(peer, verdicts[peer].get(recording, []))
+            counts[i, j] = (s.tp, s.fp, s.fn)
+    average = published["real_average"]
+    comparison = compare_with_published(
+        protocol, dict(zip(peers, _f1(counts.sum(axis=1)), strict=True)), average
+    )
+    rng = np.random.default_rng(0)
+    resampled = []
+    for _ in range(resamples):
+        picked = counts[:, rng.integers(0, len(recordings), len(recordings))].sum(axis=1)
+        rho = _spearman(dict(zip(peers, _f1(picked), strict=True)), average)
+        if not math.isnan(rho):  # every peer tied: no ranking to compare
+            resampled.append(rho)
+    comparison.spearman_interval = (
+        float(np.percentile(resampled, 2.5)),
+        float(np.percentile(resampled, 97.5)),
+    )
+    for prefix, split in SERIES.items():
+        columns = [j for j, r in enumerate(recordings) if r.split("_")[0] == prefix]
+        if columns and split in published:
+            series = _f1(counts[:, columns].sum(axis=1))
+            comparison.spearman_by_series[split] = _spearman(
+                dict(zip(peers, series, strict=True)), published[split]
+            )
+    return comparison
+
+
+def published_consistency(
+    published: dict[str, dict[str, float]], peers: Iterable[str]
+) -> dict[str, float]:
+    """How alike the published table ranks `peers` on its two series (six recordings
+    each), and each series against all twelve: the ranking's own stability under the
+    official reward model, a reference for any judge's rank agreement with it."""
+    kept = set(peers)
+    coding, writing, average = (
+        {p: f1 for p, f1 in published[split].items() if p in kept}
+        for split in ("real_coding", "real_writing", "real_average")
+    )
+    return {
+        "real_coding vs real_writing": _spearman(coding, writing),
+        "real_coding vs real_average": _spearman(coding, average),
+        "real_writing vs real_average": _spearman(writing, average),
+    }
 
 
 PRISM = {"f1": 0.8661, "false_alarm": 0.2294, "escalated": 0.11}
@@ -611,6 +701,8 @@ class Validation:
     always_valid: Agreement
     """Agreement of a judge that accepts everything (F1 is lenient to that)."""
     peer_comparisons: list[PeerComparison]
+    published_consistency: dict[str, float]
+    """`published_consistency` over the compared peers: the reference for the ranks."""
     published_f1: dict[str, float]
     coefficients: dict[str, float]
 
@@ -645,11 +737,24 @@ class Validation:
             ]
             order = sorted(comp.peers, key=lambda p: -comp.published[p])
             lines += [f"{p:30} {comp.peers[p]:8.3f} {comp.published[p]:9.3f}" for p in order]
-            lines.append(
-                f"mean |difference| {comp.mean_abs_difference:.3f}; rank correlation Spearman "
-                f"{comp.spearman:.3f}, Kendall {comp.kendall:.3f}. The recordings differ (8 of "
-                "the 12), so the ranking is the comparison, not the levels."
+            low, high = comp.spearman_interval
+            by_series = ", ".join(
+                f"{split} {rho:.3f}" for split, rho in comp.spearman_by_series.items()
             )
+            lines += [
+                f"mean |difference| {comp.mean_abs_difference:.3f}; rank correlation Spearman "
+                f"{comp.spearman:.3f} (95 % interval {low:.3f}-{high:.3f}, resampling the "
+                f"recordings), Kendall {comp.kendall:.3f}. The recordings differ (8 of the "
+                "12), so the ranking is the comparison, not the levels.",
+                f"per series, against that series' published split: {by_series}",
+            ]
+        if self.published_consistency:
+            lines += [
+                "",
+                "the published table against itself (official reward model, same peers), "
+                "Spearman: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in self.published_consistency.items()),
+            ]
         return "\n".join(lines)
 
 
@@ -671,16 +776,15 @@ def validate(
     comparisons = []
     for protocol, null_is_offer in PROTOCOLS.items():
         progress(f"offline judge: peers ({protocol})")
-        scores = peer_scores(root, judge, null_is_offer=null_is_offer)
-        comparisons.append(
-            compare_with_published(protocol, {p: s.f1 for p, s in scores.items()}, published)
-        )
+        verdicts = peer_verdicts(root, judge, null_is_offer=null_is_offer)
+        comparisons.append(compare_peers(protocol, verdicts, published))
     return judge, Validation(
         judge=judge.name,
         official=official,
         disjoint=disjoint,
         always_valid=agreement([True] * len(test), [e.valid for e in test]),
         peer_comparisons=comparisons,
+        published_consistency=published_consistency(published, comparisons[0].peers),
         published_f1=dict(PUBLISHED_F1),
         coefficients=coefficients(judge),
     )

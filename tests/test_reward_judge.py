@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from agent.cli import cli
 from evals import reward_judge as rj
 from evals.judges import JudgeCase
+from evals.metrics import JudgedEvent
 from evals.proactivebench import ReplayedEvent
 from evals.slowpath_bench import slow_path_stats
 from tests.helpers import PROACTIVEBENCH, bag_of_words
@@ -118,10 +119,10 @@ def test_a_literal_null_answer_is_an_offer_only_under_the_official_protocol(tmp_
     for item in items:
         item["task_status"] = True
     (folder / "t.json").write_text(json.dumps(items))
-    official = rj.peer_scores(tmp_path, AcceptsEverything(), null_is_offer=True)["agent"]
-    assert (official.tp, official.tn) == (2, 1)
-    ours = rj.peer_scores(tmp_path, AcceptsEverything(), null_is_offer=False)["agent"]
-    assert (ours.tp, ours.tn) == (1, 2)
+    official = rj.peer_verdicts(tmp_path, AcceptsEverything(), null_is_offer=True)
+    assert [e.proposed_tasks > 0 for e in official["agent"]["t"]] == [True, True, False]
+    ours = rj.peer_verdicts(tmp_path, AcceptsEverything(), null_is_offer=False)
+    assert [e.proposed_tasks > 0 for e in ours["agent"]["t"]] == [False, True, False]
 
 
 def test_rank_agreement_with_the_published_table_is_computed_on_common_peers():
@@ -131,6 +132,47 @@ def test_rank_agreement_with_the_published_table_is_computed_on_common_peers():
     assert set(comparison.peers) == {"a", "b", "c"}
     assert comparison.spearman == pytest.approx(1.0)
     assert comparison.mean_abs_difference == pytest.approx(0.3)
+
+
+def _recording(right: int, wrong: int) -> list[JudgedEvent]:
+    """Offers at every event: `right` accepted, `wrong` rejected."""
+    return [JudgedEvent(1, 1, True)] * right + [JudgedEvent(1, 0, False)] * wrong
+
+
+def test_rank_agreement_comes_with_its_spread_over_recordings_and_per_series():
+    published = {
+        "real_average": {"a": 0.9, "b": 0.6, "c": 0.3},
+        "real_coding": {"a": 0.9, "b": 0.6, "c": 0.3},
+        "real_writing": {"a": 0.3, "b": 0.6, "c": 0.9},
+    }
+    # Coding recordings rank the peers as the table does, writing ones the other way round.
+    verdicts = {
+        peer: {
+            "code_1": _recording(good, 9 - good),
+            "code_2": _recording(good, 9 - good),
+            "writing_1": _recording(9 - good, good),
+        }
+        for peer, good in (("a", 8), ("b", 5), ("c", 2))
+    }
+    comparison = rj.compare_peers("p", verdicts, published, resamples=300)
+    assert comparison.spearman == pytest.approx(1.0)  # two coding recordings outweigh one
+    low, high = comparison.spearman_interval
+    assert low == pytest.approx(-1.0) and high == pytest.approx(1.0)
+    assert comparison.spearman_by_series == {
+        "real_coding": pytest.approx(1.0),
+        "real_writing": pytest.approx(1.0),
+    }
+
+
+def test_the_published_table_is_compared_with_itself_over_the_judged_peers_only():
+    published = {
+        "real_average": {"a": 0.9, "b": 0.6, "c": 0.3, "other": 0.0},
+        "real_coding": {"a": 0.9, "b": 0.6, "c": 0.3, "other": 1.0},
+        "real_writing": {"a": 0.3, "b": 0.6, "c": 0.9, "other": 0.5},
+    }
+    consistency = rj.published_consistency(published, ["a", "b", "c"])
+    assert consistency["real_coding vs real_writing"] == pytest.approx(-1.0)
+    assert consistency["real_coding vs real_average"] == pytest.approx(1.0)
 
 
 def _event(trace: str, index: int, draft: str | None, held: bool, ms: float) -> ReplayedEvent:
