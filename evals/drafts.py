@@ -153,7 +153,8 @@ class DrafterRow:
     p99_ms: float
     judges: dict[str, dict[str, float | None]] = field(default_factory=dict)
     """Judge name -> {"accepted": share of offers, "right": share of events,
-    "accepted_kept": share of the offers the counterfactual check keeps}."""
+    "accepted_kept": share of the offers the counterfactual check keeps, "ceiling_f1":
+    `ceiling_f1`, the best F1 any gate reaches with these drafts}."""
     tokens_per_draft: float = 0.0
     held_back: float | None = None
     """Share of offers the counterfactual check holds back (None: no check given)."""
@@ -198,6 +199,9 @@ def benchmark_drafter(
         prefetch = getattr(getattr(judge, "__self__", None), "prefetch", None)
         if prefetch is not None:  # a bound model judge: judge the batch at once
             prefetch(judge_cases)
+        silences = [JudgeCase(c.history, None, c.needed) for c in judge_cases]
+        if prefetch is not None:
+            prefetch(silences)
         verdicts = [judge(c) for c in judge_cases]
         accepted = [v for v, r in zip(verdicts, results, strict=True) if r.task is not None]
         after = [
@@ -207,6 +211,10 @@ def benchmark_drafter(
             "accepted": sum(accepted) / len(accepted) if accepted else None,
             "right": sum(verdicts) / len(verdicts) if verdicts else None,
             "accepted_kept": (sum(after) / len(after) if after else None) if check else None,
+            "ceiling_f1": ceiling_f1(
+                [v and r.task is not None for v, r in zip(verdicts, results, strict=True)],
+                [judge(c) for c in silences],
+            ),
         }
     latencies = [r.ms for r in results]
     return DrafterRow(
@@ -233,6 +241,18 @@ def benchmark_drafter(
             if r.task is not None
         ][:5],
     )
+
+
+def ceiling_f1(draft_accepted: Sequence[bool], silence_accepted: Sequence[bool]) -> float:
+    """ProactiveBench F1 of a gate that offers the draft exactly where the judge accepts it
+    and stays silent everywhere else: the best any gate can score with these drafts under
+    that judge. Every offer is then a TP; a silence the judge rejects is a FN."""
+    tp = sum(draft_accepted)
+    fn = sum(
+        not draft and not silence
+        for draft, silence in zip(draft_accepted, silence_accepted, strict=True)
+    )
+    return 2 * tp / (2 * tp + fn) if tp else 0.0
 
 
 def earlier_offers_as_memory(tasks_by_summary: dict[str, list[str]], limit: int = 10) -> Memory:
@@ -274,7 +294,7 @@ def format_rows(rows: list[DrafterRow]) -> str:
         f"{'plan ok':>7} {'p50 ms':>7} {'p99 ms':>7} {'tokens':>6} {'held back':>9}"
     )
     for judge in judges:
-        header += f"  {judge + ': accepted':>24} {'right':>6} {'kept':>6}"
+        header += f"  {judge + ': accepted':>24} {'right':>6} {'kept':>6} {'ceiling':>7}"
     lines = [header]
     for r in rows:
         line = (
@@ -286,7 +306,7 @@ def format_rows(rows: list[DrafterRow]) -> str:
             column = r.judges[judge]
             line += (
                 f"  {_share(column['accepted']):>24} {_share(column['right']):>6} "
-                f"{_share(column.get('accepted_kept')):>6}"
+                f"{_share(column.get('accepted_kept')):>6} {_share(column.get('ceiling_f1')):>7}"
             )
         lines.append(line)
     lines.append(
@@ -295,7 +315,9 @@ def format_rows(rows: list[DrafterRow]) -> str:
         "tokens: LLM tokens per draft; held back: share of offers the counterfactual check "
         "(the gate's p_accept of the draft >= tau) would silence; accepted: share of offers "
         "the judge accepts; right: share of events where it accepts the offer or the silence; "
-        "kept: share of the offers the check keeps that the judge accepts."
+        "kept: share of the offers the check keeps that the judge accepts; ceiling: the F1 "
+        "(ProactiveBench's, under that judge) of a gate that offers these drafts exactly "
+        "where the judge accepts them, the best any gate can do with this drafter."
     )
     setups = [f"{r.drafter}: {r.setup_ms:.0f} ms" for r in rows if r.setup_ms]
     if setups:

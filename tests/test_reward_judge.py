@@ -224,6 +224,15 @@ def test_the_slow_path_table_says_what_the_counterfactual_check_changed():
     assert judge.histories == [2, 3, 4, 1]  # each draft judged on its own trace's history
 
 
+def test_the_gate_ceiling_offers_exactly_the_drafts_the_judge_accepts():
+    from evals.drafts import ceiling_f1
+
+    # Two drafts accepted (TP); of the other two events, one silence is rejected (FN).
+    assert ceiling_f1([True, True, False, False], [True, False, False, True]) == 0.8
+    # Nothing acceptable to offer: no gate scores.
+    assert ceiling_f1([False, False], [False, True]) == 0.0
+
+
 @needs_data
 def test_drafts_gets_a_held_back_column_and_the_judge_reads_only_kept_offers(tmp_path):
     from agent.slowpath.drafter import ChatDrafter
@@ -262,5 +271,6 @@ def test_festina_eval_drafts_judges_offers_with_the_offline_judge(tmp_path, monk
     assert recorded["drafter"].startswith("recorded drafts")
     offline = recorded["judges"]["offline judge"]
     assert 0.0 <= offline["accepted"] <= 1.0 and 0.0 <= offline["right"] <= 1.0
+    assert 0.0 <= offline["ceiling_f1"] <= 1.0
     # The embeddings it paid for are kept for the next run.
     assert list((tmp_path / "reports" / "eval" / "cache").glob("judge-embeddings-*.npz"))
