@@ -196,12 +196,11 @@ def benchmark_drafter(
             JudgeCase(case.history, result.task, case.needed)
             for case, result in zip(cases, results, strict=True)
         ]
+        # Silence at every event too, for the ceiling of a gate over these drafts.
+        silences = [JudgeCase(c.history, None, c.needed) for c in judge_cases]
         prefetch = getattr(getattr(judge, "__self__", None), "prefetch", None)
         if prefetch is not None:  # a bound model judge: judge the batch at once
-            prefetch(judge_cases)
-        silences = [JudgeCase(c.history, None, c.needed) for c in judge_cases]
-        if prefetch is not None:
-            prefetch(silences)
+            prefetch(judge_cases + silences)
         verdicts = [judge(c) for c in judge_cases]
         accepted = [v for v, r in zip(verdicts, results, strict=True) if r.task is not None]
         after = [

@@ -748,13 +748,11 @@ class Validation:
                 "12), so the ranking is the comparison, not the levels.",
                 f"per series, against that series' published split: {by_series}",
             ]
-        if self.published_consistency:
-            lines += [
-                "",
-                "the published table against itself (official reward model, same peers), "
-                "Spearman: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in self.published_consistency.items()),
-            ]
+        lines += [
+            "",
+            "the published table against itself (official reward model, same peers), "
+            "Spearman: " + ", ".join(f"{k} {v:.3f}" for k, v in self.published_consistency.items()),
+        ]
         return "\n".join(lines)
 
 
