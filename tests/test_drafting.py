@@ -513,14 +513,23 @@ def test_the_drafts_benchmark_scores_each_drafter_beside_the_recorded_drafts(pro
     assert templates.with_plan == 1.0 and templates.plan_ok == 1.0
     assert 0 < templates.offers < len(cases)  # silent where nothing concrete applies
     # No counterfactual check given: nothing kept or held back to judge separately.
-    assert templates.judges["never"] == {"accepted": 0.0, "right": 0.0, "accepted_kept": None}
+    assert templates.judges["never"] == {
+        "accepted": 0.0,
+        "right": 0.0,
+        "accepted_kept": None,
+        "ceiling_f1": 0.0,  # nothing it accepts, so no gate can score
+    }
     human = templates.judges["human labels"]
-    offers_needed = sum(
-        case.needed
+    offered = [
+        bool(json.loads(TemplateDrafter(pool).draft(DraftRequest(case.window)).text)["speak"])
         for case in cases
-        if json.loads(TemplateDrafter(pool).draft(DraftRequest(case.window)).text)["speak"]
-    )
+    ]
+    offers_needed = sum(case.needed for case, o in zip(cases, offered, strict=True) if o)
     assert human["accepted"] == pytest.approx(offers_needed / templates.offers)
+    # The best gate over these drafts offers where help was needed; a needed event with
+    # no draft is a miss whatever the gate does.
+    missed = sum(case.needed for case, o in zip(cases, offered, strict=True) if not o)
+    assert human["ceiling_f1"] == pytest.approx(2 * offers_needed / (2 * offers_needed + missed))
     assert templates.p99_ms >= templates.p50_ms > 0
 
 
