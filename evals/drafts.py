@@ -40,6 +40,7 @@ from agent.slowpath.llm import ChatError
 from agent.slowpath.proposal import ProposalError, check_plan, parse_schema
 from core.events import Event
 from evals.judges import JudgeCase
+from evals.metrics import JudgedEvent, score
 from evals.proactivebench import RECORDED_FOLDER
 from gate.data import Trace, load_traces
 from gate.policy import GatePolicy
@@ -246,12 +247,13 @@ def ceiling_f1(draft_accepted: Sequence[bool], silence_accepted: Sequence[bool])
     """ProactiveBench F1 of a gate that offers the draft exactly where the judge accepts it
     and stays silent everywhere else: the best any gate can score with these drafts under
     that judge. Every offer is then a TP; a silence the judge rejects is a FN."""
-    tp = sum(draft_accepted)
-    fn = sum(
-        not draft and not silence
-        for draft, silence in zip(draft_accepted, silence_accepted, strict=True)
-    )
-    return 2 * tp / (2 * tp + fn) if tp else 0.0
+    return score(
+        "ceiling",
+        (
+            JudgedEvent(1, 1, True) if draft else JudgedEvent(0, 0, silence)
+            for draft, silence in zip(draft_accepted, silence_accepted, strict=True)
+        ),
+    ).f1
 
 
 def earlier_offers_as_memory(tasks_by_summary: dict[str, list[str]], limit: int = 10) -> Memory:
