@@ -68,7 +68,7 @@ from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
 from gate.heads_gate import POPULATION_ACCEPT
 from gate.policy import GatePolicy
 from gate.static_export import STATIC_PREFIX
-from gate.training import Dataset, build_dataset, make_estimator, train_head
+from gate.training import Dataset, build_dataset, grouped_oof, make_estimator, train_head
 
 
 def judge(name: str, proposed: Sequence[bool], labels: Sequence[bool]) -> Scores:
@@ -193,14 +193,15 @@ SMOOTHING_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 
 def _inner_smoothing(train: Dataset, X: np.ndarray) -> float:
     """The naive Bayes smoothing with the best leave-one-recording-out AUC inside `train`."""
-    labels, groups = train.need.labels, sorted(set().union(*train.need.groups))
+    labels = train.need.labels
 
     def auc(alpha: float) -> float:
-        oof = np.zeros(len(labels))
-        for group in groups:
-            held = train.need.touching(group)
-            model = MultinomialNB(alpha=alpha).fit(X[~held], labels[~held])
-            oof[held] = model.predict_proba(X[held])[:, 1]
+        oof = grouped_oof(
+            train.need,
+            lambda fit, held: (
+                MultinomialNB(alpha=alpha).fit(X[fit], labels[fit]).predict_proba(X[held])[:, 1]
+            ),
+        )
         return float(roc_auc_score(labels, oof))
 
     return max(SMOOTHING_GRID, key=auc)
