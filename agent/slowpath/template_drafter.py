@@ -165,11 +165,12 @@ class TemplateDrafter:
                 else 0.0
             )
             closeness = np.broadcast_to(to_accepted - to_rejected, (len(tasks),))
-            near = similarity[:, len(accepted) :].max(axis=1) >= REPEAT_SIMILARITY
-            return (
-                [float(v) for v in closeness],
-                [bool(n) or lexical for n, lexical in zip(near, repeats, strict=True)],
-            )
+            # Accepted tasks alone say nothing of repeats: with nothing repeatable the
+            # lexical check stands (and the slice below would be empty).
+            if repeatable:
+                near = similarity[:, len(accepted) :].max(axis=1) >= REPEAT_SIMILARITY
+                repeats = [bool(n) or lexical for n, lexical in zip(near, repeats, strict=True)]
+            return [float(v) for v in closeness], repeats
 
         def overlap(own: set[str], others: list[str]) -> float:
             return max((_jaccard(own, _words(t)) for t in others), default=0.0)
