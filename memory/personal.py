@@ -16,7 +16,8 @@ ten answers move it a little and a hundred a lot. Implicit answers (ignored, tim
 count with a smaller weight.
 
 Learning is bounded in time: at most `max_answers_per_hour` answers' worth of weight is
-learnt from in any hour of event time; the rest waits for the next hour. With unit-norm
+learnt from in any hour of event time; the rest waits for the next hour. The hour is the
+newest one the budget has seen, so answers dated in the past cannot reopen it. With unit-norm
 features one answer moves the logit of any window by at most 1 / prior_precision, so an
 hour moves it by at most max_answers_per_hour / prior_precision, whatever a script sends.
 """
@@ -136,7 +137,10 @@ class PersonalModel:
         return need, welcome / max(need, _EPS)
 
     def _take_budget(self, when: datetime, weight: float) -> bool:
-        hour = int(when.timestamp() // 3600)
+        # The budget's own clock never goes back: the newest hour it has seen. Answers
+        # about older events (a replay, out-of-order posts) spend that hour's budget
+        # rather than reopening the budget of the hour they name.
+        hour = max(int(when.timestamp() // 3600), self.budget_hour)
         if hour != self.budget_hour:
             self.budget_hour, self.budget_used = hour, 0.0
         if self.budget_used + weight > self.max_answers_per_hour + _EPS:

@@ -63,6 +63,26 @@ def test_a_burst_of_answers_is_learnt_at_most_at_the_stated_rate():
     assert model.learn(CODE, 0.3, Outcome.ACCEPTED, start + timedelta(hours=1))
 
 
+def test_answers_dated_in_the_past_cannot_reopen_the_budget():
+    """1000 answers whose times alternate between two hours (a script, or a replay of
+    older data) move the model no more than the 30 an hour allows in order."""
+    start = CODE[-1].time.replace(minute=0, second=0)
+    in_order = PersonalModel()
+    for _ in range(1000):
+        in_order.learn(CODE, 0.3, Outcome.ACCEPTED, start)
+    scrambled = PersonalModel()
+    taken = [
+        scrambled.learn(CODE, 0.3, Outcome.ACCEPTED, start - timedelta(hours=i % 2))
+        for i in range(1000)
+    ]
+    assert sum(taken) == scrambled.answers == in_order.answers == 30
+    assert scrambled.shift(CODE) == pytest.approx(in_order.shift(CODE))
+    # And through a restart: the clock is part of the saved state.
+    restored = PersonalModel.from_state(scrambled.to_state())
+    assert not restored.learn(CODE, 0.3, Outcome.ACCEPTED, start - timedelta(hours=5))
+    assert restored.learn(CODE, 0.3, Outcome.ACCEPTED, start + timedelta(hours=1))
+
+
 def test_the_model_survives_a_round_trip_through_its_state():
     model = PersonalModel()
     for i in range(5):
