@@ -464,9 +464,62 @@ def embeddings_for(root: Path, embed: Embed, tag: str, cache_dir: Path | None) -
     return Embeddings(embed, path)
 
 
-def build_judge(root: Path, embeddings: Embeddings) -> OfflineJudge:
-    """The judge trained on all of `root/reward_data/train_data.jsonl`."""
-    return train_judge(load_examples(train_path(root)), embeddings)
+class DisjointJudge:
+    """The offline judge, trained anew for each judged recording without any training
+    judgement of that recording: a recording's events are never judged by a model that
+    learnt from them. (Every event of the eight test recordings is in some training
+    history; a judge trained on all of them scores the peers on what it was taught.)
+
+    A judged case's recording is every training recording (`recordings`) that shares an
+    event with its history; one judge is trained per distinct set and kept."""
+
+    name = "offline judge (MiniLM + neighbours, LR), recording-disjoint"
+
+    def __init__(self, examples: Sequence[Example], embeddings: Embeddings) -> None:
+        self._examples = list(examples)
+        self._embeddings = embeddings
+        self._recording = recordings(e.keys for e in self._examples)
+        self._recordings_of: dict[EventKey, set[int]] = {}
+        for example, recording in zip(self._examples, self._recording, strict=True):
+            for key in example.keys:
+                self._recordings_of.setdefault(key, set()).add(recording)
+        self._judges: dict[frozenset[int], OfflineJudge] = {}
+
+    def judge_for(self, case: JudgeCase) -> OfflineJudge:
+        """The judge trained without the recordings `case`'s history belongs to."""
+        held_out = frozenset(
+            r for o in case.history for r in self._recordings_of.get(event_key(o), ())
+        )
+        if held_out not in self._judges:
+            kept = [
+                e for e, r in zip(self._examples, self._recording, strict=True) if r not in held_out
+            ]
+            self._judges[held_out] = train_judge(kept, self._embeddings)
+        return self._judges[held_out]
+
+    def prefetch(self, cases: Sequence[JudgeCase]) -> None:
+        by_judge: dict[int, tuple[OfflineJudge, list[JudgeCase]]] = {}
+        for case in cases:
+            judge = self.judge_for(case)
+            by_judge.setdefault(id(judge), (judge, []))[1].append(case)
+        for judge, batch in by_judge.values():
+            judge.prefetch(batch)
+
+    def accepts(self, case: JudgeCase) -> bool:
+        return self.judge_for(case).accepts(case)
+
+    def verdicts(self, cases: Sequence[JudgeCase]) -> list[bool]:
+        self.prefetch(cases)
+        return [self.accepts(case) for case in cases]
+
+    def save(self) -> None:
+        self._embeddings.save()
+
+
+def build_judge(root: Path, embeddings: Embeddings) -> DisjointJudge:
+    """The judge every evaluation uses: trained on `root/reward_data/train_data.jsonl`
+    without the recording of whatever it judges."""
+    return DisjointJudge(load_examples(train_path(root)), embeddings)
 
 
 # --- validation ------------------------------------------------------------------------
@@ -772,9 +825,12 @@ def validate(
     disjoint = split_result("history-disjoint split", test, verdicts, smallest)
     published = load_published(root)
     comparisons = []
+    # The peers' recordings are in the training judgements: each is judged by a judge
+    # trained without it.
+    disjoint_judge = DisjointJudge(train, embeddings)
     for protocol, null_is_offer in PROTOCOLS.items():
         progress(f"offline judge: peers ({protocol})")
-        verdicts = peer_verdicts(root, judge, null_is_offer=null_is_offer)
+        verdicts = peer_verdicts(root, disjoint_judge, null_is_offer=null_is_offer)
         comparisons.append(compare_peers(protocol, verdicts, published))
     return judge, Validation(
         judge=judge.name,

@@ -79,6 +79,26 @@ def test_the_disjoint_split_keeps_no_training_history_sharing_an_event(examples)
 
 
 @needs_data
+def test_what_the_judge_scores_it_never_learnt_from(examples, embeddings):
+    """The peers' recordings are all in the training judgements; each judged case goes to
+    a judge trained without every judgement of its recording."""
+    train, _ = examples
+    judge = rj.DisjointJudge(train, embeddings)
+    recording = rj.recordings(e.keys for e in train)
+    first = train[0]
+    case = JudgeCase(first.history, first.task, False)
+    used = judge.judge_for(case)
+    same_recording = [e for e, r in zip(train, recording, strict=True) if r == recording[0]]
+    assert used.trained_on == len(train) - len(same_recording) > 0
+    # A longer history of the same recording gets the same judge; a history seen nowhere
+    # gets one trained on everything.
+    assert judge.judge_for(JudgeCase(same_recording[-1].history, None, False)) is used
+    unseen = JudgeCase(({"time": "1", "event": "nothing like any training event"},), None, False)
+    assert judge.judge_for(unseen).trained_on == len(train)
+    assert judge.verdicts([case, unseen]) == [judge.accepts(case), judge.accepts(unseen)]
+
+
+@needs_data
 def test_the_judge_reads_the_official_split_far_better_than_accepting_everything(
     examples, embeddings
 ):
