@@ -156,6 +156,10 @@ cost_false_alarm = 1.0
 cost_missed_help = 3.0
 # Events with |p_accept - tau| <= delta go to the slow path (0 <= delta < 0.5).
 delta = 0.1
+# How many spreads of the gate's p_need (how far people's own rates of need strayed from it
+# on recordings it was not trained on) must clear the cost rule's threshold before festina
+# departs from what the base rate alone decides. 0 trusts p_need as it is.
+min_evidence = 1.645
 # Number of recent events of the same source the gate looks at.
 window = 8
 """

@@ -57,8 +57,6 @@ def run_foreground(
             paths=paths,
             store=store,
             gate=gate,
-            # Late-bound: the slow path judges with the costs in force when it runs.
-            policy=lambda: pipeline.effective_policy(),
             repeat_window_s=settings.etiquette.repeat_window_s,
         )
         pipeline = Pipeline(

@@ -27,19 +27,18 @@ import numpy as np
 
 from agent.config import EtiquetteSettings, PrivacySettings
 from agent.context import ContextWindows
-from agent.etiquette import Etiquette
+from agent.decide import DecisionChain
 from agent.privacy import ExclusionRules
-from agent.slowpath import SlowPath, Verdict
+from agent.slowpath import SlowPath
 from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
+from core.offer import Offer
 from core.sources import EventSource, Rejection
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
 from memory.feedback import Reason
-from memory.personal import PersonalModel
-from memory.preferences import Preferences
 from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
 
@@ -66,6 +65,8 @@ class PipelineStats:
     decided: int = 0
     escalated: int = 0
     intervened: int = 0
+    # Deliberations that raised: the gate's action stood (see DecisionChain.fall_back).
+    slow_path_failures: int = 0
     # Only counted, never stored: left out by a privacy rule, or taken while paused.
     excluded: int = 0
     paused: int = 0
@@ -116,18 +117,21 @@ class Pipeline:
     ) -> None:
         self.source = source
         self.gate = gate
-        self.policy = policy
         self.store = store
         self.slow_path = slow_path
         self.surface = surface
         self.options = options or PipelineOptions()
         self.stats = PipelineStats()
         self._windows = ContextWindows(self.options.window_size)
-        self._personal = PersonalModel()
-        self._preferences = Preferences()
+        # Everything an event's decision goes through, etiquette's state included.
+        self.chain = DecisionChain(
+            policy,
+            self.options.etiquette,
+            model_version=gate.version,
+            draft_offers=self.options.draft_offers,
+        )
         self._preferences_revision = -1
         self._forgets = 0
-        self._etiquette = Etiquette(self.options.etiquette) if self.options.etiquette else None
         self._exclusions = (
             ExclusionRules.from_settings(self.options.privacy) if self.options.privacy else None
         )
@@ -188,11 +192,11 @@ class Pipeline:
         )
         recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
         if self.options.learn_from_feedback:
-            self._personal = await self._in(self._db_thread, self.store.personal_model)
+            self.chain.personal = await self._in(self._db_thread, self.store.personal_model)
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
-        if self._etiquette is not None:
+        if self.chain.keeps_etiquette:
             recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
             reasons = await self._in(
                 self._db_thread, self.store.feedback_reasons, [e.id for e, _, _ in recent]
@@ -205,7 +209,7 @@ class Pipeline:
                 if isinstance(self.gate, Embedder)
                 else {}
             )
-            self._etiquette.restore(
+            self.chain.restore(
                 [
                     (
                         event,
@@ -324,7 +328,7 @@ class Pipeline:
         """Privacy before storage: an event taken while paused or matching an exclusion
         rule is counted and dropped here, before redaction, storage, embedding or any log
         line could see it."""
-        if self._preferences.paused_at(datetime.now(UTC)):
+        if self.chain.preferences.paused_at(datetime.now(UTC)):
             self.stats.paused += 1
         elif self._exclusions is not None and self._exclusions.rule_for(event):
             self.stats.excluded += 1
@@ -394,22 +398,20 @@ class Pipeline:
             answered = await self._in(
                 self._db_thread,
                 self.store.apply_feedback,
-                self._personal,
+                self.chain.personal,
                 max(e.time for e in fresh),
                 self.options.window_size,
             )
-            if self._etiquette is not None:
-                self._etiquette.answered(answer.event_id for answer in answered)
-                for answer in answered:
-                    if answer.reason is Reason.NOT_NOW:
-                        self._etiquette.not_now(answer.event_time)
+            self.chain.answered(answered)
         started = time.perf_counter()
         scored = await self._in(self._gate_thread, self._score, windows)
         latency_ms = (time.perf_counter() - started) * 1000.0
         vectors = await self._embed(fresh)
         matrix = None if vectors is None else vectors[1]
         decisions = [
-            self._decide(item, window, result, latency_ms, None if matrix is None else matrix[i])
+            self.chain.decide(
+                item, window, result, latency_ms, None if matrix is None else matrix[i]
+            )
             for i, (item, window, result) in enumerate(zip(fresh, windows, scored, strict=True))
         ]
         room = slow_queue.maxsize - slow_queue.qsize()
@@ -418,7 +420,7 @@ class Pipeline:
                 if room > 0:
                     room -= 1
                 else:
-                    decisions[index] = self._settle_busy(item, decision, slow_queue.qsize())
+                    decisions[index] = self.chain.settle_busy(item, decision, slow_queue.qsize())
         await self._in(
             self._db_thread,
             self.store.record_decisions,
@@ -470,20 +472,18 @@ class Pipeline:
         except Exception:
             logger.exception("surface failed to show the offer on %s", event.id)
 
-    def effective_policy(self) -> GatePolicy:
-        """The config's policy with the user's live preference overrides."""
-        return self._preferences.policy(self.policy)
-
     async def _refresh_preferences(self, *, drop_forgotten: bool = False) -> None:
         """Pick up preference changes made by any surface since the last batch; with
         `drop_forgotten`, also let go of events a surface has since told memory to forget
         (see `_drop_forgotten`). One read of memory either way."""
         revision, forgets = await self._in(self._db_thread, self.store.profile_marks)
         if revision != self._preferences_revision:
-            self._preferences_revision, self._preferences = await self._in(
+            self._preferences_revision, self.chain.preferences = await self._in(
                 self._db_thread, self.store.preferences
             )
-            logger.info("preferences revision %d: %s", revision, self._preferences.model_dump())
+            logger.info(
+                "preferences revision %d: %s", revision, self.chain.preferences.model_dump()
+            )
         if drop_forgotten and forgets != self._forgets:
             self._forgets = forgets
             await self._drop_forgotten()
@@ -494,11 +494,9 @@ class Pipeline:
         pending holds: drop what memory no longer holds. Only called before a batch joins
         the windows, when every event held has been stored, so a missing one was
         forgotten, not yet to be stored."""
-        etiquette = self._etiquette
-        held = self._windows.event_ids() | (etiquette.remembered() if etiquette else set())
+        held = self._windows.event_ids() | self.chain.remembered()
         forgotten = held - await self._in(self._db_thread, self.store.existing_events, held)
-        if etiquette is not None:
-            etiquette.forget(forgotten)
+        self.chain.forget(forgotten)
         if dropped := self._windows.drop(forgotten):
             logger.info("dropped %d forgotten events from the context windows", dropped)
 
@@ -517,103 +515,6 @@ class Pipeline:
                 results.append(error)
         return results
 
-    def _decide(
-        self,
-        item: Event,
-        window: list[Event],
-        result: GateScores | Exception,
-        latency_ms: float,
-        vector: np.ndarray | None = None,
-    ) -> Decision:
-        """The one chain an event's decision goes through: the gate's scores and rule,
-        then the user's preferences, then etiquette (away, not now, a call, pending offer,
-        cooldown, repeats, the daily cap); what is left is made, or drafted by the slow
-        path."""
-        if self._etiquette is not None:
-            self._etiquette.observe(item)
-        policy = self.effective_policy()
-        common = {
-            "event_id": item.id,
-            "delta": policy.delta,
-            "model_version": self.gate.version,
-            "gate_latency_ms": latency_ms,
-        }
-        if isinstance(result, Exception):
-            # Festina lente: when the model cannot judge, stay silent and say why.
-            return Decision(
-                **common,
-                p_need=0.0,
-                p_accept=0.0,
-                tau=1.0,
-                gate_action=Action.SILENT,
-                final_action=Action.SILENT,
-                decided_by="gate-error",
-                reason=f"gate failed: {result!r}",
-            )
-        p_need, p_accept = self._personal.adjust(window, result.p_need, result.p_accept)
-        action, tau = policy.decide(p_need, p_accept)
-        scores = {
-            "p_need": p_need,
-            "p_accept": p_accept,
-            "p_need_model": result.p_need,
-            "p_accept_model": result.p_accept,
-            "tau": tau,
-            "gate_action": action,
-        }
-        if action is not Action.SILENT and (
-            why := self._preferences.silence_reason(item, datetime.now(UTC))
-        ):
-            return Decision(
-                **common, **scores, final_action=Action.SILENT, decided_by="preferences", reason=why
-            )
-        if self._etiquette is not None and action is not Action.SILENT:
-            if why := self._etiquette.hold_reason(item, vector):
-                return Decision(
-                    **common,
-                    **scores,
-                    final_action=Action.SILENT,
-                    decided_by="etiquette",
-                    reason=why,
-                )
-            # An escalation holds the context too: the slow path may make the offer.
-            self._etiquette.offered(item, vector)
-        resolved = action is Action.SILENT or (
-            action is Action.INTERVENE and not self.options.draft_offers
-        )
-        return Decision(
-            **common,
-            **scores,
-            final_action=action if resolved else None,
-            decided_by="gate" if resolved else None,
-        )
-
-    def _settle_busy(self, item: Event, decision: Decision, waiting: int) -> Decision:
-        """An escalation the slow path has no room for, settled by the gate's rule; an
-        offer of the gate's it has no room to draft is not made (it would say nothing)."""
-        if decision.gate_action is Action.INTERVENE:
-            if self._etiquette is not None:
-                self._etiquette.withdrawn(item)
-            return decision.model_copy(
-                update={
-                    "final_action": Action.SILENT,
-                    "decided_by": "gate-busy",
-                    "reason": f"slow path busy ({waiting} waiting); no time to draft the offer",
-                }
-            )
-        action = Action.INTERVENE if decision.p_accept >= decision.tau else Action.SILENT
-        if self._etiquette is not None:
-            if action is Action.INTERVENE:
-                self._etiquette.offered(item)
-            else:
-                self._etiquette.withdrawn(item)
-        return decision.model_copy(
-            update={
-                "final_action": action,
-                "decided_by": "gate-busy",
-                "reason": f"slow path busy ({waiting} waiting); settled by p_accept vs tau",
-            }
-        )
-
     async def _slow_loop(
         self, slow_queue: asyncio.Queue[_Escalation | None], recovered: list[_Escalation]
     ) -> None:
@@ -624,33 +525,34 @@ class Pipeline:
             slow_queue.task_done()
 
     async def _deliberate(self, window: list[Event], decision: Decision) -> None:
+        event = window[-1]
         try:
             verdict = await self.slow_path.deliberate(window, decision)
         except Exception as error:
-            logger.exception("slow path failed on %s", decision.event_id)
-            verdict = Verdict(Action.SILENT, f"slow path failed: {error!r}", "slow-path-error")
+            logger.exception("slow path failed on %s; the gate's action stands", event.id)
+            self.stats.slow_path_failures += 1
+            resolved = self.chain.fall_back(event, decision, error, self._fallback_offer(window))
+        else:
+            resolved = self.chain.settle(event, decision, verdict)
+        assert resolved.final_action is not None and resolved.decided_by is not None
         await self._in(
             self._db_thread,
             self.store.resolve,
             decision.event_id,
-            verdict.action,
-            verdict.decided_by,
-            verdict.reason,
-            verdict.offer,
+            resolved.final_action,
+            resolved.decided_by,
+            resolved.reason,
+            resolved.offer,
         )
-        if self._etiquette is not None:
-            if verdict.action is Action.INTERVENE:
-                self._etiquette.offered(window[-1])
-            else:
-                self._etiquette.withdrawn(window[-1])
-        if verdict.action is Action.INTERVENE:
+        if resolved.final_action is Action.INTERVENE:
             self.stats.intervened += 1
-            resolved = decision.model_copy(
-                update={
-                    "final_action": verdict.action,
-                    "decided_by": verdict.decided_by,
-                    "reason": verdict.reason,
-                    "offer": verdict.offer,
-                }
-            )
-            self._offer(window[-1], resolved)
+            self._offer(event, resolved)
+
+    def _fallback_offer(self, window: list[Event]) -> Offer | None:
+        """What can still be said for an offer the slow path failed to draft."""
+        draft = getattr(self.slow_path, "fallback_offer", None)
+        try:
+            return draft(window) if draft is not None else None
+        except Exception:
+            logger.exception("no fallback offer could be drafted for %s", window[-1].id)
+            return None

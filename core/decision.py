@@ -17,6 +17,10 @@ class Action(StrEnum):
     ESCALATE = "escalate"
 
 
+# `decided_by` of a decision the slow path failed on: the gate's own action stood.
+SLOW_PATH_FALLBACK = "slow-path-fallback"
+
+
 class Decision(BaseModel):
     """The gate's scores and action; escalations get their final action from the slow path.
     An intervention carries the drafted `offer` (None for offers made with no draft)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -500,13 +501,33 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
 @out_option("reports/gate")
 @click.option("--no-latency", is_flag=True, help="Skip the speed measurements.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+@click.option(
+    "--confirm",
+    is_flag=True,
+    help="Score only the confirmation split, with the shipped configuration (once a release).",
+)
+@click.option(
+    "--variants-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append this run to this variants log [default: evals/variants.jsonl in a checkout].",
+)
 @click.pass_obj
 def gate_eval(
-    obj: Any, data_dir: Path, model: str | None, out_dir: Path, no_latency: bool, as_json: bool
+    obj: Any,
+    data_dir: Path,
+    model: str | None,
+    out_dir: Path,
+    no_latency: bool,
+    as_json: bool,
+    confirm: bool,
+    variants_log: Path | None,
 ) -> None:
-    """Benchmark a gate model's set-up (its encoder, heads retrained per fold):
-    leave-one-trace-out quality, 15 peer agents, ablation, latency."""
-    from evals.gate_benchmark import run_benchmark
+    """Benchmark a gate model's set-up (its encoder, heads retrained per fold) on the
+    tuning recordings: leave one recording out and across collections, 15 peer agents,
+    ablation, latency. `--confirm` scores the confirmation split instead."""
+    from evals.gate_benchmark import run_benchmark, run_confirmation
+    from evals.variants import default_log
     from gate.build import ensure_encoder
     from gate.encoder import OnnxEncoder
     from gate.features import FeatureBuilder
@@ -518,22 +539,37 @@ def gate_eval(
         model_dir = find_model_dir(models_dir, model)
     except RegistryError as error:
         raise click.ClickException(str(error)) from error
+    log = variants_log or default_log()
+    encoder_dir = encoder_dir_of(model_dir) if model_dir else ensure_encoder(models_dir)
+    builder = FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu"))
+    if confirm:
+        result = run_confirmation(
+            data_dir,
+            builder,
+            settings.gate.policy(),
+            out_dir=out_dir,
+            window=settings.gate.window,
+            variants_log=log,
+        )
+        click.echo(json.dumps(asdict(result), indent=2) if as_json else result.table())
+        return
     if not no_latency and model_dir is None:
         raise click.ClickException("no current gate model to time; run `festina gate train` first")
-    encoder_dir = encoder_dir_of(model_dir) if model_dir else ensure_encoder(models_dir)
     report = run_benchmark(
         data_dir,
-        FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
+        builder,
         settings.gate.policy(),
         model_dir=None if no_latency else model_dir,
         encoder_source=None if no_latency else (encoder_dir / "source.txt").read_text().strip(),
         out_dir=out_dir,
         window=settings.gate.window,
+        variants_log=log,
         progress=lambda step: click.echo(f"... {step}", err=True),
     )
     click.echo(report.to_json() if as_json else report.table())
     click.echo(
         f"model: {model_dir.name if model_dir else 'none'}; encoder: {encoder_dir.name}; "
-        f"report: {out_dir / 'gate_benchmark.json'}, plot: {out_dir / 'reliability.png'}",
+        f"report: {out_dir / 'gate_benchmark.json'}, plot: {out_dir / 'reliability.png'}; "
+        f"variants log: {log or 'none'}",
         err=True,
     )

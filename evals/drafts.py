@@ -278,8 +278,9 @@ def gate_check(gate: object, policy: GatePolicy) -> Check | None:
         return None
 
     def check(window: list[Event], task: str) -> bool:
-        p_need = score([window])[0].p_need
-        return bool(score_tasks([window], [task])[0] >= policy.threshold(p_need))
+        scores = score([window])[0]
+        tau = policy.decide(scores.p_need, scores.p_accept, scores.evidence).tau
+        return GatePolicy.offering_pays(score_tasks([window], [task])[0], tau)
 
     return check
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gate.features import FeatureBuilder
-from gate.heads_gate import HeadsGate
+from gate.heads_gate import HeadsGate, need_evidence
 from gate.training import HEAD_NAMES, Dataset, TrainedHead, train_head
 
 
@@ -28,7 +28,11 @@ class FoldGate(HeadsGate):
         encoder_id: str,
     ) -> None:
         super().__init__(
-            heads, builder, window, draft_base_rate=heads["accept_task"].metrics["positive_rate"]
+            heads,
+            builder,
+            window,
+            draft_base_rate=heads["accept_task"].metrics["positive_rate"],
+            evidence=need_evidence(heads["need"].metrics),
         )
         self.version = version
         self.encoder_id = encoder_id
@@ -39,9 +43,7 @@ def train_fold_gate(
 ) -> FoldGate:
     """A gate trained on everything that shares no event with the traces in `exclude`."""
     names = sorted(exclude)
-    train = dataset
-    for name in names:
-        train = train.without(name)
+    train = dataset.without(*names)
     fold = builder.with_lexical(train.lexical())
     heads = {head: train_head(head, train, fold) for head in HEAD_NAMES}
     return FoldGate(

@@ -1,11 +1,19 @@
-"""The gate benchmark: quality under leave-one-trace-out, cost against every reference, speed.
+"""The gate benchmark: quality held out three ways, cost against every reference, speed.
 
-Quality. For each of the 18 labelled ProactiveBench recordings, the need head (and its
-vocabulary and calibration) is trained on everything that shares no event with that
-recording, reward items whose history overlaps it included, then the recording's events
-are scored. Decisions follow the cost rule at each C_FN/C_FA; escalations are settled by
-the gate rule. An event counts as a true positive when the gate offers and its human
-`task_status` is true.
+Recordings (`evals.splits`). Four of the 18 labelled ProactiveBench recordings are the
+confirmation split, scored only by `--confirm` for the shipped configuration; everything
+below uses the other 14 alone. Each run is appended to the variants log
+(`evals.variants`).
+
+Quality. For each tuning recording, the need head (and its vocabulary, calibration and
+evidence spread) is trained on everything that shares no event with that recording,
+reward items whose history overlaps it included, then the recording's events are scored
+(leave one recording out). Across collections, each collection's recordings are scored by
+a head trained on the other's: different people and times, the closest there is to a new
+user. Decisions follow the cost rule at each C_FN/C_FA, trusting p_need as far as its
+evidence goes (`gate.policy`), beside the same rule on p_need as it is; escalations are
+settled by the gate rule. An event counts as a true positive when the gate offers and
+its human `task_status` is true.
 
 References. "Always offer", "never offer", each published peer agent on its own cut of
 the recordings, the peers' consensus and the reward annotators' votes as predictors of
@@ -46,6 +54,7 @@ from core.decision import Action
 from evals.cost_table import (
     ALWAYS,
     COST_RATIOS,
+    NEVER,
     CostRow,
     cost_row,
     cost_table,
@@ -62,13 +71,28 @@ from evals.metrics import (
 )
 from evals.metrics import BenchScores as Scores
 from evals.peers import annotator_votes, load_peer_answers, peer_consensus
+from evals.splits import Scheme, confirmation_names, confirmation_scheme, tuning_schemes
+from evals.variants import log_variant
+from gate.base import NeedEvidence
 from gate.calibration import expected_calibration_error, reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import ACTIVITY_NAMES, CUE_NAMES, FeatureBuilder
-from gate.heads_gate import POPULATION_ACCEPT
+from gate.heads_gate import POPULATION_ACCEPT, need_evidence
 from gate.policy import GatePolicy
 from gate.static_export import STATIC_PREFIX
-from gate.training import Dataset, build_dataset, grouped_oof, make_estimator, train_head
+from gate.training import (
+    NEED_ALPHA,
+    Dataset,
+    TrainedHead,
+    build_dataset,
+    grouped_oof,
+    make_estimator,
+    train_head,
+)
+
+# The rows each scheme's cost table holds for festina: the shipped rule, trusting p_need
+# as far as its evidence goes, and the same rule on p_need as it is.
+FESTINA, POINT_ESTIMATE = "festina", "festina, p_need as it is"
 
 
 def judge(name: str, proposed: Sequence[bool], labels: Sequence[bool]) -> Scores:
@@ -102,6 +126,8 @@ class LotoResult:
 
     p_need: list[np.ndarray]
     labels: list[np.ndarray]
+    # What each recording's head says of how its p_need transfers (gate.base.NeedEvidence).
+    evidence: list[NeedEvidence | None]
     draft_held_out: np.ndarray
     draft_labels: np.ndarray
     # Offers from the threshold with the best F1 at false alarm <= 0.50 on the training
@@ -116,6 +142,10 @@ class LotoResult:
     def pooled_labels(self) -> np.ndarray:
         return np.concatenate(self.labels)
 
+    @property
+    def pooled_evidence(self) -> list[NeedEvidence | None]:
+        return [e for p, e in zip(self.p_need, self.evidence, strict=True) for _ in p]
+
 
 def leave_one_trace_out(
     dataset: Dataset,
@@ -123,7 +153,7 @@ def leave_one_trace_out(
     trace_names: Sequence[str],
     progress: Callable[[str], None],
 ) -> LotoResult:
-    p_need, labels, chasing_f1 = [], [], []
+    p_need, labels, evidence, chasing_f1 = [], [], [], []
     draft_held_out, draft_labels = [], []
     for name in trace_names:
         progress(f"fold {name}")
@@ -133,6 +163,7 @@ def leave_one_trace_out(
         need = train_head("need", train, fold)
         p_need.append(need.predict(fold.need(test.windows)))
         labels.append(test.labels)
+        evidence.append(need_evidence(need.metrics))
         chasing_f1.append(p_need[-1] >= best_f1_threshold(*need.held_out)[1])
         # The draft head's own labels: reward judgements whose first trace is this one.
         judged = dataset.tasks.subset(
@@ -145,18 +176,118 @@ def leave_one_trace_out(
     return LotoResult(
         p_need,
         labels,
+        evidence,
         np.asarray(draft_held_out),
         np.asarray(draft_labels, dtype=bool),
         chasing_f1,
     )
 
 
-def decisions(p_need: np.ndarray, policy: GatePolicy) -> tuple[np.ndarray, np.ndarray]:
-    """Offers and escalations at `policy`'s costs; escalations settled by the gate rule."""
-    verdicts = [policy.decide(float(p), POPULATION_ACCEPT) for p in p_need]
-    tau = np.array([t for _, t in verdicts])
-    escalated = np.array([a is Action.ESCALATE for a, _ in verdicts])
-    return tau <= POPULATION_ACCEPT, escalated
+def decisions(
+    p_need: np.ndarray,
+    policy: GatePolicy,
+    evidence: Sequence[NeedEvidence | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Offers and escalations at `policy`'s costs, with each p_need's `evidence` (None:
+    p_need as it is); escalations settled by the gate rule."""
+    evidence = evidence if evidence is not None else [None] * len(p_need)
+    calls = [
+        policy.decide(float(p), POPULATION_ACCEPT, e) for p, e in zip(p_need, evidence, strict=True)
+    ]
+    offered = np.array([GatePolicy.offering_pays(POPULATION_ACCEPT, c.tau) for c in calls])
+    escalated = np.array([c.action is Action.ESCALATE for c in calls])
+    return offered, escalated
+
+
+def scheme_costs(
+    p_need: np.ndarray,
+    labels: np.ndarray,
+    evidence: Sequence[NeedEvidence | None],
+    policy: GatePolicy,
+) -> list[CostRow]:
+    """Cost per event at every ratio: festina as shipped, festina on p_need as it is,
+    and both constant policies, on the same events."""
+    rows = []
+    for ratio in COST_RATIOS:
+        at = at_ratio(policy, ratio)
+        point = at.model_copy(update={"min_evidence": 0.0})
+        truth = labels.tolist()
+        rows += [
+            cost_row(FESTINA, ratio, decisions(p_need, at, evidence)[0].tolist(), truth),
+            cost_row(POINT_ESTIMATE, ratio, decisions(p_need, point)[0].tolist(), truth),
+            cost_row(ALWAYS, ratio, [True] * len(truth), truth),
+            cost_row(NEVER, ratio, [False] * len(truth), truth),
+        ]
+    return rows
+
+
+@dataclass
+class SchemeResult:
+    """One way of holding recordings out, scored: its cost table and its verdicts."""
+
+    name: str
+    recordings: list[str]
+    events: int
+    base_rate: float
+    need_auc: Discrimination
+    costs: list[CostRow]
+    verdict: dict[str, int]
+    point_estimate_verdict: dict[str, int]
+
+    def table(self) -> str:
+        auc = self.need_auc
+        return "\n".join(
+            [
+                f"{self.name}: {len(self.recordings)} recordings, {self.events} events, base rate "
+                f"{self.base_rate:.3f}; p_need AUC {auc.pooled:.3f}, within {auc.within:.3f}",
+                format_table(self.costs, lambda r: r.cost_per_event, "cost per event at C_FN/C_FA"),
+                _verdict_line(FESTINA, self.verdict),
+                _verdict_line(POINT_ESTIMATE, self.point_estimate_verdict),
+            ]
+        )
+
+
+def _verdict_line(name: str, counts: dict[str, int]) -> str:
+    return (
+        f"{name}: at most the better constant policy's cost at {counts['not_worse']} of "
+        f"{counts['ratios']} ratios, lower at {counts['better']}"
+    )
+
+
+def score_scheme(
+    dataset: Dataset,
+    builder: FeatureBuilder,
+    scheme: Scheme,
+    policy: GatePolicy,
+    progress: Callable[[str], None],
+) -> SchemeResult:
+    """Each recording of `scheme` scored by a need head trained without what the scheme
+    holds out with it (one head per distinct held-out set)."""
+    p_need, labels, evidence = [], [], []
+    heads: dict[frozenset[str], tuple[TrainedHead, FeatureBuilder]] = {}
+    for name, excluded in scheme.held_out.items():
+        progress(f"{scheme.name}: {name}")
+        if excluded not in heads:
+            train = dataset.without(*sorted(excluded))
+            fold = builder.with_lexical(train.lexical())
+            heads[excluded] = train_head("need", train, fold), fold
+        need, fold = heads[excluded]
+        test = dataset.need.subset(dataset.need.touching(name))
+        p_need.append(need.predict(fold.need(test.windows)))
+        labels.append(test.labels)
+        evidence += [need_evidence(need.metrics)] * len(test.labels)
+    pooled, truth = np.concatenate(p_need), np.concatenate(labels)
+    costs = scheme_costs(pooled, truth, evidence, policy)
+    return SchemeResult(
+        name=scheme.name,
+        recordings=scheme.scored,
+        events=len(truth),
+        base_rate=float(truth.mean()),
+        need_auc=discrimination(p_need, labels, resamples=200),
+        costs=costs,
+        verdict=verdict(costs, FESTINA),
+        point_estimate_verdict=verdict(costs, POINT_ESTIMATE),
+    )
 
 
 def at_ratio(policy: GatePolicy, ratio: float) -> GatePolicy:
@@ -426,6 +557,9 @@ class BenchmarkReport:
     latency_onnx: dict[str, float] | None
     latency_torch_encoder: dict[str, float] | None
     reliability: dict[str, list[dict[str, float]]]
+    # Leave one recording out, then each collection scored by a head trained on the other.
+    schemes: list[SchemeResult]
+    confirmation_split: list[str]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -435,9 +569,11 @@ class BenchmarkReport:
         auc = self.need_auc
         ratio = self.policy["cost_missed_help"] / self.policy["cost_false_alarm"]
         lines = [
-            f"{self.traces} recordings, {self.gate.events} events, leave-one-trace-out; "
+            f"{self.traces} recordings ({', '.join(self.confirmation_split)} kept out for "
+            f"confirmation), {self.gate.events} events, leave-one-trace-out; "
             f"costs C_FA {self.policy['cost_false_alarm']:g}, "
-            f"C_FN {self.policy['cost_missed_help']:g}",
+            f"C_FN {self.policy['cost_missed_help']:g}, min_evidence "
+            f"{self.policy['min_evidence']:g}",
             f"{'agent':30} {'events':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'FA':>6}",
             *(
                 f"{s.name:30} {s.events:6d} {s.precision:6.3f} {s.recall:6.3f} "
@@ -469,6 +605,7 @@ class BenchmarkReport:
             f"{self.cost_verdict['not_worse']} of {self.cost_verdict['ratios']} ratios, "
             f"lower at {self.cost_verdict['better']} (default ratio {ratio:g})",
             "",
+            *(scheme.table() + "\n" for scheme in self.schemes),
             f"p_need AUC {auc.pooled:.3f} (95% CI {auc.low:.3f}-{auc.high:.3f}, resampling "
             f"recordings), within-recording {auc.within:.3f}; ECE {self.need_ece:.3f}",
             "references (same labels): "
@@ -520,20 +657,39 @@ def run_benchmark(
     encoder_source: str | None,
     out_dir: Path,
     window: int,
+    variants_log: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BenchmarkReport:
-    traces = load_traces(proactivebench)
-    reward = load_reward_items(proactivebench / "reward_data" / "train_data.jsonl", traces)
-    dataset = build_dataset(traces, reward, window)
+    all_traces = load_traces(proactivebench)
+    confirmation = confirmation_names(all_traces)
+    # Model selection never sees the confirmation split: not trained on, not scored.
+    traces = [t for t in all_traces if t.name not in confirmation]
+    reward = load_reward_items(proactivebench / "reward_data" / "train_data.jsonl", all_traces)
+    dataset = build_dataset(all_traces, reward, window).without(*sorted(confirmation))
     names = [t.name for t in traces]
     loto = leave_one_trace_out(dataset, builder, names, progress)
     p_need, labels = loto.pooled_need, loto.pooled_labels
 
-    offered, escalated = decisions(p_need, policy)
+    offered, escalated = decisions(p_need, policy, loto.pooled_evidence)
     ratio = policy.cost_missed_help / policy.cost_false_alarm
-    by_ratio = {ratio: decisions(p_need, at_ratio(policy, ratio)) for ratio in COST_RATIOS}
-    peers = load_peer_answers(proactivebench)
+    by_ratio = {
+        ratio: decisions(p_need, at_ratio(policy, ratio), loto.pooled_evidence)
+        for ratio in COST_RATIOS
+    }
+    peers = load_peer_answers(proactivebench, recordings=set(names))
     costs = cost_table({q: o for q, (o, _) in by_ratio.items()}, labels.tolist(), peers)
+    point = policy.model_copy(update={"min_evidence": 0.0})
+    costs += [
+        cost_row(POINT_ESTIMATE, q, decisions(p_need, at_ratio(point, q))[0].tolist(), labels)
+        for q in COST_RATIOS
+    ]
+    schemes = [
+        scheme_costs_of_loto(loto, policy, names),
+        *(
+            score_scheme(dataset, builder, scheme, policy, progress)
+            for scheme in tuning_schemes(all_traces)[1:]
+        ),
+    ]
 
     consensus = peer_consensus(proactivebench, traces)
     votes = annotator_votes(proactivebench, traces)
@@ -599,6 +755,8 @@ def run_benchmark(
         latency_onnx=latency,
         latency_torch_encoder=torch_latency,
         reliability=curves,
+        schemes=schemes,
+        confirmation_split=sorted(confirmation),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "gate_benchmark.json").write_text(report.to_json())
@@ -607,4 +765,76 @@ def run_benchmark(
     plot_costs(
         costs, out_dir / "costs.png", title=f"cost per event, {len(traces)} recordings held out"
     )
+    log_variant(
+        variants_log,
+        f"festina gate eval: {_configuration(policy)}",
+        f"{len(traces)} tuning recordings",
+        {
+            "need_auc": round(report.need_auc.pooled, 3),
+            "need_auc_within": round(report.need_auc.within, 3),
+            **{scheme.name: _cost_figures(scheme.costs) for scheme in schemes},
+            # Each ablation row is a variant scored on the same recordings too.
+            "ablation_auc_pooled_within": {
+                name: [round(r["pooled"], 3), round(r["within"], 3)] for name, r in ablation.items()
+            },
+        },
+    )
     return report
+
+
+def scheme_costs_of_loto(loto: LotoResult, policy: GatePolicy, names: list[str]) -> SchemeResult:
+    """Leave one recording out, as a scheme beside the cross-collection ones."""
+    costs = scheme_costs(loto.pooled_need, loto.pooled_labels, loto.pooled_evidence, policy)
+    return SchemeResult(
+        name="leave one recording out",
+        recordings=names,
+        events=len(loto.pooled_labels),
+        base_rate=float(loto.pooled_labels.mean()),
+        need_auc=discrimination(loto.p_need, loto.labels, resamples=200),
+        costs=costs,
+        verdict=verdict(costs, FESTINA),
+        point_estimate_verdict=verdict(costs, POINT_ESTIMATE),
+    )
+
+
+def _configuration(policy: GatePolicy) -> str:
+    return (
+        f"need head naive Bayes alpha {NEED_ALPHA:g}, calibrated by log loss; min_evidence "
+        f"{policy.min_evidence:g} (spread of per-recording offsets); delta {policy.delta:g}"
+    )
+
+
+def _cost_figures(rows: Sequence[CostRow]) -> dict[str, list[float]]:
+    """Cost per event by agent, one figure per ratio (for the variants log)."""
+    figures: dict[str, list[float]] = {}
+    for row in rows:
+        if row.agent in (FESTINA, POINT_ESTIMATE, ALWAYS, NEVER):
+            figures.setdefault(row.agent, []).append(round(row.cost_per_event, 3))
+    return figures
+
+
+def run_confirmation(
+    proactivebench: Path,
+    builder: FeatureBuilder,
+    policy: GatePolicy,
+    *,
+    out_dir: Path,
+    window: int,
+    variants_log: Path | None = None,
+) -> SchemeResult:
+    """The confirmation split scored by the shipped configuration trained on every tuning
+    recording: once per release, never to choose anything."""
+    traces = load_traces(proactivebench)
+    reward = load_reward_items(proactivebench / "reward_data" / "train_data.jsonl", traces)
+    dataset = build_dataset(traces, reward, window)
+    result = score_scheme(dataset, builder, confirmation_scheme(traces), policy, lambda _: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "confirmation.json").write_text(json.dumps(asdict(result), indent=2))
+    (out_dir / "confirmation.txt").write_text(result.table() + "\n")
+    log_variant(
+        variants_log,
+        f"festina gate eval --confirm: {_configuration(policy)}",
+        f"confirmation split: {', '.join(result.recordings)}",
+        {result.name: _cost_figures(result.costs)},
+    )
+    return result

@@ -255,7 +255,8 @@ def retrieval_planner(gate: GateModel, policy: GatePolicy, pool: ToolPool) -> Pl
     def plan(window: list[Event]) -> list[str]:
         scores = gate.score([window])[0]
         # The gate's rule with escalations settled by it too (no slow path here).
-        if scores.p_accept < policy.threshold(scores.p_need):
+        tau = policy.decide(scores.p_need, scores.p_accept, scores.evidence).tau
+        if not GatePolicy.offering_pays(scores.p_accept, tau):
             return []
         query = gate.embed_texts([" ".join(e.text for e in window)])[0]
         return [tools[int(np.argmax(vectors @ query))].name]

@@ -233,7 +233,7 @@ def _offers(
             gate=gate,
             policy=policy,
             store=store,
-            slow_path=slow_path(store, gate, policy, work),
+            slow_path=slow_path(store, gate, work),
             surface=user,
             options=PipelineOptions(
                 batch_size=1,

@@ -39,10 +39,10 @@ from gate.policy import GatePolicy
 from memory.store import Store
 
 MAX_JUDGED_TASKS = 3
-SlowPathFactory = Callable[[Store, GateModel, GatePolicy, Path], SlowPath]
+SlowPathFactory = Callable[[Store, GateModel, Path], SlowPath]
 
 
-def gate_rule_slow_path(store: Store, gate: GateModel, policy: GatePolicy, work: Path) -> SlowPath:
+def gate_rule_slow_path(store: Store, gate: GateModel, work: Path) -> SlowPath:
     return GateRuleSlowPath()
 
 
@@ -50,7 +50,7 @@ def graph_slow_path(chat: ChatModel | None = None) -> SlowPathFactory:
     """The reasoning graph drafting with `chat`, or with the template drafter (ranked with
     the gate's encoder) when `chat` is None; memory and checkpoints in `work`."""
 
-    def build(store: Store, gate: GateModel, policy: GatePolicy, work: Path) -> SlowPath:
+    def build(store: Store, gate: GateModel, work: Path) -> SlowPath:
         from agent.slowpath.drafter import ChatDrafter, Drafter
         from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
         from agent.slowpath.template_drafter import TemplateDrafter
@@ -67,7 +67,6 @@ def graph_slow_path(chat: ChatModel | None = None) -> SlowPathFactory:
             pool=pool,
             store=store,
             gate=gate,
-            policy=lambda: policy,
             saver=checkpoint_saver(store.url, work / "deliberations.sqlite"),
         )
 
@@ -140,7 +139,7 @@ def replay_trace(
         work = Path(scratch)
         store = Store(f"sqlite:///{work / 'memory.db'}")
         try:
-            asyncio.run(_run(trace, gate, policy, store, slow_path(store, gate, policy, work)))
+            asyncio.run(_run(trace, gate, policy, store, slow_path(store, gate, work)))
             decided = {event.id: decision for event, decision in store.decisions(limit=10**6)}
             out = []
             for index, (event, needed) in enumerate(zip(trace.events, trace.needs, strict=True)):

@@ -20,6 +20,7 @@ results.json (machines), report.md and report.html (people), PNG plots.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,9 @@ from evals.proactivebench import (
     score_replay,
 )
 from evals.progress import Bars
-from evals.reward_judge import PRISM, Embeddings, OfflineJudge, build_judge
+from evals.reward_judge import PRISM, DisjointJudge, Embeddings, build_judge
 from evals.slowpath_bench import slow_path_stats
+from evals.splits import Scheme, confirmation_names, tuning_schemes
 from gate.calibration import reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import FeatureBuilder
@@ -78,12 +80,14 @@ class ReportInputs:
 
 
 class _Folds:
-    """LOTO gates, trained once per set of held-out traces and shared by every section."""
+    """Held-out gates, trained once per set of held-out traces and shared by every
+    section. None is ever trained on the confirmation split (`evals.splits`)."""
 
     def __init__(self, inputs: ReportInputs, traces: list[Trace]) -> None:
         self._inputs = inputs
         reward = load_reward_items(inputs.root / "reward_data" / "train_data.jsonl", traces)
-        self.dataset: Dataset = build_dataset(traces, reward, inputs.window)
+        confirmation = sorted(confirmation_names(traces))
+        self.dataset: Dataset = build_dataset(traces, reward, inputs.window).without(*confirmation)
         self._gates: dict[frozenset[str], FoldGate] = {}
 
     def without(self, names: frozenset[str]) -> FoldGate:
@@ -106,7 +110,7 @@ def _sweep_row(events: list[ReplayedEvent], scores: BenchScores, **setting: floa
 
 
 def _judged_by(
-    inputs: ReportInputs, events: list[ReplayedEvent], judge: OfflineJudge, bars: Bars
+    inputs: ReportInputs, events: list[ReplayedEvent], judge: DisjointJudge, bars: Bars
 ) -> dict[str, Any]:
     """The replay judged by the offline reward judge (ProactiveBench's official protocol),
     with PRISM's published figures and what the slow path's check changed."""
@@ -130,12 +134,53 @@ def _judged_by(
     return {"replay": replay.to_dict(), "slow_path": slow.to_dict(), "table": table}
 
 
+def _transfer(
+    inputs: ReportInputs,
+    traces: list[Trace],
+    schemes: Sequence[Scheme],
+    folds: _Folds,
+    bars: Bars,
+) -> list[dict[str, Any]]:
+    """The whole runtime across collections: each collection's recordings replayed with
+    gates trained on the other's, at every C_FN/C_FA, priced beside the constant policies."""
+    results = []
+    for scheme in schemes:
+        scored = [t for t in traces if t.name in scheme.held_out]
+        if not scored:
+            continue
+        gates = {t.name: folds.without(scheme.held_out[t.name]) for t in scored}
+        offers = {}
+        with bars.step(f"replay across collections: {scheme.name}", len(COST_RATIOS)) as tick:
+            for ratio in COST_RATIOS:
+                policy = inputs.policy.model_copy(
+                    update={"cost_false_alarm": 1.0, "cost_missed_help": ratio}
+                )
+                run = replay_all(scored, gates, policy, inputs.slow_path[1])
+                offers[ratio] = [e.task is not None for e in run]
+                tick()
+        needed = [needed for t in scored for needed in t.needs]
+        costs = cost_table(offers, needed)
+        results.append(
+            {
+                "scheme": scheme.name,
+                "recordings": [t.name for t in scored],
+                "costs": [asdict(r) for r in costs],
+                "cost_verdict": verdict(costs),
+                "table": format_table(
+                    costs, lambda r: r.cost_per_event, f"cost/event, {scheme.name}"
+                ),
+            }
+        )
+    return results
+
+
 def _proactivebench(
     inputs: ReportInputs,
     traces: list[Trace],
     folds: _Folds,
     bars: Bars,
-    offline: OfflineJudge | None = None,
+    offline: DisjointJudge | None = None,
+    across: Sequence[Scheme] = (),
 ) -> dict:
     gates = {}
     with bars.step("LOTO gates", len(traces)) as tick:
@@ -204,8 +249,15 @@ def _proactivebench(
     reliability = {
         "p_need vs task_status": reliability_curve([e.p_need for e in events], needed),
     }
-    tables = [replay.table(), *([by_offline["table"]] if by_offline else []), cost_text]
+    transfer = _transfer(inputs, traces, across, folds, bars)
+    tables = [
+        replay.table(),
+        *([by_offline["table"]] if by_offline else []),
+        cost_text,
+        *(t["table"] for t in transfer),
+    ]
     return {
+        "transfer": transfer,
         "replay": replay.to_dict(),
         "offline_judge": by_offline,
         "table": "\n\n".join(tables),
@@ -312,8 +364,12 @@ def run_report(
     inputs: ReportInputs, sections: tuple[str, ...] = SECTIONS, *, progress: bool = True
 ) -> dict[str, Any]:
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
-    traces = load_traces(inputs.root)
-    folds = _Folds(inputs, traces)
+    all_traces = load_traces(inputs.root)
+    folds = _Folds(inputs, all_traces)
+    # Every figure here helps choose festina's configuration: the confirmation split stays
+    # out (`festina gate eval --confirm` scores it).
+    confirmation = confirmation_names(all_traces)
+    traces = [t for t in all_traces if t.name not in confirmation]
     if inputs.traces is not None:
         traces = [t for t in traces if t.name in inputs.traces]
     results: dict[str, Any] = {"policy": inputs.policy.model_dump(), "judge": inputs.judge.name}
@@ -325,7 +381,9 @@ def run_report(
                     with bars.step("offline reward judge: training", None):
                         offline = build_judge(inputs.root, inputs.judge_embeddings)
                     results["second_judge"] = offline.name
-                results["proactivebench"] = _proactivebench(inputs, traces, folds, bars, offline)
+                results["proactivebench"] = _proactivebench(
+                    inputs, traces, folds, bars, offline, tuning_schemes(all_traces)[1:]
+                )
             if "reward" in sections:
                 results["reward"] = _reward(inputs, folds, bars)
             if "pira" in sections:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gate.base import EventWindow, GateScores
+from gate.base import EventWindow, GateScores, NeedEvidence
 from gate.features import FeatureBuilder
 
 
@@ -29,11 +29,20 @@ class Head(Protocol):
 POPULATION_ACCEPT = 1.0
 
 
+def need_evidence(metrics: Mapping[str, float]) -> NeedEvidence | None:
+    """What a trained need head's metrics say of how its p_need transfers to a new
+    person; None for a model trained before the spread was measured."""
+    if "offset_spread" not in metrics:
+        return None
+    return NeedEvidence(spread=metrics["offset_spread"], prior=metrics["positive_rate"])
+
+
 class HeadsGate:
     """p_need and p_accept per window, and p_accept of a proposed task (the slow path).
 
     `draft_base_rate` is how often the judged drafts the draft head learnt from were
-    accepted: a draft is scored relative to that average one."""
+    accepted: a draft is scored relative to that average one. `evidence` goes with every
+    p_need (see `gate.policy` for how the rule uses it)."""
 
     def __init__(
         self,
@@ -41,11 +50,13 @@ class HeadsGate:
         features: FeatureBuilder,
         window: int,
         draft_base_rate: float,
+        evidence: NeedEvidence | None = None,
     ) -> None:
         self._heads = heads
         self.features = features
         self.window = window
         self.draft_base_rate = draft_base_rate
+        self.evidence = evidence
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings; event summaries just scored are cache hits."""
@@ -63,7 +74,7 @@ class HeadsGate:
 
     def score(self, windows: Sequence[EventWindow]) -> list[GateScores]:
         p_need = self._predict("need", self.features.need(self._recent(windows)))
-        return [GateScores(float(n), POPULATION_ACCEPT) for n in p_need]
+        return [GateScores(float(n), POPULATION_ACCEPT, self.evidence) for n in p_need]
 
     def score_tasks(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> list[float]:
         """p_accept for concrete proposed tasks, one per window.

@@ -9,7 +9,7 @@ import numpy as np
 from gate.calibration import Calibrator
 from gate.encoder import OnnxEncoder
 from gate.features import FeatureBuilder
-from gate.heads_gate import HeadsGate
+from gate.heads_gate import HeadsGate, need_evidence
 from gate.lexical import LexicalFeatures
 from gate.registry import encoder_dir_of, load_manifest
 from gate.runtime import open_session
@@ -46,6 +46,7 @@ class OnnxGate(HeadsGate):
             FeatureBuilder(self.encoder, LexicalFeatures.load(model_dir)),
             self.manifest.window,
             draft_base_rate=self.manifest.heads["accept_task"].metrics["positive_rate"],
+            evidence=need_evidence(self.manifest.heads["need"].metrics),
         )
 
     @property

@@ -26,7 +26,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from core.events import Event
-from gate.calibration import CalibrationChoice, choose_calibrator, expected_calibration_error
+from gate.calibration import (
+    CalibrationChoice,
+    choose_calibrator,
+    expected_calibration_error,
+    recording_offsets,
+)
 from gate.data import RewardItem, Trace
 from gate.features import FeatureBuilder
 from gate.lexical import LexicalFeatures
@@ -81,13 +86,13 @@ class Dataset:
     tasks: HeadData
     window: int
 
-    def without(self, group: str) -> Dataset:
-        """Everything that shares no event with `group` (leave-one-trace-out training)."""
-        return Dataset(
-            self.need.subset(~self.need.touching(group)),
-            self.tasks.subset(~self.tasks.touching(group)),
-            self.window,
-        )
+    def without(self, *groups: str) -> Dataset:
+        """Everything that shares no event with any of `groups` (training for a gate that
+        scores them)."""
+        need, tasks = self.need, self.tasks
+        for group in groups:
+            need, tasks = need.subset(~need.touching(group)), tasks.subset(~tasks.touching(group))
+        return Dataset(need, tasks, self.window)
 
     def lexical(self) -> LexicalFeatures:
         """The lexical vocabulary of this dataset's events (fitted on training texts only)."""
@@ -202,6 +207,11 @@ def train_head(head: str, dataset: Dataset, builder: FeatureBuilder) -> TrainedH
         "oof_ece_raw": expected_calibration_error(oof[known], y),
         "oof_ece_calibrated": expected_calibration_error(calibrated, y),
     }
+    if head == "need":
+        # How far a recording's own rate of need strays from the calibrated p_need: what
+        # the gate's p_need is worth on a person it has never seen (gate.base.NeedEvidence).
+        offsets = recording_offsets(calibrated, y, primary)
+        metrics["offset_spread"] = float(np.std(list(offsets.values())))
     X = features_for(head, builder, data)
     estimator = make_estimator(head).fit(X, data.labels.astype(np.int64))
     names = builder.need_names if head == "need" else builder.accept_task_names

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.decision import Action, Decision
+from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
 from core.offer import Offer
 from core.sources import Rejection
@@ -927,4 +927,12 @@ class Store:
                 select(DecisionRow.final_action, func.count()).group_by(DecisionRow.final_action)
             ):
                 totals[f"final_{action or 'pending'}"] = count
+            totals["slow_path_failures"] = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(DecisionRow)
+                    .where(DecisionRow.decided_by == SLOW_PATH_FALLBACK)
+                )
+                or 0
+            )
             return totals

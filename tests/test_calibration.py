@@ -9,6 +9,7 @@ from gate.calibration import (
     expected_calibration_error,
     fit_isotonic,
     fit_temperature,
+    recording_offsets,
     reliability_curve,
 )
 
@@ -70,3 +71,19 @@ def test_reliability_curve_counts_every_prediction():
     curve = reliability_curve(p, y)
     assert sum(b["count"] for b in curve) == 500
     assert all(0 <= b["frequency"] <= 1 for b in curve)
+
+
+def test_recording_offsets_find_how_far_each_recordings_rate_strays():
+    rng = np.random.default_rng(3)
+    true_offsets = {"calm": -1.5, "typical": 0.0, "busy": 1.0}
+    p, y, groups = [], [], []
+    for name, offset in true_offsets.items():
+        predicted = rng.uniform(0.2, 0.6, 3000)
+        logit = np.log(predicted / (1 - predicted)) + offset
+        p += list(predicted)
+        y += list(rng.uniform(size=3000) < 1 / (1 + np.exp(-logit)))
+        groups += [name] * 3000
+    offsets = recording_offsets(np.array(p), np.array(y, dtype=float), groups)
+    assert offsets == pytest.approx(true_offsets, abs=0.12)
+    # A recording with no help needed at all sits at the bound, not at infinity.
+    assert recording_offsets(np.full(10, 0.4), np.zeros(10), ["quiet"] * 10)["quiet"] < -4.9

@@ -21,7 +21,7 @@ from agent.slowpath.proposal import parse_proposal
 from agent.slowpath.template_drafter import TemplateDrafter
 from agent.sources.http import HttpIngestSource
 from agent.surface import LogSurface
-from core.decision import Action, Decision
+from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
 from core.sources import StaticSource
 from gate.base import GateScores
@@ -207,7 +207,6 @@ def slow_path(tmp_path, store, pool, gate=None, **options) -> ReasoningSlowPath:
         pool=pool,
         store=store,
         gate=gate or CueGate(),
-        policy=lambda: POLICY,
         saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
         **options,
     )
@@ -312,6 +311,40 @@ async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_pa
     silent = by_id[events[0].id]
     assert (silent.gate_action, silent.final_action) == (Action.INTERVENE, Action.SILENT)
     assert silent.decided_by == "graph:templates" and "nothing to say" in silent.reason
+    store.close()
+
+
+class BrokenDrafter:
+    """A drafter that fails the way a bug does: not a model that is down (ChatError,
+    which the graph retries), an exception the graph does not expect."""
+
+    name = "broken"
+
+    def draft(self, request: DraftRequest):
+        raise ValueError("zero-size array to reduction operation maximum")
+
+
+async def test_a_drafter_that_raises_leaves_the_gates_offer_with_the_templates_words(tmp_path):
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    surface = RecordingSurface()
+    pipeline, store = make_pipeline(
+        url,
+        StaticSource([REPEATED_SEARCH[0]]),
+        gate=ClearGate(),
+        surface=surface,
+        draft_offers=True,
+    )
+    pipeline.slow_path = slow_path(tmp_path, store, default_pool(tmp_path / "workspace"))
+    pipeline.slow_path.drafter = BrokenDrafter()
+    stats = await pipeline.run()
+    assert (stats.intervened, stats.slow_path_failures) == (1, 1)
+    [(_, decision)] = surface.offers
+    assert decision.decided_by == SLOW_PATH_FALLBACK and "zero-size" in decision.reason
+    # The templates' best offer for the search, drafted without encoder or memory.
+    assert decision.offer.drafted_by == "templates (fallback)"
+    assert "ruby capitalize name" in decision.offer.task
+    [(_, stored)] = store.decisions()
+    assert stored.offer == decision.offer
     store.close()
 
 

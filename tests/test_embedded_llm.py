@@ -12,7 +12,6 @@ from agent.slowpath.proposal import Proposal
 from core.decision import Action
 from gate.cues import CueGate
 from gate.data import load_traces
-from gate.policy import GatePolicy
 from memory.store import Store
 from tests.helpers import gate_decision
 from tools import default_pool
@@ -40,7 +39,6 @@ async def test_a_replayed_near_boundary_event_gets_a_validated_proposal_or_a_rea
         pool=pool,
         store=store,
         gate=CueGate(),
-        policy=GatePolicy,
         saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
     )
 

@@ -287,6 +287,13 @@ def test_one_command_writes_the_report_with_llm_judge_and_slow_path(
     # each run's later p_accept depends on what its own earlier decisions offered.
     escalated = [r["escalated_fraction"] for r in results["proactivebench"]["delta_sweep"]]
     assert escalated[0] == 0.0 < escalated[-1]
+    # Across collections: the two test recordings replayed by a gate trained on the other
+    # collection, priced at every ratio beside the constant policies.
+    [transfer] = results["proactivebench"]["transfer"]
+    assert transfer["scheme"] == "extra_traces -> test_data"
+    assert transfer["recordings"] == ["code_11", "writing_11"]
+    assert {r["agent"] for r in transfer["costs"]} == {"festina", "always offer", "never offer"}
+    assert {r["cost_ratio"] for r in transfer["costs"]} == {1, 2, 3, 5, 8, 13}
     # Cost: the slow path drafted on the model and the judge was asked, both paid in tokens.
     cost = replay["cost"]
     assert cost["deliberations"] > 0 and cost["slow_path_tokens"] == 60 * cost["deliberations"]

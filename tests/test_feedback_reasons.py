@@ -170,7 +170,7 @@ async def test_the_dashboard_asks_why_on_reject(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'f.db'}")
     pipeline, _ = make_pipeline(store.url, StaticSource([_event(0)]))
     await pipeline.run()
-    app = FestinaApp(store, pipeline.policy)
+    app = FestinaApp(store, pipeline.chain.policy)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("r", "escape")  # cancelled: nothing recorded

@@ -5,11 +5,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from agent.config import EtiquetteSettings
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, Verdict
 from agent.sources.jsonl import JsonlSource
-from core.decision import Action
+from core.decision import SLOW_PATH_FALLBACK, Action
 from core.events import Event
+from core.offer import Offer
 from core.sources import EventSource, SourceItem, StaticSource
 from gate.cues import CueGate
 from gate.policy import GatePolicy
@@ -95,19 +97,47 @@ async def test_escalations_get_a_final_action_from_the_slow_path(tmp_path, datab
     assert surface.offers[0][1].decided_by == "gate-rule"
 
 
-async def test_a_failing_slow_path_falls_back_to_silence(tmp_path, database_url):
-    class BrokenSlowPath:
-        async def deliberate(self, window, decision) -> Verdict:
-            raise ValueError("no LLM")
+class BrokenSlowPath:
+    """A slow path whose every deliberation raises, with words ready for a fallback."""
 
-    path = write_jsonl(tmp_path / "s.jsonl", [event_record(1, text="edge")])
+    async def deliberate(self, window, decision) -> Verdict:
+        raise ValueError("no LLM")
+
+    def fallback_offer(self, window):
+        return Offer(speak="Shall I look into this?", task="Look into it", drafted_by="test")
+
+
+@pytest.mark.parametrize("etiquette", [None, EtiquetteSettings(cooldown_s=0)])
+async def test_a_failing_slow_path_leaves_the_gates_action_standing(
+    tmp_path, database_url, etiquette
+):
+    """An escalation is settled by the gate's rule, a gate offer waiting for its words is
+    made with the fallback's: a failure never turns an offer into silence unseen."""
+    # Two contexts, so the first offer's pending answer does not hold the second.
+    records = [event_record(1, text="edge"), {**event_record(2, text="help"), "app": "Other"}]
+    path = write_jsonl(tmp_path / "s.jsonl", records)
+    surface = RecordingSurface()
     pipeline, store = make_pipeline(
-        database_url, JsonlSource(str(path)), slow_path=BrokenSlowPath()
+        database_url,
+        JsonlSource(str(path)),
+        slow_path=BrokenSlowPath(),
+        surface=surface,
+        draft_offers=True,
+        etiquette=etiquette,
     )
-    await pipeline.run()
-    [(_, decision)] = store.decisions()
-    assert decision.final_action is Action.SILENT
-    assert decision.decided_by == "slow-path-error"
+    stats = await pipeline.run()
+
+    decided = {event.text: decision for event, decision in store.decisions()}
+    assert decided["edge"].gate_action is Action.ESCALATE
+    assert decided["help"].gate_action is Action.INTERVENE
+    for decision in decided.values():
+        assert decision.final_action is Action.INTERVENE  # edge: p_accept 0.5 >= tau 0.5
+        assert decision.decided_by == SLOW_PATH_FALLBACK
+        assert "no LLM" in decision.reason
+        assert decision.offer is not None and decision.offer.drafted_by == "test"
+    assert sorted(e.text for e, _ in surface.offers) == ["edge", "help"]
+    assert stats.slow_path_failures == 2
+    assert store.totals()["slow_path_failures"] == 2
 
 
 async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_path, database_url):

@@ -122,12 +122,14 @@ async def test_pause_resume_and_forget_over_the_api_take_hold_live(tmp_path):
             assert excluded.status_code == 200 and excluded.json()["stored"] is True
             paused = await client.post("/v1/pause", json={"minutes": None})
             assert paused.json() == {"paused": True, "paused_until": None}
-            await eventually(lambda: pipeline._preferences.paused, timeout=10, unless=running)
+            await eventually(lambda: pipeline.chain.preferences.paused, timeout=10, unless=running)
             assert (await client.get("/v1/status")).json()["paused"] is True
             await client.post("/v1/events", json=event_record(3))
             assert pipeline.stats.paused == 1
             await client.post("/v1/resume")
-            await eventually(lambda: not pipeline._preferences.paused, timeout=10, unless=running)
+            await eventually(
+                lambda: not pipeline.chain.preferences.paused, timeout=10, unless=running
+            )
             await client.post("/v1/events", json=event_record(4))
             assert store.totals()["events"] == 2
             forgot = await client.post("/v1/forget", json={"minutes": 5})

@@ -74,7 +74,6 @@ def slow_path(tmp_path, store, chat, gate=None) -> ReasoningSlowPath:
         pool=default_pool(tmp_path / "ws"),
         store=store,
         gate=gate or CueGate(),
-        policy=lambda: GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1),
         saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
     )
 
@@ -406,7 +405,6 @@ def test_the_configured_slow_path_reads_the_folders_the_config_allows(tmp_path):
             paths=paths,
             store=store,
             gate=CueGate(),
-            policy=GatePolicy,
         )
         read = slow.pool.call("read_file", {"path": str(docs / "plan.txt")})
         assert read.ok, read.message

@@ -8,6 +8,7 @@ from typing import Protocol
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
+from gate.policy import GatePolicy
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class SlowPath(Protocol):
     """Settles escalations, and drafts the gate's own offers when the pipeline is asked
     to (`PipelineOptions.draft_offers`; the decision's gate_action then is intervene).
     An implementation may also offer `async poll()`, which the pipeline calls every
-    second so it can act on the user's answers."""
+    second so it can act on the user's answers, and `fallback_offer(window) -> Offer`,
+    the words the pipeline shows when `deliberate` raised and the gate's action stands."""
 
     async def deliberate(self, window: list[Event], decision: Decision) -> Verdict: ...
 
@@ -38,7 +40,8 @@ class GateRuleSlowPath:
     name = "gate-rule"
 
     async def deliberate(self, window: list[Event], decision: Decision) -> Verdict:
-        action = Action.INTERVENE if decision.p_accept >= decision.tau else Action.SILENT
+        pays = GatePolicy.offering_pays(decision.p_accept, decision.tau)
+        action = Action.INTERVENE if pays else Action.SILENT
         relation = ">=" if action is Action.INTERVENE else "<"
         return Verdict(
             action=action,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from agent.config import SlowPathSettings
 from agent.paths import FestinaPaths
 from agent.slowpath.base import GateRuleSlowPath, SlowPath
 from gate.base import Embedder, GateModel
-from gate.policy import GatePolicy
 from memory.store import Store
 
 
@@ -19,7 +17,6 @@ def build_slow_path(
     paths: FestinaPaths,
     store: Store,
     gate: GateModel,
-    policy: Callable[[], GatePolicy],
     repeat_window_s: float = 0.0,
 ) -> SlowPath:
     """`gate-rule`, or the reasoning graph drafting with templates or a chat model;
@@ -53,7 +50,6 @@ def build_slow_path(
         pool=pool,
         store=store,
         gate=gate,
-        policy=policy,
         saver=checkpoint_saver(store.url, paths.data_dir / "deliberations.sqlite"),
         repeat_window_s=repeat_window_s,
     )

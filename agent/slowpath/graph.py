@@ -44,6 +44,7 @@ from agent.slowpath.base import Verdict
 from agent.slowpath.drafter import REPEAT_SIMILARITY, ChatDrafter, Drafter, DraftRequest
 from agent.slowpath.llm import ChatError, ChatModel
 from agent.slowpath.proposal import ProposalError, parse_proposal
+from agent.slowpath.template_drafter import TemplateDrafter
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
@@ -118,7 +119,6 @@ class ReasoningSlowPath:
         pool: ToolPool,
         store: Store,
         gate: GateModel,
-        policy: Callable[[], GatePolicy],
         saver: BaseCheckpointSaver,
         drafter: Drafter | None = None,
         chat: ChatModel | None = None,
@@ -133,7 +133,6 @@ class ReasoningSlowPath:
         self.pool = pool
         self.store = store
         self.gate = gate
-        self.policy = policy
         # Never the same offer twice within this many seconds (0: no such check), judged
         # on the drafted task: different events can draft the same offer.
         self.repeat_window_s = repeat_window_s
@@ -278,7 +277,8 @@ class ReasoningSlowPath:
         window = self._window(state)
         score_tasks = getattr(self.gate, "score_tasks", None)
         p_task = score_tasks([window], [proposal["task"]])[0] if score_tasks else decision.p_accept
-        tau = self.policy().threshold(decision.p_need)
+        # The bar the gate set for this event (its tau, from the p_need it trusted).
+        tau = decision.tau
         rejected = state.get("rejected_tasks", [])
         similarity, closest = self._closest(proposal["task"], rejected)
         offered = state.get("offered_tasks", [])
@@ -292,7 +292,8 @@ class ReasoningSlowPath:
                 "gate_offer": gate_offer,
                 "p_accept_task": round(float(p_task), 4),
                 "tau": round(tau, 4),
-                "speaking_beats_silence": says_something and (gate_offer or p_task >= tau),
+                "speaking_beats_silence": says_something
+                and (gate_offer or GatePolicy.offering_pays(p_task, tau)),
                 "repeat_of_rejected": similarity >= REPEAT_SIMILARITY,
                 "closest_rejected": None if closest is None else rejected[closest],
                 "similarity": round(similarity, 4),
@@ -506,3 +507,25 @@ class ReasoningSlowPath:
 
     async def poll(self) -> int:
         return await asyncio.to_thread(self.poll_once)
+
+    def fallback_offer(self, window: list[Event]) -> Offer:
+        """Words for an offer whose deliberation failed: the templates' best for this
+        window, drawing on nothing the failure may have come from (no encoder, no memory,
+        no model), else plain words about the event."""
+        for ranked in TemplateDrafter(self.pool).rank(DraftRequest(window)):
+            candidate = ranked.candidate
+            try:
+                return Offer(
+                    speak=candidate.speak,
+                    task=candidate.task,
+                    plan=candidate.plan,
+                    drafted_by="templates (fallback)",
+                )
+            except ValueError:  # a filled template too long for an offer: the next one
+                continue
+        summary = window[-1].summary()
+        return Offer(
+            speak=f"Can I help with this? {summary}"[:300],
+            task=f"Help with: {summary}"[:200],
+            drafted_by="fallback",
+        )

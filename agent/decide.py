@@ -1,0 +1,232 @@
+"""One event's decision, in one place: the gate's scores, the person's model, the cost
+rule, the user's preferences, etiquette, and how an escalation or a gate offer is
+settled afterwards (by the slow path, by the gate when the slow path has no room, or by
+the gate when the slow path fails).
+
+    scores -> personal adjustment -> cost rule (gate.policy) -> preferences -> etiquette
+           -> made, or handed to the slow path -> settled (verdict, busy, or failure)
+
+The chain owns every piece of etiquette bookkeeping (offers held, reserved, made,
+withdrawn, answered, forgotten), so a suppression rule is read and changed here alone;
+the pipeline only moves events through its stages and calls it. Synchronous and free of
+I/O: the pipeline reads memory and hands the chain what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from agent.config import EtiquetteSettings
+from agent.etiquette import Etiquette
+from agent.slowpath.base import Verdict
+from core.decision import SLOW_PATH_FALLBACK, Action, Decision
+from core.events import Event
+from core.offer import Offer
+from gate.base import GateScores
+from gate.policy import GatePolicy
+from memory.feedback import Reason
+from memory.personal import PersonalModel
+from memory.preferences import Preferences
+from memory.store import AppliedFeedback
+
+
+class DecisionChain:
+    """Decides events one at a time and keeps what deciding the next ones needs.
+
+    `policy` is the config's; the user's live preferences (`preferences`) override its
+    costs. `draft_offers`: the gate's own offers go to the slow path to be drafted before
+    anyone sees them, instead of being made as the gate made them."""
+
+    def __init__(
+        self,
+        policy: GatePolicy,
+        etiquette: EtiquetteSettings | None,
+        *,
+        model_version: str,
+        draft_offers: bool = False,
+    ) -> None:
+        self.policy = policy
+        self.model_version = model_version
+        self.draft_offers = draft_offers
+        self.personal = PersonalModel()
+        self.preferences = Preferences()
+        self._etiquette = Etiquette(etiquette) if etiquette is not None else None
+
+    def effective_policy(self) -> GatePolicy:
+        """The config's policy with the user's live preference overrides."""
+        return self.preferences.policy(self.policy)
+
+    # --- deciding -------------------------------------------------------------------
+
+    def decide(
+        self,
+        event: Event,
+        window: Sequence[Event],
+        scores: GateScores | Exception,
+        latency_ms: float,
+        vector: np.ndarray | None = None,
+    ) -> Decision:
+        """The gate's scores, adjusted to this person, through the cost rule, then the
+        user's preferences, then etiquette (away, not now, a call, pending offer,
+        cooldown, repeats, the daily cap). What is left is made, or handed to the slow
+        path (the decision comes back unresolved)."""
+        if self._etiquette is not None:
+            self._etiquette.observe(event)
+        policy = self.effective_policy()
+        common = {
+            "event_id": event.id,
+            "delta": policy.delta,
+            "model_version": self.model_version,
+            "gate_latency_ms": latency_ms,
+        }
+        if isinstance(scores, Exception):
+            # Festina lente: when the model cannot judge, stay silent and say why.
+            return Decision(
+                **common,
+                p_need=0.0,
+                p_accept=0.0,
+                tau=1.0,
+                gate_action=Action.SILENT,
+                final_action=Action.SILENT,
+                decided_by="gate-error",
+                reason=f"gate failed: {scores!r}",
+            )
+        p_need, p_accept = self.personal.adjust(window, scores.p_need, scores.p_accept)
+        evidence = scores.evidence.moved(scores.p_need, p_need) if scores.evidence else None
+        call = policy.decide(p_need, p_accept, evidence)
+        fields = {
+            **common,
+            "p_need": p_need,
+            "p_accept": p_accept,
+            "p_need_model": scores.p_need,
+            "p_accept_model": scores.p_accept,
+            "tau": call.tau,
+            "gate_action": call.action,
+        }
+        if call.action is not Action.SILENT and (
+            why := self.preferences.silence_reason(event, datetime.now(UTC))
+        ):
+            return Decision(
+                **fields, final_action=Action.SILENT, decided_by="preferences", reason=why
+            )
+        if self._etiquette is not None and call.action is not Action.SILENT:
+            if why := self._etiquette.hold_reason(event, vector):
+                return Decision(
+                    **fields, final_action=Action.SILENT, decided_by="etiquette", reason=why
+                )
+            # An escalation holds the context too: the slow path may make the offer.
+            self._etiquette.offered(event, vector)
+        resolved = call.action is Action.SILENT or (
+            call.action is Action.INTERVENE and not self.draft_offers
+        )
+        return Decision(
+            **fields,
+            final_action=call.action if resolved else None,
+            decided_by="gate" if resolved else None,
+            reason=call.reason,
+        )
+
+    # --- settling what the slow path was handed ---------------------------------------
+
+    def settle_busy(self, event: Event, decision: Decision, waiting: int) -> Decision:
+        """An escalation the slow path has no room for, settled by the gate's rule; an
+        offer of the gate's it has no room to draft is not made (it would say nothing)."""
+        if decision.gate_action is Action.INTERVENE:
+            return self._settled(
+                event,
+                decision,
+                Verdict(
+                    Action.SILENT,
+                    f"slow path busy ({waiting} waiting); no time to draft the offer",
+                    "gate-busy",
+                ),
+            )
+        action = _gate_rule(decision)
+        return self._settled(
+            event,
+            decision,
+            Verdict(
+                action,
+                f"slow path busy ({waiting} waiting); settled by p_accept vs tau",
+                "gate-busy",
+            ),
+        )
+
+    def settle(self, event: Event, decision: Decision, verdict: Verdict) -> Decision:
+        """The slow path's verdict on `decision`, as the decision to store and show."""
+        return self._settled(event, decision, verdict)
+
+    def fall_back(
+        self, event: Event, decision: Decision, error: Exception, offer: Offer | None
+    ) -> Decision:
+        """The slow path failed on `decision`: the gate's own action stands (its offer,
+        or its rule for an escalation), with whatever `offer` could still be drafted. A
+        failure must never turn the gate's offer into silence unseen."""
+        action = Action.INTERVENE if decision.gate_action is Action.INTERVENE else None
+        action = action or _gate_rule(decision)
+        verdict = Verdict(
+            action,
+            f"slow path failed ({error!r}); the gate's action stands",
+            SLOW_PATH_FALLBACK,
+            offer if action is Action.INTERVENE else None,
+        )
+        return self._settled(event, decision, verdict)
+
+    def _settled(self, event: Event, decision: Decision, verdict: Verdict) -> Decision:
+        if self._etiquette is not None:
+            if verdict.action is Action.INTERVENE:
+                self._etiquette.offered(event)
+            else:
+                self._etiquette.withdrawn(event)
+        return decision.model_copy(
+            update={
+                "final_action": verdict.action,
+                "decided_by": verdict.decided_by,
+                "reason": verdict.reason,
+                "offer": verdict.offer,
+            }
+        )
+
+    # --- what the chain keeps between events ----------------------------------------------
+
+    def answered(self, answers: Iterable[AppliedFeedback]) -> None:
+        """Answers the learner has just taken in: their contexts are free again, and a
+        "not now" holds every offer for a while."""
+        if self._etiquette is None:
+            return
+        answers = list(answers)
+        self._etiquette.answered(answer.event_id for answer in answers)
+        for answer in answers:
+            if answer.reason is Reason.NOT_NOW:
+                self._etiquette.not_now(answer.event_time)
+
+    def restore(
+        self,
+        history: Iterable[tuple[Event, bool, bool, bool]],
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Rebuild etiquette after a restart (see `Etiquette.restore`)."""
+        if self._etiquette is not None:
+            self._etiquette.restore(history, vectors)
+
+    @property
+    def keeps_etiquette(self) -> bool:
+        return self._etiquette is not None
+
+    def remembered(self) -> set[str]:
+        """Events the chain keeps something of (pending offers, recent offers)."""
+        return self._etiquette.remembered() if self._etiquette is not None else set()
+
+    def forget(self, event_ids: set[str]) -> None:
+        """These events were forgotten from memory: keep nothing of them."""
+        if self._etiquette is not None:
+            self._etiquette.forget(event_ids)
+
+
+def _gate_rule(decision: Decision) -> Action:
+    """An escalation settled by the cost rule alone, against the tau it was decided at."""
+    pays = GatePolicy.offering_pays(decision.p_accept, decision.tau)
+    return Action.INTERVENE if pays else Action.SILENT
