@@ -265,9 +265,11 @@ class Pipeline:
             if not drain.cancelled() and (error := drain.exception()) is not None:
                 raise error
         finally:
-            retention.cancel()
-            answers.cancel()
-            preferences.cancel()
+            background = (retention, answers, preferences)
+            for task in background:
+                task.cancel()
+            # A poll under way finishes first: it writes to memory, which closes after us.
+            await asyncio.gather(*background, return_exceptions=True)
             await self.source.close()
             status = "failed" if failure else ("interrupted" if self._stopping else "completed")
             await self._in(
@@ -309,8 +311,14 @@ class Pipeline:
         if poll is None:
             return
         while True:
+            # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
+            # waits for it instead of leaving it to write to memory after memory closed.
+            polling = asyncio.ensure_future(poll())
             try:
-                await poll()
+                await asyncio.shield(polling)
+            except asyncio.CancelledError:
+                await asyncio.gather(polling, return_exceptions=True)
+                raise
             except Exception:
                 logger.exception("the slow path failed to act on an answer")
             await asyncio.sleep(ANSWER_POLL_S)

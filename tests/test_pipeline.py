@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,6 +22,7 @@ from tests.helpers import (
     FixedGate,
     RecordingSurface,
     event_record,
+    eventually,
     gate_decision,
     make_pipeline,
     write_jsonl,
@@ -138,6 +141,29 @@ async def test_a_failing_slow_path_leaves_the_gates_action_standing(
     assert sorted(e.text for e, _ in surface.offers) == ["edge", "help"]
     assert stats.slow_path_failures == 2
     assert store.totals()["slow_path_failures"] == 2
+
+
+async def test_a_stop_waits_for_a_poll_under_way_before_memory_closes(database_url):
+    """A poll runs in a thread that cancelling cannot stop; the run must not return (and
+    its caller close memory) while one still works on memory."""
+    polled, finished = threading.Event(), []
+
+    class PollingSlowPath(GateRuleSlowPath):
+        async def poll(self):
+            def work():
+                polled.set()
+                time.sleep(0.3)  # a slow poll: a graph step, a tool call
+                finished.append(True)
+
+            await asyncio.to_thread(work)
+
+    pipeline, store = make_pipeline(database_url, EndlessSource(), slow_path=PollingSlowPath())
+    running = asyncio.ensure_future(pipeline.run())
+    await eventually(polled.is_set, timeout=10, unless=running)
+    pipeline.request_stop()
+    await asyncio.wait_for(running, 30)
+    assert finished == [True]
+    store.close()
 
 
 async def test_tiny_queues_and_a_slow_slow_path_still_process_everything(tmp_path, database_url):
