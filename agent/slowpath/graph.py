@@ -8,10 +8,14 @@ checkpointed per event.
 * draft: a schema-locked proposal from the drafter (a chat model or the templates),
   validated against the tool pool;
 * counterfactual: speaking against silence: the draft's own p_accept (the gate's
-  task-aware head) against tau, and whether it repeats an offer the user turned down.
-  An offer the gate made on its own (outside the band) already passed the cost rule by
-  more than delta; the graph drafts its words and plan, and holds it back only for what
-  the draft shows: nothing usable, nothing worth saying, or a repeat of a refused offer;
+  task-aware head) against tau, and whether it repeats an offer made within the repeat
+  window (a turned-down one included). An offer the gate made on its own (outside the
+  band) already passed the cost rule by more than delta; the graph drafts its words and
+  plan, and holds it back only for what the draft shows: nothing usable, nothing worth
+  saying, or a repeat within the window. A refusal older than the window holds nothing
+  back by itself: the person's model has learnt it and weighs it against the costs (a
+  hold that ignored them silenced whole contexts for good after one "no", measured by
+  `festina eval online`); it still ranks the drafts;
 * capability: what the plan needs (tools, confirmations) and whether the pool has it;
 * memory_reflection: record a lesson when a repeat was avoided;
 * decide: intervene or stay silent, with the reason.
@@ -316,12 +320,13 @@ class ReasoningSlowPath:
 
     def _memory_reflection(self, state: DeliberationState) -> dict[str, Any]:
         counterfactual = state["counterfactual"]
-        if not counterfactual["repeat_of_rejected"]:
+        if not counterfactual.get("repeat_of_offered"):
             return {"lesson": None}
         event = self._window(state)[-1]
+        when, task = counterfactual["offered_before"]
         lesson = (
-            f"Held back an offer ('{state['proposal']['task'][:120]}') too close to one the user "
-            f"turned down ('{(counterfactual['closest_rejected'] or '')[:120]}')."
+            f"Held back an offer ('{state['proposal']['task'][:120]}') too close to one made at "
+            f"{datetime.fromisoformat(when):%H:%M} ('{task[:120]}')."
         )
         self.store.record_reflection(context_of(event), event.id, lesson)
         return {"lesson": lesson}
@@ -333,9 +338,6 @@ class ReasoningSlowPath:
             reason = f"no usable proposal after {tries} tries: {state.get('draft_error')}"
             return {"verdict": {"action": "silent", "reason": reason}}
         counterfactual = state["counterfactual"]
-        if counterfactual["repeat_of_rejected"]:
-            reason = f"the user turned down a similar offer: {counterfactual['closest_rejected']!r}"
-            return {"verdict": {"action": "silent", "reason": reason}}
         if counterfactual.get("repeat_of_offered"):
             when, task = counterfactual["offered_before"]
             reason = (
