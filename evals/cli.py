@@ -102,6 +102,46 @@ def eval_personal(obj: Any, data_dir: Path, days: int, out_dir: Path, as_json: b
     click.echo(f"report: {out_dir / 'personal.json'}, plot: {out_dir / 'personal.png'}", err=True)
 
 
+@eval_group.command("online")
+@data_option
+@out_option("reports/online")
+@click.option(
+    "--ratio",
+    "ratios",
+    type=click.FloatRange(min=0, min_open=True),
+    multiple=True,
+    help="C_FN/C_FA to replay at (repeatable) [default: 1 2 3 5 8 13].",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_online(
+    obj: Any, data_dir: Path, out_dir: Path, ratios: tuple[float, ...], as_json: bool
+) -> None:
+    """Each collection as one person's day, answered with the human labels through the
+    real feedback path: cost per event after 10 and 30 answers, with and without learning,
+    beside both constant policies, at every C_FN/C_FA."""
+    from evals.online import run_online
+    from gate.build import ensure_encoder
+    from gate.encoder import OnnxEncoder
+    from gate.features import FeatureBuilder
+
+    settings = obj.settings()
+    encoder_dir = ensure_encoder(obj.paths.ensure().models_dir)
+    report = run_online(
+        data_dir,
+        FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
+        settings.gate.policy(),
+        encoder_id=encoder_dir.name,
+        window=settings.gate.window,
+        **({"ratios": ratios} if ratios else {}),
+        progress=lambda step: click.echo(f"... {step}", err=True),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "online.json").write_text(json.dumps(report.to_dict(), indent=2))
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
+    click.echo(f"report: {out_dir / 'online.json'}", err=True)
+
+
 @eval_group.command("by-hand")
 @data_option
 @click.option("--json", "as_json", is_flag=True)

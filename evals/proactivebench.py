@@ -46,9 +46,11 @@ def gate_rule_slow_path(store: Store, gate: GateModel, work: Path) -> SlowPath:
     return GateRuleSlowPath()
 
 
-def graph_slow_path(chat: ChatModel | None = None) -> SlowPathFactory:
+def graph_slow_path(chat: ChatModel | None = None, repeat_window_s: float = 0.0) -> SlowPathFactory:
     """The reasoning graph drafting with `chat`, or with the template drafter (ranked with
-    the gate's encoder) when `chat` is None; memory and checkpoints in `work`."""
+    the gate's encoder) when `chat` is None; memory and checkpoints in `work`; offers like
+    one made within `repeat_window_s` held back (0: no such check), as the daemon does
+    with its etiquette's window."""
 
     def build(store: Store, gate: GateModel, work: Path) -> SlowPath:
         from agent.slowpath.drafter import ChatDrafter, Drafter
@@ -68,6 +70,7 @@ def graph_slow_path(chat: ChatModel | None = None) -> SlowPathFactory:
             store=store,
             gate=gate,
             saver=checkpoint_saver(store.url, work / "deliberations.sqlite"),
+            repeat_window_s=repeat_window_s,
         )
 
     return build

@@ -1,0 +1,260 @@
+"""`festina eval online`: does learning from one person's real answers pay?
+
+Each collection's tuning recordings are replayed end to end as one person's day through
+the whole runtime: a gate trained on the other collection (never on this person), the
+template drafter drafting every offer, and the real feedback path. Every offer is
+answered at once with the human label, accepted where help was needed and rejected
+elsewhere, through `Store.record_feedback`; the pipeline learns it before the next event
+as the daemon does (hourly budget included). Etiquette is off, as in every measurement of
+decisions. The same day runs with learning and without it (the population gate alone).
+
+Reported per C_FN/C_FA: cost per event over the whole day and over the events after the
+person's 10th and 30th answer, beside both constant policies over the same events; and
+how many decisions the slow path failed on (it must never fail silently).
+
+Recordings are laid end to end: each keeps its own gaps between events (a step back in
+time counts as one second), with half an hour between recordings, so that the day's
+clock runs forward as the learner's and the etiquette's clocks expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from agent.pipeline import Pipeline, PipelineOptions
+from core.decision import SLOW_PATH_FALLBACK, Action, Decision
+from core.events import Event
+from core.sources import StaticSource
+from evals.cost_table import ALWAYS, COST_RATIOS, NEVER
+from evals.fold_gate import FoldGate, train_fold_gate
+from evals.proactivebench import SlowPathFactory, graph_slow_path
+from evals.splits import confirmation_names, tuning_schemes
+from gate.data import Trace, load_reward_items, load_traces
+from gate.features import FeatureBuilder
+from gate.policy import GatePolicy
+from gate.training import build_dataset
+from memory.feedback import Outcome
+from memory.store import Store
+
+ANSWERS_SEEN = (0, 10, 30)
+"""Cost is reported over the events after this many answers (0: the whole day)."""
+BETWEEN_RECORDINGS = timedelta(minutes=30)
+SMALLEST_STEP = timedelta(seconds=1)
+
+
+def one_day(traces: Sequence[Trace]) -> tuple[list[Event], list[bool]]:
+    """The recordings' events laid end to end on one clock, and their labels."""
+    events, needs = [], []
+    clock = None
+    for trace in traces:
+        previous = None
+        for event, needed in zip(trace.events, trace.needs, strict=True):
+            if clock is None:
+                clock = event.time
+            elif previous is None:
+                clock += BETWEEN_RECORDINGS
+            else:
+                clock += max(event.time - previous, SMALLEST_STEP)
+            previous = event.time
+            # The id is derived from the content, the new time included.
+            events.append(Event.model_validate({**event.model_dump(), "time": clock, "id": None}))
+            needs.append(needed)
+    return events, needs
+
+
+@dataclass
+class LabelledPerson:
+    """A surface that answers every offer at once, as the human label says, through the
+    store's feedback path."""
+
+    store: Store
+    needs: dict[str, bool]
+    answered: list[str] = field(default_factory=list)
+
+    def offer(self, event: Event, decision: Decision) -> None:
+        assert event.id is not None
+        needed = self.needs[event.id]
+        self.store.record_feedback(event.id, Outcome.ACCEPTED if needed else Outcome.REJECTED)
+        self.answered.append(event.id)
+
+
+@dataclass(frozen=True)
+class DayRun:
+    """One day replayed at one cost ratio."""
+
+    offered: list[bool]
+    answered_at: list[int]
+    """Event positions of the answers, in order."""
+    slow_path_failures: int
+
+
+async def _replay(
+    events: list[Event],
+    needs: list[bool],
+    gate: FoldGate,
+    policy: GatePolicy,
+    slow_path: SlowPathFactory,
+    learning: bool,
+) -> DayRun:
+    with tempfile.TemporaryDirectory(prefix="festina-online-") as scratch:
+        work = Path(scratch)
+        store = Store(f"sqlite:///{work / 'memory.db'}")
+        try:
+            person = LabelledPerson(store, {e.id: n for e, n in zip(events, needs, strict=True)})
+            pipeline = Pipeline(
+                source=StaticSource(events, "online"),
+                gate=gate,
+                policy=policy,
+                store=store,
+                slow_path=slow_path(store, gate, work),
+                surface=person,
+                # One event a batch: each answer is learnt before the next event is decided.
+                options=PipelineOptions(
+                    batch_size=1,
+                    queue_size=1,
+                    window_size=gate.window,
+                    lockstep=True,
+                    draft_offers=True,
+                    learn_from_feedback=learning,
+                ),
+            )
+            await pipeline.run()
+            decided = {e.id: d for e, d in store.decisions(limit=10**6)}
+        finally:
+            store.close()
+    position = {e.id: i for i, e in enumerate(events)}
+    return DayRun(
+        offered=[decided[e.id].final_action is Action.INTERVENE for e in events],
+        answered_at=sorted(position[i] for i in person.answered),
+        slow_path_failures=sum(d.decided_by == SLOW_PATH_FALLBACK for d in decided.values()),
+    )
+
+
+@dataclass(frozen=True)
+class OnlineRow:
+    person: str
+    learning: bool
+    cost_ratio: float
+    after_answers: int
+    events: int
+    """Events after that many answers (0 when the day never got that many)."""
+    cost_per_event: dict[str, float]
+    """festina, always offer, never offer: over the same events."""
+    slow_path_failures: int
+
+
+def _cost(offered: Sequence[bool], needed: Sequence[bool], ratio: float) -> float:
+    unwanted = sum(o and not n for o, n in zip(offered, needed, strict=True))
+    missed = sum(n and not o for o, n in zip(offered, needed, strict=True))
+    return (unwanted + ratio * missed) / len(needed) if needed else float("nan")
+
+
+def rows_of(
+    person: str, learning: bool, ratio: float, run: DayRun, needs: list[bool]
+) -> list[OnlineRow]:
+    """Cost over the events after each count of answers in `ANSWERS_SEEN`."""
+    rows = []
+    for seen in ANSWERS_SEEN:
+        if seen == 0:
+            start = 0
+        elif seen <= len(run.answered_at):
+            start = run.answered_at[seen - 1] + 1
+        else:  # the day never got that many answers
+            start = len(needs)
+        offered, needed = run.offered[start:], needs[start:]
+        rows.append(
+            OnlineRow(
+                person=person,
+                learning=learning,
+                cost_ratio=ratio,
+                after_answers=seen,
+                events=len(needed),
+                cost_per_event={
+                    "festina": _cost(offered, needed, ratio),
+                    ALWAYS: _cost([True] * len(needed), needed, ratio),
+                    NEVER: _cost([False] * len(needed), needed, ratio),
+                },
+                slow_path_failures=run.slow_path_failures,
+            )
+        )
+    return rows
+
+
+@dataclass
+class OnlineReport:
+    policy: dict[str, Any]
+    persons: dict[str, list[str]]
+    """Person (the collection scored) -> its recordings, in replay order."""
+    rows: list[OnlineRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        lines = []
+        for person, recordings in self.persons.items():
+            lines.append(f"{person}: one day of {len(recordings)} recordings")
+            lines.append(
+                f"{'learning':9} {'C_FN/C_FA':>9}  "
+                + " ".join(f"{f'after {n} answers':>26}" for n in ANSWERS_SEEN)
+            )
+            for learning in (False, True):
+                for ratio in sorted({r.cost_ratio for r in self.rows}):
+                    cells = []
+                    for r in self.rows:
+                        if (r.person, r.learning, r.cost_ratio) != (person, learning, ratio):
+                            continue
+                        c = r.cost_per_event
+                        better = min(c[ALWAYS], c[NEVER])
+                        cells.append(f"{c['festina']:.3f} / {better:.3f} ({r.events:3d})".rjust(26))
+                    lines.append(f"{'on' if learning else 'off':9} {ratio:9g}  " + " ".join(cells))
+            failures = sum(r.slow_path_failures for r in self.rows if r.person == person)
+            lines += [
+                "cells: festina's cost per event / the better constant policy's (events), over "
+                "the events after that many answers",
+                f"slow-path failures over every run: {failures}",
+                "",
+            ]
+        return "\n".join(lines)
+
+
+def run_online(
+    root: Path,
+    builder: FeatureBuilder,
+    policy: GatePolicy,
+    *,
+    encoder_id: str,
+    window: int,
+    ratios: Sequence[float] = COST_RATIOS,
+    slow_path: SlowPathFactory | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> OnlineReport:
+    """Every collection's tuning recordings as one person's day, gate trained on the
+    other collection, with and without learning, at each of `ratios` (C_FN/C_FA)."""
+    traces = load_traces(root)
+    confirmation = sorted(confirmation_names(traces))
+    reward = load_reward_items(root / "reward_data" / "train_data.jsonl", traces)
+    dataset = build_dataset(traces, reward, window).without(*confirmation)
+    by_name = {t.name: t for t in traces}
+    # The daemon's slow path (templates), etiquette's repeat window off like the rest of it.
+    slow = slow_path or graph_slow_path()
+    persons, rows = {}, []
+    for scheme in tuning_schemes(traces)[1:]:  # across collections
+        [excluded] = set(scheme.held_out.values())
+        gate = train_fold_gate(dataset, builder, excluded, encoder_id=encoder_id)
+        day = [by_name[name] for name in scheme.scored]
+        events, needs = one_day(day)
+        persons[scheme.name] = scheme.scored
+        for learning in (False, True):
+            for ratio in ratios:
+                progress(f"{scheme.name}: learning {'on' if learning else 'off'}, ratio {ratio:g}")
+                at = policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": ratio})
+                run = asyncio.run(_replay(events, needs, gate, at, slow, learning))
+                rows += rows_of(scheme.name, learning, ratio, run, needs)
+    return OnlineReport(policy.model_dump(), persons, rows)
