@@ -120,7 +120,8 @@ def eval_online(
     """Each collection as one person's day, answered with the human labels through the
     real feedback path: cost per event after 10 and 30 answers, with and without learning,
     beside both constant policies, at every C_FN/C_FA."""
-    from evals.online import run_online
+    from evals.online import log_online, run_online
+    from evals.variants import default_log
     from gate.build import ensure_encoder
     from gate.encoder import OnnxEncoder
     from gate.features import FeatureBuilder
@@ -138,6 +139,7 @@ def eval_online(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "online.json").write_text(json.dumps(report.to_dict(), indent=2))
+    log_online(report, default_log())
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
     click.echo(f"report: {out_dir / 'online.json'}", err=True)
 

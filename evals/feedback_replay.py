@@ -15,11 +15,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from core.decision import Decision
 from core.events import Event, EventKind
-from core.sources import StaticSource
+from evals.proactivebench import replay_events
 from gate.base import GateModel
 from gate.data import load_traces
 from gate.policy import GatePolicy
@@ -88,19 +87,17 @@ async def _replay(
     with tempfile.TemporaryDirectory() as scratch:
         store = Store(f"sqlite:///{Path(scratch) / 'replay.db'}")
         user = SimulatedUser(store, needs, refused)
-        pipeline = Pipeline(
-            source=StaticSource(events, "feedback-replay"),
+        # Batches of one: each answer is learned from before the next event is scored.
+        await replay_events(
+            events,
+            "feedback-replay",
             gate=gate,
             policy=policy,
             store=store,
             slow_path=GateRuleSlowPath(),
             surface=user,
-            # Batches of one: each answer is learned from before the next event is scored.
-            options=PipelineOptions(
-                batch_size=1, queue_size=1, learn_from_feedback=learning, lockstep=True
-            ),
+            learn=learning,
         )
-        await pipeline.run()
         store.close()
     order = {e.id: i for i, e in enumerate(events)}
     kinds = {e.id: e.kind for e in events}

@@ -27,14 +27,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.pipeline import Pipeline, PipelineOptions
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
-from core.sources import StaticSource
 from evals.cost_table import ALWAYS, COST_RATIOS, NEVER
 from evals.fold_gate import FoldGate, train_fold_gate
-from evals.proactivebench import SlowPathFactory, graph_slow_path
+from evals.proactivebench import SlowPathFactory, graph_slow_path, replay_events
 from evals.splits import confirmation_names, tuning_schemes
+from evals.variants import log_variant
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import FeatureBuilder
 from gate.policy import GatePolicy
@@ -107,24 +106,17 @@ async def _replay(
         store = Store(f"sqlite:///{work / 'memory.db'}")
         try:
             person = LabelledPerson(store, {e.id: n for e, n in zip(events, needs, strict=True)})
-            pipeline = Pipeline(
-                source=StaticSource(events, "online"),
+            # Each answer is learnt before the next event is decided.
+            await replay_events(
+                events,
+                "online",
                 gate=gate,
                 policy=policy,
                 store=store,
                 slow_path=slow_path(store, gate, work),
                 surface=person,
-                # One event a batch: each answer is learnt before the next event is decided.
-                options=PipelineOptions(
-                    batch_size=1,
-                    queue_size=1,
-                    window_size=gate.window,
-                    lockstep=True,
-                    draft_offers=True,
-                    learn_from_feedback=learning,
-                ),
+                learn=learning,
             )
-            await pipeline.run()
             decided = {e.id: d for e, d in store.decisions(limit=10**6)}
         finally:
             store.close()
@@ -258,3 +250,18 @@ def run_online(
                 run = asyncio.run(_replay(events, needs, gate, at, slow, learning))
                 rows += rows_of(scheme.name, learning, ratio, run, needs)
     return OnlineReport(policy.model_dump(), persons, rows)
+
+
+def log_online(report: OnlineReport, log: Path | None) -> None:
+    """The replay is a scored variant too (`evals.variants`): festina's cost after each
+    count of answers, by person, learning and ratio."""
+    figures: dict[str, list[float]] = {}
+    for row in report.rows:
+        key = f"{row.person}, learning {'on' if row.learning else 'off'}, ratio {row.cost_ratio:g}"
+        figures.setdefault(key, []).append(round(row.cost_per_event["festina"], 3))
+    log_variant(
+        log,
+        f"festina eval online: policy {report.policy}; cost after 0/10/30 answers",
+        "14 tuning recordings, each collection one day",
+        figures,
+    )

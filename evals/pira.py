@@ -39,13 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.pipeline import Pipeline, PipelineOptions
 from core.events import Event
 from core.records import record_to_item
-from core.sources import StaticSource
 from evals.feedback_replay import SimulatedUser
 from evals.metrics import BenchScores, timing
-from evals.proactivebench import SlowPathFactory, gate_rule_slow_path
+from evals.proactivebench import SlowPathFactory, gate_rule_slow_path, replay_events
 from gate.base import GateModel
 from gate.data import Trace
 from gate.policy import GatePolicy
@@ -228,23 +226,22 @@ def _offers(
         work = Path(scratch)
         store = Store(f"sqlite:///{work / 'memory.db'}")
         user = SimulatedUser(store, needs, refused_kind=None, remember=variant.memory)
-        pipeline = Pipeline(
-            source=StaticSource(events, f"pira:{trajectory.id}"),
-            gate=gate,
-            policy=policy,
-            store=store,
-            slow_path=slow_path(store, gate, work),
-            surface=user,
-            options=PipelineOptions(
-                batch_size=1,
-                queue_size=1,
-                window_size=variant.window,
-                learn_from_feedback=variant.memory,
-                lockstep=True,
-            ),
-        )
         try:
-            asyncio.run(pipeline.run())
+            asyncio.run(
+                replay_events(
+                    events,
+                    f"pira:{trajectory.id}",
+                    gate=gate,
+                    policy=policy,
+                    store=store,
+                    slow_path=slow_path(store, gate, work),
+                    surface=user,
+                    window=variant.window,
+                    learn=variant.memory,
+                    # PIRA measures when the runtime speaks, not what a drafter says.
+                    draft_offers=False,
+                )
+            )
         finally:
             store.close()
     offered = {event_id for event_id, _ in user.answers}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, SlowPath
 from agent.slowpath.llm import ChatModel
+from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
 from core.sources import StaticSource
@@ -113,22 +114,43 @@ class _Quiet:
         pass
 
 
-async def _run(trace: Trace, gate: GateModel, policy: GatePolicy, store: Store, slow: SlowPath):
+async def replay_events(
+    events: Sequence[Event],
+    source: str,
+    *,
+    gate: GateModel,
+    policy: GatePolicy,
+    store: Store,
+    slow_path: SlowPath,
+    surface: Surface,
+    window: int | None = None,
+    learn: bool = True,
+    draft_offers: bool | None = None,
+) -> None:
+    """Run `events` through a fresh pipeline, one event a batch, each decided to the end
+    (slow path included) before the next: every decision sees memory as it stood after
+    the previous one, and a replay never depends on timing. As in the daemon, the gate's
+    own offers are drafted unless there is no drafter (`draft_offers` None)."""
+    if draft_offers is None:
+        draft_offers = not isinstance(slow_path, GateRuleSlowPath)
     pipeline = Pipeline(
-        source=StaticSource(trace.events, f"replay:{trace.name}"),
+        source=StaticSource(list(events), source),
         gate=gate,
         policy=policy,
         store=store,
-        slow_path=slow,
-        surface=_Quiet(),
-        # One event a batch: every decision sees memory as it stood after the previous one.
-        # As in the daemon, the gate's own offers are drafted unless there is no drafter.
+        slow_path=slow_path,
+        surface=surface,
         options=PipelineOptions(
             batch_size=1,
             queue_size=1,
-            window_size=getattr(gate, "window", 8),
+            window_size=window or getattr(gate, "window", 8),
             lockstep=True,
-            draft_offers=not isinstance(slow, GateRuleSlowPath),
+            learn_from_feedback=learn,
+            draft_offers=(
+                not isinstance(slow_path, GateRuleSlowPath)
+                if draft_offers is None
+                else draft_offers
+            ),
         ),
     )
     await pipeline.run()
@@ -142,7 +164,17 @@ def replay_trace(
         work = Path(scratch)
         store = Store(f"sqlite:///{work / 'memory.db'}")
         try:
-            asyncio.run(_run(trace, gate, policy, store, slow_path(store, gate, work)))
+            asyncio.run(
+                replay_events(
+                    trace.events,
+                    f"replay:{trace.name}",
+                    gate=gate,
+                    policy=policy,
+                    store=store,
+                    slow_path=slow_path(store, gate, work),
+                    surface=_Quiet(),
+                )
+            )
             decided = {event.id: decision for event, decision in store.decisions(limit=10**6)}
             out = []
             for index, (event, needed) in enumerate(zip(trace.events, trace.needs, strict=True)):

@@ -43,6 +43,7 @@ from evals.progress import Bars
 from evals.reward_judge import PRISM, DisjointJudge, Embeddings, build_judge
 from evals.slowpath_bench import slow_path_stats
 from evals.splits import Scheme, confirmation_names, tuning_schemes
+from evals.variants import default_log, log_variant
 from gate.calibration import reliability_curve
 from gate.data import Trace, load_reward_items, load_traces
 from gate.features import FeatureBuilder
@@ -360,6 +361,24 @@ def _personal(inputs: ReportInputs, bars: Bars) -> dict:
     return {**report.to_dict(), "table": report.table()}
 
 
+def _festina_costs(rows: list[dict[str, Any]]) -> list[float]:
+    return [round(r["cost_per_event"], 3) for r in rows if r["agent"] == "festina"]
+
+
+def _log_replay(inputs: ReportInputs, traces: list[Trace], section: dict[str, Any]) -> None:
+    """The whole-runtime replay is a scored variant too (`evals.variants`)."""
+    log_variant(
+        default_log(),
+        f"festina eval report --section proactivebench: slow path {inputs.slow_path[0]}, "
+        f"policy {inputs.policy.model_dump()}",
+        f"{len(traces)} tuning recordings",
+        {
+            "leave one recording out": _festina_costs(section["costs"]),
+            **{t["scheme"]: _festina_costs(t["costs"]) for t in section["transfer"]},
+        },
+    )
+
+
 def run_report(
     inputs: ReportInputs, sections: tuple[str, ...] = SECTIONS, *, progress: bool = True
 ) -> dict[str, Any]:
@@ -384,6 +403,7 @@ def run_report(
                 results["proactivebench"] = _proactivebench(
                     inputs, traces, folds, bars, offline, tuning_schemes(all_traces)[1:]
                 )
+                _log_replay(inputs, traces, results["proactivebench"])
             if "reward" in sections:
                 results["reward"] = _reward(inputs, folds, bars)
             if "pira" in sections:

@@ -4,12 +4,14 @@ A margin chosen as the best of many variants scored on the same recordings is pa
 selection's: the log keeps how many variants stand behind each shipped choice. The gate
 benchmark appends a line per run by itself; variants tried outside it are appended by
 hand with the same fields. In a checkout the log is `evals/variants.jsonl`, committed
-with the change it measured; an installed package has none unless asked for a path.
+with the change it measured; an installed package has none unless asked for a path
+(`FESTINA_VARIANTS_LOG`, or the benchmark's option). The tests point it elsewhere.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,10 @@ CHECKOUT_LOG = Path(__file__).resolve().parent / "variants.jsonl"
 
 
 def default_log() -> Path | None:
-    """The checkout's log, or None when festina runs from an installed package."""
+    """`FESTINA_VARIANTS_LOG` (empty: no log), else the checkout's log, else None (an
+    installed package)."""
+    if (chosen := os.environ.get("FESTINA_VARIANTS_LOG")) is not None:
+        return Path(chosen) if chosen else None
     return CHECKOUT_LOG if CHECKOUT_LOG.is_file() else None
 
 

@@ -23,6 +23,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(TRAINED_GATE_TIMEOUT_S))
 
 
+@pytest.fixture(autouse=True)
+def variants_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Benchmarks run by tests log their variants here, never in the checkout's log."""
+    path = tmp_path / "variants.jsonl"
+    monkeypatch.setenv("FESTINA_VARIANTS_LOG", str(path))
+    return path
+
+
 @pytest.fixture
 def festina_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"

@@ -70,7 +70,7 @@ def test_every_offer_is_answered_through_the_feedback_path_and_priced_after_each
 
 
 def test_the_command_replays_each_collection_as_a_day(
-    trained_home, proactivebench, tmp_path, monkeypatch
+    trained_home, proactivebench, tmp_path, monkeypatch, variants_log
 ):
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
     args = ["eval", "online", "--data", str(proactivebench), "--out", str(tmp_path)]
@@ -97,3 +97,6 @@ def test_the_command_replays_each_collection_as_a_day(
     whole_days = [r for r in rows if r["after_answers"] == 0]
     assert sorted(r["events"] for r in whole_days) == [112, 112, 160, 160]
     assert json.loads((tmp_path / "online.json").read_text()) == report
+    [logged] = [json.loads(line) for line in variants_log.read_text().splitlines()]
+    assert logged["what"].startswith("festina eval online")
+    assert len(logged["figures"]) == 4  # two people, learning on and off, one ratio
