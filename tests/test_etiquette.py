@@ -131,3 +131,28 @@ async def test_an_answer_given_before_a_restart_frees_its_context(tmp_path):
     await second.run()
     store.close()
     assert [event.text for event, _ in surface.offers] == ["I need help 2"]
+
+
+def test_a_withdrawn_escalation_gives_back_its_cap_slot_and_its_repeat_entry():
+    settings = EtiquetteSettings(cooldown_s=0, max_offers_per_day=1, repeat_window_s=3600)
+    etiquette = Etiquette(settings)
+    escalated = event_at(0, "the same help")
+    etiquette.offered(escalated)  # reserved for the slow path, which then says no
+    assert "daily cap" in etiquette.hold_reason(event_at(10, "other help", app="Browser"))
+    etiquette.withdrawn(escalated)
+    # Neither the day's only slot nor the repeat window is spent on an offer not made.
+    assert etiquette.hold_reason(event_at(20, "the same help")) is None
+    assert escalated.id not in etiquette.remembered()
+
+
+def test_a_not_now_answered_before_a_restart_still_holds_after_it():
+    settings = EtiquetteSettings(cooldown_s=0, not_now_s=1800)
+    offered = event_at(0)
+    restored = Etiquette(settings)
+    restored.restore([(offered, True, True, True)])
+    assert "not now" in restored.hold_reason(event_at(600, "more", app="Browser"))
+    assert restored.hold_reason(event_at(1800, "more", app="Browser")) is None
+    # Answered without "not now": nothing held but the offer's own context, now free.
+    plain = Etiquette(settings)
+    plain.restore([(offered, True, True, False)])
+    assert plain.hold_reason(event_at(600, "more")) is None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
+from core.decision import Action
 from core.events import Event, EventKind
 from core.sources import StaticSource
 from evals.feedback_replay import run_feedback_replay
@@ -15,8 +18,9 @@ from gate.base import GateScores
 from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
+from memory.personal import PersonalModel
 from memory.store import Store
-from tests.helpers import event_record, run_daemon_here
+from tests.helpers import event_at, event_record, gate_decision, run_daemon_here
 
 
 class AlwaysOffer:
@@ -146,3 +150,20 @@ def test_replay_shows_false_alarms_falling_with_learning(proactivebench):
     assert sum(with_learning.refused_kind_offers_by_segment) < sum(
         without.refused_kind_offers_by_segment
     )
+
+
+def test_answers_beyond_the_hours_budget_wait_in_order_for_the_next_hour(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    events = [event_at(i, f"help {i}") for i in range(35)]
+    store.record_decisions(None, [(e, gate_decision(e, Action.INTERVENE)) for e in events])
+    for event in events:
+        store.record_feedback(event.id, Outcome.ACCEPTED)
+    personal = PersonalModel(max_answers_per_hour=30)
+    now = events[-1].time
+    learnt = store.apply_feedback(personal, now, window=8)
+    assert [a.event_id for a in learnt] == [e.id for e in events[:30]]
+    assert store.apply_feedback(personal, now, window=8) == []  # this hour is spent
+    later = store.apply_feedback(personal, now + timedelta(hours=1), window=8)
+    assert [a.event_id for a in later] == [e.id for e in events[30:]]
+    assert store.personal_model().answers == 35  # saved with each call that learnt
+    store.close()

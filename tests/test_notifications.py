@@ -106,6 +106,17 @@ async def test_no_notification_server_on_the_bus_costs_nothing(tmp_path, bus, ca
     store.close()
 
 
-def test_notifications_can_be_turned_off(bus):
-    settings = Settings.model_validate({"notifications": {"desktop": False}})
-    assert isinstance(surfaces(settings, None), LogSurface)
+async def test_notifications_can_be_turned_off(tmp_path, bus, caplog):
+    async with notification_server(bus) as server:
+        settings = Settings.model_validate({"notifications": {"desktop": False}})
+        url = f"sqlite:///{tmp_path / 'f.db'}"
+        pipeline, store = make_pipeline(url, StaticSource([_event(0, "I need help")]))
+        pipeline.surface = surfaces(settings, store)
+        with caplog.at_level(logging.INFO, logger="festina.surface"):
+            await pipeline.run()
+        # Only the log shows the offer (synchronously): nothing is queued for the bus,
+        # though a notification server is listening on it.
+        assert isinstance(pipeline.surface, LogSurface)
+        assert f"offer on {_event(0, 'I need help').id}" in caplog.text
+        assert server.shown == []
+        store.close()

@@ -131,3 +131,17 @@ def test_a_persons_own_answers_move_the_prior_with_p_need():
 def test_offering_pays_at_tau_itself():
     assert GatePolicy.offering_pays(0.5, 0.5)
     assert not GatePolicy.offering_pays(0.5 - 1e-12, 0.5)
+
+
+def test_the_documented_boundaries_hold_exactly():
+    # tau = 0.5 at equal costs and p_need 1. A tie is inside any band, even one of width
+    # 0, so it escalates; whoever settles it then offers (p_accept >= tau).
+    exact = GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.0)
+    assert exact.decide(1.0, 0.5) == GateCall(Action.ESCALATE, 0.5)
+    assert GatePolicy.offering_pays(0.5, exact.decide(1.0, 0.5).tau)
+    # The band includes its edges: |p_accept - tau| == delta escalates.
+    banded = GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.25)
+    assert banded.decide(1.0, 0.75).action is Action.ESCALATE
+    assert banded.decide(1.0, 0.25).action is Action.ESCALATE
+    assert banded.decide(1.0, 0.75 + 1e-9).action is Action.INTERVENE
+    assert banded.decide(1.0, 0.25 - 1e-9).action is Action.SILENT

@@ -141,7 +141,11 @@ def test_a_stop_finishes_within_its_timeout_though_the_drain_hangs(tmp_path):
 class Stuck:
     """A slow path that never finishes a deliberation."""
 
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
     async def deliberate(self, window, decision) -> Verdict:
+        self.entered.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -149,12 +153,16 @@ class Stuck:
 async def test_abandoning_stops_at_once_and_leaves_deliberations_for_the_next_start(tmp_path):
     url = f"sqlite:///{tmp_path / 'f.db'}"
     events = [Event.model_validate(event_record(i, text="edge case")) for i in range(3)]
-    pipeline, store = make_pipeline(url, StaticSource(events), slow_path=Stuck())
+    stuck = Stuck()
+    pipeline, store = make_pipeline(url, StaticSource(events), slow_path=stuck)
     running = asyncio.create_task(pipeline.run())
     await eventually(lambda: store.totals()["events"] == 3, timeout=10, unless=running)
+    await asyncio.wait_for(stuck.entered.wait(), 10)
     pipeline.request_stop()
-    await asyncio.sleep(0.2)
-    assert not running.done()  # draining: waiting on the stuck deliberation
+    # Draining: a stop waits on the stuck deliberation, however often the loop turns.
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert not running.done()
     pipeline.abandon()
     await asyncio.wait_for(running, 10)
     assert store.last_run().status == "interrupted"
