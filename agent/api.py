@@ -30,7 +30,7 @@ from core.decision import Decision
 from core.events import Event
 from core.records import record_to_item
 from core.sources import Rejection, SourceItem
-from memory.feedback import Outcome, Reason
+from memory.feedback import AlreadyAnswered, Outcome, Reason
 from memory.store import Store
 
 logger = logging.getLogger("festina.api")
@@ -336,14 +336,19 @@ def build_app(
     @app.post(
         "/v1/feedback",
         dependencies=[Depends(authorised)],
-        responses={404: {"description": "no offer was made on that event"}},
+        responses={
+            404: {"description": "no offer was made on that event"},
+            409: {"description": "the offer was already answered: an offer takes one answer"},
+        },
     )
     async def post_feedback(answer: FeedbackGiven) -> dict[str, str]:
-        """Answer an offer: accepted, rejected (with an optional reason), ignored."""
+        """Answer an offer, once: accepted, rejected (with an optional reason), ignored."""
         try:
             await asyncio.to_thread(
                 store.record_feedback, answer.event_id, answer.outcome, None, answer.reason
             )
+        except AlreadyAnswered as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         return {"recorded": answer.outcome.value}

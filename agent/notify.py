@@ -17,7 +17,7 @@ from typing import Any
 
 from core.decision import Decision
 from core.events import Event
-from memory.feedback import Outcome
+from memory.feedback import AlreadyAnswered, Outcome
 
 logger = logging.getLogger("festina.notify")
 
@@ -101,6 +101,8 @@ class DesktopSurface:
     def _pressed(self, event_id: str, outcome: Outcome) -> None:
         try:
             self._answer(event_id, outcome)
+        except AlreadyAnswered as error:  # answered elsewhere first (the dashboard, the API)
+            logger.info("notification button ignored: %s", error)
         except Exception:
             logger.exception("recording the answer from a notification failed")
 

@@ -29,6 +29,15 @@ class Outcome(StrEnum):
 DECLINED = frozenset({Outcome.REJECTED, Outcome.IGNORED, Outcome.TIMED_OUT})
 """The answers that turn an offer down, said or not."""
 
+GIVEN = frozenset({Outcome.ACCEPTED, Outcome.REJECTED, Outcome.IGNORED})
+"""What a person answers from a surface: one of these per offer. (The others are what
+festina notes itself: no answer in time, the task done by hand afterwards.)"""
+
+
+class AlreadyAnswered(ValueError):
+    """A second answer to an offer: refused, so one offer is learnt from once and its
+    plan runs (or not) on one answer."""
+
 
 class Reason(StrEnum):
     """Why the user turned an offer down."""

@@ -31,7 +31,15 @@ from core.events import Event
 from core.offer import Offer
 from core.sources import Rejection
 from memory.by_hand import DONE_WITHIN_S, done_by_hand
-from memory.feedback import DECLINED, Outcome, Reason, context_of, lesson_for
+from memory.feedback import (
+    DECLINED,
+    GIVEN,
+    AlreadyAnswered,
+    Outcome,
+    Reason,
+    context_of,
+    lesson_for,
+)
 from memory.migrate import upgrade
 from memory.personal import PersonalModel
 from memory.preferences import Preferences
@@ -426,7 +434,8 @@ class Store:
     ) -> int:
         """Store the user's answer to the offer made on `event_id`, with the reason for a
         rejection. "Never for this app" mutes the event's app in the preferences at once,
-        in the same transaction."""
+        in the same transaction. A second answer of a person's (`GIVEN`) to the same offer
+        raises `AlreadyAnswered`."""
         if reason is not None and outcome is not Outcome.REJECTED:
             raise ValueError(f"a reason goes with a rejection, not with {outcome.value}")
         with self._session() as session, session.begin():
@@ -435,6 +444,18 @@ class Store:
             )
             if final != "intervene":
                 raise ValueError(f"no offer was made on event {event_id}")
+            if outcome in GIVEN and (
+                given := session.scalar(
+                    select(FeedbackRow.outcome).where(
+                        FeedbackRow.event_id == event_id,
+                        FeedbackRow.outcome.in_([o.value for o in GIVEN]),
+                    )
+                )
+            ):
+                raise AlreadyAnswered(
+                    f"the offer on event {event_id} was already answered ({given}); "
+                    "an offer takes one answer"
+                )
             if reason is Reason.NEVER_APP:
                 app = session.scalar(select(EventRow.app).where(EventRow.id == event_id))
                 if not app:

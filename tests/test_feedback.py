@@ -126,6 +126,8 @@ def test_feedback_cli_round_trip(festina_home, tmp_path):
     assert offered, "the cue gate should offer help on repeated error searches"
     given = runner.invoke(cli, ["feedback", "give", offered[0].id[:10], "reject", "--latency", "3"])
     assert given.exit_code == 0, given.output
+    again = runner.invoke(cli, ["feedback", "give", offered[0].id[:10], "accept"])
+    assert again.exit_code == 1 and "already answered (rejected)" in again.output
     silent = [e for e, d in store.decisions() if d.final_action != "intervene"]
     if silent:
         refused = runner.invoke(cli, ["feedback", "give", silent[0].id, "accept"])

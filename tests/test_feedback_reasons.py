@@ -179,8 +179,13 @@ async def test_the_dashboard_asks_why_on_reject(tmp_path):
         assert store.latest_feedback(_event(0).id) is None
         await pilot.press("r", "2")  # not now
         await pilot.pause()
+        notices = []
+        app.notify = lambda message, **_: notices.append(message)
+        await pilot.press("a")  # a second answer to the same offer
+        await pilot.pause()
     assert store.latest_feedback(_event(0).id) is Outcome.REJECTED
     assert store.feedback_reasons([_event(0).id]) == {_event(0).id: Reason.NOT_NOW}
+    assert any("already answered (rejected)" in notice for notice in notices)
 
 
 async def test_the_api_takes_a_reason(tmp_path):
@@ -212,6 +217,12 @@ async def test_the_api_takes_a_reason(tmp_path):
                 json={"event_id": event_id, "outcome": "rejected", "reason": "wrong"},
             )
             assert given.status_code == 200
+            # One answer per offer: a second one is refused, and says why.
+            again = await client.post(
+                "/v1/feedback", json={"event_id": event_id, "outcome": "accepted"}
+            )
+            assert again.status_code == 409
+            assert "already answered (rejected)" in again.json()["detail"]
     finally:
         await server.stop()
         pipeline.request_stop()
