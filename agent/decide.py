@@ -53,6 +53,9 @@ class DecisionChain:
         self.draft_offers = draft_offers
         self.personal = PersonalModel()
         self.preferences = Preferences()
+        self.clock: datetime | None = None
+        """The newest event time decided: the stream's clock, for answers given between
+        events."""
         self._etiquette = Etiquette(etiquette) if etiquette is not None else None
 
     def effective_policy(self) -> GatePolicy:
@@ -73,6 +76,8 @@ class DecisionChain:
         user's preferences, then etiquette (away, not now, a call, pending offer,
         cooldown, repeats, the daily cap). What is left is made, or handed to the slow
         path (the decision comes back unresolved)."""
+        if self.clock is None or event.time > self.clock:
+            self.clock = event.time
         if self._etiquette is not None:
             self._etiquette.observe(event)
         policy = self.effective_policy()

@@ -45,7 +45,9 @@ from memory.store import RunCounts, Store
 logger = logging.getLogger("festina.pipeline")
 
 RETENTION_INTERVAL_S = 3600.0
-ANSWER_POLL_S = 1.0
+# How soon an answer given anywhere acts (a plan starts, the learner hears it) on a quiet
+# source; a poll of memory is a few queries.
+ANSWER_POLL_S = 0.25
 # How soon a pause (or any preference) set elsewhere takes hold while no event is decided.
 PREFERENCES_POLL_S = 0.5
 # Decisions read back on start to rebuild etiquette (cooldown, pending offers, presence).
@@ -132,6 +134,7 @@ class Pipeline:
         )
         self._preferences_revision = -1
         self._forgets = 0
+        self._learning = asyncio.Lock()
         self._exclusions = (
             ExclusionRules.from_settings(self.options.privacy) if self.options.privacy else None
         )
@@ -306,21 +309,30 @@ class Pipeline:
             await asyncio.sleep(RETENTION_INTERVAL_S)
 
     async def _answers_loop(self) -> None:
-        """Let the slow path pick up the user's answers to its offers and confirmations."""
+        """Act on the user's answers within a second, whether or not another event
+        comes: the slow path runs accepted plans and asks for confirmations, and the
+        answers are learnt (except in lockstep, where learning waits for the next event
+        so that a run never depends on timing)."""
         poll = getattr(self.slow_path, "poll", None)
-        if poll is None:
-            return
+        learn = self.options.learn_from_feedback and not self.options.lockstep
         while True:
-            # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
-            # waits for it instead of leaving it to write to memory after memory closed.
-            polling = asyncio.ensure_future(poll())
-            try:
-                await asyncio.shield(polling)
-            except asyncio.CancelledError:
-                await asyncio.gather(polling, return_exceptions=True)
-                raise
-            except Exception:
-                logger.exception("the slow path failed to act on an answer")
+            if poll is not None:
+                # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
+                # waits for it instead of leaving it to write to memory after memory closed.
+                polling = asyncio.ensure_future(poll())
+                try:
+                    await asyncio.shield(polling)
+                except asyncio.CancelledError:
+                    await asyncio.gather(polling, return_exceptions=True)
+                    raise
+                except Exception:
+                    logger.exception("the slow path failed to act on an answer")
+            if learn and self.chain.clock is not None:
+                try:
+                    async with self._learning:
+                        await self._learn(self.chain.clock)
+                except Exception:
+                    logger.exception("learning from the answers failed")
             await asyncio.sleep(ANSWER_POLL_S)
 
     async def _preferences_loop(self) -> None:
@@ -396,32 +408,24 @@ class Pipeline:
         # Before the batch joins the windows, when every event they hold has been stored.
         await self._refresh_preferences(drop_forgotten=True)
         windows = [self._windows.push(item) for item in fresh]
-        if self.options.learn_from_feedback:
-            # What the user does now can answer an offer they declined: doing its task by
-            # hand says the help was needed (memory.by_hand), learnt with the answers below.
-            await self._in(self._db_thread, self.store.record_done_by_hand, fresh)
-            # Feedback given since the last batch (dashboard, CLI) counts from now on.
-            # Learning keeps the stream's clock, like the etiquette: a replay learns as the
-            # day it records, and a burst of answers stays within the hourly budget.
-            answered = await self._in(
-                self._db_thread,
-                self.store.apply_feedback,
-                self.chain.personal,
-                max(e.time for e in fresh),
-                self.options.window_size,
-            )
-            self.chain.answered(answered)
-        started = time.perf_counter()
-        scored = await self._in(self._gate_thread, self._score, windows)
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        vectors = await self._embed(fresh)
-        matrix = None if vectors is None else vectors[1]
-        decisions = [
-            self.chain.decide(
-                item, window, result, latency_ms, None if matrix is None else matrix[i]
-            )
-            for i, (item, window, result) in enumerate(zip(fresh, windows, scored, strict=True))
-        ]
+        # Learning and deciding exclude each other: the answers loop learns too.
+        async with self._learning:
+            if self.options.learn_from_feedback:
+                # What the user does now can answer an offer they declined: doing its task
+                # by hand says the help was needed (memory.by_hand), learnt with the answers.
+                await self._in(self._db_thread, self.store.record_done_by_hand, fresh)
+                await self._learn(max(e.time for e in fresh))
+            started = time.perf_counter()
+            scored = await self._in(self._gate_thread, self._score, windows)
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            vectors = await self._embed(fresh)
+            matrix = None if vectors is None else vectors[1]
+            decisions = [
+                self.chain.decide(
+                    item, window, result, latency_ms, None if matrix is None else matrix[i]
+                )
+                for i, (item, window, result) in enumerate(zip(fresh, windows, scored, strict=True))
+            ]
         room = slow_queue.maxsize - slow_queue.qsize()
         for index, (item, decision) in enumerate(zip(fresh, decisions, strict=True)):
             if not decision.resolved:
@@ -446,6 +450,20 @@ class Pipeline:
             elif decision.final_action is Action.INTERVENE:
                 self.stats.intervened += 1
                 self._offer(item, decision)
+
+    async def _learn(self, now: datetime) -> None:
+        """Feed the answers given since the last call (any surface) to this person's
+        model and free their contexts. Learning keeps the stream's clock `now`, like the
+        etiquette: a replay learns as the day it records, and a burst of answers stays
+        within the hourly budget. Call with `_learning` held."""
+        answered = await self._in(
+            self._db_thread,
+            self.store.apply_feedback,
+            self.chain.personal,
+            now,
+            self.options.window_size,
+        )
+        self.chain.answered(answered)
 
     async def _restore_embeddings(self) -> None:
         """Seed the gate's encoder cache with the vectors memory holds from earlier runs:

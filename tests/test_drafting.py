@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agent.api import ApiServer, build_app
-from agent.config import ApiSettings
+from agent.config import ApiSettings, EtiquetteSettings
 from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.proposal import parse_proposal
@@ -28,7 +28,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import RecordingSurface, make_pipeline, write_jsonl
+from tests.helpers import RecordingSurface, eventually, make_pipeline, write_jsonl
 from tools import default_pool
 
 START = 1_700_000_000.0
@@ -310,6 +310,40 @@ async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_pa
     silent = by_id[events[0].id]
     assert (silent.gate_action, silent.final_action) == (Action.INTERVENE, Action.SILENT)
     assert silent.decided_by == "graph:templates" and "nothing to say" in silent.reason
+    store.close()
+
+
+async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path):
+    """Accepting starts the plan and is learnt from without waiting for another event."""
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    ingest = HttpIngestSource(16)
+    surface = RecordingSurface()
+    pipeline, store = make_pipeline(
+        url,
+        ingest,
+        gate=ClearGate(),
+        surface=surface,
+        draft_offers=True,
+        etiquette=EtiquetteSettings(cooldown_s=0),
+    )
+    pipeline.slow_path = slow_path(tmp_path, store, default_pool(tmp_path / "workspace"))
+    running = asyncio.ensure_future(pipeline.run())
+    try:
+        search = REPEATED_SEARCH[0]
+        await asyncio.gather(*await ingest.submit([search], 5))
+        await eventually(lambda: len(surface.offers) == 1, timeout=10, unless=running)
+        [(_, offer)] = surface.offers
+        assert offer.offer.plan  # something to run
+        store.record_feedback(search.id, Outcome.ACCEPTED)
+        await eventually(
+            lambda: store.deliberation(search.id).executions is not None, timeout=10, unless=running
+        )
+        [step] = store.deliberation(search.id).executions
+        assert step["tool"] == offer.offer.plan[0].tool and step["ran"]
+        await eventually(lambda: pipeline.chain.personal.answers == 1, timeout=10, unless=running)
+    finally:
+        pipeline.request_stop()
+        await running
     store.close()
 
 
