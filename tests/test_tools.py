@@ -305,3 +305,31 @@ def test_reads_are_limited_to_the_workspace_and_the_allowed_folders(tmp_path, mo
     assert ok(allowed.call("read_file", {"path": "~/docs/plan.txt"})) == "allowed"
     assert not allowed.call("read_file", {"path": "~/secret.txt"}).ok
     assert not allowed.call("read_file", {"path": "~/docs/../secret.txt"}).ok
+
+
+def test_reads_refuse_hard_links_fifos_and_broken_paths_with_a_failed_result(pool, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private")
+    workspace = pool.context.workspace
+    (workspace / "notes").mkdir(parents=True, exist_ok=True)
+    os.link(outside, workspace / "notes" / "linked.md")
+    linked = pool.call("read_file", {"path": "notes/linked.md"})
+    assert not linked.ok and "hard link" in linked.message
+    # A FIFO would block a reader until someone writes to it: refused at once.
+    os.mkfifo(workspace / "notes" / "pipe.md")
+    piped = pool.call("read_file", {"path": "notes/pipe.md"})
+    assert not piped.ok and "not a regular file" in piped.message
+    # A loop of links and a NUL in the path: failed results, not exceptions.
+    (workspace / "a").symlink_to(workspace / "b")
+    (workspace / "b").symlink_to(workspace / "a")
+    for tool, args in (
+        ("read_file", {"path": "a/x.md"}),
+        ("list_directory", {"path": "a"}),
+        ("search_files", {"pattern": "*", "folder": "a"}),
+        ("read_file", {"path": "notes/\x00.md"}),
+        ("list_directory", {"path": "no\x00where"}),
+    ):
+        result = pool.call(tool, args)
+        assert not result.ok and result.message, (tool, args)
+    (workspace / "notes" / "plain.md").write_text("fine")
+    assert ok(pool.call("read_file", {"path": "notes/plain.md"})) == "fine"

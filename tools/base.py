@@ -112,6 +112,36 @@ def open_for_writing(context: ToolContext, path: Path, *, append: bool = False) 
         raise
 
 
+def open_for_reading(path: Path, roots: list[Path]) -> BinaryIO:
+    """Open a file to read that lives under one of `roots` (resolved) and nowhere else.
+
+    The caller resolved `path` (no symbolic link in it leads elsewhere); this refuses what
+    that check cannot see: a final symbolic link, a hard link (its other name may lie
+    outside and be a file festina must not read), a FIFO or device (which could block the
+    slow path for good: opened without blocking, then refused), and a path swapped for
+    another between the check and the open (the opened file must be the one the path
+    names now, inside a root).
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ToolError(f"{path.name} is not a regular file")
+        if opened.st_nlink != 1:
+            raise ToolError(f"{path.name} is a hard link; festina reads only files it can place")
+        real = path.resolve()
+        current = os.stat(real)
+        inside = any(root in real.parents for root in roots)
+        if not inside or (current.st_dev, current.st_ino) != (opened.st_dev, opened.st_ino):
+            raise ToolError(f"{path.name} changed while it was opened; not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def write_file(context: ToolContext, path: Path, data: str | bytes, done: str) -> ToolResult:
     """Write a workspace file, or in a dry run only say what would be written."""
     if context.dry_run:

@@ -28,6 +28,7 @@ from tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    open_for_reading,
     open_for_writing,
     recorded,
     run_program,
@@ -38,12 +39,20 @@ MAX_READ_BYTES = 200_000
 _SAFE_NAME = re.compile(r"^[\w .,()-]{1,120}$")
 
 
+def _roots(context: ToolContext) -> list[Path]:
+    """Where festina may read: the workspace and the folders the user allowed."""
+    return [context.workspace.resolve(), *(r.expanduser().resolve() for r in context.read_paths)]
+
+
 def _readable(path: str, context: ToolContext) -> Path:
     """A path festina may read: in the workspace (relative paths are taken there) or in a
-    folder the user allowed. Resolved first, so no link leads anywhere else."""
-    candidate = (context.workspace / Path(path).expanduser()).resolve()
-    roots = [context.workspace.resolve(), *(r.expanduser().resolve() for r in context.read_paths)]
-    if not any(candidate == r or r in candidate.parents for r in roots):
+    folder the user allowed. Resolved first, so no link leads anywhere else; a path that
+    cannot be resolved (a NUL in it, a loop of links) is a failed call, not a crash."""
+    try:
+        candidate = (context.workspace / Path(path).expanduser()).resolve()
+    except (ValueError, OSError, RuntimeError) as error:
+        raise ToolError(f"{path!r} cannot be read: {error}") from None
+    if not any(candidate == r or r in candidate.parents for r in _roots(context)):
         raise ToolError(
             f"{path!r} is outside the workspace and the folders allowed in slow_path.read_paths"
         )
@@ -68,7 +77,7 @@ class ReadFile(Tool):
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
         path = _readable(args.path, context)
-        with path.open("rb") as stream:
+        with open_for_reading(path, _roots(context)) as stream:
             data = stream.read(MAX_READ_BYTES)
         return ToolResult(output=data.decode("utf-8", errors="replace"))
 
