@@ -10,32 +10,24 @@ header (sent by browsers for cross-origin calls) only when that origin is listed
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def is_loopback(host: str) -> bool:
-    """True for a loopback address or the name localhost."""
-    if host.casefold() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from agent.hosts import EVERY_INTERFACE, LOOPBACK_NAMES, is_loopback, machine_names
 
 
 def allowed_hosts(configured: str) -> frozenset[str]:
-    """The Host names the API answers to: the configured one, and the loopback aliases
-    when it listens on loopback."""
+    """The Host names the API answers to: the configured one, the loopback aliases when it
+    listens on loopback, and on every interface (an explicit `api.allow_remote`) those
+    and this machine's own names and addresses."""
     names = {configured.casefold()}
-    if is_loopback(configured):
+    if is_loopback(configured) or configured in EVERY_INTERFACE:
         names |= LOOPBACK_NAMES
-    return frozenset(names)
+    if configured in EVERY_INTERFACE:
+        names |= machine_names()
+    return frozenset(names - EVERY_INTERFACE)
 
 
 def host_name(header: str) -> str:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent.hosts import is_loopback
 from agent.slowpath.llm import EMBEDDED_MODELS
 from core.events import describe_validation_error
 from gate.policy import GatePolicy
@@ -131,6 +132,10 @@ backfill_s = 600.0
 # GET /v1/decisions, GET /v1/status, and the OpenAPI schema at /openapi.json.
 host = "127.0.0.1"
 port = 8765
+# A host other than loopback ("0.0.0.0": every interface) lets other machines reach the API;
+# festina refuses to start with one unless this says so. The Host check then accepts this
+# machine's names and addresses as well as the loopback ones.
+allow_remote = false
 # Every request must carry "Authorization: Bearer <token>". Required when the API runs;
 # `festina config token` prints a fresh random one. A config file holding a token is kept
 # readable by its owner only (festina tightens it at start and says so).
@@ -318,10 +323,21 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
+    allow_remote: bool = False
     token: str = ""
     max_body_bytes: int = Field(1 << 20, ge=1024)
     max_events_per_request: int = Field(1000, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _remote_only_when_meant(self) -> ApiSettings:
+        if not is_loopback(self.host) and not self.allow_remote:
+            raise ValueError(
+                f"api.host = {self.host!r} lets other machines reach the API; set "
+                "api.allow_remote = true to mean it (anyone holding api.token can then "
+                "post events and read decisions), or use 127.0.0.1"
+            )
+        return self
 
     @field_validator("cors_origins")
     @classmethod

@@ -4,6 +4,7 @@ compared in constant time, and the file holding the token readable by its owner 
 from __future__ import annotations
 
 import hmac
+import socket
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,6 +65,23 @@ async def test_a_foreign_host_name_is_refused_as_dns_rebinding(tmp_path):
         for host in ("127.0.0.1:1", "localhost", "[::1]:8765"):
             response = await client.get("/v1/status", headers={**AUTH, "Host": host})
             assert response.status_code == 200, host
+
+
+def test_listening_beyond_this_machine_must_be_meant():
+    for host in ("0.0.0.0", "::", "192.168.1.5"):
+        with pytest.raises(ValueError, match=r"api\.allow_remote = true"):
+            ApiSettings(host=host, token=TOKEN)
+        assert ApiSettings(host=host, token=TOKEN, allow_remote=True).host == host
+    assert ApiSettings(host="localhost", token=TOKEN).host == "localhost"
+
+
+async def test_on_every_interface_loopback_and_this_machines_names_are_served(tmp_path):
+    async with api(tmp_path, host="0.0.0.0", allow_remote=True) as client:
+        for host in ("127.0.0.1:8765", "localhost", socket.gethostname()):
+            response = await client.get("/v1/status", headers={**AUTH, "Host": host})
+            assert response.status_code == 200, host
+        refused = await client.get("/v1/status", headers={**AUTH, "Host": "evil.example"})
+        assert refused.status_code == 403
 
 
 async def test_no_cross_origin_request_is_served_by_default(tmp_path):
