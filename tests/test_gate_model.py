@@ -227,3 +227,11 @@ async def test_a_restarted_pipeline_embeds_no_text_memory_already_holds(model_di
     # The restored vectors are the encoder's own: a cold gate decides the same.
     _, _, cold = await run(f"sqlite:///{tmp_path / 'cold.db'}", day(1_700_086_400.0))
     assert warm == cold
+
+
+def test_sessions_do_not_spin_between_events(model_dir):
+    from gate.runtime import open_session
+
+    options = open_session(model_dir / "need.onnx", "cpu").get_session_options()
+    for entry in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
+        assert options.get_session_config_entry(entry) == "0"
