@@ -210,7 +210,7 @@ class DecisionChain:
 
     def restore(
         self,
-        history: Iterable[tuple[Event, bool, bool, bool]],
+        history: Iterable[tuple[Event, bool, bool, datetime | None]],
         vectors: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Rebuild etiquette after a restart (see `Etiquette.restore`)."""

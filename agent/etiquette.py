@@ -98,31 +98,33 @@ class Etiquette:
             self.history.unmade(event.id)
         self.answered([event.id] if event.id else [])
 
-    def not_now(self, offered_at: datetime) -> None:
+    def not_now(self, offered_at: datetime, answered_at: datetime | None = None) -> None:
         """The user answered an offer "not now": hold every offer for a while, from the
-        answer (the newest event seen) or the offer, whichever is later."""
-        start = max(offered_at, self.latest or offered_at)
+        answer (`answered_at`, else the newest event seen) or the offer, whichever is
+        later."""
+        start = max(offered_at, answered_at or self.latest or offered_at)
         until = start + timedelta(seconds=self.settings.not_now_s)
         if self.held_until is None or until > self.held_until:
             self.held_until = until
 
     def restore(
         self,
-        history: Iterable[tuple[Event, bool, bool, bool]],
+        history: Iterable[tuple[Event, bool, bool, datetime | None]],
         vectors: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Rebuild the state after a restart from what memory holds, oldest first:
-        (event, an offer was made on it, the user answered it, answered "not now"), with
-        the offered events' embeddings where memory has them."""
+        (event, an offer was made on it, the user answered it, the stream's clock when
+        they answered "not now" or None), with the offered events' embeddings where
+        memory has them."""
         vectors = vectors or {}
-        for event, offered, answered, not_now in history:
+        for event, offered, answered, not_now_at in history:
             self.observe(event)
             if offered:
                 self.offered(event, vectors.get(event.id or ""))
                 if answered:
                     self.answered([event.id] if event.id else [])
-                if not_now:
-                    self.not_now(event.time)
+                if not_now_at is not None:
+                    self.not_now(event.time, not_now_at)
 
     def remembered(self) -> set[str]:
         """Events this etiquette keeps something of: offers awaiting an answer and recent

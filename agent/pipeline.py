@@ -38,7 +38,6 @@ from core.sources import EventSource, Rejection
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
-from memory.feedback import Reason
 from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
 
@@ -201,8 +200,8 @@ class Pipeline:
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
         if self.chain.keeps_etiquette:
             recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
-            reasons = await self._in(
-                self._db_thread, self.store.feedback_reasons, [e.id for e, _, _ in recent]
+            not_now = await self._in(
+                self._db_thread, self.store.not_now_clocks, [e.id for e, _, _ in recent]
             )
             offered = [e.id for e, d, _ in recent if d.final_action is Action.INTERVENE]
             vectors = (
@@ -218,7 +217,7 @@ class Pipeline:
                         event,
                         decision.final_action is Action.INTERVENE,
                         answer is not None,
-                        reasons.get(event.id) is Reason.NOT_NOW,
+                        not_now.get(event.id),
                     )
                     for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
                 ],

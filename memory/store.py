@@ -659,6 +659,24 @@ class Store:
                     reasons[event_id] = Reason(reason)
         return reasons
 
+    def not_now_clocks(self, event_ids: Sequence[str]) -> dict[str, datetime]:
+        """For each of these offers whose latest answer is "not now": the stream's clock
+        when it was given, the newest event time received by then (what a running daemon
+        held offers from), so a restart holds them as long."""
+        reasons = self.feedback_reasons(event_ids)
+        clocks: dict[str, datetime] = {}
+        with self._session() as session:
+            for event_id in (e for e, reason in reasons.items() if reason is Reason.NOT_NOW):
+                given = session.scalar(
+                    select(func.max(FeedbackRow.created_at)).where(FeedbackRow.event_id == event_id)
+                )
+                newest = session.scalar(
+                    select(func.max(EventRow.time)).where(EventRow.received_at <= given)
+                )
+                if newest is not None:
+                    clocks[event_id] = newest
+        return clocks
+
     def latest_feedback(self, event_id: str) -> Outcome | None:
         with self._session() as session:
             outcome = session.scalar(

@@ -145,14 +145,22 @@ def test_a_withdrawn_escalation_gives_back_its_cap_slot_and_its_repeat_entry():
     assert escalated.id not in etiquette.remembered()
 
 
-def test_a_not_now_answered_before_a_restart_still_holds_after_it():
+def test_a_not_now_held_as_long_after_a_restart_as_before_it():
     settings = EtiquetteSettings(cooldown_s=0, not_now_s=1800)
-    offered = event_at(0)
+    offered, later = event_at(0), event_at(300, "later", app="Browser")
+    live = Etiquette(settings)
+    live.observe(offered)
+    live.offered(offered)
+    live.observe(later)  # the answer comes while the stream is at 300 s
+    live.not_now(offered.time)
+    # Restored from memory: the same answer, given when the newest event was at 300 s.
     restored = Etiquette(settings)
-    restored.restore([(offered, True, True, True)])
-    assert "not now" in restored.hold_reason(event_at(600, "more", app="Browser"))
-    assert restored.hold_reason(event_at(1800, "more", app="Browser")) is None
+    restored.restore([(offered, True, True, later.time), (later, False, False, None)])
+    for seconds in (600, 1799, 2099, 2100):
+        probe = event_at(seconds, "more", app="Editor 2")
+        assert restored.hold_reason(probe) == live.hold_reason(probe), seconds
+    assert "not now" in restored.hold_reason(event_at(2099, "more", app="Editor 2"))
     # Answered without "not now": nothing held but the offer's own context, now free.
     plain = Etiquette(settings)
-    plain.restore([(offered, True, True, False)])
+    plain.restore([(offered, True, True, None)])
     assert plain.hold_reason(event_at(600, "more")) is None

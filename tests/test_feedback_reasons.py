@@ -21,7 +21,13 @@ from core.sources import StaticSource
 from memory.feedback import Outcome, Reason, lesson_for
 from memory.personal import PersonalModel
 from memory.store import Store
-from tests.helpers import event_record, learnt_shift, make_pipeline, run_daemon_here
+from tests.helpers import (
+    event_record,
+    gate_decision,
+    learnt_shift,
+    make_pipeline,
+    run_daemon_here,
+)
 from tui.app import FestinaApp
 
 START = 1_700_000_000.0
@@ -228,4 +234,15 @@ async def test_the_api_takes_a_reason(tmp_path):
         pipeline.request_stop()
         await running
     assert store.feedback_reasons([event_id]) == {event_id: Reason.WRONG}
+    store.close()
+
+
+def test_the_clock_of_a_not_now_is_the_newest_event_taken_in_when_it_was_given(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    offered, seen, after = _event(0), _event(1), _event(2)
+    store.record_decisions(None, [(offered, gate_decision(offered, Action.INTERVENE))])
+    store.record_decisions(None, [(seen, gate_decision(seen))])
+    store.record_feedback(offered.id, Outcome.REJECTED, reason=Reason.NOT_NOW)
+    store.record_decisions(None, [(after, gate_decision(after))])
+    assert store.not_now_clocks([offered.id, seen.id]) == {offered.id: seen.time}
     store.close()
