@@ -61,6 +61,10 @@ async def test_the_daemon_s_notification_buttons_record_feedback(tmp_path, bus):
         pipeline.surface = surfaces(Settings(), store)
         assert isinstance(pipeline.surface, Surfaces)
         await pipeline.run()
+        # Pressed only once the send has come back: the server shows a notification
+        # before its id reaches festina, which until then cannot tell whose button it is.
+        [desktop] = [s for s in pipeline.surface.surfaces if isinstance(s, DesktopSurface)]
+        await desktop.wait_sent()
         await eventually(lambda: len(server.shown) == 1, timeout=10)
         server.press(server.shown[0], "Reject")
         event_id = _event(0, "I need help").id
