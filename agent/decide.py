@@ -21,7 +21,7 @@ import numpy as np
 
 from agent.config import EtiquetteSettings
 from agent.etiquette import Etiquette
-from agent.slowpath.base import Verdict
+from agent.slowpath.base import Verdict, rule_action
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
 from core.offer import Offer
@@ -54,8 +54,8 @@ class DecisionChain:
         self.personal = PersonalModel()
         self.preferences = Preferences()
         self.clock: datetime | None = None
-        """The newest event time decided: the stream's clock, for answers given between
-        events."""
+        """The stream's clock: the newest event time decided (or, at start, stored), for
+        answers, which carry no event time of their own."""
         self._etiquette = Etiquette(etiquette) if etiquette is not None else None
 
     def effective_policy(self) -> GatePolicy:
@@ -140,29 +140,11 @@ class DecisionChain:
         """An escalation the slow path has no room for, settled by the gate's rule; an
         offer of the gate's it has no room to draft is not made (it would say nothing)."""
         if decision.gate_action is Action.INTERVENE:
-            return self._settled(
-                event,
-                decision,
-                Verdict(
-                    Action.SILENT,
-                    f"slow path busy ({waiting} waiting); no time to draft the offer",
-                    "gate-busy",
-                ),
-            )
-        action = _gate_rule(decision)
-        return self._settled(
-            event,
-            decision,
-            Verdict(
-                action,
-                f"slow path busy ({waiting} waiting); settled by p_accept vs tau",
-                "gate-busy",
-            ),
-        )
-
-    def settle(self, event: Event, decision: Decision, verdict: Verdict) -> Decision:
-        """The slow path's verdict on `decision`, as the decision to store and show."""
-        return self._settled(event, decision, verdict)
+            action, how = Action.SILENT, "no time to draft the offer"
+        else:
+            action, how = rule_action(decision), "settled by p_accept vs tau"
+        why = f"slow path busy ({waiting} waiting); {how}"
+        return self.settle(event, decision, Verdict(action, why, "gate-busy"))
 
     def fall_back(
         self, event: Event, decision: Decision, error: Exception, offer: Offer | None
@@ -170,17 +152,19 @@ class DecisionChain:
         """The slow path failed on `decision`: the gate's own action stands (its offer,
         or its rule for an escalation), with whatever `offer` could still be drafted. A
         failure must never turn the gate's offer into silence unseen."""
-        action = Action.INTERVENE if decision.gate_action is Action.INTERVENE else None
-        action = action or _gate_rule(decision)
+        gate_offer = decision.gate_action is Action.INTERVENE
+        action = Action.INTERVENE if gate_offer else rule_action(decision)
         verdict = Verdict(
             action,
             f"slow path failed ({error!r}); the gate's action stands",
             SLOW_PATH_FALLBACK,
             offer if action is Action.INTERVENE else None,
         )
-        return self._settled(event, decision, verdict)
+        return self.settle(event, decision, verdict)
 
-    def _settled(self, event: Event, decision: Decision, verdict: Verdict) -> Decision:
+    def settle(self, event: Event, decision: Decision, verdict: Verdict) -> Decision:
+        """`verdict` on `decision` (the slow path's, or one of the above), as the decision
+        to store and show; etiquette keeps the offer or lets its context go."""
         if self._etiquette is not None:
             if verdict.action is Action.INTERVENE:
                 self._etiquette.offered(event)
@@ -206,7 +190,7 @@ class DecisionChain:
         self._etiquette.answered(answer.event_id for answer in answers)
         for answer in answers:
             if answer.reason is Reason.NOT_NOW:
-                self._etiquette.not_now(answer.event_time)
+                self._etiquette.not_now(answer.event_time, self.clock or answer.event_time)
 
     def restore(
         self,
@@ -229,9 +213,3 @@ class DecisionChain:
         """These events were forgotten from memory: keep nothing of them."""
         if self._etiquette is not None:
             self._etiquette.forget(event_ids)
-
-
-def _gate_rule(decision: Decision) -> Action:
-    """An escalation settled by the cost rule alone, against the tau it was decided at."""
-    pays = GatePolicy.offering_pays(decision.p_accept, decision.tau)
-    return Action.INTERVENE if pays else Action.SILENT

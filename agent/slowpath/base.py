@@ -20,6 +20,12 @@ class Verdict:
     """The drafted offer, when the action is to intervene and something drafted it."""
 
 
+def rule_action(decision: Decision) -> Action:
+    """An escalation settled by the cost rule alone, against the tau it was decided at."""
+    pays = GatePolicy.offering_pays(decision.p_accept, decision.tau)
+    return Action.INTERVENE if pays else Action.SILENT
+
+
 class SlowPath(Protocol):
     """Settles escalations, and drafts the gate's own offers when the pipeline is asked
     to (`PipelineOptions.draft_offers`; the decision's gate_action then is intervene).
@@ -40,8 +46,7 @@ class GateRuleSlowPath:
     name = "gate-rule"
 
     async def deliberate(self, window: list[Event], decision: Decision) -> Verdict:
-        pays = GatePolicy.offering_pays(decision.p_accept, decision.tau)
-        action = Action.INTERVENE if pays else Action.SILENT
+        action = rule_action(decision)
         relation = ">=" if action is Action.INTERVENE else "<"
         return Verdict(
             action=action,
