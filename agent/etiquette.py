@@ -29,8 +29,6 @@ class Etiquette:
     settings: EtiquetteSettings
     away_since: datetime | None = None
     last_offer_at: datetime | None = None
-    # The newest event time seen: "now" for answers, which carry no event time of their own.
-    latest: datetime | None = None
     # After a "not now": every offer waits until then.
     held_until: datetime | None = None
     # context -> (event id, when) of the offer still waiting for an answer there
@@ -44,8 +42,6 @@ class Etiquette:
 
     def observe(self, event: Event) -> None:
         """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
-        if self.latest is None or event.time > self.latest:
-            self.latest = event.time
         self.busy.observe(event)
         if event.kind is not EventKind.AFK:
             return
@@ -98,11 +94,11 @@ class Etiquette:
             self.history.unmade(event.id)
         self.answered([event.id] if event.id else [])
 
-    def not_now(self, offered_at: datetime, answered_at: datetime | None = None) -> None:
+    def not_now(self, offered_at: datetime, answered_at: datetime) -> None:
         """The user answered an offer "not now": hold every offer for a while, from the
-        answer (`answered_at`, else the newest event seen) or the offer, whichever is
-        later."""
-        start = max(offered_at, answered_at or self.latest or offered_at)
+        answer (`answered_at`: the stream's clock, answers carry no event time of their
+        own) or the offer, whichever is later."""
+        start = max(offered_at, answered_at)
         until = start + timedelta(seconds=self.settings.not_now_s)
         if self.held_until is None or until > self.held_until:
             self.held_until = until

@@ -195,6 +195,8 @@ class Pipeline:
         recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
         if self.options.learn_from_feedback:
             self.chain.personal = await self._in(self._db_thread, self.store.personal_model)
+        # Answers given while no daemon ran are learnt at once, on the clock memory left.
+        self.chain.clock = await self._in(self._db_thread, self.store.newest_event_time)
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))

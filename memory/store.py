@@ -198,6 +198,11 @@ class Store:
                 found.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(chunk))))
         return found
 
+    def newest_event_time(self) -> datetime | None:
+        """The newest event time memory holds: the stream's clock at a restart."""
+        with self._session() as session:
+            return session.scalar(select(func.max(EventRow.time)))
+
     def latest_event_times(self, source_prefix: str) -> dict[str, datetime]:
         """The newest stored event time of each source whose name starts with the prefix:
         where a live source resumes."""

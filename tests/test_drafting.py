@@ -14,6 +14,7 @@ import pytest
 
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings, EtiquetteSettings
+from agent.slowpath import GateRuleSlowPath
 from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.proposal import parse_proposal
@@ -340,6 +341,26 @@ async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path):
         )
         [step] = store.deliberation(search.id).executions
         assert step["tool"] == offer.offer.plan[0].tool and step["ran"]
+        await eventually(lambda: pipeline.chain.personal.answers == 1, timeout=10, unless=running)
+    finally:
+        pipeline.request_stop()
+        await running
+    store.close()
+
+
+async def test_an_answer_given_while_no_daemon_ran_is_learnt_at_start(tmp_path):
+    """Nothing given while festina was stopped waits for the next event."""
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    search = REPEATED_SEARCH[0]
+    pipeline, store = make_pipeline(url, StaticSource([search]), gate=ClearGate())
+    await pipeline.run()
+    store.record_feedback(search.id, Outcome.ACCEPTED)
+    assert store.newest_event_time() == search.time
+    quiet = HttpIngestSource(16)  # the next run: nothing comes
+    pipeline, _ = make_pipeline(url, quiet, gate=ClearGate(), surface=RecordingSurface())
+    pipeline.slow_path = GateRuleSlowPath()
+    running = asyncio.ensure_future(pipeline.run())
+    try:
         await eventually(lambda: pipeline.chain.personal.answers == 1, timeout=10, unless=running)
     finally:
         pipeline.request_stop()

@@ -151,8 +151,8 @@ def test_a_not_now_held_as_long_after_a_restart_as_before_it():
     live = Etiquette(settings)
     live.observe(offered)
     live.offered(offered)
-    live.observe(later)  # the answer comes while the stream is at 300 s
-    live.not_now(offered.time)
+    live.observe(later)
+    live.not_now(offered.time, later.time)  # answered while the stream is at 300 s
     # Restored from memory: the same answer, given when the newest event was at 300 s.
     restored = Etiquette(settings)
     restored.restore([(offered, True, True, later.time), (later, False, False, None)])
