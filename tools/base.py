@@ -79,31 +79,43 @@ class Tool(abc.ABC):
         }
 
 
-def open_for_writing(context: ToolContext, path: Path, *, append: bool = False) -> BinaryIO:
-    """Open a workspace file to write, refusing any whose data lives elsewhere too.
+def _open_placed(path: Path, flags: int, roots: list[Path], purpose: str) -> int:
+    """A descriptor on `path`, opened once, that is the very file `path` names now: a
+    regular file with no other name, under one of `roots` (resolved).
 
-    `ToolContext.path` already resolved symbolic links; this refuses what it cannot see:
-    a hard link (its other name may be outside the workspace, and writing through it
-    would change that file), a final symbolic link, a device or FIFO, or a file swapped
-    for another between the check and the open. Nothing is truncated before the checks.
+    The caller resolved `path` (no symbolic link in it leads elsewhere); this refuses what
+    that check cannot see: a final symbolic link, a hard link (its other name may lie
+    outside, a file festina must not read or change), a FIFO or device (opened without
+    blocking, then refused: it could stall the slow path for good), and a path swapped for
+    another between the check and the open.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    fd = os.open(path, flags | (os.O_APPEND if append else 0), 0o644)
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     try:
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):
             raise ToolError(f"{path.name} is not a regular file")
         if opened.st_nlink != 1:
-            raise ToolError(f"{path.name} is a hard link; festina writes only its own files")
+            raise ToolError(f"{path.name} is a hard link; festina {purpose} only its own files")
         real = path.resolve()
-        root = context.workspace.resolve()
         current = os.stat(real)
-        if root not in real.parents or (current.st_dev, current.st_ino) != (
-            opened.st_dev,
-            opened.st_ino,
-        ):
-            raise ToolError(f"{path.name} is outside the festina workspace")
+        if not any(root in real.parents for root in roots) or (
+            current.st_dev,
+            current.st_ino,
+        ) != (opened.st_dev, opened.st_ino):
+            raise ToolError(f"{path.name} is outside where festina {purpose}, or was swapped")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_for_writing(context: ToolContext, path: Path, *, append: bool = False) -> BinaryIO:
+    """Open a workspace file to write (see `_open_placed` for what is refused). Nothing
+    is truncated before the checks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
+    fd = _open_placed(path, flags, [context.workspace.resolve()], "writes")
+    try:
         if not append:
             os.ftruncate(fd, 0)
         return os.fdopen(fd, "ab" if append else "wb")
@@ -113,28 +125,9 @@ def open_for_writing(context: ToolContext, path: Path, *, append: bool = False) 
 
 
 def open_for_reading(path: Path, roots: list[Path]) -> BinaryIO:
-    """Open a file to read that lives under one of `roots` (resolved) and nowhere else.
-
-    The caller resolved `path` (no symbolic link in it leads elsewhere); this refuses what
-    that check cannot see: a final symbolic link, a hard link (its other name may lie
-    outside and be a file festina must not read), a FIFO or device (which could block the
-    slow path for good: opened without blocking, then refused), and a path swapped for
-    another between the check and the open (the opened file must be the one the path
-    names now, inside a root).
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    fd = os.open(path, flags)
+    """Open a file to read under one of `roots` (see `_open_placed` for what is refused)."""
+    fd = _open_placed(path, os.O_RDONLY, roots, "reads")
     try:
-        opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode):
-            raise ToolError(f"{path.name} is not a regular file")
-        if opened.st_nlink != 1:
-            raise ToolError(f"{path.name} is a hard link; festina reads only files it can place")
-        real = path.resolve()
-        current = os.stat(real)
-        inside = any(root in real.parents for root in roots)
-        if not inside or (current.st_dev, current.st_ino) != (opened.st_dev, opened.st_ino):
-            raise ToolError(f"{path.name} changed while it was opened; not read")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
