@@ -151,10 +151,10 @@ def recording_offsets(p: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> di
     calibrated as the deployed head calibrates them.
 
     Fitted one recording at a time, each offset also carries the noise of a few dozen
-    labels. That is kept on purpose: a random-effects fit that discounts it found a spread
-    of 0.001 among eight recordings of one collection, and an interval that narrow cost
-    0.500 per event on the other collection at C_FN/C_FA 1, against 0.339 for never
-    offering (evals/variants.jsonl)."""
+    labels. That is kept on purpose: a random-effects fit that discounts it found almost
+    no spread among the eight tuning recordings of one collection, and an interval that
+    narrow cost more than never offering on the other collection at C_FN/C_FA 1 (a variant
+    tried outside the benchmark, logged in evals/variants.jsonl)."""
     from scipy.optimize import minimize_scalar  # fitting only
 
     z, target = _logit(np.asarray(p, dtype=np.float64)), np.asarray(y, dtype=np.float64)

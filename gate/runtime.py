@@ -25,10 +25,8 @@ def providers(device: str = "auto") -> list[str]:
 def open_session(path: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
     """A session for `path` on `device`. Its threads sleep between runs instead of
     spinning: the daemon scores events as they come, and spinning threads burn a core
-    while waiting for the next one. Measured on 2 cores with the default model, scoring
-    and embedding one event at a time with 5 ms gaps: 11-13 ms of CPU per event with
-    spinning off against 22-26 ms on, p50 latency 9.6 ms against 10.5-16 ms (the machine
-    shared with another job in both runs)."""
+    while waiting for the next one (what CPU it saves is not yet measured by a benchmark
+    in the repository: `festina eval load` reports no CPU time)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # warnings about unused CUDA on CPU-only hosts are noise
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
