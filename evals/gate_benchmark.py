@@ -234,6 +234,30 @@ class SchemeResult:
     verdict: dict[str, int]
     point_estimate_verdict: dict[str, int]
 
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        recordings: list[str],
+        p_need: list[np.ndarray],
+        labels: list[np.ndarray],
+        evidence: Sequence[NeedEvidence | None],
+        policy: GatePolicy,
+    ) -> SchemeResult:
+        """Score held-out p_need (one array per recording) and each event's evidence."""
+        pooled, truth = np.concatenate(p_need), np.concatenate(labels)
+        costs = scheme_costs(pooled, truth, evidence, policy)
+        return cls(
+            name=name,
+            recordings=recordings,
+            events=len(truth),
+            base_rate=float(truth.mean()),
+            need_auc=discrimination(p_need, labels, resamples=200),
+            costs=costs,
+            verdict=verdict(costs, FESTINA),
+            point_estimate_verdict=verdict(costs, POINT_ESTIMATE),
+        )
+
     def table(self) -> str:
         auc = self.need_auc
         return "\n".join(
@@ -276,18 +300,7 @@ def score_scheme(
         p_need.append(need.predict(fold.need(test.windows)))
         labels.append(test.labels)
         evidence += [need_evidence(need.metrics)] * len(test.labels)
-    pooled, truth = np.concatenate(p_need), np.concatenate(labels)
-    costs = scheme_costs(pooled, truth, evidence, policy)
-    return SchemeResult(
-        name=scheme.name,
-        recordings=scheme.scored,
-        events=len(truth),
-        base_rate=float(truth.mean()),
-        need_auc=discrimination(p_need, labels, resamples=200),
-        costs=costs,
-        verdict=verdict(costs, FESTINA),
-        point_estimate_verdict=verdict(costs, POINT_ESTIMATE),
-    )
+    return SchemeResult.of(scheme.name, scheme.scored, p_need, labels, evidence, policy)
 
 
 def at_ratio(policy: GatePolicy, ratio: float) -> GatePolicy:
@@ -684,7 +697,14 @@ def run_benchmark(
         for q in COST_RATIOS
     ]
     schemes = [
-        scheme_costs_of_loto(loto, policy, names),
+        SchemeResult.of(
+            "leave one recording out",
+            names,
+            loto.p_need,
+            loto.labels,
+            loto.pooled_evidence,
+            policy,
+        ),
         *(
             score_scheme(dataset, builder, scheme, policy, progress)
             for scheme in tuning_schemes(all_traces)[1:]
@@ -780,21 +800,6 @@ def run_benchmark(
         },
     )
     return report
-
-
-def scheme_costs_of_loto(loto: LotoResult, policy: GatePolicy, names: list[str]) -> SchemeResult:
-    """Leave one recording out, as a scheme beside the cross-collection ones."""
-    costs = scheme_costs(loto.pooled_need, loto.pooled_labels, loto.pooled_evidence, policy)
-    return SchemeResult(
-        name="leave one recording out",
-        recordings=names,
-        events=len(loto.pooled_labels),
-        base_rate=float(loto.pooled_labels.mean()),
-        need_auc=discrimination(loto.p_need, loto.labels, resamples=200),
-        costs=costs,
-        verdict=verdict(costs, FESTINA),
-        point_estimate_verdict=verdict(costs, POINT_ESTIMATE),
-    )
 
 
 def _configuration(policy: GatePolicy) -> str:
