@@ -54,14 +54,13 @@ def eval_feedback(
 ) -> None:
     """Replay with a simulated user: false alarms with and without learning from feedback."""
     from core.events import EventKind
+    from evals.cost_table import at_ratio
     from evals.feedback_replay import as_dict, format_results, run_feedback_replay
     from gate.loader import load_gate
 
     settings = obj.settings()
     gate = load_gate(settings.gate.model, obj.paths.models_dir, settings.gate.device)
-    policy = settings.gate.policy().model_copy(
-        update={"cost_false_alarm": 1.0, "cost_missed_help": cost_ratio}
-    )
+    policy = at_ratio(settings.gate.policy(), cost_ratio)
     kind = EventKind(refuse)
     results = run_feedback_replay(data_dir, gate, policy, refused=kind, segments=segments)
     click.echo(json.dumps(as_dict(results), indent=2) if as_json else format_results(results, kind))

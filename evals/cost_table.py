@@ -16,9 +16,15 @@ import numpy as np
 
 from evals.metrics import timing
 from evals.peers import PeerAnswers
+from gate.policy import GatePolicy
 
 COST_RATIOS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0)
 ALWAYS, NEVER = "always offer", "never offer"
+
+
+def at_ratio(policy: GatePolicy, ratio: float) -> GatePolicy:
+    """`policy` with C_FA 1 and C_FN `ratio`: the same decisions at that cost ratio."""
+    return policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": ratio})
 
 
 @dataclass(frozen=True)

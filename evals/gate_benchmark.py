@@ -56,6 +56,7 @@ from evals.cost_table import (
     COST_RATIOS,
     NEVER,
     CostRow,
+    at_ratio,
     cost_row,
     cost_table,
     format_table,
@@ -301,10 +302,6 @@ def score_scheme(
         labels.append(test.labels)
         evidence += [need_evidence(need.metrics)] * len(test.labels)
     return SchemeResult.of(scheme.name, scheme.scored, p_need, labels, evidence, policy)
-
-
-def at_ratio(policy: GatePolicy, ratio: float) -> GatePolicy:
-    return policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": ratio})
 
 
 def _soft_fit(X: np.ndarray, target: np.ndarray, estimator: object) -> object:

@@ -29,7 +29,7 @@ from typing import Any
 
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
-from evals.cost_table import ALWAYS, COST_RATIOS, NEVER
+from evals.cost_table import ALWAYS, COST_RATIOS, NEVER, at_ratio
 from evals.fold_gate import FoldGate, train_fold_gate
 from evals.proactivebench import SlowPathFactory, graph_slow_path, replay_events
 from evals.splits import confirmation_names, tuning_schemes
@@ -246,7 +246,7 @@ def run_online(
         for learning in (False, True):
             for ratio in ratios:
                 progress(f"{scheme.name}: learning {'on' if learning else 'off'}, ratio {ratio:g}")
-                at = policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": ratio})
+                at = at_ratio(policy, ratio)
                 run = asyncio.run(_replay(events, needs, gate, at, slow, learning))
                 rows += rows_of(scheme.name, learning, ratio, run, needs)
     return OnlineReport(policy.model_dump(), persons, rows)

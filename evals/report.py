@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from agent.slowpath.llm import ChatModel
-from evals.cost_table import COST_RATIOS, cost_table, format_table, plot_costs, verdict
+from evals.cost_table import (
+    COST_RATIOS,
+    at_ratio,
+    cost_table,
+    format_table,
+    plot_costs,
+    verdict,
+)
 from evals.fold_gate import FoldGate, train_fold_gate
 from evals.judges import HumanJudge, Judge
 from evals.metrics import BenchScores
@@ -153,9 +160,7 @@ def _transfer(
         offers = {}
         with bars.step(f"replay across collections: {scheme.name}", len(COST_RATIOS)) as tick:
             for ratio in COST_RATIOS:
-                policy = inputs.policy.model_copy(
-                    update={"cost_false_alarm": 1.0, "cost_missed_help": ratio}
-                )
+                policy = at_ratio(inputs.policy, ratio)
                 run = replay_all(scored, gates, policy, inputs.slow_path[1])
                 offers[ratio] = [e.task is not None for e in run]
                 tick()
@@ -218,9 +223,7 @@ def _proactivebench(
             tick()
     with bars.step("sweep: C_FN/C_FA", len(COST_RATIOS)) as tick:
         for ratio in COST_RATIOS:
-            policy = inputs.policy.model_copy(
-                update={"cost_false_alarm": 1.0, "cost_missed_help": ratio}
-            )
+            policy = at_ratio(inputs.policy, ratio)
             run = replay_all(traces, gates, policy, slow_path)
             cost_rows.append(
                 _sweep_row(run, festina_scores(run, f"cost-{ratio:g}"), cost_ratio=ratio)
@@ -319,7 +322,7 @@ def _pira(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
 
 
 def _policies(policy: GatePolicy) -> dict[str, GatePolicy]:
-    eager = policy.model_copy(update={"cost_false_alarm": 1.0, "cost_missed_help": EAGER_RATIO})
+    eager = at_ratio(policy, EAGER_RATIO)
     ratio = policy.cost_missed_help / policy.cost_false_alarm
     return {f"C_FN/C_FA={ratio:g} (configured)": policy, f"C_FN/C_FA={EAGER_RATIO:g}": eager}
 
