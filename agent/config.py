@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,7 +28,11 @@ DEFAULT_CONFIG_TOML = """\
 # Event sources, merged into one stream:
 #   "jsonl:<file>"  replays a JSON Lines (or JSON list) file; "jsonl:-" reads standard input
 #   "activitywatch:<url>"  follows a running ActivityWatch server, e.g. "http://127.0.0.1:5600"
-#   "http"  takes events POSTed to festina's local API (see [api])
+#   "http"  takes events POSTed to festina's local API (see [api]); the terminal posts
+#           there through the shell hook: eval "$(festina shell-hook bash)" in ~/.bashrc
+#   "notifications"  desktop notifications seen on the session bus (D-Bus)
+#   "calendar:<path>"  reminders before the entries of an .ics file or folder (see [calendar])
+#   "power"  the battery: charger in or out, low levels (see [power])
 # An empty list replays the bundled demo stream.
 source = []
 # Replay pace of jsonl files as a multiple of real time; 0 replays as fast as possible.
@@ -126,6 +130,18 @@ poll_s = 1.0
 # On the very first start, also take this many seconds of past activity; later starts
 # resume after the last event festina stored.
 backfill_s = 600.0
+
+[calendar]
+# Minutes before an entry starts that its reminder becomes an event.
+lead_minutes = 10.0
+# Seconds between reads of the calendar files.
+poll_s = 30.0
+
+[power]
+# Seconds between battery readings.
+poll_s = 60.0
+# Battery percentages that make an event when crossed while on battery.
+low_levels = [20, 10, 5]
 
 [api]
 # The local HTTP API, served while "http" is among the sources: POST /v1/events,
@@ -318,6 +334,22 @@ class ActivityWatchSettings(BaseModel):
     backfill_s: float = Field(600.0, ge=0.0)
 
 
+class CalendarSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lead_minutes: float = Field(10.0, ge=0.0, le=7 * 24 * 60)
+    poll_s: float = Field(30.0, gt=0.0)
+
+
+class PowerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    poll_s: float = Field(60.0, gt=0.0)
+    low_levels: list[Annotated[int, Field(ge=1, le=99)]] = Field(
+        default_factory=lambda: [20, 10, 5]
+    )
+
+
 class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -370,6 +402,8 @@ class Settings(BaseModel):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     activitywatch: ActivityWatchSettings = Field(default_factory=ActivityWatchSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    power: PowerSettings = Field(default_factory=PowerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")

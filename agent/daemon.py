@@ -93,7 +93,12 @@ def run_foreground(
                 from agent.api import ApiServer, build_app
 
                 api = ApiServer(
-                    build_app(settings.api, ingest, store, lambda: asdict(pipeline.stats)),
+                    build_app(
+                        settings.api,
+                        ingest,
+                        store,
+                        lambda: {**asdict(pipeline.stats), "source_faults": source.faults},
+                    ),
                     settings.api,
                 )
                 await api.start()
@@ -133,7 +138,7 @@ def run_foreground(
             store.close()
         logger.info(
             "daemon finished: accepted=%d decided=%d duplicates=%d rejected=%d "
-            "escalated=%d intervened=%d excluded=%d paused=%d",
+            "escalated=%d intervened=%d excluded=%d paused=%d source_faults=%d",
             stats.accepted,
             stats.decided,
             stats.duplicates,
@@ -142,6 +147,7 @@ def run_foreground(
             stats.intervened,
             stats.excluded,
             stats.paused,
+            source.faults,
         )
         return stats
 

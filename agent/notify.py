@@ -23,6 +23,8 @@ logger = logging.getLogger("festina.notify")
 
 Answer = Callable[[str, Outcome], None]
 TITLE = "festina offers help"
+#: The application name on festina's own notifications (the notifications source skips them).
+APP_NAME = "festina"
 
 
 def has_desktop_session(environ: dict[str, str] | None = None) -> bool:
@@ -50,7 +52,7 @@ class DesktopSurface:
         except ImportError:
             logger.debug("desktop-notifier is not installed: no notifications")
             return
-        self._notifier = DesktopNotifier(app_name="festina")
+        self._notifier = DesktopNotifier(app_name=APP_NAME)
 
     @property
     def enabled(self) -> bool:

@@ -52,6 +52,11 @@ class EventSource(abc.ABC):
     def items(self) -> AsyncIterator[SourceItem]:
         """Yield events and rejections in arrival order."""
 
+    @property
+    def faults(self) -> int:
+        """Times the source's backend failed to answer (and was retried) since it started."""
+        return 0
+
     async def resume(self, latest_times: LatestTimes) -> None:  # noqa: B027 - optional hook
         """Called once before `items()`: a live source picks up after what memory holds."""
 

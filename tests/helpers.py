@@ -1,5 +1,6 @@
 """What several test modules share: records and files, ports, waiting with a deadline, a
-pipeline on a scripted gate, and the `festina` command in a subprocess.
+pipeline on a scripted gate, the template drafter's first offer, and the `festina` command
+(and its daemon on the HTTP source) in a subprocess.
 
 Test modules import from here, never from each other or from product modules that merely
 happen to hold a useful function (evals' load test, say).
@@ -18,9 +19,12 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 from click.testing import CliRunner
 from textual.pilot import Pilot
@@ -28,6 +32,8 @@ from textual.pilot import Pilot
 from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
+from agent.slowpath.facts import read_facts
+from agent.slowpath.templates import TEMPLATES, Candidate
 from core.decision import Action, Decision
 from core.events import Event
 from gate.base import GateScores
@@ -159,6 +165,17 @@ async def eventually(
         await asyncio.sleep(0.01)
 
 
+def first_offer(event: Event) -> Candidate:
+    """The template drafter's best offer with no encoder or memory: the highest prior."""
+    facts = read_facts([event])
+    built = [
+        (template.prior, candidate)
+        for template in TEMPLATES
+        if (candidate := template.build(facts)) is not None
+    ]
+    return max(built, key=lambda pair: pair[0])[1]
+
+
 # --- a pipeline on a scripted gate ---------------------------------------------------
 
 
@@ -269,3 +286,55 @@ def press_without_toasts(*keys: str) -> Callable[[Pilot], Awaitable[None]]:
         await pilot.pause()
 
     return press
+
+
+# --- the daemon on its HTTP source, as a subprocess ----------------------------------
+
+TOKEN = "fault-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    url: str
+    home: Path
+
+    def post(self, body: object, **kwargs) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/events", json=body, headers=AUTH, timeout=60, **kwargs)
+
+
+@contextmanager
+def http_daemon(home: Path, port: int, *, also: tuple[str, ...] = ()) -> Iterator[Daemon]:
+    """`festina daemon run` with the http source (and the sources `also` names), up and
+    answering."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f"[daemon]\nsource = {json.dumps(['http', *also])}\n"
+        f'[api]\nport = {port}\ntoken = "{TOKEN}"\n'
+        # Offers every few events: the slow path and etiquette are on the hot path too.
+        "[etiquette]\ncooldown_s = 5.0\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "FESTINA_HOME": str(home)}
+    log = (home / "daemon.out").open("ab")
+    process = subprocess.Popen(
+        [*FESTINA, "daemon", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    daemon = Daemon(process, f"http://127.0.0.1:{port}", home)
+
+    def answering() -> bool:
+        assert process.poll() is None, (home / "daemon.out").read_text()
+        try:
+            return httpx.get(f"{daemon.url}/v1/status", headers=AUTH, timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(answering, timeout=60)
+        yield daemon
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+        log.close()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,54 +18,7 @@ from hypothesis import strategies as st
 
 from core.events import Event
 from core.jsonsafe import MAX_DEPTH
-from tests.helpers import FESTINA, count, event_record, free_port, wait_for
-
-TOKEN = "fault-test-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@dataclass
-class Daemon:
-    process: subprocess.Popen[bytes]
-    url: str
-    home: Path
-
-    def post(self, body: object, **kwargs) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/events", json=body, headers=AUTH, timeout=60, **kwargs)
-
-
-@contextmanager
-def http_daemon(home: Path, port: int) -> Iterator[Daemon]:
-    """`festina daemon run` with the http source only, up and answering."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(
-        f'[daemon]\nsource = "http"\n[api]\nport = {port}\ntoken = "{TOKEN}"\n'
-        # Offers every few events: the slow path and etiquette are on the hot path too.
-        "[etiquette]\ncooldown_s = 5.0\n",
-        encoding="utf-8",
-    )
-    env = {**os.environ, "FESTINA_HOME": str(home)}
-    log = (home / "daemon.out").open("ab")
-    process = subprocess.Popen(
-        [*FESTINA, "daemon", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    daemon = Daemon(process, f"http://127.0.0.1:{port}", home)
-
-    def answering() -> bool:
-        assert process.poll() is None, (home / "daemon.out").read_text()
-        try:
-            return httpx.get(f"{daemon.url}/v1/status", headers=AUTH, timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(answering, timeout=60)
-        yield daemon
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=60)
-        log.close()
+from tests.helpers import AUTH, Daemon, count, event_record, free_port, http_daemon, wait_for
 
 
 def _batches(n: int, size: int) -> list[list[dict]]:

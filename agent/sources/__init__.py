@@ -8,9 +8,12 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.sources.activitywatch import ActivityWatchSource
+from agent.sources.calendar import CalendarSource
 from agent.sources.http import HttpIngestSource
 from agent.sources.jsonl import JsonlSource
 from agent.sources.merge import MergedSource
+from agent.sources.notifications import NotificationSource
+from agent.sources.power import PowerSource
 from core.sources import EventSource, Rejection, SourceItem
 
 __all__ = [
@@ -45,9 +48,29 @@ def _activitywatch(target: str, settings: Settings) -> EventSource:
         raise SourceSpecError(str(error)) from error
 
 
+def _calendar(target: str, settings: Settings) -> EventSource:
+    # A missing path is not refused: a synced folder may appear after the daemon starts.
+    if not target:
+        raise SourceSpecError("source 'calendar:' needs an .ics file or a folder of them")
+    return CalendarSource(
+        Path(target).expanduser(),
+        lead_s=settings.calendar.lead_minutes * 60,
+        poll_s=settings.calendar.poll_s,
+    )
+
+
 _FACTORIES: dict[str, Callable[[str, Settings], EventSource]] = {
     "jsonl": _jsonl,
     "activitywatch": _activitywatch,
+    "calendar": _calendar,
+}
+# Sources named without a target.
+_PLAIN: dict[str, Callable[[Settings], EventSource]] = {
+    "http": lambda settings: HttpIngestSource(settings.daemon.queue_size),
+    "notifications": lambda settings: NotificationSource(),
+    "power": lambda settings: PowerSource(
+        poll_s=settings.power.poll_s, low_levels=settings.power.low_levels
+    ),
 }
 
 
@@ -61,11 +84,11 @@ def open_source(spec: str, settings: Settings | None = None) -> EventSource:
     settings = settings or Settings()
     if not spec:
         return JsonlSource(str(bundled_stream_path()), speed=settings.daemon.speed)
-    if spec == "http":
-        return HttpIngestSource(settings.daemon.queue_size)
+    if spec in _PLAIN:
+        return _PLAIN[spec](settings)
     scheme, sep, target = spec.partition(":")
     if not sep or scheme not in _FACTORIES:
-        known = ", ".join([*(f"{name}:<target>" for name in sorted(_FACTORIES)), "http"])
+        known = ", ".join([*(f"{name}:<target>" for name in sorted(_FACTORIES)), *_PLAIN])
         raise SourceSpecError(f"unknown source {spec!r}; expected one of {known}")
     return _FACTORIES[scheme](target, settings)
 

@@ -27,6 +27,10 @@ class MergedSource(EventSource):
         self.holds_accepted = any(source.holds_accepted for source in sources)
         self._readers: dict[EventSource, asyncio.Task[None]] = {}
 
+    @property
+    def faults(self) -> int:
+        return sum(source.faults for source in self.sources)
+
     async def resume(self, latest_times: LatestTimes) -> None:
         for source in self.sources:
             await source.resume(latest_times)
