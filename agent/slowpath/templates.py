@@ -293,7 +293,9 @@ def _battery(facts: Facts) -> Candidate | None:
 def _notification(facts: Facts) -> Candidate | None:
     if facts.kind is not EventKind.NOTIFICATION:
         return None
-    what = facts.page_title or facts.event.text
+    # The message itself, with who sent it: "Slack: #billing" alone is not a task.
+    sender, message = facts.event.title, facts.event.text
+    what = f"{sender}: {message}" if sender and message else (message or facts.page_title)
     if not what:
         return None
     w = short(what)
