@@ -430,6 +430,32 @@ def config_show(obj: Context) -> None:
     click.echo(settings.model_dump_json(indent=2))
 
 
+@cli.command("shell-hook")
+@click.argument("shell", type=click.Choice(["bash", "zsh"]))
+@click.pass_obj
+def shell_hook(obj: Context, shell: str) -> None:
+    """Print the hook that posts each terminal command to the daemon.
+
+    Add `eval "$(festina shell-hook bash)"` to ~/.bashrc (or `zsh` to ~/.zshrc). The
+    daemon must take the "http" source, with api.token set. Needs bash 5 or zsh, and curl.
+    """
+    from agent.shell_hook import hook_script
+
+    settings = obj.settings()
+    if "http" not in settings.daemon.source or not settings.api.token:
+        raise click.ClickException(
+            'the shell hook posts to the local API: add "http" to daemon.source and set '
+            f"api.token (`festina config token` makes one) in {obj.config_path}"
+        )
+    host = settings.api.host
+    if host in ("0.0.0.0", "::"):  # every interface: this machine's own is loopback
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(
+        hook_script(shell, f"http://{shown}:{settings.api.port}/v1/events", settings.api.token)
+    )
+
+
 @config.command("token")
 def config_token() -> None:
     """Print a fresh random token for api.token."""

@@ -42,6 +42,8 @@ class EventKind(StrEnum):
     BROWSER = "browser"
     EDITOR = "editor"
     TERMINAL = "terminal"
+    #: A command that ended with a non-zero exit status (the shell hook sends these).
+    FAILED_COMMAND = "failed-command"
     NOTIFICATION = "notification"
     CALENDAR = "calendar"
     DEVICE = "device"

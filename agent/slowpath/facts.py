@@ -178,6 +178,8 @@ def _file(summary: str) -> str | None:
 
 
 def _error(event: Event, summary: str) -> str | None:
+    if event.kind is EventKind.FAILED_COMMAND and (failed := _failed_command(event)):
+        return failed
     quoted = _quoted(summary)
     for _, term in quoted:
         if _ERROR.search(term):
@@ -194,8 +196,17 @@ def _error(event: Event, summary: str) -> str | None:
     return None
 
 
+def _failed_command(event: Event) -> str | None:
+    """What the shell hook says of a failed command: its line and exit status."""
+    command, status = event.attributes.get("command"), event.attributes.get("exit_status")
+    if not isinstance(command, str) or not command.strip():
+        return None
+    ending = f" with exit status {status}" if isinstance(status, int) else ""
+    return f"{short(command, 120)} failed{ending}"
+
+
 def _command(event: Event) -> str | None:
-    if event.kind is not EventKind.TERMINAL:
+    if event.kind not in (EventKind.TERMINAL, EventKind.FAILED_COMMAND):
         return None
     if match := _COMMAND.search(event.text or ""):
         return match.group(1).strip()
