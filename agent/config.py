@@ -33,6 +33,7 @@ DEFAULT_CONFIG_TOML = """\
 #   "notifications"  desktop notifications seen on the session bus (D-Bus)
 #   "calendar:<path>"  reminders before the entries of an .ics file or folder (see [calendar])
 #   "power"  the battery: charger in or out, low levels (see [power])
+#   "screen"  new text in the window in front, read by OCR (X11, tesseract; see [screen])
 # An empty list replays the bundled demo stream.
 source = []
 # Replay pace of jsonl files as a multiple of real time; 0 replays as fast as possible.
@@ -136,6 +137,11 @@ backfill_s = 600.0
 lead_minutes = 10.0
 # Seconds between reads of the calendar files.
 poll_s = 30.0
+
+[screen]
+# Seconds between looks at the window in front. Windows the [privacy] rules exclude are
+# never captured; a frame that has not changed is not read again.
+interval_s = 5.0
 
 [power]
 # Seconds between battery readings.
@@ -341,6 +347,12 @@ class CalendarSettings(BaseModel):
     poll_s: float = Field(30.0, gt=0.0)
 
 
+class ScreenSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float = Field(5.0, ge=0.5)
+
+
 class PowerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -403,6 +415,7 @@ class Settings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     activitywatch: ActivityWatchSettings = Field(default_factory=ActivityWatchSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
     power: PowerSettings = Field(default_factory=PowerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

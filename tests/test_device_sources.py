@@ -17,6 +17,7 @@ from agent.sources import SourceSpecError, open_source
 from agent.sources.backend import BackendUnavailable
 from agent.sources.calendar import CalendarSource
 from agent.sources.power import Battery, PowerSource, read_battery
+from agent.sources.screen import ScreenSource
 from core.events import Event, EventKind
 from core.sources import EventSource, Rejection, SourceItem
 from tests.helpers import (
@@ -251,15 +252,19 @@ async def test_a_broken_file_is_rejected_once_and_the_others_still_read(tmp_path
 
 
 def test_source_specs_name_the_new_sources(tmp_path):
-    settings = Settings.model_validate({"calendar": {"lead_minutes": 5}, "power": {"poll_s": 5}})
+    settings = Settings.model_validate(
+        {"calendar": {"lead_minutes": 5}, "power": {"poll_s": 5}, "screen": {"interval_s": 2}}
+    )
     calendar = open_source(f"calendar:{tmp_path}", settings)
     assert isinstance(calendar, CalendarSource) and calendar.lead == timedelta(minutes=5)
     power = open_source("power", settings)
     assert isinstance(power, PowerSource) and power.poll_s == 5
     with pytest.raises(SourceSpecError, match=r"needs an \.ics file"):
         open_source("calendar:", settings)
-    with pytest.raises(SourceSpecError, match="notifications, power"):
-        open_source("screen", settings)
+    screen = open_source("screen", settings)
+    assert isinstance(screen, ScreenSource) and screen.poll_s == 2
+    with pytest.raises(SourceSpecError, match="notifications, power, screen"):
+        open_source("ocr", settings)
 
 
 def test_a_failed_command_reads_as_its_own_error():

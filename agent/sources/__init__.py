@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from agent.config import Settings
+from agent.privacy import ExclusionRules
 from agent.sources.activitywatch import ActivityWatchSource
 from agent.sources.calendar import CalendarSource
 from agent.sources.http import HttpIngestSource
@@ -14,6 +15,7 @@ from agent.sources.jsonl import JsonlSource
 from agent.sources.merge import MergedSource
 from agent.sources.notifications import NotificationSource
 from agent.sources.power import PowerSource
+from agent.sources.screen import ScreenSource
 from core.sources import EventSource, Rejection, SourceItem
 
 __all__ = [
@@ -70,6 +72,10 @@ _PLAIN: dict[str, Callable[[Settings], EventSource]] = {
     "notifications": lambda settings: NotificationSource(),
     "power": lambda settings: PowerSource(
         poll_s=settings.power.poll_s, low_levels=settings.power.low_levels
+    ),
+    "screen": lambda settings: ScreenSource(
+        rules=ExclusionRules.from_settings(settings.privacy),
+        interval_s=settings.screen.interval_s,
     ),
 }
 

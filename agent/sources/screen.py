@@ -1,0 +1,333 @@
+"""What is on the screen as events (`screen`): the window in front, read by OCR.
+
+Every `interval_s` the source asks the X server which window is in front, and checks it
+against the privacy rules *before* capturing anything: an excluded app or title, or a
+private browser window, is never captured. Otherwise the window's region is captured
+(mss), compared with the previous frame of that window (a coarse signature that a blinking
+cursor does not change), and only a changed frame is read by OCR. The event carries only
+the lines that are new since that window's earlier frames, with app, title and region.
+
+X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so and
+captures nothing; the desktop portal's screenshot interface is not supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import ValidationError
+
+from agent.privacy import ExclusionRules
+from agent.sources.backend import BackendUnavailable, PollingSource
+from agent.sources.ocr import OcrUnavailable, TesseractOcr
+from core.events import MAX_TEXT_CHARS, Event, EventKind, describe_validation_error
+from core.sources import Rejection, SourceItem
+
+logger = logging.getLogger("festina.sources.screen")
+
+# Frames are compared in cells of this many pixels a side; a frame is unchanged when at
+# most CURSOR_CELLS cells differ by more than CELL_LEVELS grey levels (a cursor, a clock).
+CELL_PX = 8
+CELL_LEVELS = 8
+CURSOR_CELLS = 2
+# Lines remembered per window, and windows remembered, to tell new text from old.
+SEEN_LINES = 500
+SEEN_WINDOWS = 32
+# WM_CLASS names of terminal emulators: their text is a terminal's, commands and errors.
+TERMINALS = frozenset(
+    {
+        "xterm", "uxterm", "urxvt", "rxvt", "gnome-terminal", "gnome-terminal-server",
+        "konsole", "xfce4-terminal", "terminator", "tilix", "alacritty", "kitty", "wezterm",
+        "org.wezfurlong.wezterm", "foot", "st", "lxterminal", "mate-terminal", "qterminal",
+        "terminology", "sakura", "guake", "tilda", "yakuake", "ptyxis", "com.mitchellh.ghostty",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Window:
+    """The window in front: its identity for the privacy rules and where it is."""
+
+    id: int
+    app: str | None
+    title: str | None
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+class Display(Protocol):
+    """The screen festina reads: which window is in front, and its pixels."""
+
+    def front_window(self) -> Window | None: ...
+
+    def grab(self, window: Window) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class Ocr(Protocol):
+    name: str
+
+    def read(self, gray: np.ndarray) -> list[str]: ...
+
+
+class X11Display:
+    """An X server, through python-xlib (which window) and mss (its pixels)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        name = name or os.environ.get("DISPLAY")
+        if not name:
+            missing = "an X server (DISPLAY is not set)"
+            if os.environ.get("WAYLAND_DISPLAY"):
+                missing += "; on Wayland, festina reads the screen only through XWayland"
+            raise BackendUnavailable(f"screen capture needs {missing}")
+        try:
+            import mss
+            from Xlib import display as xdisplay
+        except ImportError as error:  # pragma: no cover - both are festina dependencies
+            raise BackendUnavailable(f"screen capture needs {error.name}") from error
+        try:
+            self._x = xdisplay.Display(name)
+            self._mss = mss.MSS(display=name)
+        except Exception as error:  # Xlib and mss raise their own kinds
+            raise BackendUnavailable(f"cannot open X display {name}: {error}") from error
+        self._root = self._x.screen().root
+        self._net_active = self._x.intern_atom("_NET_ACTIVE_WINDOW")
+        self._net_name = self._x.intern_atom("_NET_WM_NAME")
+        self._utf8 = self._x.intern_atom("UTF8_STRING")
+
+    def front_window(self) -> Window | None:
+        window = self._active() or self._topmost()
+        if window is None:
+            return None
+        geometry = window.get_geometry()
+        origin = window.translate_coords(self._root, 0, 0)
+        left, top = -origin.x, -origin.y
+        # Only the part on the screen can be captured.
+        screen = self._x.screen()
+        right = min(left + geometry.width, screen.width_in_pixels)
+        bottom = min(top + geometry.height, screen.height_in_pixels)
+        left, top = max(left, 0), max(top, 0)
+        if right - left < CELL_PX or bottom - top < CELL_PX:
+            return None
+        wm_class = window.get_wm_class()
+        return Window(
+            id=window.id,
+            app=(wm_class[1] or wm_class[0]) if wm_class else None,
+            title=self._title(window),
+            left=left,
+            top=top,
+            width=right - left,
+            height=bottom - top,
+        )
+
+    def _active(self) -> Any:
+        found = self._root.get_full_property(self._net_active, 0)  # 0: any type
+        if found is None or not found.value or not found.value[0]:
+            return None
+        return self._x.create_resource_object("window", int(found.value[0]))
+
+    def _topmost(self) -> Any:
+        """Without a window manager naming the active window: the top mapped one."""
+        for window in reversed(self._root.query_tree().children):
+            attributes = window.get_attributes()
+            if attributes.map_state == 2 and window.get_wm_class():  # IsViewable
+                return window
+        return None
+
+    def _title(self, window: Any) -> str | None:
+        named = window.get_full_property(self._net_name, self._utf8)
+        if named is not None and named.value:
+            value = named.value
+            return (
+                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            ) or None
+        legacy = window.get_wm_name()
+        if isinstance(legacy, bytes):
+            legacy = legacy.decode("latin-1")
+        return legacy or None
+
+    def grab(self, window: Window) -> np.ndarray:
+        shot = self._mss.grab(
+            {"left": window.left, "top": window.top, "width": window.width, "height": window.height}
+        )
+        bgra = np.asarray(shot, dtype=np.uint8)
+        gray = bgra[..., 2] * 0.299 + bgra[..., 1] * 0.587 + bgra[..., 0] * 0.114
+        return gray.astype(np.uint8)
+
+    def close(self) -> None:
+        for closing in (self._mss.close, self._x.close):
+            try:
+                closing()
+            except Exception:  # already gone with the server
+                logger.debug("closing the X connection failed", exc_info=True)
+
+
+def signature(gray: np.ndarray) -> np.ndarray:
+    """The frame in CELL_PX cells, each its mean grey: what `unchanged` compares."""
+    height = gray.shape[0] - gray.shape[0] % CELL_PX
+    width = gray.shape[1] - gray.shape[1] % CELL_PX
+    cells = gray[:height, :width].reshape(height // CELL_PX, CELL_PX, width // CELL_PX, CELL_PX)
+    return cells.mean(axis=(1, 3))
+
+
+def unchanged(before: np.ndarray | None, now: np.ndarray) -> bool:
+    """The same picture, a cursor or a clock aside."""
+    if before is None or before.shape != now.shape:
+        return False
+    return int((np.abs(before - now) > CELL_LEVELS).sum()) <= CURSOR_CELLS
+
+
+@dataclass
+class _Seen:
+    signature: np.ndarray | None
+    lines: OrderedDict[str, None]
+
+
+@dataclass
+class ScreenCounts:
+    """What the source did with its frames, for `festina eval sources` and status."""
+
+    frames: int = 0
+    excluded: int = 0
+    unchanged: int = 0
+    read: int = 0
+
+
+class ScreenSource(PollingSource):
+    """New text in the window in front, every `interval_s` seconds."""
+
+    def __init__(
+        self,
+        *,
+        rules: ExclusionRules,
+        interval_s: float = 5.0,
+        open_display: Callable[[], Display] = X11Display,
+        ocr: Ocr | None = None,
+        terminal_ocr: Ocr | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__("screen", logger, interval_s)
+        self._rules = rules
+        self._open_display = open_display
+        self._display: Display | None = None
+        # Held while a frame is taken in its thread: closing waits for it, rather than
+        # pulling the X connection out from under it.
+        self._in_use = threading.Lock()
+        self._ocr = ocr or TesseractOcr()
+        # A terminal is one column of lines, ending at a cursor: tesseract's column layout
+        # (page mode 4) reads it best, its single block (6) the rest (`festina eval sources`).
+        self._terminal_ocr = terminal_ocr or TesseractOcr(page_mode=4)
+        self._clock = clock
+        self._windows: OrderedDict[int, _Seen] = OrderedDict()
+        self.counts = ScreenCounts()
+
+    async def poll(self) -> list[SourceItem]:
+        try:
+            item = await asyncio.to_thread(self._frame)
+        except BackendUnavailable:
+            self._drop_display()
+            raise
+        except OcrUnavailable as error:
+            raise BackendUnavailable(str(error)) from error
+        except Exception as error:  # the X server went away under a request
+            self._drop_display()
+            raise BackendUnavailable(
+                f"screen capture failed: {type(error).__name__}: {error}"
+            ) from error
+        return [] if item is None else [item]
+
+    def _drop_display(self) -> None:
+        with self._in_use:
+            if self._display is not None:
+                self._display.close()
+                self._display = None
+
+    def _frame(self) -> SourceItem | None:
+        with self._in_use:
+            return self._frame_in_use()
+
+    def _frame_in_use(self) -> SourceItem | None:
+        if self._display is None:
+            self._display = self._open_display()
+        window = self._display.front_window()
+        if window is None:
+            return None
+        self.counts.frames += 1
+        now = self._clock()
+        try:
+            probe = Event(
+                time=now,
+                source=self.name,
+                kind=EventKind.WINDOW,
+                app=window.app,
+                title=window.title or window.app or "untitled window",
+            )
+        except ValidationError as error:  # a name no event may hold: not captured either
+            reason = f"window {window.id:#x}: {describe_validation_error(error)}"
+            return Rejection(self.name, self.counts.frames, reason, repr(window))
+        if self._rules.rule_for(probe) is not None:  # never captured, only counted
+            self.counts.excluded += 1
+            return None
+        gray = self._display.grab(window)
+        seen = self._seen(window.id)
+        now_signature = signature(gray)
+        if unchanged(seen.signature, now_signature):
+            self.counts.unchanged += 1
+            return None
+        seen.signature = now_signature
+        terminal = (window.app or "").casefold() in TERMINALS
+        ocr = self._terminal_ocr if terminal else self._ocr
+        lines = ocr.read(gray)
+        self.counts.read += 1
+        new = [line for line in dict.fromkeys(lines) if line not in seen.lines]
+        for line in lines:
+            seen.lines[line] = None
+            seen.lines.move_to_end(line)
+        while len(seen.lines) > SEEN_LINES:
+            seen.lines.popitem(last=False)
+        if not new:
+            return None
+        return self._event(probe, window, new, ocr.name, terminal)
+
+    def _seen(self, window_id: int) -> _Seen:
+        seen = self._windows.get(window_id)
+        if seen is None:
+            seen = self._windows[window_id] = _Seen(None, OrderedDict())
+            while len(self._windows) > SEEN_WINDOWS:
+                self._windows.popitem(last=False)
+        self._windows.move_to_end(window_id)
+        return seen
+
+    def _event(
+        self, probe: Event, window: Window, lines: list[str], ocr: str, terminal: bool
+    ) -> Event:
+        text = "\n".join(lines)
+        if len(text) > MAX_TEXT_CHARS:  # the newest lines matter most: keep the end
+            text = text[-MAX_TEXT_CHARS:].split("\n", 1)[-1]
+        region = {"left": window.left, "top": window.top}
+        region |= {"width": window.width, "height": window.height}
+        return Event(
+            time=probe.time,
+            source=self.name,
+            kind=EventKind.TERMINAL if terminal else EventKind.TEXT,
+            app=probe.app,
+            title=probe.title,
+            text=text,
+            attributes={"region": region, "ocr": ocr, "new_lines": len(lines)},
+        )
+
+    async def close(self) -> None:
+        await super().close()
+        await asyncio.to_thread(self._drop_display)

@@ -1,0 +1,222 @@
+"""The screen source against a real X server (Xvfb) with a real xterm showing a Python
+traceback, read by the real tesseract; privacy rules applied before any capture; the X
+server killed and started again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from agent.config import PrivacySettings
+from agent.privacy import ExclusionRules
+from agent.sources.screen import ScreenSource, Window, X11Display, signature, unchanged
+from core.events import Event, EventKind
+from tests.helpers import eventually, wait_for
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("Xvfb", "xterm", "tesseract")),
+    reason="needs Xvfb, xterm and tesseract (Debian: xvfb, xterm, tesseract-ocr)",
+)
+
+TRACEBACK = """\
+$ pytest tests/test_invoice.py
+Traceback (most recent call last):
+  File "/home/dana/shop/invoice.py", line 42, in total
+    return sum(item["price"] * item["qty"] for item in items)
+KeyError: 'price'
+"""
+LINKER = """\
+$ make build
+/usr/bin/ld: cannot find -lssl: No such file or directory
+collect2: error: ld returned 1 exit status
+"""
+
+
+@contextlib.contextmanager
+def xvfb(number: int | None = None) -> Iterator[str]:
+    """A virtual X server; its display name. `number` reuses a display's name."""
+    command = ["Xvfb", "-screen", "0", "1024x600x24", "-nolisten", "tcp"]
+    if number is None:
+        command += ["-displayfd", "1"]
+    else:
+        command.insert(1, f":{number}")
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        if number is None:
+            assert server.stdout is not None
+            number = int(server.stdout.readline())
+        name = f":{number}"
+        wait_for(lambda: _answers(name), timeout=20)
+        yield name
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(name: str) -> bool:
+    try:
+        X11Display(name).close()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def xterm(display: str, title: str, script: str) -> Iterator[None]:
+    """An xterm in front, running `script` in sh, with a font tesseract reads well."""
+    process = subprocess.Popen(
+        [
+            *("xterm", "-display", display, "-geometry", "90x12+0+0"),
+            *("-fa", "DejaVu Sans Mono", "-fs", "11", "-T", title),
+            *("-e", "sh", "-c", script + "; sleep 600"),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class CountingDisplay(X11Display):
+    """The real display, counting the frames it is asked to capture."""
+
+    grabs = 0
+
+    def grab(self, window: Window) -> np.ndarray:
+        type(self).grabs += 1
+        return super().grab(window)
+
+
+def _source(display: str, **privacy) -> ScreenSource:
+    rules = ExclusionRules.from_settings(PrivacySettings(**privacy))
+    return ScreenSource(rules=rules, interval_s=0.5, open_display=lambda: X11Display(display))
+
+
+async def _next_event(source: ScreenSource, timeout: float = 30) -> Event:
+    """Poll until the source reads something (the xterm takes a moment to draw)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        items = await source.poll()
+        if items:
+            [event] = items
+            assert isinstance(event, Event)
+            return event
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing read within {timeout} s: {source.counts}")
+
+
+async def test_a_traceback_in_an_xterm_becomes_an_event_holding_the_exception(tmp_path):
+    (tmp_path / "first.txt").write_text(TRACEBACK)
+    (tmp_path / "second.txt").write_text(LINKER)
+    go = tmp_path / "go"
+    script = f"cat {tmp_path / 'first.txt'}; while [ ! -e {go} ]; do sleep 0.1; done; "
+    script += f"cat {tmp_path / 'second.txt'}"
+    with xvfb() as display, xterm(display, "pytest - shop", script):
+        source = _source(display)
+        event = await _next_event(source)
+        assert (event.kind, event.app, event.title) == (
+            EventKind.TERMINAL,
+            "XTerm",
+            "pytest - shop",
+        )
+        lines = event.text.splitlines()
+        assert "KeyError: 'price'" in lines
+        assert "$ pytest tests/test_invoice.py" in lines
+        region = event.attributes["region"]
+        assert region["left"] <= 1 and region["width"] > 500 and region["height"] > 100
+        # Nothing changed on the screen: the frame is not read again.
+        read = source.counts.read
+        assert await source.poll() == []
+        assert (source.counts.read, source.counts.unchanged) == (read, 1)
+        # New output: only the new lines make the next event.
+        go.touch()
+        later = await _next_event(source)
+        assert "/usr/bin/ld: cannot find -lssl: No such file or directory" in later.text
+        assert "KeyError" not in later.text
+        await source.close()
+
+
+@pytest.mark.parametrize(
+    ("title", "privacy"),
+    [
+        ("notes - secret", {"exclude_apps": ["xterm"]}),
+        ("salary review", {"exclude_titles": ["salary"]}),
+        ("Mozilla Firefox (Private Browsing)", {}),
+    ],
+)
+async def test_excluded_and_private_windows_are_never_captured(tmp_path, title, privacy):
+    (tmp_path / "first.txt").write_text(TRACEBACK)
+    with xvfb() as display, xterm(display, title, f"cat {tmp_path / 'first.txt'}"):
+        rules = ExclusionRules.from_settings(PrivacySettings(**privacy))
+        CountingDisplay.grabs = 0
+        source = ScreenSource(rules=rules, open_display=lambda: CountingDisplay(display))
+        wait_for(lambda: X11Display(display).front_window() is not None, timeout=20)
+        for _ in range(5):
+            assert await source.poll() == []
+        await source.close()
+    assert source.counts.excluded == 5
+    assert CountingDisplay.grabs == 0
+
+
+async def test_the_x_server_going_away_is_a_fault_and_its_return_is_picked_up(tmp_path, caplog):
+    (tmp_path / "first.txt").write_text(TRACEBACK)
+    text = f"cat {tmp_path / 'first.txt'}"
+    with caplog.at_level(logging.INFO, logger="festina.sources.screen"):
+        with xvfb() as display, xterm(display, "first", text):
+            source = _source(display)
+            reader = _Reader(source)
+            await reader.until(lambda: len(reader.events) == 1)
+        await reader.until(lambda: source.faults >= 2)
+        with xvfb(int(display[1:])), xterm(display, "second", text):
+            await reader.until(lambda: len(reader.events) == 2)
+        await reader.close()
+    assert [event.title for event in reader.events] == ["first", "second"]
+    messages = [record.message for record in caplog.records]
+    assert any("back after" in message for message in messages)
+
+
+def test_without_an_x_server_the_reason_names_what_is_missing(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    with pytest.raises(Exception, match="needs an X server \\(DISPLAY is not set\\); on Wayland"):
+        X11Display()
+
+
+def test_a_blinking_cursor_is_no_change_but_a_new_line_is():
+    frame = np.full((96, 400), 255, np.uint8)
+    cursor = frame.copy()
+    cursor[80:88, 8:16] = 0
+    line = frame.copy()
+    line[80:88, 8:200] = 0
+    assert unchanged(signature(frame), signature(cursor))
+    assert not unchanged(signature(frame), signature(line))
+
+
+class _Reader:
+    """Reads a live source in the background."""
+
+    def __init__(self, source: ScreenSource) -> None:
+        self.source = source
+        self.events: list[Event] = []
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        async for item in self.source.items():
+            assert isinstance(item, Event)
+            self.events.append(item)
+
+    async def until(self, condition) -> None:
+        await eventually(condition, timeout=60, unless=self.task)
+
+    async def close(self) -> None:
+        await self.source.close()
+        await self.task
