@@ -143,6 +143,49 @@ def eval_online(
     click.echo(f"report: {out_dir / 'online.json'}", err=True)
 
 
+@eval_group.command("sources")
+@click.option(
+    "--idle-s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds of the live run on an unchanged screen.",
+)
+@click.option(
+    "--busy-s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds of the live run on a terminal printing a line a second.",
+)
+@click.option(
+    "--only-default",
+    is_flag=True,
+    help="Measure festina's OCR settings alone, not the other settings and engines "
+    "(rapidocr-onnxruntime, where installed).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_sources(obj: Any, idle_s: float, busy_s: float, only_default: bool, as_json: bool) -> None:
+    """Screen text: OCR accuracy on rendered screens, and the screen source's live cost."""
+    from evals.sources import (
+        FESTINA_SETTINGS,
+        SETTINGS,
+        format_report,
+        measure_live,
+        measure_ocr,
+        report,
+    )
+
+    interval_s = obj.settings().screen.interval_s
+    if only_default:
+        readings = measure_ocr(FESTINA_SETTINGS)
+    else:
+        readings = measure_ocr(SETTINGS, other_engines=True)
+    result = report(readings, measure_live(idle_s, busy_s, interval_s))
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
 @eval_group.command("by-hand")
 @data_option
 @click.option("--json", "as_json", is_flag=True)
