@@ -197,7 +197,7 @@ class _Seen:
 
 @dataclass
 class ScreenCounts:
-    """What the source did with its frames, for `festina eval sources` and status."""
+    """What the source did with its frames (`festina eval sources` reports them)."""
 
     frames: int = 0
     excluded: int = 0
@@ -271,8 +271,8 @@ class ScreenSource(PollingSource):
                 time=now,
                 source=self.name,
                 kind=EventKind.WINDOW,
-                app=window.app,
-                title=window.title or window.app or "untitled window",
+                app=window.app[:512] if window.app else None,
+                title=(window.title or window.app or "untitled window")[:512],
             )
         except ValidationError as error:  # a name no event may hold: not captured either
             reason = f"window {window.id:#x}: {describe_validation_error(error)}"
