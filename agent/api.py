@@ -28,6 +28,7 @@ from agent.sources.jsonl import raw_text
 from core import jsonsafe
 from core.decision import Decision
 from core.events import Event
+from core.outcome import StepOutcome
 from core.records import record_to_item
 from core.sources import Rejection, SourceItem
 from memory.feedback import AlreadyAnswered, Outcome, Reason
@@ -61,6 +62,8 @@ class DecisionRecord(BaseModel):
     event: Event
     decision: Decision
     feedback: str | None
+    results: list[StepOutcome] = []
+    """What the accepted offer's plan did, step by step (empty until it has run)."""
 
 
 class FeedbackGiven(BaseModel):
@@ -326,10 +329,17 @@ def build_app(
     async def get_decisions(
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> list[DecisionRecord]:
-        """The most recent decisions, newest first, with the user's feedback if any."""
+        """The most recent decisions, newest first, with the user's feedback if any and
+        what an accepted offer's plan did."""
         rows = await asyncio.to_thread(store.recent_activity, limit)
+        results = await asyncio.to_thread(store.plan_results, [event.id for event, _, _ in rows])
         return [
-            DecisionRecord(event=event, decision=decision, feedback=feedback)
+            DecisionRecord(
+                event=event,
+                decision=decision,
+                feedback=feedback,
+                results=results.get(event.id, []),
+            )
             for event, decision, feedback in rows
         ]
 

@@ -34,6 +34,7 @@ from memory.cli import feedback, memory, pause, prefs, resume
 
 if TYPE_CHECKING:
     from core.decision import Decision
+    from core.outcome import StepOutcome
     from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
@@ -190,6 +191,16 @@ def _offer_lines(decision: Decision) -> list[str]:
     return [f'says: "{offer.speak}"', f"task: {offer.task} [{offer.plan_summary()}]"]
 
 
+def _result_lines(outcomes: list[StepOutcome]) -> list[str]:
+    """What an accepted plan did, each step with its status and its result's text."""
+    lines = []
+    for outcome in outcomes:
+        text = outcome.text.splitlines()
+        lines.append(f"{outcome.tool}: {outcome.status.value}" + (f": {text[0]}" if text else ""))
+        lines.extend(f"  {line}" for line in text[1:6])
+    return lines
+
+
 @daemon.command("start")
 @_run_options
 @click.pass_obj
@@ -325,6 +336,9 @@ def decisions(obj: Context, limit: int, offers_only: bool) -> None:
     store = obj.open_store()
     try:
         rows = store.decisions(limit, offers_only=offers_only)
+        offers = [event.id for event, d in rows if d.final_action is Action.INTERVENE]
+        answers = {event_id: store.latest_feedback(event_id) for event_id in offers}
+        results = store.plan_results(offers)
     finally:
         store.close()
     if not rows:
@@ -342,7 +356,13 @@ def decisions(obj: Context, limit: int, offers_only: bool) -> None:
             f"{event.summary()[:70]}"
         )
         if decision.final_action is Action.INTERVENE:
-            for line in _offer_lines(decision):
+            answer = answers.get(event.id)
+            lines = [
+                *_offer_lines(decision),
+                f"answer: {answer.value if answer else 'none yet'}",
+                *_result_lines(results.get(event.id, [])),
+            ]
+            for line in lines:
                 click.echo(f"{'':14}{line}")
     click.echo(by_legend(decision.decided_by for _, decision in rows))
 

@@ -1,6 +1,8 @@
 """Offers as desktop notifications (freedesktop notifications over D-Bus, through the
 desktop-notifier library), with Accept and Reject buttons where the notification server
-shows actions; the answer goes to memory like one given in the dashboard.
+shows actions; the answer goes to memory like one given in the dashboard. When an
+accepted offer's plan has run, its result is a notification too, with an Open button
+for the link or file it found (opened by the desktop's own handler, xdg-open).
 
 On a machine with no desktop session (no D-Bus session bus: a server, CI, a container)
 the surface stays silent and says so once in the log at DEBUG; so it does when the bus
@@ -12,17 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from core.decision import Decision
 from core.events import Event
+from core.outcome import StepOutcome, StepStatus
 from memory.feedback import AlreadyAnswered, Outcome
 
 logger = logging.getLogger("festina.notify")
 
 Answer = Callable[[str, Outcome], None]
 TITLE = "festina offers help"
+RESULT_TITLE = "festina: done"
+MAX_RESULT_LINES = 4
 #: The application name on festina's own notifications (the notifications source skips them).
 APP_NAME = "festina"
 
@@ -61,7 +68,15 @@ class DesktopSurface:
     def offer(self, event: Event, decision: Decision) -> None:
         if self._notifier is None:
             return
-        task = asyncio.ensure_future(self._send(event, decision))
+        self._start(self._send_offer(event, decision))
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
+        if self._notifier is None:
+            return
+        self._start(self._send_result(outcomes))
+
+    def _start(self, sending: Any) -> None:
+        task = asyncio.ensure_future(sending)
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
@@ -70,31 +85,55 @@ class DesktopSurface:
         while self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
-    async def _send(self, event: Event, decision: Decision) -> None:
-        async with self._in_order:
-            await self._send_now(event, decision)
+    async def _send_offer(self, event: Event, decision: Decision) -> None:
+        from desktop_notifier import Button
 
-    async def _send_now(self, event: Event, decision: Decision) -> None:
-        from desktop_notifier import Button, Capability
-
-        if self._notifier is None:  # an earlier send found no server
-            return
         assert event.id is not None
         event_id = event.id
         offer = decision.offer
         message = offer.speak if offer else f"Help with: {event.summary()[:200]}"
+        buttons = [
+            Button("Accept", on_pressed=lambda: self._pressed(event_id, Outcome.ACCEPTED)),
+            Button("Reject", on_pressed=lambda: self._pressed(event_id, Outcome.REJECTED)),
+        ]
+        await self._send(TITLE, message, buttons)
+
+    async def _send_result(self, outcomes: list[StepOutcome]) -> None:
+        from desktop_notifier import Button
+
+        lines = []
+        for outcome in outcomes:
+            first = outcome.text.splitlines()[0] if outcome.text else ""
+            said = "" if outcome.status is StepStatus.DONE else f" ({outcome.status.value})"
+            lines.append(f"{outcome.tool}{said}: {first}"[:200])
+        target = next(
+            (found for o in outcomes for found in (*o.links, *filter(_safe_file, o.paths))),
+            None,
+        )
+        opener = shutil.which("xdg-open")
+        buttons = (
+            [Button("Open", on_pressed=lambda: _open(opener, target))]
+            if target is not None and opener is not None
+            else []
+        )
+        await self._send(RESULT_TITLE, "\n".join(lines[:MAX_RESULT_LINES]), buttons)
+
+    async def _send(self, title: str, message: str, buttons: list[Any]) -> None:
+        # One notification at a time, in order (see __init__).
+        async with self._in_order:
+            await self._send_now(title, message, buttons)
+
+    async def _send_now(self, title: str, message: str, buttons: list[Any]) -> None:
+        from desktop_notifier import Capability
+
+        if self._notifier is None:  # an earlier send found no server
+            return
         try:
             # Buttons only where the server shows actions; elsewhere they would be dropped
             # silently, and the notification would promise an answer it cannot take.
-            buttons = (
-                [
-                    Button("Accept", on_pressed=lambda: self._pressed(event_id, Outcome.ACCEPTED)),
-                    Button("Reject", on_pressed=lambda: self._pressed(event_id, Outcome.REJECTED)),
-                ]
-                if Capability.BUTTONS in await self._notifier.get_capabilities()
-                else []
-            )
-            await self._notifier.send(title=TITLE, message=message, buttons=buttons)
+            if Capability.BUTTONS not in await self._notifier.get_capabilities():
+                buttons = []
+            await self._notifier.send(title=title, message=message, buttons=buttons)
         except Exception as error:
             # No notification server on the bus, or it went away: stop trying.
             logger.debug("desktop notifications off: %r", error)
@@ -109,9 +148,33 @@ class DesktopSurface:
             logger.exception("recording the answer from a notification failed")
 
 
+def _safe_file(path: str) -> bool:
+    """A result's file worth an Open button: there, a plain file, nothing that would run
+    (an executable, a .desktop launcher) when the desktop's handler opens it."""
+    return (
+        os.path.isfile(path)
+        and not os.access(path, os.X_OK)
+        and not path.endswith((".desktop", ".sh", ".exe"))
+    )
+
+
+def _open(opener: str, target: str) -> None:
+    """Open a result's link or file with the desktop's handler, without waiting for it."""
+    try:
+        subprocess.Popen(
+            [opener, target],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        logger.exception("opening %s failed", target)
+
+
 class Surfaces:
-    """Several surfaces as one: each offer goes to all; one failing costs the others
-    nothing."""
+    """Several surfaces as one: each offer and result goes to all; one failing costs the
+    others nothing."""
 
     def __init__(self, *surfaces: Any) -> None:
         self.surfaces = surfaces
@@ -122,3 +185,10 @@ class Surfaces:
                 surface.offer(event, decision)
             except Exception:
                 logger.exception("a surface failed to show the offer on %s", event.id)
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
+        for surface in self.surfaces:
+            try:
+                surface.result(event_id, outcomes)
+            except Exception:
+                logger.exception("a surface failed to show the result of %s", event_id)

@@ -322,12 +322,14 @@ class Pipeline:
                 # waits for it instead of leaving it to write to memory after memory closed.
                 polling = asyncio.ensure_future(poll())
                 try:
-                    await asyncio.shield(polling)
+                    finished = await asyncio.shield(polling)
                 except asyncio.CancelledError:
                     await asyncio.gather(polling, return_exceptions=True)
                     raise
                 except Exception:
                     logger.exception("the slow path failed to act on an answer")
+                else:
+                    await self._show_results(finished)
             if learn and self.chain.clock is not None:
                 try:
                     async with self._learning:
@@ -335,6 +337,18 @@ class Pipeline:
                 except Exception:
                     logger.exception("learning from the answers failed")
             await asyncio.sleep(ANSWER_POLL_S)
+
+    async def _show_results(self, event_ids: list[str]) -> None:
+        """What each finished plan did, to the surfaces (a turned-down offer ran nothing)."""
+        if not event_ids:
+            return
+        results = await self._in(self._db_thread, self.store.plan_results, event_ids)
+        for event_id in event_ids:
+            if outcomes := results.get(event_id):
+                try:
+                    self.surface.result(event_id, outcomes)
+                except Exception:
+                    logger.exception("a surface failed to show the result of %s", event_id)
 
     async def _preferences_loop(self) -> None:
         """Notice a pause, a resume or other changes even while no event is decided."""

@@ -1,4 +1,5 @@
-"""Where decisions reach the user. The daemon logs offers; the dashboard reads memory."""
+"""Where decisions reach the user: offers, and what an accepted offer's plan did. The
+daemon logs both; the dashboard reads memory."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from typing import Protocol
 
 from core.decision import Decision
 from core.events import Event
+from core.outcome import StepOutcome
 
 logger = logging.getLogger("festina.surface")
 
 
 class Surface(Protocol):
     def offer(self, event: Event, decision: Decision) -> None: ...
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
+        """An accepted offer's plan has run: what each step did."""
 
 
 class LogSurface:
@@ -36,3 +41,14 @@ class LogSurface:
             decision.decided_by,
             event.summary()[:200],
         )
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
+        for outcome in outcomes:
+            logger.info(
+                "result of %s, step %d: %s %s: %s",
+                event_id,
+                outcome.step,
+                outcome.tool,
+                outcome.status.value,
+                " | ".join(outcome.text.splitlines())[:300],
+            )

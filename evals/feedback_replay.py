@@ -18,6 +18,7 @@ from pathlib import Path
 from agent.slowpath import GateRuleSlowPath
 from core.decision import Decision
 from core.events import Event, EventKind
+from core.outcome import StepOutcome
 from evals.proactivebench import replay_events
 from gate.base import GateModel
 from gate.data import load_traces
@@ -44,6 +45,9 @@ class SimulatedUser:
                 event.id, Outcome.ACCEPTED if accepted else Outcome.REJECTED, 2.0
             )
         self.answers.append((event.id, accepted))
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
+        """Results are not scored here: the replay measures false alarms."""
 
 
 @dataclass

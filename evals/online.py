@@ -29,6 +29,7 @@ from typing import Any
 
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
+from core.outcome import StepOutcome
 from evals.cost_table import ALWAYS, COST_RATIOS, NEVER, at_ratio
 from evals.fold_gate import FoldGate, train_fold_gate
 from evals.proactivebench import SlowPathFactory, graph_slow_path, replay_events
@@ -81,6 +82,9 @@ class LabelledPerson:
         needed = self.needs[event.id]
         self.store.record_feedback(event.id, Outcome.ACCEPTED if needed else Outcome.REJECTED)
         self.answered.append(event.id)
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
+        """Results are not scored here: the replay measures when festina speaks."""
 
 
 @dataclass(frozen=True)

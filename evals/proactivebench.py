@@ -30,6 +30,7 @@ from agent.slowpath.llm import ChatModel
 from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
+from core.outcome import StepOutcome
 from core.sources import StaticSource
 from evals.judges import Judge, JudgeCase
 from evals.metrics import BenchScores, JudgedEvent, score, table
@@ -111,6 +112,9 @@ class _Quiet:
     """The replay's surface: offers are read back from memory afterwards."""
 
     def offer(self, event: Event, decision: Decision) -> None:
+        pass
+
+    def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
         pass
 
 

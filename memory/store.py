@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
 from core.offer import Offer
+from core.outcome import StepOutcome, outcomes_of
 from core.sources import Rejection
 from memory.by_hand import DONE_WITHIN_S, done_by_hand
 from memory.feedback import (
@@ -746,6 +747,18 @@ class Store:
                 .where(DeliberationRow.event_id == event_id)
                 .values(executions=executions)
             )
+
+    def plan_results(self, event_ids: Sequence[str]) -> dict[str, list[StepOutcome]]:
+        """What each of these offers' accepted plans did, step by step; offers whose plan
+        has not run (not accepted, or not yet) are absent."""
+        with self._session() as session:
+            rows = session.execute(
+                select(DeliberationRow.event_id, DeliberationRow.executions).where(
+                    DeliberationRow.event_id.in_(list(event_ids)),
+                    DeliberationRow.executions.is_not(None),
+                )
+            ).all()
+        return {event_id: outcomes_of(executions) for event_id, executions in rows}
 
     def episode_vectors(
         self, encoder: str, after_id: int = 0

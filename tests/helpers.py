@@ -202,9 +202,13 @@ class FixedGate:
 class RecordingSurface:
     def __init__(self) -> None:
         self.offers: list[tuple[Event, Decision]] = []
+        self.results: list[tuple[str, list]] = []
 
     def offer(self, event, decision):
         self.offers.append((event, decision))
+
+    def result(self, event_id, outcomes):
+        self.results.append((event_id, outcomes))
 
 
 def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **options):

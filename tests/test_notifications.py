@@ -4,15 +4,17 @@ freedesktop notification server, answered with its buttons, skipped without a de
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
 from agent.config import Settings
 from agent.daemon import surfaces
-from agent.notify import TITLE, DesktopSurface, Surfaces
+from agent.notify import RESULT_TITLE, TITLE, DesktopSurface, Surfaces
 from agent.surface import LogSurface
 from core.decision import Action
 from core.events import Event
+from core.outcome import outcomes_of
 from core.sources import StaticSource
 from memory.feedback import Outcome
 from tests.helpers import eventually, make_pipeline
@@ -124,3 +126,38 @@ async def test_notifications_can_be_turned_off(tmp_path, bus, caplog):
         assert f"offer on {_event(0, 'I need help').id}" in caplog.text
         assert server.shown == []
         store.close()
+
+
+async def test_a_finished_plan_s_result_is_a_notification_that_opens_its_link(
+    tmp_path, bus, monkeypatch
+):
+    # The desktop's handler for links cannot run here: a stand-in xdg-open records what
+    # it was asked to open.
+    opened = tmp_path / "opened"
+    handler = tmp_path / "bin" / "xdg-open"
+    handler.parent.mkdir()
+    handler.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    handler.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
+    url = "https://duckduckgo.com/?q=KeyError+price"
+    outcomes = outcomes_of(
+        [
+            {"step": 0, "tool": "web_search_query", "ran": True, "ok": True, "output": url},
+            {"step": 1, "tool": "search_notes", "ran": True, "ok": True, "output": []},
+            {"step": 2, "tool": "toggle_setting", "ran": True, "ok": True, "dry_run": True,
+             "message": "recorded, not performed: turn battery_saver on"},
+        ]
+    )  # fmt: skip
+    async with notification_server(bus) as server:
+        desktop = DesktopSurface(lambda *_: None)
+        desktop.result("e1", outcomes)
+        await desktop.wait_sent()
+        [shown] = server.shown
+        assert shown.title == RESULT_TITLE
+        assert shown.body.splitlines() == [
+            f"web_search_query: {url}",
+            "search_notes: nothing found",
+            "toggle_setting (not performed): recorded, not performed: turn battery_saver on",
+        ]
+        server.press(shown, "Open")
+        await eventually(lambda: opened.exists() and opened.read_text() == url, timeout=10)

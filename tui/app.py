@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, 
 from agent.pidlock import running_pid
 from core.decision import Action, Decision
 from core.events import Event, describe_validation_error
+from core.outcome import outcomes_of
 from gate.policy import GatePolicy
 from memory.feedback import Outcome, Reason
 from memory.preferences import Preferences
@@ -315,14 +316,9 @@ class FestinaApp(App[None]):
                 f"check: draft p_accept {check['p_accept_task']:.3f} vs tau {check['tau']:.3f}; "
                 f"repeat of a turned-down offer: {'yes' if check['repeat_of_rejected'] else 'no'}"
             )
-        if run.executions:
-            done = ", ".join(
-                f"{r['tool']} {'ok' if r.get('ok') else r.get('message', 'failed')}"
-                if r["ran"]
-                else f"{r['tool']} skipped"
-                for r in run.executions
-            )
-            lines.append(escape(f"ran: {done}"))
+        for outcome in outcomes_of(run.executions):
+            lines.append(f"[b]{escape(outcome.tool)}[/b]: {escape(outcome.status.value)}")
+            lines.extend(escape(f"  {line}") for line in outcome.text.splitlines()[:8])
         for pending in self.store.pending_confirmations(event_id):
             args = ", ".join(f"{k}={v!r}" for k, v in pending.args.items())
             lines.append(f"[b]y[/b] run / [b]n[/b] skip: {escape(f'{pending.tool}({args})'[:160])}")

@@ -454,19 +454,21 @@ class ReasoningSlowPath:
         gate_decided = decision.gate_action is Action.INTERVENE and action is Action.INTERVENE
         return Verdict(action, verdict["reason"], "gate" if gate_decided else self.name, offer)
 
-    def _settle(self, event_id: str) -> None:
+    def _settle(self, event_id: str) -> bool:
         """After a run: keep a thread suspended on the user, or store its outcome and drop
         the checkpoint, which would otherwise hold the event's text outside memory's
-        retention and `memory forget`."""
+        retention and `memory forget`. True when an answered offer's plan has finished."""
         config = {"configurable": {"thread_id": event_id}}
         snapshot = self.graph.get_state(config)
         if snapshot.next:
             self._waiting_threads().add(event_id)
-            return
+            return False
         self._waiting_threads().discard(event_id)
-        if "answer" in snapshot.values:
+        answered = "answer" in snapshot.values
+        if answered:
             self.store.record_executions(event_id, snapshot.values.get("executions", []))
         self._saver.delete_thread(event_id)
+        return answered
 
     def _waiting_threads(self) -> set[str]:
         if self._waiting is None:  # first use, perhaps after a restart: ask memory
@@ -490,9 +492,11 @@ class ReasoningSlowPath:
         row = self.store.confirmation(event_id, pending[0]["step"])
         return None if row is None or row.status == "pending" else row.status == "approved"
 
-    def poll_once(self) -> int:
+    def poll_once(self, finished: list[str] | None = None) -> int:
         """Resume every suspended thread whose answer has arrived in memory; returns how
-        many moved. The first call also finds threads suspended before a restart."""
+        many moved, and adds to `finished` the offers whose plan has now run to its end
+        (or was turned down). The first call also finds threads suspended before a
+        restart."""
         moved = 0
         for event_id in sorted(self._waiting_threads()):
             if self.store.deliberation(event_id) is None:  # forgotten: drop its checkpoint too
@@ -503,12 +507,16 @@ class ReasoningSlowPath:
             if answer is None:
                 continue
             self.graph.invoke(Command(resume=answer), {"configurable": {"thread_id": event_id}})
-            self._settle(event_id)
+            if self._settle(event_id) and finished is not None:
+                finished.append(event_id)
             moved += 1
         return moved
 
-    async def poll(self) -> int:
-        return await asyncio.to_thread(self.poll_once)
+    async def poll(self) -> list[str]:
+        """`poll_once` in a thread; the offers whose accepted plan has finished."""
+        finished: list[str] = []
+        await asyncio.to_thread(self.poll_once, finished)
+        return finished
 
     def fallback_offer(self, window: list[Event]) -> Offer:
         """Words for an offer whose deliberation failed: the templates' best for this

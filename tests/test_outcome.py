@@ -1,0 +1,48 @@
+"""What a plan's step did, as every surface shows it: never "done" for a step that did
+nothing here, the result's own text, links and paths."""
+
+from __future__ import annotations
+
+from core.outcome import StepStatus, outcomes_of, render
+
+
+def test_each_kind_of_step_reads_as_what_happened():
+    records = [
+        {"step": 0, "tool": "web_search_query", "ran": True, "ok": True, "dry_run": False,
+         "message": "", "output": "https://duckduckgo.com/?q=KeyError+price"},
+        {"step": 1, "tool": "toggle_setting", "ran": True, "ok": True, "dry_run": True,
+         "message": "recorded, not performed: turn battery_saver on", "output": {"on": True}},
+        {"step": 2, "tool": "create_note", "ran": False, "message": "not confirmed"},
+        {"step": 3, "tool": "read_file", "ran": True, "ok": False, "dry_run": False,
+         "message": "no such file: /tmp/x", "output": None},
+        {"step": 4, "tool": "search_notes", "ran": True, "ok": True, "dry_run": False,
+         "message": "", "output": []},
+        {"step": 5, "tool": "create_note", "ran": True, "ok": True, "dry_run": False,
+         "message": "note saved", "output": "/home/dana/festina/notes/Prices.md"},
+    ]  # fmt: skip
+    search, toggle, skipped, failed, empty, note = outcomes_of(records)
+    assert search.status is StepStatus.DONE
+    assert search.links == ["https://duckduckgo.com/?q=KeyError+price"] and search.paths == []
+    assert (toggle.status, toggle.text) == (
+        StepStatus.NOT_PERFORMED,
+        "recorded, not performed: turn battery_saver on",
+    )
+    assert (skipped.status, skipped.text) == (StepStatus.SKIPPED, "not confirmed")
+    assert (failed.status, failed.text) == (StepStatus.FAILED, "no such file: /tmp/x")
+    assert (empty.status, empty.text) == (StepStatus.DONE, "nothing found")
+    assert note.text == "note saved\n/home/dana/festina/notes/Prices.md"
+    assert note.paths == ["/home/dana/festina/notes/Prices.md"]
+
+
+def test_outputs_render_as_lines_people_read():
+    events = [
+        {"title": "Dentist", "start": "2026-12-07T14:30:00+00:00", "location": ""},
+        {"title": "Stand-up", "start": "2026-12-08T08:30:00+00:00", "location": "Room 4"},
+    ]
+    assert render(events) == (
+        "title: Dentist; start: 2026-12-07T14:30:00+00:00\n"
+        "title: Stand-up; start: 2026-12-08T08:30:00+00:00; location: Room 4"
+    )
+    assert render({"percent": 18, "plugged": False}) == "percent: 18\nplugged: False"
+    assert render(list(range(15))).endswith("11\n... and 3 more")
+    assert render(None) == "" and render("  text \n") == "text"
