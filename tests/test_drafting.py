@@ -90,10 +90,20 @@ def test_a_failing_command_is_offered_an_explanation_and_a_fix(pool):
         app="Terminal",
     )
     proposal = drafted(TemplateDrafter(pool), [failing])
-    assert proposal["task"].startswith("Explain the error 'E ModuleNotFoundError: No module")
+    # pytest's "E" marker is not part of the error.
+    assert proposal["task"].startswith("Explain the error 'ModuleNotFoundError: No module")
     tools = [call["tool"] for call in proposal["tool_plan"]]
-    assert tools == ["web_search_query", "suggest_terminal_command", "search_notes"]
-    assert proposal["tool_plan"][1]["args"] == {"command": "pytest tests"}
+    assert tools == ["explain_error", "search_notes", "web_search_query"]
+    explain = proposal["tool_plan"][0]["args"]
+    assert explain["command"] == "pytest tests" and "1 failed" in explain["context"]
+
+
+def test_a_search_for_an_error_s_words_is_a_search_not_an_error(pool):
+    # The newcomer's case: read as "That ended in an error: 'The user searches ...'".
+    searching = event(0, "The user searches Google for 'python KeyError dict missing key'")
+    proposal = drafted(TemplateDrafter(pool), [searching])
+    assert "ended in an error" not in proposal["speak"]
+    assert "python KeyError dict missing key" in proposal["speak"]
 
 
 @pytest.mark.parametrize(
@@ -544,11 +554,26 @@ async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_pa
                 ):
                     break
                 await asyncio.sleep(0.05)
+            assert listed["results"] == []  # nothing has run: the offer is not answered
+            # Accepted: the plan runs at once, and its result is listed with the offer.
+            answer = {"event_id": listed["event"]["id"], "outcome": "accepted"}
+            assert (await client.post("/v1/feedback", json=answer, headers=auth)).is_success
+            deadline = asyncio.get_running_loop().time() + 30
+            while not listed["results"] and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+                [listed] = (await client.get("/v1/decisions", headers=auth)).json()
     finally:
         await server.stop()
         pipeline.request_stop()
         await running
         store.close()
+    assert listed["feedback"] == "accepted"
+    [result] = listed["results"]
+    assert (result["tool"], result["status"]) == ("search_notes", "done")
+    assert result["text"] == "nothing found"
+    # ... and the surfaces were shown it as soon as the plan finished.
+    [(shown_for, [shown])] = pipeline.surface.results
+    assert shown_for == listed["event"]["id"] and shown.text == "nothing found"
     assert listed["decision"]["final_action"] == "intervene", "the offer was never drafted"
     offer = listed["decision"]["offer"]
     assert offer["speak"] == (

@@ -83,7 +83,8 @@ def test_notes_round_trip(pool):
             "append_to_note", {"title": "Ruby names", "body": "split on spaces"}, confirmed=True
         )
     )
-    assert ok(pool.call("search_notes", {"query": "SPLIT"})) == ["Ruby names"]
+    [found] = ok(pool.call("search_notes", {"query": "SPLIT"}))
+    assert found["note"] == "Ruby names" and "split on spaces" in found["passage"]
     text = ok(
         pool.call("read_file", {"path": str(pool.context.workspace / "notes" / "Ruby names.md")})
     )

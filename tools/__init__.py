@@ -8,11 +8,18 @@ from pathlib import Path
 from tools.base import Tool, ToolContext
 from tools.desktop import DESKTOP_TOOLS
 from tools.device import DEVICE_TOOLS
+from tools.errors import ExplainError
 from tools.organizer import ORGANIZER_TOOLS
 from tools.pool import ToolPool
 from tools.text import TEXT_TOOLS
 
-ALL_TOOLS: tuple[type[Tool], ...] = (*DESKTOP_TOOLS, *ORGANIZER_TOOLS, *TEXT_TOOLS, *DEVICE_TOOLS)
+ALL_TOOLS: tuple[type[Tool], ...] = (
+    *DESKTOP_TOOLS,
+    ExplainError,
+    *ORGANIZER_TOOLS,
+    *TEXT_TOOLS,
+    *DEVICE_TOOLS,
+)
 
 
 def default_pool(

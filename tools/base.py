@@ -58,6 +58,26 @@ class ToolContext:
         return candidate
 
 
+def read_roots(context: ToolContext) -> list[Path]:
+    """Where festina may read: the workspace and the folders the user allowed."""
+    return [context.workspace.resolve(), *(r.expanduser().resolve() for r in context.read_paths)]
+
+
+def readable_path(path: str, context: ToolContext) -> Path:
+    """A path festina may read: in the workspace (relative paths are taken there) or in a
+    folder the user allowed. Resolved first, so no link leads anywhere else; a path that
+    cannot be resolved (a NUL in it, a loop of links) is a failed call, not a crash."""
+    try:
+        candidate = (context.workspace / Path(path).expanduser()).resolve()
+    except (ValueError, OSError, RuntimeError) as error:
+        raise ToolError(f"{path!r} cannot be read: {error}") from None
+    if not any(candidate == r or r in candidate.parents for r in read_roots(context)):
+        raise ToolError(
+            f"{path!r} is outside the workspace and the folders allowed in slow_path.read_paths"
+        )
+    return candidate
+
+
 class Tool(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str]

@@ -8,11 +8,13 @@ recorded as a dry run when they are not.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import webbrowser
 from datetime import UTC, datetime
@@ -30,33 +32,17 @@ from tools.base import (
     ToolResult,
     open_for_reading,
     open_for_writing,
+    read_roots,
+    readable_path,
     recorded,
     run_program,
     write_file,
 )
 
 MAX_READ_BYTES = 200_000
+MAX_NOTE_HITS = 20
+_WORDS = re.compile(r"\w+")
 _SAFE_NAME = re.compile(r"^[\w .,()-]{1,120}$")
-
-
-def _roots(context: ToolContext) -> list[Path]:
-    """Where festina may read: the workspace and the folders the user allowed."""
-    return [context.workspace.resolve(), *(r.expanduser().resolve() for r in context.read_paths)]
-
-
-def _readable(path: str, context: ToolContext) -> Path:
-    """A path festina may read: in the workspace (relative paths are taken there) or in a
-    folder the user allowed. Resolved first, so no link leads anywhere else; a path that
-    cannot be resolved (a NUL in it, a loop of links) is a failed call, not a crash."""
-    try:
-        candidate = (context.workspace / Path(path).expanduser()).resolve()
-    except (ValueError, OSError, RuntimeError) as error:
-        raise ToolError(f"{path!r} cannot be read: {error}") from None
-    if not any(candidate == r or r in candidate.parents for r in _roots(context)):
-        raise ToolError(
-            f"{path!r} is outside the workspace and the folders allowed in slow_path.read_paths"
-        )
-    return candidate
 
 
 def _safe_name(name: str, what: str) -> str:
@@ -76,8 +62,8 @@ class ReadFile(Tool):
     Args: ClassVar = PathArgs
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
-        path = _readable(args.path, context)
-        with open_for_reading(path, _roots(context)) as stream:
+        path = readable_path(args.path, context)
+        with open_for_reading(path, read_roots(context)) as stream:
             data = stream.read(MAX_READ_BYTES)
         return ToolResult(output=data.decode("utf-8", errors="replace"))
 
@@ -88,7 +74,7 @@ class ListDirectory(Tool):
     Args: ClassVar = PathArgs
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
-        path = _readable(args.path, context)
+        path = readable_path(args.path, context)
         entries = sorted(path.iterdir())[:500]
         return ToolResult(output=[e.name + ("/" if e.is_dir() else "") for e in entries])
 
@@ -105,7 +91,7 @@ class SearchFiles(Tool):
     Args: ClassVar = FileSearchArgs
 
     def run(self, args: FileSearchArgs, context: ToolContext) -> ToolResult:
-        root = _readable(args.folder, context)
+        root = readable_path(args.folder, context)
         found: list[str] = []
         for directory, subdirs, files in os.walk(root):
             subdirs[:] = [d for d in subdirs if not d.startswith(".")]
@@ -175,20 +161,33 @@ class SearchNotesArgs(ToolArgs):
 
 class SearchNotes(Tool):
     name = "search_notes"
-    description = "Find notes whose title or text contains the query (case-insensitive)."
+    description = (
+        "Find the notes holding every word of the query (full-text, best first), each with "
+        "the passage that matches."
+    )
     Args: ClassVar = SearchNotesArgs
 
     def run(self, args: SearchNotesArgs, context: ToolContext) -> ToolResult:
         folder = context.path("notes")
-        if not folder.is_dir():
+        notes = sorted(folder.glob("*.md")) if folder.is_dir() else []
+        words = _WORDS.findall(args.query)
+        if not notes or not words:
             return ToolResult(output=[])
-        query = args.query.casefold()
-        hits = [
-            note.stem
-            for note in sorted(folder.glob("*.md"))
-            if query in note.stem.casefold() or query in note.read_text(encoding="utf-8").casefold()
-        ]
-        return ToolResult(output=hits)
+        # SQLite's full-text index (FTS5), built over the notes folder for the query: word
+        # matches ranked by BM25, not a substring loop ("price" finds "Price", not "priced").
+        with contextlib.closing(sqlite3.connect(":memory:")) as index:
+            index.execute("create virtual table notes using fts5(title, body)")
+            index.executemany(
+                "insert into notes values (?, ?)",
+                [(note.stem, note.read_text(encoding="utf-8", errors="replace")) for note in notes],
+            )
+            phrase = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+            rows = index.execute(
+                "select title, snippet(notes, 1, '', '', '…', 16) from notes "
+                "where notes match ? order by bm25(notes) limit ?",
+                (phrase, MAX_NOTE_HITS),
+            ).fetchall()
+        return ToolResult(output=[{"note": title, "passage": passage} for title, passage in rows])
 
 
 class CommandArgs(ToolArgs):
@@ -274,7 +273,7 @@ class OpenFile(Tool):
     side_effect = True
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
-        path = _readable(args.path, context)
+        path = readable_path(args.path, context)
         if not path.exists():
             raise ToolError(f"no such file: {path}")
         if context.dry_run or not run_program(["xdg-open", str(path)]):

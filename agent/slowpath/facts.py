@@ -59,6 +59,8 @@ _ERROR_BEFORE_QUOTE = re.compile(
     r"|\b(error|exception)( message)?:\s*$",
     re.I,
 )
+# pytest marks the lines of a failure's report with "E" ("E   KeyError: 'price'").
+_PYTEST_MARK = re.compile(r"^\s*E\s{2,}")
 _ERROR_AFTER_QUOTE = re.compile(r"^['\"]?\s*(error|exception)\b", re.I)
 _READING = re.compile(
     r"\b(reads?|reading|scroll\w*|review\w*|views?|viewing|brows\w*|article|documentation|"
@@ -66,7 +68,8 @@ _READING = re.compile(
     re.I,
 )
 _WRITING = re.compile(r"\b(types?|typing|typed|writes?|writing|wrote|edit\w*|notes?)\b", re.I)
-_KEY_NOISE = re.compile(r"ctrl_l|shift|\bkey\b", re.I)
+# Keystroke names ("ctrl_l", "Shift", pynput's "Key.space"), not the word "key" itself.
+_KEY_NOISE = re.compile(r"ctrl_l|shift|\bkey\.\w", re.I)
 _EXTENSIONS = (
     "py|rb|js|jsx|ts|tsx|java|go|rs|c|h|cc|cpp|hpp|cs|swift|kt|php|scala|sh|sql|r|m|"
     "md|markdown|txt|rst|tex|json|ya?ml|toml|ini|cfg|csv|html?|css|scss|ipynb|docx?|pptx?|"
@@ -133,12 +136,15 @@ class EventFacts:
             ):
                 subject = term
                 break
+        error = _error(event, summary)
+        if error and query and (query in error or error in query):
+            error = None  # a search for an error's words is a search, not an error
         return cls(
             summary=summary,
             query=query,
             file=file,
             subject=subject,
-            error=_error(event, summary),
+            error=error,
             command=_command(event),
             searching=searching,
             reading=bool(_READING.search(summary)),
@@ -186,7 +192,7 @@ def _error(event: Event, summary: str) -> str | None:
             return term
     for line in (event.text or summary).splitlines():
         if _ERROR_MESSAGE.search(line):
-            return line.strip()
+            return _PYTEST_MARK.sub("", line).strip()
     for start, term in quoted:
         end = summary.find(term, start) + len(term)
         if _ERROR_BEFORE_QUOTE.search(summary[max(0, start - 80) : start]) or (

@@ -116,10 +116,18 @@ def _error(facts: Facts) -> Candidate | None:
     if not error:
         return None
     e = short(error, 80)
-    plan = [_call("web_search_query", query=short(error, 200))]
-    if facts.now.command:
-        plan.append(_call("suggest_terminal_command", command=short(facts.now.command, 2000)))
-    plan.append(_call("search_notes", query=short(error, 60).rstrip("…")))
+    # What can be known without a model first (the failing lines, the exception's
+    # documentation), then the notes that met the same error, then a search.
+    plan = [
+        _call(
+            "explain_error",
+            error=short(error, 500),
+            context=(facts.event.text or "")[-8000:],
+            command=short(facts.now.command or "", 2000),
+        ),
+        _call("search_notes", query=short(error, 60).rstrip("…")),
+        _call("web_search_query", query=short(error, 200)),
+    ]
     return Candidate(
         key="error",
         speak=f"That ended in an error: '{e}'. Shall I look up what it means and how it is fixed?",
@@ -264,9 +272,17 @@ def _calendar(facts: Facts) -> Candidate | None:
     if facts.kind is not EventKind.CALENDAR:
         return None
     what = short(facts.page_title or facts.now.summary)
+    # A reminder from the calendar source says when and where: "Team stand-up at 09:30
+    # (in 10 min), Room 4".
+    coming = short(facts.event.text, 100) if "starts" in facts.event.attributes else None
+    speak = (
+        f"Coming up: {coming}. Want to see the rest of today's events?"
+        if coming
+        else f"'{what}' is on your calendar. Want to see the rest of today's events?"
+    )
     return Candidate(
         key="calendar",
-        speak=f"'{what}' is on your calendar. Want to see the rest of today's events?",
+        speak=speak,
         task="Show today's calendar events",
         why_now=f"a calendar entry came up: {what}",
         plan=[_call("list_calendar_events", days=1)],
@@ -372,7 +388,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         "error",
         "explain an error or failing command and find how to fix it",
-        ("web_search_query", "suggest_terminal_command", "search_notes"),
+        ("explain_error", "search_notes", "web_search_query"),
         0.9,
         _error,
     ),
