@@ -10,6 +10,9 @@ Planners:
 * `gate+retrieval` (offline): the gate decides whether to act on the latest signal;
   when it does, the plan is the one tool whose description is nearest to the four
   signals in the gate's own sentence embedding. A baseline, not a planner.
+* `gate+templates` and `templates`: festina's default drafter (no model) on the four
+  signals, its best template's plan, where the gate would offer help or (without the
+  gate) wherever a template applies.
 * `slow path (<model>)`: the slow path's drafting step (same prompt, schema and
   validation against the pool) on any OpenAI-compatible model; its plan is the
   proposal's tool plan, or nothing when it chooses silence.
@@ -30,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.llm import ChatError, ChatModel
 from agent.slowpath.proposal import (
     PROPOSAL_SCHEMA,
@@ -38,6 +42,7 @@ from agent.slowpath.proposal import (
     parse_proposal,
     shortlist,
 )
+from agent.slowpath.template_drafter import TemplateDrafter
 from core.events import Event
 from gate.base import Embedder, GateModel
 from gate.policy import GatePolicy
@@ -260,6 +265,24 @@ def retrieval_planner(gate: GateModel, policy: GatePolicy, pool: ToolPool) -> Pl
             return []
         query = gate.embed_texts([" ".join(e.text for e in window)])[0]
         return [tools[int(np.argmax(vectors @ query))].name]
+
+    return plan
+
+
+def templates_planner(gate: GateModel | None, policy: GatePolicy, pool: ToolPool) -> Planner:
+    """festina's default drafter on the four signals: its best template's plan, where the
+    gate would offer help (with no gate: wherever a template applies)."""
+    embed = gate.embed_texts if isinstance(gate, Embedder) else None
+    drafter = TemplateDrafter(pool, embed)
+
+    def plan(window: list[Event]) -> list[str]:
+        if gate is not None:
+            scores = gate.score([window])[0]
+            tau = policy.decide(scores.p_need, scores.p_accept, scores.evidence).tau
+            if not GatePolicy.offering_pays(scores.p_accept, tau):
+                return []
+        ranked = drafter.rank(DraftRequest(window))
+        return [call.tool for call in ranked[0].candidate.plan] if ranked else []
 
     return plan
 

@@ -335,6 +335,7 @@ def _mobile(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
         retrieval_planner,
         run_mobile,
         shipped_set_path,
+        templates_planner,
     )
 
     instances = load_set(shipped_set_path())
@@ -343,6 +344,11 @@ def _mobile(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
         (f"gate+retrieval, {label}", retrieval_planner(gate, policy, inputs.pool))
         for label, policy in _policies(inputs.policy).items()
     ]
+    planners += [
+        (f"gate+templates, {label}", templates_planner(gate, policy, inputs.pool))
+        for label, policy in _policies(inputs.policy).items()
+    ]
+    planners.append(("templates (no gate)", templates_planner(None, inputs.policy, inputs.pool)))
     if inputs.chat is not None:
         planners.append(
             (f"slow path ({inputs.chat.name})", drafting_planner(inputs.chat, inputs.pool))

@@ -188,6 +188,9 @@ async def test_a_repeating_time_zoned_entry_is_announced_before_it_starts(tmp_pa
     assert event.attributes["starts"] == "2026-12-09T08:30:00+00:00"
     assert event.attributes["attendees"] == ["Dana Lee", "lee@example.org"]
     assert "(in 9 min), Room 4, with Dana Lee, lee@example.org" in event.text
+    offer = first_offer(event)
+    assert offer.key == "calendar"
+    assert offer.speak.startswith("Coming up: Team stand-up at ") and "Room 4" in offer.speak
 
 
 async def test_an_entry_is_announced_once_and_not_before_its_lead_time(tmp_path):

@@ -301,7 +301,9 @@ def test_one_command_writes_the_report_with_llm_judge_and_slow_path(
     offered = [i["agent_response"][0] for items in traces.values() for i in items]
     assert PROPOSAL["task"] in offered  # drafted by the model, offered by the runtime
     mobile_rows = {r["planner"]: r for r in results["mobile"]["results"]}
-    assert len(mobile_rows) == 3 and all(r["instances"] == 48 for r in mobile_rows.values())
+    # Retrieval and templates at two cost ratios, templates without the gate, the model.
+    assert len(mobile_rows) == 6 and all(r["instances"] == 48 for r in mobile_rows.values())
+    assert mobile_rows["templates (no gate)"]["act_accuracy"] == 40 / 48
     drafted = mobile_rows["slow path (openai:drafter)"]
     # It always plans a web search: never a gold sequence, but it acts in the 40 instances
     # (10 scenarios) where acting is right.
