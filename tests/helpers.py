@@ -147,6 +147,23 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+async def collect_items(source, count: int, timeout: float = 30.0) -> list:
+    """The first `count` items of a live source, then close it."""
+    items = []
+
+    async def read() -> None:
+        async for item in source.items():
+            items.append(item)
+            if len(items) >= count:
+                return
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+    finally:
+        await source.close()
+    return items
+
+
 async def eventually(
     predicate: Callable[[], object],
     timeout: float = 30.0,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from dbus_fast.aio import MessageBus
@@ -74,14 +75,17 @@ class NotificationServer(ServiceInterface):
 
 
 @contextlib.contextmanager
-def session_bus() -> Iterator[str]:
-    """A private session bus for one test; its address."""
+def session_bus(socket: Path | None = None) -> Iterator[str]:
+    """A private session bus for one test; its address. At `socket`, a bus started again
+    there has the same address (a session restarted)."""
     binary = shutil.which("dbus-daemon")
     if binary is None:
         pytest.skip("dbus-daemon not installed (apt-get install dbus-daemon)")
+    where = [f"--address=unix:path={socket}"] if socket is not None else []
     daemon = subprocess.Popen(
-        [binary, "--session", "--nofork", "--print-address=1", "--print-pid=1"],
+        [binary, "--session", "--nofork", *where, "--print-address=1", "--print-pid=1"],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     assert daemon.stdout is not None

@@ -13,7 +13,7 @@ from core.events import Event, EventKind
 from core.sources import Rejection
 from memory.store import Store
 from tests.activitywatch import AwServer, aw_venv, running_aw_server
-from tests.helpers import make_pipeline
+from tests.helpers import collect_items, make_pipeline
 
 WINDOW = "aw-watcher-window_testhost"
 AFK = "aw-watcher-afk_testhost"
@@ -32,23 +32,6 @@ def aw_server():
 
 def _ago(seconds: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
-
-
-async def _collect(source, count: int, timeout: float = 30.0) -> list:
-    """The first `count` items of a live source, then close it."""
-    items = []
-
-    async def read() -> None:
-        async for item in source.items():
-            items.append(item)
-            if len(items) >= count:
-                return
-
-    try:
-        await asyncio.wait_for(read(), timeout)
-    finally:
-        await source.close()
-    return items
 
 
 async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
@@ -78,7 +61,7 @@ async def test_watcher_buckets_become_readable_events(aw_server: AwServer):
         [(_ago(30), {"file": "/src/festina/gate.py", "project": "festina", "language": "python"})],
     )
     source = ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600)
-    items = await _collect(source, 5)
+    items = await collect_items(source, 5)
     by_bucket: dict[str, list[Event]] = {}
     for item in items:
         assert isinstance(item, Event), item
@@ -143,7 +126,7 @@ async def test_a_backlog_larger_than_a_page_arrives_whole_and_in_order(
         [(_ago(300 - i), {"app": "Writer", "title": t}) for i, t in enumerate(titles)],
         mode="insert",
     )
-    items = await _collect(ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600), 30)
+    items = await collect_items(ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600), 30)
     assert [item.title for item in items] == titles
 
 
@@ -156,7 +139,7 @@ async def test_a_malformed_watcher_event_is_rejected_and_the_rest_flow(
         [(_ago(30), {"status": "sleeping"}), (_ago(20), {"status": "not-afk"})],
         mode="insert",
     )
-    items = await _collect(ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600), 2)
+    items = await collect_items(ActivityWatchSource(aw_server.url, poll_s=0.1, backfill_s=3600), 2)
     rejected, accepted = items
     assert isinstance(rejected, Rejection)
     assert "afk status" in rejected.reason and "sleeping" in rejected.raw
@@ -228,7 +211,7 @@ async def test_an_unreachable_server_is_retried_not_fatal():
         backfill_s=60,
         transport=httpx.MockTransport(handler),
     )
-    [item] = await _collect(source, 1, timeout=10)
+    [item] = await collect_items(source, 1, timeout=10)
     assert isinstance(item, Event) and item.title == "t"
     assert calls["n"] >= 3
 

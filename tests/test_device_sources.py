@@ -19,9 +19,10 @@ from agent.sources.calendar import CalendarSource
 from agent.sources.power import Battery, PowerSource, read_battery
 from agent.sources.screen import ScreenSource
 from core.events import Event, EventKind
-from core.sources import EventSource, Rejection, SourceItem
+from core.sources import Rejection
 from tests.helpers import (
     AUTH,
+    collect_items,
     count,
     database,
     eventually,
@@ -81,23 +82,6 @@ class Clock:
         return self.now
 
 
-async def _take(source: EventSource, n: int, timeout: float = 10) -> list[SourceItem]:
-    """The first `n` items of a live source, then close it."""
-    items: list[SourceItem] = []
-
-    async def read() -> None:
-        async for item in source.items():
-            items.append(item)
-            if len(items) == n:
-                return
-
-    try:
-        await asyncio.wait_for(read(), timeout)
-    finally:
-        await source.close()
-    return items
-
-
 # --- power -------------------------------------------------------------------------
 
 
@@ -111,7 +95,7 @@ async def test_without_a_battery_the_source_says_so_once_and_keeps_watching(capl
     readings = iter([None, None, None, Battery(80, True, None)])
     source = PowerSource(poll_s=0.01, read=lambda: next(readings))
     with caplog.at_level(logging.INFO, logger="festina.sources.power"):
-        [event] = await _take(source, 1)
+        [event] = await collect_items(source, 1)
     assert isinstance(event, Event) and event.text == "Battery at 80%, charging"
     assert sum("no battery" in record.message for record in caplog.records) == 1
     assert source.faults == 0
@@ -130,7 +114,7 @@ async def test_the_battery_reports_the_charger_and_each_low_level_crossed():
         ]
     )
     source = PowerSource(poll_s=0.01, low_levels=[20, 10, 5], read=lambda: next(readings))
-    events = await _take(source, 5)
+    events = await collect_items(source, 5)
     assert [e.attributes["change"] for e in events] == [  # type: ignore[union-attr]
         "start",
         "unplugged",
@@ -148,7 +132,7 @@ async def test_a_low_battery_event_drafts_the_battery_offer():
     low = Battery(15, False, 1800)
     readings = iter([Battery(25, False, None), low])
     source = PowerSource(poll_s=0.01, read=lambda: next(readings))
-    _, event = await _take(source, 2)
+    _, event = await collect_items(source, 2)
     assert isinstance(event, Event)
     offer = first_offer(event)
     assert offer.key == "battery" and "15%" in offer.speak
@@ -161,7 +145,7 @@ async def test_an_unreadable_battery_is_a_counted_fault_and_reading_resumes(capl
     script = [failing, failing, failing, lambda: Battery(60, True, None)]
     source = PowerSource(poll_s=0.01, read=lambda: script.pop(0)())
     with caplog.at_level(logging.INFO, logger="festina.sources.power"):
-        [event] = await _take(source, 1)
+        [event] = await collect_items(source, 1)
     assert isinstance(event, Event) and "60%" in event.text
     assert source.faults == 3
     messages = [record.message for record in caplog.records]
@@ -182,7 +166,7 @@ async def test_a_repeating_time_zoned_entry_is_announced_before_it_starts(tmp_pa
     # Wednesday 2026-12-09 09:30 in Berlin (winter time) is 08:30 UTC.
     clock = Clock(datetime(2026, 12, 9, 8, 21, tzinfo=UTC))
     source = CalendarSource(_calendar(tmp_path), lead_s=600, poll_s=0.01, clock=clock)
-    [event] = await _take(source, 1)
+    [event] = await collect_items(source, 1)
     assert isinstance(event, Event)
     assert (event.kind, event.title, event.time) == (EventKind.CALENDAR, "Team stand-up", clock.now)
     assert event.attributes["starts"] == "2026-12-09T08:30:00+00:00"
@@ -229,7 +213,7 @@ async def test_a_removed_calendar_is_a_fault_and_its_return_is_picked_up(tmp_pat
     folder = tmp_path / "calendars"
     clock = Clock(datetime(2026, 12, 9, 8, 25, tzinfo=UTC))
     source = CalendarSource(folder, lead_s=600, poll_s=0.01, clock=clock)
-    reader = asyncio.ensure_future(_take(source, 1))
+    reader = asyncio.ensure_future(collect_items(source, 1))
     with caplog.at_level(logging.INFO, logger="festina.sources.calendar"):
         await eventually(lambda: source.faults >= 3, unless=reader)
         folder.mkdir()

@@ -4,14 +4,9 @@ another program with gdbus, festina's own left out, the bus killed and started a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
-import signal
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,36 +14,12 @@ from agent.sources.notifications import NotificationSource, plain
 from core.events import Event, EventKind
 from core.sources import SourceItem
 from tests.helpers import eventually, first_offer
-from tests.notification_server import notification_server
+from tests.notification_server import notification_server, session_bus
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("dbus-daemon") and shutil.which("gdbus")),
     reason="needs dbus-daemon and gdbus (Debian: dbus-daemon, libglib2.0-bin)",
 )
-
-
-@contextlib.contextmanager
-def bus_at(socket: Path) -> Iterator[str]:
-    """A session bus listening at a fixed path, so a restarted one has the same address."""
-    daemon = subprocess.Popen(
-        [
-            "dbus-daemon",
-            "--session",
-            "--nofork",
-            f"--address=unix:path={socket}",
-            "--print-address=1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert daemon.stdout is not None
-    address = daemon.stdout.readline().strip()
-    try:
-        yield address
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=10)
 
 
 async def notify(address: str, app: str, summary: str, body: str) -> None:
@@ -88,7 +59,7 @@ def test_markup_is_stripped_from_bodies():
 
 
 async def test_notifications_shown_by_other_programs_become_events(tmp_path):
-    with bus_at(tmp_path / "bus") as address:
+    with session_bus(tmp_path / "bus") as address:
         reader = Reader(NotificationSource(address))
         await eventually(lambda: reader.source.watching, timeout=10)
         async with notification_server(address) as server:
@@ -114,7 +85,7 @@ async def test_notifications_shown_by_other_programs_become_events(tmp_path):
 async def test_the_bus_going_away_is_a_fault_and_its_return_is_picked_up(tmp_path, caplog):
     socket = tmp_path / "bus"
     with caplog.at_level(logging.INFO, logger="festina.sources.notifications"):
-        with bus_at(socket) as address:
+        with session_bus(socket) as address:
             reader = Reader(NotificationSource(address))
             await eventually(lambda: reader.source.watching, timeout=10)
             async with notification_server(address):
@@ -123,7 +94,7 @@ async def test_the_bus_going_away_is_a_fault_and_its_return_is_picked_up(tmp_pat
         # The bus is gone: the source keeps trying, counting each failed try.
         await eventually(lambda: reader.source.faults >= 2, timeout=20, unless=reader.task)
         socket.unlink(missing_ok=True)
-        with bus_at(socket) as address:
+        with session_bus(socket) as address:
             await eventually(lambda: reader.source.watching, timeout=20)
             async with notification_server(address):
                 await notify(address, "Mail", "New mail", "from Dana: lunch?")
