@@ -18,7 +18,7 @@ from agent.paths import FestinaPaths
 from agent.pidlock import PidLock
 from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
 from agent.slowpath.factory import build_slow_path
-from agent.sources import open_sources
+from agent.sources import calendar_paths, open_sources
 from agent.surface import LogSurface, Surface
 from gate.loader import load_gate
 from memory.store import Store
@@ -58,6 +58,8 @@ def run_foreground(
             store=store,
             gate=gate,
             repeat_window_s=settings.etiquette.repeat_window_s,
+            # A reminder's offer lists that calendar's day: the user gave festina it to read.
+            also_read=calendar_paths(settings.daemon.source),
         )
         pipeline = Pipeline(
             source=source,

@@ -186,6 +186,17 @@ def eval_sources(obj: Any, idle_s: float, busy_s: float, only_default: bool, as_
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
+@eval_group.command("help")
+@click.option("--json", "as_json", is_flag=True)
+def eval_help(as_json: bool) -> None:
+    """Help after "yes": real failures, reminders, notifications, searches and pages made
+    now in a scratch project; each offer accepted, its plan run, its result scored."""
+    from evals.help import as_dict, format_results, run_help
+
+    scores = run_help()
+    click.echo(json.dumps(as_dict(scores), indent=2) if as_json else format_results(scores))
+
+
 @eval_group.command("by-hand")
 @data_option
 @click.option("--json", "as_json", is_flag=True)

@@ -175,6 +175,36 @@ async def test_a_repeating_time_zoned_entry_is_announced_before_it_starts(tmp_pa
     offer = first_offer(event)
     assert offer.key == "calendar"
     assert offer.speak.startswith("Coming up: Team stand-up at ") and "Room 4" in offer.speak
+    # Its plan lists the day of the calendar the reminder came from.
+    [listing] = offer.plan
+    assert listing.args == {"days": 1, "calendar": str(tmp_path / "work.ics")}
+
+
+def test_the_calendar_listing_reads_an_allowed_calendar_with_its_repeats(tmp_path):
+    from tools import default_pool
+
+    folder = tmp_path / "calendars"
+    folder.mkdir()
+    now = datetime.now(UTC).replace(microsecond=0)
+    soon = now + timedelta(hours=2)
+    (folder / "weekly.ics").write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\nBEGIN:VEVENT\nUID:w@t\n"
+        f"DTSTAMP:20260101T000000Z\nDTSTART:{soon - timedelta(days=7):%Y%m%dT%H%M%SZ}\n"
+        "RRULE:FREQ=WEEKLY\nSUMMARY:Weekly sync\nLOCATION:Room 2\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    allowed = default_pool(tmp_path / "ws", read_paths=[folder])
+    listed = allowed.call("list_calendar_events", {"days": 1, "calendar": str(folder)})
+    assert listed.ok and listed.output == [
+        {
+            "title": "Weekly sync",
+            "start": f"{soon.astimezone():%Y-%m-%d %H:%M}",
+            "location": "Room 2",
+        }
+    ]
+    refused = default_pool(tmp_path / "ws").call(
+        "list_calendar_events", {"days": 1, "calendar": str(folder)}
+    )
+    assert not refused.ok and "slow_path.read_paths" in refused.message
 
 
 async def test_an_entry_is_announced_once_and_not_before_its_lead_time(tmp_path):

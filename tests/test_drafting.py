@@ -349,8 +349,9 @@ async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path):
         await eventually(
             lambda: store.deliberation(search.id).executions is not None, timeout=10, unless=running
         )
-        [step] = store.deliberation(search.id).executions
-        assert step["tool"] == offer.offer.plan[0].tool and step["ran"]
+        steps = store.deliberation(search.id).executions
+        assert [step["tool"] for step in steps] == [call.tool for call in offer.offer.plan]
+        assert all(step["ran"] for step in steps)
         await eventually(lambda: pipeline.chain.personal.answers == 1, timeout=10, unless=running)
     finally:
         pipeline.request_stop()
@@ -568,19 +569,31 @@ async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_pa
         await running
         store.close()
     assert listed["feedback"] == "accepted"
-    [result] = listed["results"]
-    assert (result["tool"], result["status"]) == ("search_notes", "done")
-    assert result["text"] == "nothing found"
+    notes, search = listed["results"]
+    assert (notes["tool"], notes["status"], notes["text"]) == (
+        "search_notes",
+        "done",
+        "nothing found",
+    )
+    url = "https://duckduckgo.com/?q=ruby+capitalize+name"
+    assert (search["tool"], search["status"], search["links"]) == (
+        "web_search_query",
+        "done",
+        [url],
+    )
     # ... and the surfaces were shown it as soon as the plan finished.
-    [(shown_for, [shown])] = pipeline.surface.results
-    assert shown_for == listed["event"]["id"] and shown.text == "nothing found"
+    [(shown_for, shown)] = pipeline.surface.results
+    assert shown_for == listed["event"]["id"] and [o.text for o in shown] == ["nothing found", url]
     assert listed["decision"]["final_action"] == "intervene", "the offer was never drafted"
     offer = listed["decision"]["offer"]
     assert offer["speak"] == (
         "Searching for 'ruby capitalize name'? Your notes may already have it; shall I check?"
     )
     assert offer["task"] == "Check your notes for 'ruby capitalize name'"
-    assert offer["plan"] == [{"tool": "search_notes", "args": {"query": "ruby capitalize name"}}]
+    assert offer["plan"] == [
+        {"tool": "search_notes", "args": {"query": "ruby capitalize name"}},
+        {"tool": "web_search_query", "args": {"query": "ruby capitalize name"}},
+    ]
     assert offer["drafted_by"] == "graph:templates"
 
 

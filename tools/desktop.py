@@ -41,6 +41,7 @@ from tools.base import (
 
 MAX_READ_BYTES = 200_000
 MAX_NOTE_HITS = 20
+MAX_NOTE_EXCERPT = 600
 _WORDS = re.compile(r"\w+")
 _SAFE_NAME = re.compile(r"^[\w .,()-]{1,120}$")
 
@@ -132,9 +133,9 @@ class CreateNote(Tool):
         path = context.path("notes", _safe_name(args.title, "note titles") + ".md")
         if path.exists():
             raise ToolError(f"a note called {args.title!r} exists; append to it instead")
-        return write_file(
-            context, path, f"# {args.title}\n\n{args.body}\n", f"created note {path.name}"
-        )
+        written = write_file(context, path, f"# {args.title}\n\n{args.body}\n", "note saved")
+        # What was kept and where, as the person will want to see it.
+        return _with_text(written, args.body)
 
 
 class AppendToNote(Tool):
@@ -152,7 +153,15 @@ class AppendToNote(Tool):
         entry = f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n{args.body}\n"
         with open_for_writing(context, path, append=True) as stream:
             stream.write(entry.encode("utf-8"))
-        return ToolResult(output=str(path), message=f"appended to {path.name}")
+        return _with_text(ToolResult(output=str(path), message="note appended to"), args.body)
+
+
+def _with_text(written: ToolResult, text: str) -> ToolResult:
+    """A note written: its path, then the text it now holds (cut), as its output."""
+    if written.dry_run:
+        return written
+    excerpt = text if len(text) <= MAX_NOTE_EXCERPT else text[: MAX_NOTE_EXCERPT - 1] + "…"
+    return written.model_copy(update={"output": f"{written.output}\n{excerpt}"})
 
 
 class SearchNotesArgs(ToolArgs):

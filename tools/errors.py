@@ -47,6 +47,12 @@ _EXCEPTION = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt))
 _QUOTED = re.compile(r"""['"]([^'"\n]{1,200})['"]""")
 _NOT_FOUND_COMMAND = re.compile(r"(?:^|\s)([\w.+-]+): (?:command )?not found")
 _MISSING_LIBRARY = re.compile(r"cannot find -l([\w.+-]+)")
+_UNDEFINED = re.compile(r"undefined reference to [`'\"]?([\w:.~]+)")
+_DENIED = re.compile(r"(\S+): Permission denied")
+_MESSAGE = re.compile(
+    r"\b(error|denied|not found|no such file|cannot|undefined reference|fatal)\b", re.I
+)
+MAX_MESSAGES = 3
 
 
 class ExplainErrorArgs(ToolArgs):
@@ -69,6 +75,7 @@ class ExplainError(Tool):
         text = f"{args.context}\n{args.error}".strip()
         sections = [args.error.strip()]
         sections += _exception_notes(args.error) or _exception_notes(text)
+        sections += _messages(args.context, args.error)
         sections += _failing_lines(text, context)
         sections += _shell_notes(text, args.command)
         if len(sections) == 1:
@@ -112,13 +119,24 @@ def _failing_lines(text: str, context: ToolContext) -> list[str]:
         frames = [(m.group(1), int(m.group(2)), None) for m in _PATH_LINE.finditer(text)]
     if not frames:
         return []
-    path, line, function = frames[-1]
+    # The innermost frame in the person's own code (where festina may read), else the
+    # innermost of all: a library's frame is rarely where the fix goes.
+    own = [frame for frame in frames if _may_read(frame[0], context)]
+    path, line, function = (own or frames)[-1]
     where = f"at {path}, line {line}" + (f", in {function}" if function else "")
     try:
         lines = _source(path, line, context)
     except ToolError as error:
         return [f"{where} (source not shown: {error})"]
     return [f"{where}:", *lines]
+
+
+def _may_read(path: str, context: ToolContext) -> bool:
+    try:
+        readable_path(path, context)
+    except ToolError:
+        return False
+    return True
 
 
 def _source(path: str, line: int, context: ToolContext) -> list[str]:
@@ -140,8 +158,29 @@ def _source(path: str, line: int, context: ToolContext) -> list[str]:
     ]
 
 
+def _messages(text: str, error: str) -> list[str]:
+    """The output's own error lines, beside the one the error names: what the program
+    said, in its words."""
+    found = [
+        line.strip()
+        for line in text.splitlines()
+        if _MESSAGE.search(line) and line.strip() and line.strip() not in error
+    ]
+    return [f"It said: {line}" for line in dict.fromkeys(found)][:MAX_MESSAGES]
+
+
 def _shell_notes(text: str, command: str) -> list[str]:
     notes = []
+    if undefined := _UNDEFINED.search(text):
+        notes.append(
+            f"The linker found no definition of {undefined.group(1)}: the file or library "
+            "that defines it is not part of the build (or it is not written yet)."
+        )
+    if denied := _DENIED.search(text):
+        notes.append(
+            f"The system refused access to {denied.group(1)}: check its permissions "
+            f"(ls -l {denied.group(1)}); a script run directly needs the execute bit (chmod +x)."
+        )
     if missing := _NOT_FOUND_COMMAND.search(text):
         notes.append(f"The shell found no program named {missing.group(1)!r} on PATH.")
     if library := _MISSING_LIBRARY.search(text):

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from typing import Any, ClassVar
 
 import icalendar
+import recurring_ical_events
 from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from tools.base import (
@@ -22,7 +23,10 @@ from tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    open_for_reading,
     open_for_writing,
+    read_roots,
+    readable_path,
     write_file,
 )
 
@@ -96,37 +100,53 @@ class RangeArgs(ToolArgs):
     days: int = Field(7, ge=1, le=366, description="how many days ahead")
 
 
+class CalendarRangeArgs(RangeArgs):
+    calendar: str = Field(
+        "",
+        max_length=4096,
+        description="an .ics file or folder of them (in an allowed folder); "
+        "empty: the workspace calendar",
+    )
+
+
 class ListCalendarEvents(Tool):
     name = "list_calendar_events"
-    description = "List the workspace calendar's events starting within the next days."
-    Args: ClassVar = RangeArgs
+    description = (
+        "List the calendar's entries starting within the next days (repeats expanded), "
+        "in local time: the workspace calendar, or an .ics file or folder named."
+    )
+    Args: ClassVar = CalendarRangeArgs
     domain = "organizer"
 
-    def run(self, args: RangeArgs, context: ToolContext) -> ToolResult:
-        folder = context.path("calendar")
+    def run(self, args: CalendarRangeArgs, context: ToolContext) -> ToolResult:
+        where = readable_path(args.calendar, context) if args.calendar else context.path("calendar")
+        files = (
+            sorted(where.rglob("*.ics")) if where.is_dir() else [where] if where.is_file() else []
+        )
         now = datetime.now(UTC)
+        start, end = now - timedelta(hours=1), now + timedelta(days=args.days)
         events, unreadable = [], []
-        for path in sorted(folder.glob("*.ics")) if folder.is_dir() else []:
+        for path in files:
             try:
-                calendar = icalendar.Calendar.from_ical(path.read_bytes())
-            except ValueError:
+                with open_for_reading(path, read_roots(context)) as stream:
+                    calendar = icalendar.Calendar.from_ical(stream.read())
+                entries = recurring_ical_events.of(calendar).between(start, end)
+            except (OSError, ToolError, ValueError):
                 unreadable.append(path.name)
                 continue
-            for event in calendar.walk("VEVENT"):
-                start = event.decoded("DTSTART", None)
-                if not isinstance(start, date):  # missing, or not a time icalendar could read
+            for entry in entries:
+                begins = entry.decoded("DTSTART", None)
+                if not isinstance(begins, date):  # missing, or not a time icalendar could read
                     unreadable.append(path.name)
                     continue
-                start = _aware(start)
-                if now - timedelta(hours=1) <= start <= now + timedelta(days=args.days):
-                    events.append(
-                        {
-                            "title": str(event.get("SUMMARY", "")),
-                            "start": start.isoformat(),
-                            "location": str(event.get("LOCATION", "")),
-                        }
-                    )
-        message = f"skipped unreadable: {', '.join(unreadable)}" if unreadable else ""
+                events.append(
+                    {
+                        "title": str(entry.get("SUMMARY", "")),
+                        "start": f"{_aware(begins).astimezone():%Y-%m-%d %H:%M}",
+                        "location": str(entry.get("LOCATION", "")),
+                    }
+                )
+        message = f"skipped unreadable: {', '.join(sorted(set(unreadable)))}" if unreadable else ""
         return ToolResult(output=sorted(events, key=lambda e: e["start"]), message=message)
 
 

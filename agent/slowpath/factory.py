@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from agent.config import SlowPathSettings
 from agent.paths import FestinaPaths
@@ -18,9 +19,12 @@ def build_slow_path(
     store: Store,
     gate: GateModel,
     repeat_window_s: float = 0.0,
+    also_read: Sequence[str] = (),
 ) -> SlowPath:
     """`gate-rule`, or the reasoning graph drafting with templates or a chat model;
-    `repeat_window_s`: the etiquette's, for holding back a drafted offer made before."""
+    `repeat_window_s`: the etiquette's, for holding back a drafted offer made before;
+    `also_read`: paths the tools may read besides `settings.read_paths` (the calendars
+    the daemon follows)."""
     if settings.backend == "gate-rule":
         return GateRuleSlowPath()
     from agent.slowpath.drafter import ChatDrafter, Drafter
@@ -29,7 +33,7 @@ def build_slow_path(
     from agent.slowpath.template_drafter import TemplateDrafter
     from tools import default_pool
 
-    pool = default_pool(paths.data_dir / "workspace", read_paths=settings.read_paths)
+    pool = default_pool(paths.data_dir / "workspace", read_paths=[*settings.read_paths, *also_read])
     drafter: Drafter
     if settings.backend == "templates":
         # Ranked with the gate's encoder when it has one (the trained gate), by shared

@@ -50,7 +50,7 @@ _ERROR = re.compile(
 _ERROR_MESSAGE = re.compile(
     r"\b\w*(Error|Exception)\b|\berror:|Traceback|\bFAILED\b|failed with|"
     r"exit (code|status) [1-9]|command not found|No such file|Permission denied|"
-    r"Segmentation fault|panic:"
+    r"Segmentation fault|panic:|undefined reference"
 )
 # An error described in words with its message quoted: "an error message in the terminal
 # indicating 'Invalid OAuth token'", "the same 'Invalid OAuth token' error".
@@ -59,6 +59,9 @@ _ERROR_BEFORE_QUOTE = re.compile(
     r"|\b(error|exception)( message)?:\s*$",
     re.I,
 )
+# The line a traceback ends with: "KeyError: 'price'", "json.decoder.JSONDecodeError: ...".
+_RAISED = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b(:|$)")
+_SUMMARY = re.compile(r"collect2: error|make: \*\*\*|exit (code|status) \d|^\d+ failed")
 # pytest marks the lines of a failure's report with "E" ("E   KeyError: 'price'").
 _PYTEST_MARK = re.compile(r"^\s*E\s{2,}")
 _ERROR_AFTER_QUOTE = re.compile(r"^['\"]?\s*(error|exception)\b", re.I)
@@ -190,9 +193,19 @@ def _error(event: Event, summary: str) -> str | None:
     for _, term in quoted:
         if _ERROR.search(term):
             return term
-    for line in (event.text or summary).splitlines():
-        if _ERROR_MESSAGE.search(line):
-            return _PYTEST_MARK.sub("", line).strip()
+    messages = [
+        _PYTEST_MARK.sub("", line).strip()
+        for line in (event.text or summary).splitlines()
+        if _ERROR_MESSAGE.search(line)
+    ]
+    if messages:
+        # A traceback's own line says only that one follows: its exception line is the error.
+        raised = [line for line in messages if _RAISED.match(line)]
+        if raised:
+            return raised[-1]
+        # "collect2: error: ld returned 1 exit status" sums up the line that says what.
+        specific = [line for line in messages if not _SUMMARY.search(line)]
+        return (specific or messages)[0]
     for start, term in quoted:
         end = summary.find(term, start) + len(term)
         if _ERROR_BEFORE_QUOTE.search(summary[max(0, start - 80) : start]) or (

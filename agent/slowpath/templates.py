@@ -56,6 +56,9 @@ class Template:
     judged an offer worth its cost, but never beats a sharper one."""
 
 
+_ABSOLUTE_PATH = re.compile(r"(/[^\s:'\"]+/)([^/\s:'\"]+)")
+
+
 def _call(tool: str, **args: object) -> PlannedCall:
     return PlannedCall(tool=tool, args=args)  # type: ignore[arg-type]
 
@@ -115,7 +118,8 @@ def _error(facts: Facts) -> Candidate | None:
     error = facts.now.error
     if not error:
         return None
-    e = short(error, 80)
+    # Files by their names: a compiler's absolute paths would crowd out the message.
+    e = short(_ABSOLUTE_PATH.sub(r"\2", error), 80)
     # What can be known without a model first (the failing lines, the exception's
     # documentation), then the notes that met the same error, then a search.
     plan = [
@@ -185,7 +189,11 @@ def _search(facts: Facts) -> Candidate | None:
         speak=f"Searching for '{q}'? Your notes may already have it; shall I check?",
         task=f"Check your notes for '{q}'",
         why_now="a search just started",
-        plan=[_call("search_notes", query=short(query, 200))],
+        # The notes first; the search itself, ready to open, in case they hold nothing.
+        plan=[
+            _call("search_notes", query=short(query, 200)),
+            _call("web_search_query", query=short(query, 200)),
+        ],
         expected_benefit="what you already found, without searching again",
     )
 
@@ -280,12 +288,16 @@ def _calendar(facts: Facts) -> Candidate | None:
         if coming
         else f"'{what}' is on your calendar. Want to see the rest of today's events?"
     )
+    # The calendar the reminder came from (the calendar source names it), else the
+    # workspace's own.
+    source = facts.event.source
+    where = {"calendar": source.removeprefix("calendar:")} if source.startswith("calendar:") else {}
     return Candidate(
         key="calendar",
         speak=speak,
         task="Show today's calendar events",
         why_now=f"a calendar entry came up: {what}",
-        plan=[_call("list_calendar_events", days=1)],
+        plan=[_call("list_calendar_events", days=1, **where)],
         expected_benefit="the rest of the day at a glance",
     )
 
@@ -430,7 +442,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         "search",
         "check the notes for what is being searched",
-        ("search_notes",),
+        ("search_notes", "web_search_query"),
         0.5,
         _search,
     ),

@@ -24,6 +24,7 @@ __all__ = [
     "Rejection",
     "SourceItem",
     "bundled_stream_path",
+    "calendar_paths",
     "open_source",
     "open_sources",
 ]
@@ -78,6 +79,15 @@ _PLAIN: dict[str, Callable[[Settings], EventSource]] = {
         interval_s=settings.screen.interval_s,
     ),
 }
+
+
+def calendar_paths(specs: list[str]) -> list[str]:
+    """The files and folders the `calendar:` sources among `specs` read."""
+    return [
+        str(Path(spec.removeprefix("calendar:")).expanduser())
+        for spec in specs
+        if spec.startswith("calendar:") and spec != "calendar:"
+    ]
 
 
 def bundled_stream_path() -> Path:

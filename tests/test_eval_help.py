@@ -1,0 +1,35 @@
+"""`festina eval help`: real failures, reminders, notifications, searches and pages made
+in a scratch project, each offer accepted and its plan run, the result scored."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.helpers import festina
+
+
+@pytest.mark.skipif(not shutil.which("cc"), reason="the compiler situations need cc")
+def test_every_accepted_offer_ends_in_a_visible_result_that_holds_what_is_needed(tmp_path):
+    done = festina("eval", "help", "--json", home=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    situations = result["situations"]
+    assert len(situations) == 60 and sum(s["held_out"] for s in situations) == 20
+    assert {s["kind"] for s in situations} == {
+        "python error",
+        "shell error",
+        "compiler error",
+        "calendar",
+        "notification",
+        "search",
+        "reading",
+    }
+    assert all(s["offered"] and s["visible"] for s in situations)
+    assert sum(s["false_done"] for s in situations) == 0
+    parts = {row["group"]: row for row in result["summary"]}
+    # The issue's target, on the kept-out part as well as the tuning part.
+    assert parts["tuning part"]["holds_what_is_needed"] >= 0.8
+    assert parts["kept out"]["holds_what_is_needed"] >= 0.8
