@@ -197,6 +197,18 @@ def eval_help(as_json: bool) -> None:
     click.echo(json.dumps(as_dict(scores), indent=2) if as_json else format_results(scores))
 
 
+@eval_group.command("answer")
+@click.option("--events", type=click.IntRange(1, 20), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def eval_answer(events: int, as_json: bool) -> None:
+    """From "yes" to a result: the real daemon on a quiet HTTP source, each offer accepted
+    and timed until its plan's results are listed."""
+    from evals.answer_latency import as_dict, format_result, measure
+
+    result = measure(events)
+    click.echo(json.dumps(as_dict(result), indent=2) if as_json else format_result(result))
+
+
 @eval_group.command("by-hand")
 @data_option
 @click.option("--json", "as_json", is_flag=True)

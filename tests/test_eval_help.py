@@ -1,5 +1,6 @@
-"""`festina eval help`: real failures, reminders, notifications, searches and pages made
-in a scratch project, each offer accepted and its plan run, the result scored."""
+"""Help after "yes": `festina eval help` (real failures, reminders, notifications,
+searches and pages, each offer accepted and its plan run, the result scored) and
+`festina eval answer` (the real daemon, accepted offers timed until their results)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,12 @@ def test_every_accepted_offer_ends_in_a_visible_result_that_holds_what_is_needed
     # The issue's target, on the kept-out part as well as the tuning part.
     assert parts["tuning part"]["holds_what_is_needed"] >= 0.8
     assert parts["kept out"]["holds_what_is_needed"] >= 0.8
+
+
+def test_eval_answer_times_accepted_offers_on_the_real_daemon(tmp_path):
+    done = festina("eval", "answer", "--events", "3", "--json", home=tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["offers"] + result["not_offered"] == 3 and result["offers"] >= 1
+    assert 0 < result["answer_to_result_ms_p50"] <= result["answer_to_result_ms_p95"]
+    assert result["answer_to_result_ms_p95"] <= result["answer_to_result_ms_max"]
