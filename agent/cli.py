@@ -450,6 +450,21 @@ def config_show(obj: Context) -> None:
     click.echo(settings.model_dump_json(indent=2))
 
 
+@cli.command("doctor")
+@click.pass_obj
+def doctor(obj: Context) -> None:
+    """Check that what the configuration asks for is there and answering: each source,
+    the gate's model, the slow path's server (its model named), notifications."""
+    from agent.doctor import Level, diagnose
+
+    findings = diagnose(obj.settings(), obj.paths)
+    width = max(len(f.part) for f in findings)
+    for finding in findings:
+        click.echo(f"{finding.level.value:4}  {finding.part:{width}}  {finding.says}")
+    if any(f.level is Level.FAIL for f in findings):
+        raise SystemExit(1)
+
+
 @cli.command("shell-hook")
 @click.argument("shell", type=click.Choice(["bash", "zsh"]))
 @click.pass_obj
