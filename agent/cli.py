@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
+# sysexits.h's EX_CONFIG: what is around festina needs fixing before it can start.
+EXIT_CANNOT_START = 78
 
 
 @dataclass
@@ -49,10 +51,18 @@ class Context:
     def open_store(self) -> Store:
         """The configured memory, creating the data directory on first use."""
         from agent.daemon import database_url
+        from memory.integrity import StorageUnusable, check_sqlite_file, sqlite_path
         from memory.store import Store
 
         self.paths.ensure()
-        return Store(database_url(self.settings(), self.paths))
+        url = database_url(self.settings(), self.paths)
+        if (path := sqlite_path(url)) is not None:
+            try:
+                for warning in check_sqlite_file(path):
+                    click.echo(f"Warning: {warning}", err=True)
+            except StorageUnusable as error:
+                raise click.ClickException(str(error)) from error
+        return Store(url)
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the config file with command-line overrides applied."""
@@ -126,7 +136,8 @@ def daemon_run(
 ) -> None:
     """Run in the foreground until the source ends or SIGTERM/SIGINT (drains first)."""
     from agent.api import ApiUnavailable
-    from agent.daemon import run_foreground
+    from agent.daemon import CannotStart, run_foreground
+    from memory.integrity import StorageUnusable
 
     settings = obj.settings(**_overrides(source, speed, db_url))
     try:
@@ -142,6 +153,10 @@ def daemon_run(
     except AlreadyRunning as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
+    except (CannotStart, StorageUnusable) as error:
+        # Restarting cannot fix these (the unit's RestartPreventExitStatus names the code).
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(EXIT_CANNOT_START)
     except (SourceSpecError, ApiUnavailable) as error:
         raise click.ClickException(str(error)) from error
     click.echo(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
 import signal
+from collections.abc import Iterator
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,7 @@ from agent.slowpath.factory import build_slow_path
 from agent.sources import calendar_paths, open_sources
 from agent.surface import LogSurface, Surface
 from gate.loader import load_gate
+from memory.integrity import check_sqlite_file, sqlite_path
 from memory.store import Store
 
 logger = logging.getLogger("festina.daemon")
@@ -39,15 +42,36 @@ def database_url(settings: Settings, paths: FestinaPaths) -> str:
     return settings.storage.url or paths.database_url
 
 
+class CannotStart(RuntimeError):
+    """The machine around festina stops it from starting (a full or read-only disk)."""
+
+
+@contextlib.contextmanager
+def _started(settings: Settings, paths: FestinaPaths, *, to_stderr: bool) -> Iterator[None]:
+    """The data folders, the log and the pid lock, held for the run; a disk that refuses
+    any of them is CannotStart with the reason, not a traceback."""
+    with contextlib.ExitStack() as held:
+        try:
+            paths.ensure()
+            configure_logging(paths.log_file, settings.daemon.log_level, to_stderr=to_stderr)
+            held.enter_context(PidLock(paths.pid_file))
+        except OSError as error:
+            where = f" ({error.filename})" if error.filename else ""
+            raise CannotStart(f"cannot start: {error.strerror or error}{where}") from error
+        yield
+
+
 def run_foreground(
     settings: Settings, paths: FestinaPaths, *, to_stderr: bool = True
 ) -> PipelineStats:
     """Run until the source ends or SIGTERM/SIGINT arrives, then drain and return."""
-    paths.ensure()
-    configure_logging(paths.log_file, settings.daemon.log_level, to_stderr=to_stderr)
-    with PidLock(paths.pid_file):
+    with _started(settings, paths, to_stderr=to_stderr):
         source, ingest = open_sources(settings)
-        store = Store(database_url(settings, paths))
+        url = database_url(settings, paths)
+        if (path := sqlite_path(url)) is not None:
+            for warning in check_sqlite_file(path):
+                logger.warning("%s", warning)
+        store = Store(url)
         # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).
         if crashed := store.end_dead_runs(os.getpid()):
             logger.warning("%d earlier run(s) ended without finishing; marked crashed", crashed)

@@ -58,8 +58,13 @@ class PidLock:
         except BlockingIOError:
             os.close(fd)
             raise AlreadyRunning(_read_pid(self.path)) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk: let go of the lock rather than hold it unnamed
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
         self._fd = fd
         return self
 
