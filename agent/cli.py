@@ -50,12 +50,11 @@ class Context:
 
     def open_store(self) -> Store:
         """The configured memory, creating the data directory on first use."""
-        from agent.daemon import database_url
         from memory.integrity import StorageUnusable, check_sqlite_file, sqlite_path
         from memory.store import Store
 
         self.paths.ensure()
-        url = database_url(self.settings(), self.paths)
+        url = self.database_url()
         if (path := sqlite_path(url)) is not None:
             try:
                 for warning in check_sqlite_file(path):
@@ -63,6 +62,13 @@ class Context:
             except StorageUnusable as error:
                 raise click.ClickException(str(error)) from error
         return Store(url)
+
+    def daemon_running(self) -> bool:
+        return running_pid(self.paths.pid_file) is not None
+
+    def database_url(self) -> str:
+        """The configured memory's SQLAlchemy URL."""
+        return self.settings().storage.url or self.paths.database_url
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the config file with command-line overrides applied."""
@@ -125,6 +131,11 @@ def _overrides(source: tuple[str, ...], speed: float | None, db_url: str | None)
 
 @daemon.command("run")
 @_run_options
+@click.option(
+    "--accept-empty",
+    is_flag=True,
+    help="Start even though the database was emptied or deleted (memory starts empty).",
+)
 @click.option("--detached", is_flag=True, hidden=True, help="Log to the file only (used by start).")
 @click.pass_obj
 def daemon_run(
@@ -132,6 +143,7 @@ def daemon_run(
     source: tuple[str, ...],
     speed: float | None,
     db_url: str | None,
+    accept_empty: bool,
     detached: bool,
 ) -> None:
     """Run in the foreground until the source ends or SIGTERM/SIGINT (drains first)."""
@@ -149,7 +161,9 @@ def daemon_run(
     except ConfigError as error:
         raise click.ClickException(str(error)) from error
     try:
-        stats = run_foreground(settings, obj.paths, to_stderr=not detached)
+        stats = run_foreground(
+            settings, obj.paths, to_stderr=not detached, accept_empty=accept_empty
+        )
     except AlreadyRunning as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)

@@ -62,14 +62,14 @@ def _started(settings: Settings, paths: FestinaPaths, *, to_stderr: bool) -> Ite
 
 
 def run_foreground(
-    settings: Settings, paths: FestinaPaths, *, to_stderr: bool = True
+    settings: Settings, paths: FestinaPaths, *, to_stderr: bool = True, accept_empty: bool = False
 ) -> PipelineStats:
     """Run until the source ends or SIGTERM/SIGINT arrives, then drain and return."""
     with _started(settings, paths, to_stderr=to_stderr):
         source, ingest = open_sources(settings)
         url = database_url(settings, paths)
         if (path := sqlite_path(url)) is not None:
-            for warning in check_sqlite_file(path):
+            for warning in check_sqlite_file(path, accept_empty=accept_empty):
                 logger.warning("%s", warning)
         store = Store(url)
         # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).

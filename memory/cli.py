@@ -41,6 +41,33 @@ def memory_export(obj: Any, output: Path | None) -> None:
         click.echo(f"exported {count} records to {output}", err=True)
 
 
+@memory.command("repair")
+@click.pass_obj
+def memory_repair(obj: Any) -> None:
+    """Rebuild a damaged SQLite memory from what can still be read; the broken file is
+    kept beside it (nothing is deleted). Stop the daemon first."""
+    from memory.integrity import StorageUnusable, check_sqlite_file, repair, sqlite_path
+
+    path = sqlite_path(obj.database_url())
+    if path is None:
+        raise click.ClickException("repair works on SQLite memory; this one is not SQLite")
+    if obj.daemon_running():
+        raise click.ClickException("the daemon is running: stop it first (festina daemon stop)")
+    try:
+        check_sqlite_file(path)
+    except StorageUnusable as error:
+        click.echo(f"found: {error}", err=True)
+    else:
+        click.echo(f"{path} is sound: nothing to repair")
+        return
+    kept, recovered = repair(path, datetime.now(UTC))
+    click.echo(f"the broken database is kept as {kept}")
+    if recovered is None:
+        click.echo("nothing could be read from it: the next start makes a new, empty memory")
+    else:
+        click.echo(f"rebuilt {path}: {recovered} events recovered")
+
+
 @memory.command("forget")
 @click.option("--older-than-days", type=click.IntRange(0), help="Stored more than N days ago.")
 @click.option("--before", type=click.DateTime(), help="Stored before this date/time (UTC).")

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from agent.cli import EXIT_CANNOT_START
-from tests.helpers import festina
+from tests.helpers import count, festina
 
 
 def _database(home):
@@ -52,29 +52,51 @@ def test_an_unusable_database_stops_the_daemon_with_what_to_do(tmp_path, good_da
     assert "Traceback" not in done.stderr
     [reason] = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
     assert str(_database(tmp_path)) in reason
-    assert "move it aside" in reason and "restore a backup" in reason
+    advice = "move it aside" if how == "folder" else "festina memory repair"
+    assert advice in reason
     # The other commands say the same, without a traceback.
     listed = festina("decisions", home=tmp_path)
-    assert listed.returncode == 1 and "move it aside" in listed.stderr
+    assert listed.returncode == 1 and advice in listed.stderr
     assert "Traceback" not in listed.stderr
 
 
-def test_a_database_that_lost_its_contents_says_so_and_starts_empty(tmp_path, good_database):
-    database = _database(tmp_path)
-    database.parent.mkdir(parents=True)
-    database.write_bytes(b"")
-    done = festina("daemon", "run", home=tmp_path, timeout=180)
+@pytest.mark.parametrize(("how", "recovers"), [("garbage page", True), ("text", False)])
+def test_repair_keeps_the_broken_file_and_rebuilds_what_it_can(
+    tmp_path, good_database, how, recovers
+):
+    _broken(tmp_path, good_database, how)
+    broken = _database(tmp_path).read_bytes()
+    done = festina("memory", "repair", home=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "is empty (0 bytes): memory starts empty" in done.stderr
+    [kept] = [
+        path
+        for path in _database(tmp_path).parent.glob("festina.db.broken-*")
+        if not path.name.endswith(("-wal", "-shm"))  # its journal files moved beside it
+    ]
+    assert kept.read_bytes() == broken  # nothing deleted, nothing changed
+    if recovers:
+        assert "events recovered" in done.stdout
+        assert count(tmp_path, "select count(*) from events") > 0
+    else:
+        assert "nothing could be read from it" in done.stdout
+    again = festina("daemon", "run", home=tmp_path, timeout=180)
+    assert again.returncode == 0, again.stderr
 
 
-def test_a_deleted_database_with_its_log_left_says_so(tmp_path, good_database):
+@pytest.mark.parametrize("how", ["emptied", "deleted, its log left"])
+def test_a_database_that_lost_its_contents_starts_only_when_told_to(tmp_path, good_database, how):
     database = _database(tmp_path)
     database.parent.mkdir(parents=True)
-    shutil.copy(good_database, database.with_name("festina.db-wal"))  # any non-empty log
-    done = festina("daemon", "run", home=tmp_path, timeout=180)
+    if how == "emptied":
+        database.write_bytes(b"")
+    else:
+        shutil.copy(good_database, database.with_name("festina.db-wal"))  # any non-empty log
+    refused = festina("daemon", "run", home=tmp_path, timeout=120)
+    assert refused.returncode == EXIT_CANNOT_START
+    assert "restore it from a backup" in refused.stderr and "--accept-empty" in refused.stderr
+    done = festina("daemon", "run", "--accept-empty", home=tmp_path, timeout=180)
     assert done.returncode == 0, done.stderr
-    assert "festina.db-wal is there: the database was deleted" in done.stderr
+    assert "memory starts empty (--accept-empty)" in done.stderr
 
 
 def test_the_systemd_unit_does_not_restart_what_a_restart_cannot_fix(tmp_path):
