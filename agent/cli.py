@@ -34,6 +34,7 @@ from memory.cli import feedback, memory, pause, prefs, resume
 
 if TYPE_CHECKING:
     from core.decision import Decision
+    from core.events import Event
     from core.outcome import StepOutcome
     from memory.store import Store
 
@@ -207,9 +208,14 @@ def _echo_offers_of_last_run(settings: Settings, paths: FestinaPaths) -> None:
         store.close()
     click.echo("offers made (newest first):")
     for event, decision in rows:
-        click.echo(f"  {event.id[:12]}  {event.time:%Y-%m-%d %H:%M:%S}  {event.summary()[:70]}")
+        click.echo(f"  {event.id[:12]}  {event.time:%Y-%m-%d %H:%M:%S}  {_one_line(event)}")
         for line in _offer_lines(decision):
             click.echo(f"    {line}")
+
+
+def _one_line(event: Event) -> str:
+    """The event's summary on one line of the table (a terminal's output spans many)."""
+    return " ".join(event.summary().split())[:70]
 
 
 def _offer_lines(decision: Decision) -> list[str]:
@@ -382,7 +388,7 @@ def decisions(obj: Context, limit: int, offers_only: bool) -> None:
             f"{event.id[:12]}  {event.time:%Y-%m-%d %H:%M:%S}  {action:9}  "
             f"{decision.decided_by or '-':{width}}  "
             f"{decision.p_need:6.2f}  {decision.p_accept:5.2f}  {decision.tau:4.2f}  "
-            f"{event.summary()[:70]}"
+            f"{_one_line(event)}"
         )
         if decision.final_action is Action.INTERVENE:
             answer = answers.get(event.id)

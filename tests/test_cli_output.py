@@ -91,3 +91,13 @@ def test_decisions_end_with_a_legend_of_the_by_column(tmp_path):
     for decider in shown:
         assert (decider if not decider.startswith("graph:") else "graph:…") in legend
     assert "gate = the gate's cost rule" in legend
+
+
+def test_each_decision_is_one_row_even_for_a_terminal_s_many_lines(tmp_path):
+    home = tmp_path / "home"
+    output = "$ python3 invoice.py\nTraceback (most recent call last):\nKeyError: 'price'"
+    trace = write_jsonl(tmp_path / "t.jsonl", [event_record(0, text=output)])
+    assert festina("daemon", "run", "--source", f"jsonl:{trace}", home=home).returncode == 0
+    rows = festina("decisions", home=home).stdout.splitlines()[1:-1]
+    [row] = [line for line in rows if line[:1].strip()]  # one row; offers' lines are indented
+    assert row.endswith("| $ python3 invoice.py Traceback (most recent call last): KeyEr")
