@@ -126,9 +126,10 @@ def _salvage(broken: Path, target: Path) -> int | None:
                 if kind != "table":
                     with contextlib.suppress(sqlite3.Error):  # an index over lost rows
                         rebuilt.execute(sql)
-            if "alembic_version" in tables and not rebuilt.execute(
-                "select count(*) from alembic_version"
-            ).fetchone()[0]:
+            if (
+                "alembic_version" in tables
+                and not rebuilt.execute("select count(*) from alembic_version").fetchone()[0]
+            ):
                 # The schema's version was on a lost page: the tables are there, so the
                 # migrations must not create them again. Taken as this festina's own.
                 rebuilt.execute("insert into alembic_version values (?)", (head_revision(),))
