@@ -103,6 +103,28 @@ async def test_an_offer_shows_what_festina_says_in_the_feed_and_the_detail(store
         assert "drafted by graph:templates" in detail
 
 
+async def test_an_accepted_plan_s_results_show_in_the_detail(store):
+    offer_id = store.recent_activity(1)[0][0].id
+    store.record_deliberation(offer_id, "graph:templates", "intervene", "drafted", None, None, [])
+    store.record_executions(
+        offer_id,
+        [
+            {"step": 0, "tool": "search_notes", "ran": True, "ok": True, "output": []},
+            {"step": 1, "tool": "create_note", "ran": False, "message": "not confirmed"},
+            {"step": 2, "tool": "toggle_setting", "ran": True, "ok": True, "dry_run": True,
+             "message": "recorded, not performed: turn battery_saver on"},
+        ],
+    )  # fmt: skip
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = str(app.query_one("#detail").render())
+    assert "search_notes: done\n  nothing found" in detail
+    assert "create_note: skipped\n  not confirmed" in detail
+    assert "toggle_setting: not performed\n  recorded, not performed" in detail
+    assert " ok" not in detail
+
+
 async def test_the_selection_stays_on_its_event_when_newer_decisions_arrive(store):
     app = FestinaApp(store, GatePolicy())
     async with app.run_test(size=SIZE) as pilot:
