@@ -253,6 +253,9 @@ class ScreenSource(PollingSource):
             if self._display is not None:
                 self._display.close()
                 self._display = None
+            # Window ids belong to one X server's life: a server started again reuses them
+            # for other windows, whose lines are all new.
+            self._windows.clear()
 
     def _frame(self) -> SourceItem | None:
         with self._in_use:
