@@ -342,7 +342,11 @@ class Pipeline:
         """What each finished plan did, to the surfaces (a turned-down offer ran nothing)."""
         if not event_ids:
             return
-        results = await self._in(self._db_thread, self.store.plan_results, event_ids)
+        try:
+            results = await self._in(self._db_thread, self.store.plan_results, event_ids)
+        except Exception:  # the answers loop must go on: the results stay in memory
+            logger.exception("reading the results of %d finished plans failed", len(event_ids))
+            return
         for event_id in event_ids:
             if outcomes := results.get(event_id):
                 try:
