@@ -175,6 +175,7 @@ async def test_a_repeating_time_zoned_entry_is_announced_before_it_starts(tmp_pa
     offer = first_offer(event)
     assert offer.key == "calendar"
     assert offer.speak.startswith("Coming up: Team stand-up at ") and "Room 4" in offer.speak
+    assert offer.task == "Show the day around 'Team stand-up'"  # not every reminder's task
     # Its plan lists the day of the calendar the reminder came from.
     [listing] = offer.plan
     assert listing.args == {"days": 1, "calendar": str(tmp_path / "work.ics")}

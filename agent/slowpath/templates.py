@@ -295,7 +295,11 @@ def _calendar(facts: Facts) -> Candidate | None:
     return Candidate(
         key="calendar",
         speak=speak,
-        task="Show today's calendar events",
+        # A reminder's task names its entry: two entries' offers are not the same offer
+        # (the repeat rule held the newcomer's dentist back as a repeat of the stand-up).
+        task=f"Show the day around '{short(facts.event.title or what)}'"
+        if coming
+        else "Show today's calendar events",
         why_now=f"a calendar entry came up: {what}",
         plan=[_call("list_calendar_events", days=1, **where)],
         expected_benefit="the rest of the day at a glance",
