@@ -51,7 +51,7 @@ def outcomes_of(executions: list[dict[str, Any]] | None) -> list[StepOutcome]:
 def _outcome(record: dict[str, Any]) -> StepOutcome:
     tool = str(record.get("tool", "?"))
     step = int(record.get("step", 0))
-    message = str(record.get("message") or "")
+    message = str(record.get("message") or "").strip()
     output = record.get("output")
     if not record.get("ran"):
         return StepOutcome(

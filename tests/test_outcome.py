@@ -3,6 +3,9 @@ nothing here, the result's own text, links and paths."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from core.outcome import StepStatus, outcomes_of, render
 
 
@@ -46,3 +49,29 @@ def test_outputs_render_as_lines_people_read():
     assert render({"percent": 18, "plugged": False}) == "percent: 18\nplugged: False"
     assert render(list(range(15))).endswith("11\n... and 3 more")
     assert render(None) == "" and render("  text \n") == "text"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    ran=st.booleans(),
+    ok=st.booleans(),
+    dry_run=st.booleans(),
+    message=st.text(max_size=60),
+    output=json_values,
+)
+def test_a_step_is_done_only_when_it_ran_for_real_and_always_says_something(
+    ran, ok, dry_run, message, output
+):
+    record = {"step": 0, "tool": "t", "ran": ran, "ok": ok, "dry_run": dry_run}
+    [outcome] = outcomes_of([{**record, "message": message, "output": output}])
+    assert (outcome.status is StepStatus.DONE) == (ran and ok and not dry_run)
+    assert outcome.text.strip()  # something to show, whatever the tool returned
+    assert all(link.startswith(("http://", "https://")) for link in outcome.links)
