@@ -30,10 +30,6 @@ class BackendHealth:
         #: Failures seen since the source started, each retry counted.
         self.faults = 0
 
-    @property
-    def down(self) -> bool:
-        return self._reason is not None
-
     def failed(self, reason: str) -> float:
         """Record one failure; returns the seconds to wait before the next try."""
         self.faults += 1
