@@ -421,20 +421,10 @@ def _has(text: str, wanted: str) -> bool:
 def run_plan(pool: ToolPool, plan: list[dict[str, Any]]) -> list[StepOutcome]:
     """An accepted plan run to its end, every side effect confirmed, as the slow path
     would record it."""
-    records = []
-    for step, call in enumerate(plan):
-        result = pool.call(call["tool"], call["args"], confirmed=True)
-        records.append(
-            {
-                "step": step,
-                "tool": call["tool"],
-                "ran": True,
-                "ok": result.ok,
-                "dry_run": result.dry_run,
-                "message": result.message,
-                "output": result.output,
-            }
-        )
+    records = [
+        pool.call(call["tool"], call["args"], confirmed=True).as_step(step, call["tool"])
+        for step, call in enumerate(plan)
+    ]
     return outcomes_of(records)
 
 

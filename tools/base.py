@@ -35,6 +35,10 @@ class ToolResult(BaseModel):
     dry_run: bool = False
     message: str = ""
 
+    def as_step(self, step: int, tool: str) -> dict[str, Any]:
+        """This result as the record of a plan's step that ran (see core.outcome)."""
+        return {"step": step, "tool": tool, "ran": True, **self.model_dump()}
+
 
 class ToolError(RuntimeError):
     """A tool could not do what was asked (bad path, missing program...)."""

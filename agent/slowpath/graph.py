@@ -400,16 +400,7 @@ class ReasoningSlowPath:
                 record = {"step": step, "tool": tool.name, "ran": False, "message": "not confirmed"}
                 return {"step": step + 1, "executions": [record]}
         result = self.pool.call(tool.name, call["args"], confirmed=confirmed)
-        record = {
-            "step": step,
-            "tool": tool.name,
-            "ran": True,
-            "ok": result.ok,
-            "dry_run": result.dry_run,
-            "message": result.message,
-            "output": result.output,
-        }
-        return {"step": step + 1, "executions": [record]}
+        return {"step": step + 1, "executions": [result.as_step(step, tool.name)]}
 
     # --- running ----------------------------------------------------------------
 
