@@ -51,17 +51,16 @@ class Context:
 
     def open_store(self) -> Store:
         """The configured memory, creating the data directory on first use."""
-        from memory.integrity import StorageUnusable, check_sqlite_file, sqlite_path
+        from memory.integrity import StorageUnusable, check_memory
         from memory.store import Store
 
         self.paths.ensure()
         url = self.database_url()
-        if (path := sqlite_path(url)) is not None:
-            try:
-                for warning in check_sqlite_file(path):
-                    click.echo(f"Warning: {warning}", err=True)
-            except StorageUnusable as error:
-                raise click.ClickException(str(error)) from error
+        try:
+            for warning in check_memory(url):
+                click.echo(f"Warning: {warning}", err=True)
+        except StorageUnusable as error:
+            raise click.ClickException(str(error)) from error
         return Store(url)
 
     def daemon_running(self) -> bool:
@@ -372,7 +371,7 @@ def decisions(obj: Context, limit: int, offers_only: bool) -> None:
     try:
         rows = store.decisions(limit, offers_only=offers_only)
         offers = [event.id for event, d in rows if d.final_action is Action.INTERVENE]
-        answers = {event_id: store.latest_feedback(event_id) for event_id in offers}
+        answers = store.latest_answers(offers)
         results = store.plan_results(offers)
     finally:
         store.close()
@@ -394,7 +393,7 @@ def decisions(obj: Context, limit: int, offers_only: bool) -> None:
             answer = answers.get(event.id)
             lines = [
                 *_offer_lines(decision),
-                f"answer: {answer.value if answer else 'none yet'}",
+                f"answer: {answer or 'none yet'}",
                 *_result_lines(results.get(event.id, [])),
             ]
             for line in lines:

@@ -23,7 +23,7 @@ from agent.slowpath.factory import build_slow_path
 from agent.sources import calendar_paths, open_sources
 from agent.surface import LogSurface, Surface
 from gate.loader import load_gate
-from memory.integrity import check_sqlite_file, sqlite_path
+from memory.integrity import check_memory
 from memory.store import Store
 
 logger = logging.getLogger("festina.daemon")
@@ -68,9 +68,8 @@ def run_foreground(
     with _started(settings, paths, to_stderr=to_stderr):
         source, ingest = open_sources(settings)
         url = database_url(settings, paths)
-        if (path := sqlite_path(url)) is not None:
-            for warning in check_sqlite_file(path, accept_empty=accept_empty):
-                logger.warning("%s", warning)
+        for warning in check_memory(url, accept_empty=accept_empty):
+            logger.warning("%s", warning)
         store = Store(url)
         # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).
         if crashed := store.end_dead_runs(os.getpid()):

@@ -36,6 +36,12 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def check_memory(url: str, *, accept_empty: bool = False) -> list[str]:
+    """`check_sqlite_file` for the database `url` names; nothing to check elsewhere."""
+    path = sqlite_path(url)
+    return [] if path is None else check_sqlite_file(path, accept_empty=accept_empty)
+
+
 def check_sqlite_file(path: Path, *, accept_empty: bool = False) -> list[str]:
     """Raise StorageUnusable for a file that is not a usable SQLite database, or one that
     lost what it held (unless `accept_empty`: then a warning says memory starts empty)."""

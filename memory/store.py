@@ -303,15 +303,20 @@ class Store:
                 .order_by(DecisionRow.decided_at.desc(), EventRow.time.desc())
                 .limit(limit)
             ).all()
-            ids = [e.id for e, _ in rows]
-            answers: dict[str, str] = {}
+        answers = self.latest_answers([e.id for e, _ in rows])
+        return [(_event_from_row(e), _decision_from_row(d), answers.get(e.id)) for e, d in rows]
+
+    def latest_answers(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """The user's latest answer (an Outcome's value) to each of these events that has one."""
+        answers: dict[str, str] = {}
+        with self._session() as session:
             for event_id, outcome in session.execute(
                 select(FeedbackRow.event_id, FeedbackRow.outcome)
-                .where(FeedbackRow.event_id.in_(ids))
+                .where(FeedbackRow.event_id.in_(list(event_ids)))
                 .order_by(FeedbackRow.id)
             ):
                 answers[event_id] = outcome  # later answers replace earlier ones
-            return [(_event_from_row(e), _decision_from_row(d), answers.get(e.id)) for e, d in rows]
+        return answers
 
     def rejections(self, limit: int = 100) -> list[RejectedInputRow]:
         with self._session() as session:
