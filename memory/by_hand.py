@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
 from core.events import Event
 from core.offer import Offer
+from core.stopwords import ENGLISH_STOP_WORDS
 
 DONE_WITHIN_S = 600.0
 """How long after an offer (event time) doing its task still counts as answering it."""

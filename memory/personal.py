@@ -30,10 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.utils import murmurhash3_32
-
 from core.events import Event
+from core.murmur import murmurhash3_32
+from core.stopwords import ENGLISH_STOP_WORDS
 from memory.feedback import Outcome, Reason, signal
 
 N_FEATURES = 2**18
@@ -94,7 +93,7 @@ def hashed(tokens: Sequence[str]) -> dict[int, float]:
     for token in tokens:
         family = token.split(":", 1)[0]
         weight = 1.0 / math.sqrt(words) if family == "word" else _FAMILY_WEIGHT[family]
-        index = murmurhash3_32(token, positive=True) % N_FEATURES
+        index = murmurhash3_32(token) % N_FEATURES
         features[index] = features.get(index, 0.0) + weight
     norm = math.sqrt(sum(v * v for v in features.values())) or 1.0
     return {index: value / norm for index, value in features.items()}
@@ -172,7 +171,7 @@ class PersonalModel:
             # One Newton step on the log-posterior, per feature (diagonal Laplace).
             self.mean[j] = self.mean.get(j, 0.0) + weight * (target - predicted) * v / precision
             self.precision[j] = precision + weight * curvature * v * v
-        self.names.update((murmurhash3_32(t, positive=True) % N_FEATURES, t) for t in tokens)
+        self.names.update((murmurhash3_32(t) % N_FEATURES, t) for t in tokens)
         self.answers += 1
         return True
 

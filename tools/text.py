@@ -11,19 +11,16 @@ from collections import Counter
 from typing import ClassVar
 
 from pydantic import Field
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from core.stopwords import ENGLISH_STOP_WORDS
 from tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, recorded
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-# scikit-learn's English list (318 words, Glasgow Information Retrieval Group), already
-# loaded by the gate's features.
-_STOPWORDS = ENGLISH_STOP_WORDS
 
 
 def _keywords(text: str, limit: int) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(text) if w.lower() not in _STOPWORDS]
+    words = [w.lower() for w in _WORD.findall(text) if w.lower() not in ENGLISH_STOP_WORDS]
     return [word for word, _ in Counter(words).most_common(limit)]
 
 
@@ -40,7 +37,7 @@ class SummarizeText(Tool):
     def run(self, args: SummarizeArgs, context: ToolContext) -> ToolResult:
         sentences = [s for s in _SENTENCE.split(args.text.strip()) if s]
         weights = Counter(
-            w.lower() for w in _WORD.findall(args.text) if w.lower() not in _STOPWORDS
+            w.lower() for w in _WORD.findall(args.text) if w.lower() not in ENGLISH_STOP_WORDS
         )
         ranked = sorted(
             range(len(sentences)),
