@@ -120,7 +120,7 @@ def _battery(part: str) -> Finding:
 
 
 def _gate(settings: Settings, paths: FestinaPaths) -> Iterator[Finding]:
-    from gate.loader import load_gate
+    from gate.loader import describe_choice, load_gate
 
     try:
         gate = load_gate(settings.gate.model, paths.models_dir, settings.gate.device)
@@ -130,7 +130,7 @@ def _gate(settings: Settings, paths: FestinaPaths) -> Iterator[Finding]:
     if gate.version.startswith("cues-untrained"):
         yield Finding(Level.WARN, "gate", "no trained model: the cue gate (`festina gate train`)")
     else:
-        yield Finding(Level.OK, "gate", f"model {gate.version}")
+        yield Finding(Level.OK, "gate", describe_choice(settings.gate.model, paths.models_dir))
 
 
 def _slow_path(settings: Settings, paths: FestinaPaths) -> Iterator[Finding]:

@@ -15,9 +15,11 @@ import numpy as np
 from gate import bert_onnx
 from gate.data import TRACE_FOLDERS, load_labelled_jsonl, load_reward_items, load_traces
 from gate.encoder import OnnxEncoder
-from gate.encoder_export import ENCODER_FILE, bundled_minilm_path, export_encoder
+from gate.encoder_export import ENCODER_FILE, TOKENIZER_FILE, bundled_minilm_path, export_encoder
 from gate.features import FeatureBuilder
 from gate.registry import (
+    DEFAULT_ENCODER_SUBDIR,
+    DEFAULT_MODEL_DIR,
     FORMAT,
     EncoderManifest,
     GateManifest,
@@ -62,12 +64,19 @@ class TrainingInputs:
         ]
 
 
+DEFAULT_ENCODER = "default"
+
+
 def encoder_source(spec: str | None = None) -> str:
-    """The encoder a `--encoder` value names: empty for the bundled MiniLM, `static` for
-    static token vectors distilled from it, `static:PATH|ID` distilled from another
-    encoder, anything else a Hugging Face folder or hub id."""
+    """The encoder a `--encoder` value names: empty for the bundled MiniLM, `default` for
+    the encoder of the default gate shipped in the package (already exported: no torch,
+    no weights to install), `static` for static token vectors distilled from MiniLM,
+    `static:PATH|ID` distilled from another encoder, anything else an exported encoder
+    folder, a Hugging Face folder or a hub id."""
     if not spec:
         return str(bundled_minilm_path())
+    if spec == DEFAULT_ENCODER:
+        return str(DEFAULT_MODEL_DIR / DEFAULT_ENCODER_SUBDIR)
     if spec == STATIC_PREFIX.rstrip(":"):
         return STATIC_PREFIX + str(bundled_minilm_path())
     return spec
@@ -76,7 +85,13 @@ def encoder_source(spec: str | None = None) -> str:
 def export_source(source: str, target_dir: Path) -> Path:
     """Export the encoder `source` names (see `encoder_source`) to `target_dir`: a local
     BERT checkpoint with safetensors weights (the bundled MiniLM) is built without torch,
-    anything else (another architecture, a hub id, static distillation) needs `train`."""
+    anything else (another architecture, a hub id, static distillation) needs `train`; an
+    encoder exported before is copied."""
+    if (Path(source) / ENCODER_FILE).is_file():
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in (ENCODER_FILE, TOKENIZER_FILE):
+            shutil.copyfile(Path(source) / name, target_dir / name)
+        return target_dir / ENCODER_FILE
     if source.startswith(STATIC_PREFIX):
         return export_static_encoder(source.removeprefix(STATIC_PREFIX), target_dir)
     if bert_onnx.can_build(source):

@@ -33,9 +33,10 @@ def encoder_option(fn: Any) -> Any:
         "--encoder",
         "encoder",
         metavar="SPEC",
-        help="Encoder folder or hub id; `static` for static token vectors distilled from "
-        "the bundled MiniLM (fast, see README), `static:PATH` from another one "
-        "(default: the bundled MiniLM).",
+        help="`default` for the encoder of the gate shipped with festina (no torch, no "
+        "weights to install); `static` for static token vectors distilled from the bundled "
+        "MiniLM (needs the train extra), `static:PATH` from another one; else an encoder "
+        "folder or hub id (default: the bundled MiniLM).",
     )(fn)
 
 
@@ -96,6 +97,28 @@ def gate_train(
         click.echo(f"  {name}: calibration={head.calibrator.method}; {metrics}")
 
 
+@gate.command("release")
+@data_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the model (default: the package's own default model folder).",
+)
+def gate_release(data_dir: Path, out_dir: Path | None) -> None:
+    """Build the default gate that ships inside the package (maintainers, once per
+    release; needs the train extra). Set SOURCE_DATE_EPOCH to fix its creation time."""
+    from gate.build import TrainingInputs
+    from gate.registry import DEFAULT_MODEL_DIR
+    from gate.release import build_default_model
+
+    try:
+        manifest = build_default_model(TrainingInputs(data_dir), out_dir or DEFAULT_MODEL_DIR)
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"built {manifest.version} in {out_dir or DEFAULT_MODEL_DIR}")
+
+
 @gate.command("export")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 @encoder_option
@@ -113,21 +136,30 @@ def gate_export(target: Path, encoder: str | None) -> None:
 @gate.command("list")
 @click.pass_obj
 def gate_list(obj: Any) -> None:
-    """List registered models; * marks the current one."""
-    from gate.registry import current_model_dir, list_versions
+    """List your trained models and the default one shipped with festina; * marks the one
+    the daemon runs unless `gate.model` names another."""
+    from gate.registry import (
+        DEFAULT_MODEL_DIR,
+        current_model_dir,
+        is_usable,
+        list_versions,
+        read_manifest,
+    )
 
     models_dir = obj.paths.models_dir
     current = current_model_dir(models_dir)
-    manifests = list_versions(models_dir)
-    if not manifests:
-        click.echo("no gate models; run `festina gate train`")
-    for manifest in manifests:
+    for manifest in list_versions(models_dir):
         mark = "*" if current is not None and current.name == manifest.version else " "
         need = manifest.heads["need"].metrics
         click.echo(
             f"{mark} {manifest.version}  need oof_auc={need['oof_auc']:.3f} "
             f"ece={need['oof_ece_calibrated']:.3f}  data={manifest.data_sha256[:12]}"
         )
+    if is_usable(DEFAULT_MODEL_DIR):
+        mark = " " if current is not None else "*"
+        click.echo(f"{mark} {read_manifest(DEFAULT_MODEL_DIR).version}  (shipped with festina)")
+    elif current is None:
+        click.echo("no gate models; run `festina gate train`")
 
 
 @gate.command("use")

@@ -7,20 +7,52 @@ from pathlib import Path
 
 from gate.base import GateModel
 from gate.cues import CueGate
-from gate.registry import current_model_dir
+from gate.registry import DEFAULT_MODEL_DIR, find_model_dir, is_usable, read_manifest
 
 logger = logging.getLogger("festina.gate")
 
+CUE_GATE = "cues"
+"""`gate.model` value that asks for the untrained cue gate (no model at all)."""
+DEFAULT_MODEL = "default"
+"""`gate.model` value that names the default gate shipped inside the package."""
+
+
+def choose_model_dir(model: str, models_dir: Path) -> Path | None:
+    """The model folder `model` names (a registered version, a folder, or "default"),
+    else the registry's current model (one the user trained), else the shipped default;
+    None for the cue gate, or when the package ships no usable model."""
+    if model == CUE_GATE:
+        return None
+    if model == DEFAULT_MODEL:
+        return DEFAULT_MODEL_DIR
+    chosen = find_model_dir(models_dir, model)
+    if chosen is not None:
+        return chosen
+    return DEFAULT_MODEL_DIR if is_usable(DEFAULT_MODEL_DIR) else None
+
+
+def describe_choice(model: str, models_dir: Path) -> str:
+    """Which gate `load_gate` would run, in words, without loading it."""
+    model_dir = choose_model_dir(model, models_dir)
+    if model_dir is None:
+        return f"{CueGate.version} (the untrained cue gate)"
+    version = read_manifest(model_dir).version
+    if model_dir == DEFAULT_MODEL_DIR:
+        return f"{version} (shipped with festina)"
+    return f"{version} ({model_dir})"
+
 
 def load_gate(model: str, models_dir: Path, device: str = "auto") -> GateModel:
-    """The model folder `model` names, else the registry's current model, else the
-    untrained cue gate (with a warning saying how to train one)."""
-    model_dir = Path(model).expanduser() if model else current_model_dir(models_dir)
+    """The gate `choose_model_dir` picks, else the untrained cue gate (with a warning
+    unless the cue gate was asked for)."""
+    model_dir = choose_model_dir(model, models_dir)
     if model_dir is None:
-        logger.warning(
-            "no trained gate model in %s; using the untrained cue gate (run `festina gate train`)",
-            models_dir,
-        )
+        if model != CUE_GATE:
+            logger.warning(
+                "no gate model in %s and none shipped with festina; using the untrained cue "
+                "gate (run `festina gate train`)",
+                models_dir,
+            )
         return CueGate()
     from gate.onnx_gate import OnnxGate
 

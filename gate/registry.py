@@ -21,6 +21,10 @@ MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 # 2: the need head reads lexical features (lexical.json) and p_accept has no head.
 FORMAT = 2
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+"""The default gate shipped inside the package (see `gate.release`), used when the
+registry has no current model."""
+DEFAULT_ENCODER_SUBDIR = "encoder"
 
 
 class HeadManifest(BaseModel):

@@ -63,12 +63,27 @@ def distil_table(source: str, dimensions: int = DIMENSIONS) -> np.ndarray:
     return table
 
 
+def quantize(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The table as int8 rows with one float scale each: a quarter of the size (the
+    default gate ships this table inside the package), and each row within half a step
+    (1/254 of its largest entry) of the original."""
+    scales = np.abs(table).max(axis=1) / 127.0
+    scales[scales == 0] = 1.0
+    rows = np.round(table / scales[:, None]).astype(np.int8)
+    return rows, scales.astype(np.float32)
+
+
 def _export_graph(table: np.ndarray, target: Path) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    rows, scales = quantize(table)
     nodes = [
-        helper.make_node("Gather", ["table", "input_ids"], ["vectors"]),
+        helper.make_node("Gather", ["rows", "input_ids"], ["quantized"]),
+        helper.make_node("Cast", ["quantized"], ["unscaled"], to=TensorProto.FLOAT),
+        helper.make_node("Gather", ["scales", "input_ids"], ["row_scales"]),
+        helper.make_node("Unsqueeze", ["row_scales", "last_axis"], ["row_scales3"]),
+        helper.make_node("Mul", ["unscaled", "row_scales3"], ["vectors"]),
         helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
         helper.make_node("Unsqueeze", ["mask", "last_axis"], ["mask3"]),
         helper.make_node("Mul", ["vectors", "mask3"], ["masked"]),
@@ -91,7 +106,8 @@ def _export_graph(table: np.ndarray, target: Path) -> None:
             helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", table.shape[1]])
         ],
         initializer=[
-            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(rows, "rows"),
+            numpy_helper.from_array(scales, "scales"),
             numpy_helper.from_array(np.array([-1], dtype=np.int64), "last_axis"),
             numpy_helper.from_array(np.array([1], dtype=np.int64), "token_axis"),
             numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "epsilon"),

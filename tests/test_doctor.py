@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 
 from evals.stand_in_llm import ChatCompletionHandler
+from gate.registry import DEFAULT_MODEL_DIR, read_manifest
 from tests.helpers import festina
 
 
@@ -46,12 +47,25 @@ def _configure(home, text: str) -> None:
     (home / "config.toml").write_text(text)
 
 
-def test_a_fresh_install_is_fine_with_warnings(tmp_path):
+def test_a_fresh_install_runs_the_shipped_gate(tmp_path):
     done = festina("doctor", home=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("ok") and "the bundled demo stream" in line for line in lines)
-    assert any(line.startswith("warn") and "festina gate train" in line for line in lines)
+    shipped = read_manifest(DEFAULT_MODEL_DIR).version
+    assert any(
+        line.startswith("ok") and f"{shipped} (shipped with festina)" in line for line in lines
+    )
+
+
+def test_the_cue_gate_is_a_warning(tmp_path):
+    _configure(tmp_path, '[gate]\nmodel = "cues"\n')
+    done = festina("doctor", home=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert any(
+        line.startswith("warn") and "festina gate train" in line
+        for line in done.stdout.splitlines()
+    )
 
 
 def test_the_slow_path_s_server_answers_and_its_model_is_named(tmp_path):

@@ -475,7 +475,8 @@ async def test_without_drafting_the_gates_offers_stay_as_the_gate_made_them(tmp_
 
 
 def test_the_daemon_prints_the_offers_it_made_with_their_words(tmp_path):
-    """The default configuration (templates, the untrained cue gate): what `make run` does."""
+    """The default drafter (templates) in the daemon, on the cue gate, which offers at both
+    searches (the shipped gate's evidence rule is tested elsewhere)."""
     trace = write_jsonl(
         tmp_path / "t.jsonl",
         [
@@ -489,7 +490,10 @@ def test_the_daemon_prints_the_offers_it_made_with_their_words(tmp_path):
             )
         ],
     )
-    env = {**os.environ, "FESTINA_HOME": str(tmp_path / "home")}
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[gate]\nmodel = "cues"\n', encoding="utf-8")
+    env = {**os.environ, "FESTINA_HOME": str(home)}
     run = subprocess.run(
         [sys.executable, "-m", "agent.cli", "daemon", "run", "--source", f"jsonl:{trace}"],
         env=env,

