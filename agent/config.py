@@ -172,8 +172,9 @@ max_events_per_request = 1000
 cors_origins = []
 
 [gate]
-# Gate model folder. Empty uses the registry's current model (see `festina gate list`),
-# or the untrained cue gate when none has been trained yet.
+# Gate model: a version (see `festina gate list`) or a model folder; "default" for the one
+# shipped with festina, "cues" for the untrained cue gate. Empty uses the model you
+# trained last (the registry's current), else the shipped default.
 model = ""
 # Where the ONNX gate runs: "auto" (CUDA when onnxruntime has it, else CPU), "cpu", "cuda".
 device = "auto"
