@@ -28,7 +28,8 @@ class Etiquette:
 
     settings: EtiquetteSettings
     away_since: datetime | None = None
-    last_offer_at: datetime | None = None
+    # The newest event time seen: what the offer history is pruned by.
+    newest_seen: datetime | None = None
     # After a "not now": every offer waits until then.
     held_until: datetime | None = None
     # context -> (event id, when) of the offer still waiting for an answer there
@@ -42,6 +43,9 @@ class Etiquette:
 
     def observe(self, event: Event) -> None:
         """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
+        if self.newest_seen is None or event.time > self.newest_seen:
+            self.newest_seen = event.time
+            self.history.prune(event.time)
         self.busy.observe(event)
         if event.kind is not EventKind.AFK:
             return
@@ -66,10 +70,8 @@ class Etiquette:
             event_id, since = pending
             if now - since < timedelta(seconds=self.settings.pending_timeout_s):
                 return f"offer {event_id[:12]} in this context still awaits an answer"
-        if self.last_offer_at is not None:
-            quiet_for = (now - self.last_offer_at).total_seconds()
-            if 0 <= quiet_for < self.settings.cooldown_s:
-                return f"cooldown: last offer {quiet_for:.0f}s ago"
+        if (last := self.history.last_within(now, self.settings.cooldown_s)) is not None:
+            return f"cooldown: last offer {(now - last).total_seconds():.0f}s ago"
         if (like := self.history.repeat_of(event, vector)) is not None:
             return f"a like offer was made at {like:%H:%M:%S}, within the repeat window"
         if self.history.over_cap(event):
@@ -85,11 +87,10 @@ class Etiquette:
         """An offer was made on `event` (or reserved for the slow path to make)."""
         self.reserve(event)
         self.history.made(event, vector)
-        if self.last_offer_at is None or event.time > self.last_offer_at:
-            self.last_offer_at = event.time
 
     def withdrawn(self, event: Event) -> None:
-        """The slow path decided against the offer its context was held for."""
+        """The slow path decided against the offer its context was held for: its cap
+        slot, repeat entry and cooldown are given back."""
         if event.id:
             self.history.unmade(event.id)
         self.answered([event.id] if event.id else [])

@@ -221,7 +221,9 @@ class Pipeline:
                         answer is not None,
                         not_now.get(event.id),
                     )
-                    for event, decision, answer in sorted(recent, key=lambda r: r[0].time)
+                    # In the order they were decided, as the live etiquette saw them
+                    # (a replay of older data goes back in event time).
+                    for event, decision, answer in reversed(recent)
                 ],
                 vectors,
             )

@@ -26,8 +26,9 @@ class OfferHistory:
     settings: EtiquetteSettings
     # event id -> (when, summary key, unit vector or None) of offers within the window
     recent: dict[str, tuple[datetime, str, np.ndarray | None]] = field(default_factory=dict)
-    # event ids of offers made, by the local day of their event
-    per_day: dict[date, set[str]] = field(default_factory=dict)
+    # event id -> when, of offers made, by the local day of their event (today's and
+    # yesterday's: the daily cap, and the newest offer for the cooldown)
+    per_day: dict[date, dict[str, datetime]] = field(default_factory=dict)
 
     def repeat_of(self, event: Event, vector: np.ndarray | None) -> datetime | None:
         """When an offer like one on `event` was last made within the window, or None."""
@@ -48,15 +49,34 @@ class OfferHistory:
         cap = self.settings.max_offers_per_day
         return cap > 0 and len(self.per_day.get(_day(event.time), ())) >= cap
 
+    def last_within(self, now: datetime, seconds: float) -> datetime | None:
+        """When the latest offer made in the `seconds` before `now` was, or None; every
+        offer counts, not only the newest, since a replay's clock may go back, and a
+        withdrawn one is not counted (the user never saw it)."""
+        made = [
+            when
+            for offers in self.per_day.values()
+            for when in offers.values()
+            if 0 <= (now - when).total_seconds() < seconds
+        ]
+        return max(made, default=None)
+
     def made(self, event: Event, vector: np.ndarray | None) -> None:
         """An offer was made (or reserved for the slow path) on `event`; once per event."""
         assert event.id is not None
-        self.per_day.setdefault(_day(event.time), set()).add(event.id)
+        self.per_day.setdefault(_day(event.time), {})[event.id] = event.time
         if event.id not in self.recent:
             self.recent[event.id] = (event.time, _key(event), _unit(vector))
-        horizon = event.time - timedelta(seconds=self.settings.repeat_window_s)
-        self.recent = {k: v for k, v in self.recent.items() if v[0] >= horizon}
-        for day in [d for d in self.per_day if d < _day(event.time) - timedelta(days=1)]:
+
+    def prune(self, now: datetime) -> None:
+        """Drop offers that no longer matter at `now`, the newest event time seen: those
+        past the repeat window, and days before yesterday. Pruned by the events seen, not
+        by the offers made, so that an offer made and then withdrawn prunes nothing (a
+        restart, which never sees it, rebuilds the same history)."""
+        horizon = now - timedelta(seconds=self.settings.repeat_window_s)
+        if any(when < horizon for when, _, _ in self.recent.values()):
+            self.recent = {k: v for k, v in self.recent.items() if v[0] >= horizon}
+        for day in [d for d in self.per_day if d < _day(now) - timedelta(days=1)]:
             del self.per_day[day]
 
     def remembered(self) -> set[str]:
@@ -73,7 +93,7 @@ class OfferHistory:
         """The offer reserved on this event was not made after all."""
         self.recent.pop(event_id, None)
         for offers in self.per_day.values():
-            offers.discard(event_id)
+            offers.pop(event_id, None)
 
 
 def _day(moment: datetime) -> date:
