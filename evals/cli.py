@@ -237,8 +237,8 @@ def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
     "--model",
     "models",
     multiple=True,
-    help="Gate version or model folder to load; repeat to compare gates in one run "
-    "(default: the configured or current gate).",
+    help="Gate version or model folder to load (`default`: the shipped one, `cues`: the cue "
+    "gate); repeat to compare gates in one run (default: the configured or current gate).",
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -255,12 +255,13 @@ def eval_load(
     import tempfile
 
     from evals.load_test import as_dict, format_results, run_load_test
-    from gate.registry import RegistryError, find_model_dir
+    from gate.loader import CUE_GATE, choose_model_dir
+    from gate.registry import RegistryError
 
     settings = obj.settings()
     try:
         folders = [
-            str(find_model_dir(obj.paths.models_dir, name or settings.gate.model) or "")
+            str(choose_model_dir(name or settings.gate.model, obj.paths.models_dir) or CUE_GATE)
             for name in models or ("",)
         ]
     except RegistryError as error:

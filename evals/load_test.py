@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -38,6 +39,7 @@ from typing import ClassVar
 
 import httpx
 import numpy as np
+import psutil
 
 from agent.sources import bundled_stream_path
 from evals.stand_in_llm import ChatCompletionHandler
@@ -64,6 +66,10 @@ class LoadResult:
     deliberated: int
     settled_busy: int
     unresolved: int
+    # The daemon's own CPU time (user + system) per event sent, from its first event to the
+    # last answer (replay: its whole life, start-up included), and its resident memory then.
+    cpu_ms_per_event: float
+    rss_mb: float
 
 
 def demo_texts() -> list[dict]:
@@ -135,6 +141,13 @@ class _Daemon:
             stderr=subprocess.STDOUT,
         )
 
+    def usage(self) -> tuple[float, float]:
+        """(CPU seconds so far, resident MB now) of the running daemon."""
+        process = psutil.Process(self.process.pid)
+        with process.oneshot():
+            times = process.cpu_times()
+            return times.user + times.system, process.memory_info().rss / 1e6
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -155,6 +168,9 @@ class _Daemon:
                 )
             )
             return {
+                "gates": sorted(
+                    r[0] for r in db.execute("select distinct model_version from decisions")
+                ),
                 "stored": db.execute("select count(*) from events").fetchone()[0],
                 "gate_ms": gate_ms,
                 "escalated": db.execute(
@@ -225,16 +241,17 @@ async def _send(
 
 
 def _result(
-    model: str,
     scenario: str,
     sent: int,
     memory: dict,
     seconds: float,
     acks: list[float],
     retries: int,
+    usage: tuple[float, float],
 ) -> LoadResult:
+    cpu_s, rss_mb = usage
     return LoadResult(
-        gate=Path(model).name if model else "untrained cue gate",
+        gate=", ".join(memory["gates"]),
         scenario=scenario,
         sent=sent,
         stored=memory["stored"],
@@ -250,6 +267,8 @@ def _result(
         deliberated=memory["deliberated"],
         settled_busy=memory["settled_busy"],
         unresolved=memory["unresolved"],
+        cpu_ms_per_event=round(cpu_s * 1000.0 / sent, 2) if sent else 0.0,
+        rss_mb=round(rss_mb, 1),
     )
 
 
@@ -266,10 +285,13 @@ def _run_http(
     daemon = _Daemon(workdir / Path(model).name / scenario, model, llm_url, "http", port)
     try:
         asyncio.run(_wait_until_up(daemon.url, daemon))
+        cpu_before, _ = daemon.usage()
         seconds, acks, retries = asyncio.run(_send(daemon.url, stream, batch, senders))
+        cpu_after, rss_mb = daemon.usage()
     finally:
         daemon.stop()
-    return _result(model, scenario, len(stream), daemon.memory(), seconds, acks, retries)
+    usage = (cpu_after - cpu_before, rss_mb)
+    return _result(scenario, len(stream), daemon.memory(), seconds, acks, retries, usage)
 
 
 def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> LoadResult:
@@ -277,8 +299,10 @@ def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> 
     home.mkdir(parents=True, exist_ok=True)
     path = home / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     daemon = _Daemon(home, model, llm_url, f"jsonl:{path}", free_port())
     code = daemon.process.wait(timeout=3600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     daemon.log.close()
     if code != 0:
         raise RuntimeError(f"replay daemon failed:\n{daemon.failure()}")
@@ -288,7 +312,10 @@ def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> 
         datetime.fromisoformat(memory["last"]) - datetime.fromisoformat(memory["first"])
     ).total_seconds()
     scenario = "baseline: jsonl replay, recurring texts"
-    return _result(model, scenario, len(stream), memory, seconds, [], 0)
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    # ru_maxrss of children is the largest any child reached (KB on Linux): the peak.
+    usage = (cpu_s, after.ru_maxrss / 1000.0)
+    return _result(scenario, len(stream), memory, seconds, [], 0, usage)
 
 
 def run_load_test(
@@ -301,7 +328,7 @@ def run_load_test(
     llm_latency_s: float = 0.5,
 ) -> list[LoadResult]:
     """The three runs described in the module docstring, for each gate model folder in
-    `models` ("" for the untrained cue gate)."""
+    `models` ("" for the configured one: the user's current model, else the shipped one)."""
     handler = type("StandIn", (_StandInLLM,), {"latency_s": llm_latency_s})
     llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
@@ -329,19 +356,23 @@ def format_results(results: list[LoadResult]) -> str:
 
     lines = [
         f"{'gate':<30} {'scenario':<40} {'events/s':>9} {'lost':>5} {'ack p50':>8} {'ack p99':>8} "
-        f"{'gate p50':>9} {'gate p99':>9} {'503s':>5} {'escal.':>6} {'delib.':>6} {'busy':>5}"
+        f"{'gate p50':>9} {'gate p99':>9} {'cpu ms':>7} {'rss MB':>7} {'503s':>5} "
+        f"{'escal.':>6} {'delib.':>6} {'busy':>5}"
     ]
     for r in results:
         lines.append(
             f"{r.gate:<30} {r.scenario:<40} {r.events_per_s:>9.1f} {r.lost:>5} "
             f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} "
-            f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.busy_retries:>5} "
+            f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.cpu_ms_per_event:>7.2f} "
+            f"{r.rss_mb:>7.1f} {r.busy_retries:>5} "
             f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
         )
     lines.append(
         "events/s: sent / seconds until the last 'stored' answer (replay: first to last stored); "
-        "ack: per request of a batch, ms; gate: model time per scored batch, ms; "
-        "escal./delib./busy: escalations, deliberations run, settled by the gate rule."
+        "ack: per request of a batch, ms; gate: model time per scored batch, ms; cpu ms: the "
+        "daemon's CPU time per event (replay: start-up included); rss MB: its resident memory "
+        "at the end (replay: its peak); escal./delib./busy: escalations, deliberations run, "
+        "settled by the gate rule."
     )
     return "\n".join(lines)
 
