@@ -28,8 +28,6 @@ class Etiquette:
 
     settings: EtiquetteSettings
     away_since: datetime | None = None
-    # The newest event time seen: what the offer history is pruned by.
-    newest_seen: datetime | None = None
     # After a "not now": every offer waits until then.
     held_until: datetime | None = None
     # context -> (event id, when) of the offer still waiting for an answer there
@@ -43,9 +41,7 @@ class Etiquette:
 
     def observe(self, event: Event) -> None:
         """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
-        if self.newest_seen is None or event.time > self.newest_seen:
-            self.newest_seen = event.time
-            self.history.prune(event.time)
+        self.history.prune(event.time)
         self.busy.observe(event)
         if event.kind is not EventKind.AFK:
             return

@@ -69,10 +69,11 @@ class OfferHistory:
             self.recent[event.id] = (event.time, _key(event), _unit(vector))
 
     def prune(self, now: datetime) -> None:
-        """Drop offers that no longer matter at `now`, the newest event time seen: those
-        past the repeat window, and days before yesterday. Pruned by the events seen, not
-        by the offers made, so that an offer made and then withdrawn prunes nothing (a
-        restart, which never sees it, rebuilds the same history)."""
+        """Drop offers that no longer matter at `now`, an event's time: those past the
+        repeat window, and days before yesterday. Pruned as events are seen, not as offers
+        are made, so that an offer made and then withdrawn prunes nothing (a restart, which
+        never sees it, rebuilds the same history); and by each event's own time, so that
+        after a replay goes back, offers made there are still remembered there."""
         horizon = now - timedelta(seconds=self.settings.repeat_window_s)
         if any(when < horizon for when, _, _ in self.recent.values()):
             self.recent = {k: v for k, v in self.recent.items() if v[0] >= horizon}

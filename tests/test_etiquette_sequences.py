@@ -87,9 +87,11 @@ class EtiquetteDay(RuleBasedStateMachine):
         """Offers made or reserved for the slow path, and not withdrawn, in order."""
         return [e for e in self.log if e.offered and not e.withdrawn]
 
-    @property
-    def _newest(self) -> datetime:
-        return max(e.event.time for e in self.log)
+    def _remembered(self, offer: Entry) -> bool:
+        """Each event forgets offers from days before its yesterday (local days)."""
+        made = offer.event.time.astimezone().date()
+        since = self.log[self.log.index(offer) + 1 :]
+        return all(made >= e.event.time.astimezone().date() - timedelta(days=1) for e in since)
 
     @rule(step=st.integers(-900, 5000))
     def clock_moves(self, step: int) -> None:
@@ -115,11 +117,7 @@ class EtiquetteDay(RuleBasedStateMachine):
             assert not 0 <= waited < SETTINGS.pending_timeout_s, "an offer in a held context"
         for shown in self._counted():
             gap = (event.time - shown.event.time).total_seconds()
-            # Offers from before yesterday (of the newest event seen) are forgotten.
-            remembered = shown.event.time.astimezone().date() >= (
-                self._newest.astimezone().date() - timedelta(days=1)
-            )
-            assert not (remembered and 0 <= gap < SETTINGS.cooldown_s), "within the cooldown"
+            assert not (self._remembered(shown) and 0 <= gap < SETTINGS.cooldown_s), "cooldown"
         if offer:
             self.etiquette.offered(event)
             entry.offered = True
