@@ -89,7 +89,7 @@ class Etiquette:
         slot, repeat entry and cooldown are given back."""
         if event.id:
             self.history.unmade(event.id)
-        self.answered([event.id] if event.id else [])
+            self.answered([event.id])
 
     def not_now(self, offered_at: datetime, answered_at: datetime) -> None:
         """The user answered an offer "not now": hold every offer for a while, from the
@@ -114,8 +114,8 @@ class Etiquette:
             self.observe(event)
             if offered:
                 self.offered(event, vectors.get(event.id or ""))
-                if answered:
-                    self.answered([event.id] if event.id else [])
+                if answered and event.id:
+                    self.answered([event.id])
                 if not_now_at is not None:
                     self.not_now(event.time, not_now_at)
 

@@ -123,10 +123,11 @@ def test_an_offer_at_the_window_s_edge_is_still_a_repeat_for_an_earlier_event():
     # An event exactly one window after the offer prunes nothing; a replay that then goes
     # back a second still finds the offer.
     etiquette = Etiquette(EtiquetteSettings(cooldown_s=0, pending_timeout_s=0))
-    offered = event_at(0, "same words")
-    etiquette.observe(offered)
-    etiquette.offered(offered)
-    etiquette.observe(event_at(WINDOW_S, "unrelated", app="B"))
+    older, offered = event_at(-1, "older words"), event_at(0, "same words")
+    for event in (older, offered):
+        etiquette.observe(event)
+        etiquette.offered(event)
+    etiquette.observe(event_at(WINDOW_S, "unrelated", app="B"))  # forgets `older` only
     back = event_at(WINDOW_S - 1, "same words")
     etiquette.observe(back)
     assert "like offer" in etiquette.hold_reason(back)
@@ -140,3 +141,14 @@ def test_withdrawing_an_offer_of_another_day_leaves_the_others():
     history.unmade(first.id)
     assert [set(offers) for offers in history.per_day.values() if offers] == [{second.id}]
     assert history.last_within(second.time + timedelta(seconds=1), 60) == second.time
+
+
+def test_forgotten_events_leave_etiquette_but_not_the_daily_count():
+    etiquette = Etiquette(EtiquetteSettings(cooldown_s=0, max_offers_per_day=1))
+    offered = event_at(0, "forgotten words")
+    etiquette.offered(offered)
+    etiquette.forget({offered.id, "an-event-never-offered"})
+    assert etiquette.remembered() == set()
+    assert etiquette.pending == {}
+    again = event_at(10, "forgotten words", app="Other")
+    assert "daily cap" in etiquette.hold_reason(again)  # a forget buys no more offers
