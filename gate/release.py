@@ -16,8 +16,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gate.build import TrainingInputs, train_gate
-from gate.encoder_export import ENCODER_FILE, TOKENIZER_FILE
+from gate.build import TrainingInputs, export_source, train_gate
 from gate.registry import (
     DEFAULT_ENCODER_SUBDIR,
     DEFAULT_MODEL_DIR,
@@ -62,10 +61,7 @@ def build_default_model(inputs: TrainingInputs, target: Path = DEFAULT_MODEL_DIR
         source = registry / trained.version
         staging = Path(scratch) / "default_model"
         shutil.copytree(source, staging)
-        encoder = staging / DEFAULT_ENCODER_SUBDIR
-        encoder.mkdir()
-        for name in (ENCODER_FILE, TOKENIZER_FILE):
-            shutil.copyfile(encoder_dir_of(source) / name, encoder / name)
+        export_source(str(encoder_dir_of(source)), staging / DEFAULT_ENCODER_SUBDIR)
 
         manifest = trained.model_copy(deep=True)
         manifest.version = f"default-{manifest.data_sha256[:8]}-{_content_sha256(staging)[:8]}"
