@@ -3,9 +3,11 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import FESTINA_WITHOUT_TORCH, PROACTIVEBENCH
 from tests.postgres import running_server, server_binaries
@@ -15,6 +17,14 @@ from tests.postgres import running_server, server_binaries
 # gate get longer: the first of them trains it (two minutes on two busy cores) and some
 # evaluate it trace by trace (five more).
 TRAINED_GATE_TIMEOUT_S = 900
+
+
+# Under mutation testing (`make mutation`: the tests run inside mutmut's process) property
+# tests draw the same examples every run, so whether a mutant is killed does not depend on
+# the draw, and the list of explained survivors holds from one run to the next.
+settings.register_profile("mutation", derandomize=True, database=None)
+if "mutmut" in sys.modules:
+    settings.load_profile("mutation")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,6 +1,7 @@
 """The check behind `make mutation`: run after `mutmut run`, it fails when a mutant of the
 decision core survived (or no test reached it) and tests/mutation_survivors.txt does not
-say why it is equivalent, and when that list names a mutant that no longer survives."""
+say why it is equivalent; a listed mutant that was killed after all is reported, so that
+the list can be pruned, but does not fail the check."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def main() -> int:
     for name in unexplained:
         print(f"survived, not explained in {EXPLAINED.name}: {name}")
     for name in stale:
-        print(f"explained in {EXPLAINED.name} but no longer surviving: {name}")
-    return 1 if unexplained or stale else 0
+        print(f"listed in {EXPLAINED.name} but killed this time: {name}")
+    return 1 if unexplained else 0
 
 
 if __name__ == "__main__":

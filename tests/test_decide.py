@@ -6,8 +6,11 @@ from agent.config import EtiquetteSettings
 from agent.decide import DecisionChain
 from agent.slowpath import Verdict
 from core.decision import SLOW_PATH_FALLBACK, Action
+from core.offer import Offer
 from gate.base import GateScores, NeedEvidence
 from gate.policy import GatePolicy
+from memory.feedback import Reason
+from memory.store import AppliedFeedback
 from tests.helpers import event_at
 
 EQUAL_COSTS = GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1)
@@ -67,3 +70,89 @@ def test_a_decision_at_the_base_rate_says_why():
     assert decided.gate_action is Action.INTERVENE and decided.p_need == 0.2
     assert decided.tau == GatePolicy(cost_missed_help=3.0).threshold(0.4)
     assert "base rate 0.400" in decided.reason
+
+
+def test_a_gate_that_cannot_score_leaves_a_silent_decision_that_says_why():
+    decisions = chain()
+    event = event_at(0)
+    failed = decisions.decide(event, [event], ValueError("boom"), 2.5)
+    assert failed.model_dump(exclude={"decided_at"}) == {
+        **failed.model_dump(exclude={"decided_at"}),
+        "event_id": event.id,
+        "p_need": 0.0,
+        "p_accept": 0.0,
+        "tau": 1.0,
+        "delta": EQUAL_COSTS.delta,
+        "gate_action": Action.SILENT,
+        "final_action": Action.SILENT,
+        "decided_by": "gate-error",
+        "reason": "gate failed: ValueError('boom')",
+        "model_version": "t",
+        "gate_latency_ms": 2.5,
+    }
+
+
+def test_the_chain_s_clock_never_goes_back_and_times_a_not_now_from_it():
+    decisions = DecisionChain(
+        EQUAL_COSTS, EtiquetteSettings(cooldown_s=0, not_now_s=600), model_version="t"
+    )
+    offered, later = event_at(0, "help", app="A"), event_at(1000, "more", app="B")
+    decisions.decide(offered, [offered], CLEAR, 1.0)
+    decisions.decide(later, [later], GateScores(0.0, 0.0), 1.0)
+    earlier = event_at(500, "back", app="C")
+    decisions.decide(earlier, [earlier], GateScores(0.0, 0.0), 1.0)
+    assert decisions.clock == later.time
+    # The answer came when the stream stood at 1000: offers wait until 1600, not 600.
+    decisions.answered([AppliedFeedback(offered.id, offered.time, Reason.NOT_NOW)])
+    held, free = event_at(1599, "help", app="D"), event_at(1600, "help", app="E")
+    assert "not now" in decisions.decide(held, [held], CLEAR, 1.0).reason
+    assert decisions.decide(free, [free], CLEAR, 1.0).decided_by == "gate"
+
+
+def test_busy_settles_say_why():
+    decisions = chain()
+    offer_event, edge_event = event_at(0, "help", app="A"), event_at(0, "edge", app="B")
+    dropped = decisions.settle_busy(
+        offer_event, decisions.decide(offer_event, [offer_event], CLEAR, 1.0), waiting=5
+    )
+    assert dropped.reason == "slow path busy (5 waiting); no time to draft the offer"
+    relaxed = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
+    ruled = relaxed.settle_busy(
+        edge_event, relaxed.decide(edge_event, [edge_event], EDGE, 1.0), waiting=2
+    )
+    assert ruled.reason == "slow path busy (2 waiting); settled by p_accept vs tau"
+
+
+OFFER = Offer(speak="Shall I help?", task="Help with this", drafted_by="templates")
+
+
+def test_a_failed_slow_path_keeps_the_gate_s_offer_with_what_could_be_drafted():
+    decisions = chain()
+    event = event_at(0, "help", app="A")
+    kept = decisions.fall_back(
+        event, decisions.decide(event, [event], CLEAR, 1.0), ValueError("x"), OFFER
+    )
+    assert (kept.final_action, kept.offer) == (Action.INTERVENE, OFFER)
+    assert kept.reason == "slow path failed (ValueError('x')); the gate's action stands"
+
+
+def test_a_failed_escalation_follows_the_rule_and_drops_the_offer_when_silent():
+    relaxed = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
+    below, above = event_at(0, "edge", app="A"), event_at(0, "edge", app="B")
+    silent = relaxed.fall_back(
+        below, relaxed.decide(below, [below], GateScores(1.0, 0.45), 1.0), ValueError(), OFFER
+    )
+    assert (silent.gate_action, silent.final_action) == (Action.ESCALATE, Action.SILENT)
+    assert silent.offer is None
+    made = relaxed.fall_back(above, relaxed.decide(above, [above], EDGE, 1.0), ValueError(), OFFER)
+    assert (made.final_action, made.offer) == (Action.INTERVENE, OFFER)
+
+
+def test_without_drafting_a_gate_offer_is_made_at_once_and_forgetting_frees_it():
+    plain = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
+    event = event_at(0, "help", app="A")
+    made = plain.decide(event, [event], CLEAR, 1.0)
+    assert (made.final_action, made.decided_by) == (Action.INTERVENE, "gate")
+    assert event.id in plain.remembered()
+    plain.forget({event.id})
+    assert plain.remembered() == set()
