@@ -246,24 +246,30 @@ def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **opt
 # --- the festina command -------------------------------------------------------------
 
 FESTINA = [sys.executable, "-m", "agent.cli"]
-# The same command with torch, transformers and sentence-transformers unimportable: the
-# runtime install (`make run`) has none of them, and tests run the daemon and `gate train`
-# this way to show that they need none. A finder refuses them (ImportError, as when they
-# are not installed); a None in sys.modules would break libraries that only look there.
-TRAIN_ONLY_MODULES = ("torch", "transformers", "sentence_transformers")
-_WITHOUT_TORCH = f"""
+
+
+def festina_without(*modules: str) -> list[str]:
+    """The festina command with these top-level modules unimportable, as in an install that
+    lacks them: a finder refuses them (ModuleNotFoundError, as when they are not
+    installed); a None in sys.modules would break libraries that only look there."""
+    script = f"""
 import sys
 
 class Refuse:
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in {TRAIN_ONLY_MODULES!r}:
-            raise ImportError(f"{{name}} is not part of the runtime install")
+        if name.partition(".")[0] in {set(modules)!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 
 sys.meta_path.insert(0, Refuse())
 from agent.cli import main
 main()
 """
-FESTINA_WITHOUT_TORCH = [sys.executable, "-c", _WITHOUT_TORCH]
+    return [sys.executable, "-c", script]
+
+
+# torch, transformers and sentence-transformers: the runtime install has none of them, and
+# tests run the daemon and `gate train` this way to show that they need none.
+FESTINA_WITHOUT_TORCH = festina_without("torch", "transformers", "sentence_transformers")
 
 
 def festina(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
