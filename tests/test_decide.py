@@ -15,11 +15,18 @@ from tests.helpers import event_at
 
 EQUAL_COSTS = GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0, delta=0.1)
 CLEAR, EDGE = GateScores(1.0, 0.95), GateScores(1.0, 0.5)
+OFFER = Offer(speak="Shall I help?", task="Help with this", drafted_by="templates")
 
 
 def chain(**etiquette: float) -> DecisionChain:
     settings = EtiquetteSettings(cooldown_s=0, max_offers_per_day=1, **etiquette)
     return DecisionChain(EQUAL_COSTS, settings, model_version="t", draft_offers=True)
+
+
+def relaxed(**etiquette: float) -> DecisionChain:
+    """No cooldown, the default daily cap, no drafting: gate offers are made at once."""
+    settings = EtiquetteSettings(cooldown_s=0, **etiquette)
+    return DecisionChain(EQUAL_COSTS, settings, model_version="t")
 
 
 def test_a_gate_offer_with_no_room_to_draft_gives_its_slot_back():
@@ -51,15 +58,17 @@ def test_a_failure_keeps_the_gates_offer_and_a_verdict_can_withdraw_it():
     decisions = chain()
     first = event_at(0, "help", app="A")
     kept = decisions.fall_back(
-        first, decisions.decide(first, [first], CLEAR, 1.0), ValueError("x"), None
+        first, decisions.decide(first, [first], CLEAR, 1.0), ValueError("x"), OFFER
     )
     assert (kept.final_action, kept.decided_by) == (Action.INTERVENE, SLOW_PATH_FALLBACK)
+    assert kept.offer == OFFER  # what could still be drafted
+    assert kept.reason == "slow path failed (ValueError('x')); the gate's action stands"
     assert first.id in decisions.remembered()
     second = event_at(0, "help", app="B")
-    relaxed = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
-    escalated = relaxed.decide(second, [second], EDGE, 1.0)
-    silent = relaxed.settle(second, escalated, Verdict(Action.SILENT, "no", "graph"))
-    assert silent.final_action is Action.SILENT and second.id not in relaxed.remembered()
+    plain = relaxed()
+    escalated = plain.decide(second, [second], EDGE, 1.0)
+    silent = plain.settle(second, escalated, Verdict(Action.SILENT, "no", "graph"))
+    assert silent.final_action is Action.SILENT and second.id not in plain.remembered()
 
 
 def test_a_decision_at_the_base_rate_says_why():
@@ -93,9 +102,7 @@ def test_a_gate_that_cannot_score_leaves_a_silent_decision_that_says_why():
 
 
 def test_the_chain_s_clock_never_goes_back_and_times_a_not_now_from_it():
-    decisions = DecisionChain(
-        EQUAL_COSTS, EtiquetteSettings(cooldown_s=0, not_now_s=600), model_version="t"
-    )
+    decisions = relaxed(not_now_s=600)
     offered, later = event_at(0, "help", app="A"), event_at(1000, "more", app="B")
     decisions.decide(offered, [offered], CLEAR, 1.0)
     decisions.decide(later, [later], GateScores(0.0, 0.0), 1.0)
@@ -116,40 +123,25 @@ def test_busy_settles_say_why():
         offer_event, decisions.decide(offer_event, [offer_event], CLEAR, 1.0), waiting=5
     )
     assert dropped.reason == "slow path busy (5 waiting); no time to draft the offer"
-    relaxed = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
-    ruled = relaxed.settle_busy(
-        edge_event, relaxed.decide(edge_event, [edge_event], EDGE, 1.0), waiting=2
-    )
+    plain = relaxed()
+    ruled = plain.settle_busy(edge_event, plain.decide(edge_event, [edge_event], EDGE, 1.0), 2)
     assert ruled.reason == "slow path busy (2 waiting); settled by p_accept vs tau"
 
 
-OFFER = Offer(speak="Shall I help?", task="Help with this", drafted_by="templates")
-
-
-def test_a_failed_slow_path_keeps_the_gate_s_offer_with_what_could_be_drafted():
-    decisions = chain()
-    event = event_at(0, "help", app="A")
-    kept = decisions.fall_back(
-        event, decisions.decide(event, [event], CLEAR, 1.0), ValueError("x"), OFFER
-    )
-    assert (kept.final_action, kept.offer) == (Action.INTERVENE, OFFER)
-    assert kept.reason == "slow path failed (ValueError('x')); the gate's action stands"
-
-
 def test_a_failed_escalation_follows_the_rule_and_drops_the_offer_when_silent():
-    relaxed = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
+    plain = relaxed()
     below, above = event_at(0, "edge", app="A"), event_at(0, "edge", app="B")
-    silent = relaxed.fall_back(
-        below, relaxed.decide(below, [below], GateScores(1.0, 0.45), 1.0), ValueError(), OFFER
+    silent = plain.fall_back(
+        below, plain.decide(below, [below], GateScores(1.0, 0.45), 1.0), ValueError(), OFFER
     )
     assert (silent.gate_action, silent.final_action) == (Action.ESCALATE, Action.SILENT)
     assert silent.offer is None
-    made = relaxed.fall_back(above, relaxed.decide(above, [above], EDGE, 1.0), ValueError(), OFFER)
+    made = plain.fall_back(above, plain.decide(above, [above], EDGE, 1.0), ValueError(), OFFER)
     assert (made.final_action, made.offer) == (Action.INTERVENE, OFFER)
 
 
 def test_without_drafting_a_gate_offer_is_made_at_once_and_forgetting_frees_it():
-    plain = DecisionChain(EQUAL_COSTS, EtiquetteSettings(cooldown_s=0), model_version="t")
+    plain = relaxed()
     event = event_at(0, "help", app="A")
     made = plain.decide(event, [event], CLEAR, 1.0)
     assert (made.final_action, made.decided_by) == (Action.INTERVENE, "gate")
