@@ -27,7 +27,7 @@ class OfferHistory:
     # event id -> (when, summary key, unit vector or None) of offers within the window
     recent: dict[str, tuple[datetime, str, np.ndarray | None]] = field(default_factory=dict)
     # event id -> when, of offers made, by the local day of their event (today's and
-    # yesterday's: the daily cap, and the newest offer for the cooldown)
+    # yesterday's: the daily cap, and the offers within the cooldown)
     per_day: dict[date, dict[str, datetime]] = field(default_factory=dict)
 
     def repeat_of(self, event: Event, vector: np.ndarray | None) -> datetime | None:

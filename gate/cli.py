@@ -112,11 +112,12 @@ def gate_release(data_dir: Path, out_dir: Path | None) -> None:
     from gate.registry import DEFAULT_MODEL_DIR
     from gate.release import build_default_model
 
+    target = out_dir or DEFAULT_MODEL_DIR
     try:
-        manifest = build_default_model(TrainingInputs(data_dir), out_dir or DEFAULT_MODEL_DIR)
+        manifest = build_default_model(TrainingInputs(data_dir), target)
     except MissingExtra as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"built {manifest.version} in {out_dir or DEFAULT_MODEL_DIR}")
+    click.echo(f"built {manifest.version} in {target}")
 
 
 @gate.command("export")
