@@ -27,7 +27,7 @@ LEXICAL_FILE = "lexical.json"
 # The event before counts half: it says what the user was doing, the current one what
 # they do now.
 PREVIOUS_WEIGHT = 0.5
-# TfidfVectorizer's settings; `_terms` and `_tfidf` below compute what it computes with
+# TfidfVectorizer's settings; `_terms` and `tfidf` below compute what it computes with
 # them (its default token pattern, lower case, l2 norm).
 _PARAMETERS = {"ngram_range": (1, 2), "sublinear_tf": True}
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
