@@ -91,11 +91,11 @@ def hashed(tokens: Sequence[str]) -> dict[int, float]:
     words = sum(token.startswith("word:") for token in tokens)
     features: dict[int, float] = {}
     for token in tokens:
-        family = token.split(":", 1)[0]
+        family = token.partition(":")[0]
         weight = 1.0 / math.sqrt(words) if family == "word" else _FAMILY_WEIGHT[family]
         index = murmurhash3_32(token) % N_FEATURES
         features[index] = features.get(index, 0.0) + weight
-    norm = math.sqrt(sum(v * v for v in features.values())) or 1.0
+    norm = math.sqrt(sum(v * v for v in features.values()))
     return {index: value / norm for index, value in features.items()}
 
 
@@ -139,7 +139,7 @@ class PersonalModel:
         # The budget's own clock never goes back: the newest hour it has seen. Answers
         # about older events (a replay, out-of-order posts) spend that hour's budget
         # rather than reopening the budget of the hour they name.
-        hour = max(int(when.timestamp() // 3600), self.budget_hour)
+        hour = max(int(when.timestamp()) // 3600, self.budget_hour)
         if hour != self.budget_hour:
             self.budget_hour, self.budget_used = hour, 0.0
         if self.budget_used + weight > self.max_answers_per_hour + _EPS:
