@@ -159,7 +159,13 @@ async def test_excluded_and_private_windows_are_never_captured(tmp_path, title, 
         rules = ExclusionRules.from_settings(PrivacySettings(**privacy))
         CountingDisplay.grabs = 0
         source = ScreenSource(rules=rules, open_display=lambda: CountingDisplay(display))
-        wait_for(lambda: X11Display(display).front_window() is not None, timeout=20)
+        # One connection for the whole wait: a connection per try would leak one each
+        # time and, on a slow machine, use up the server's client slots.
+        probe = X11Display(display)
+        try:
+            wait_for(lambda: probe.front_window() is not None, timeout=20)
+        finally:
+            probe.close()
         for _ in range(5):
             assert await source.poll() == []
         await source.close()
