@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
-from agent.sources.http import HttpIngestSource, IngestBusy, IngestClosed
+from agent.sources.http import HttpIngestSource, IdTaken, IngestBusy, IngestClosed
 from agent.sources.jsonl import raw_text
 from core import jsonsafe
 from core.decision import Decision
@@ -51,7 +51,8 @@ class RejectedRecord(BaseModel):
 
 class IngestResult(BaseModel):
     """`stored` is true once every accepted event is in memory; false means queued only
-    (the daemon was slow): resend if unsure, duplicates are recognised by id."""
+    (the daemon was slow): resend if unsure, duplicates are recognised by id. An id sent
+    again with other content is rejected: an id names one event."""
 
     accepted: list[str]
     rejected: list[RejectedRecord]
@@ -299,26 +300,35 @@ def build_app(
                 },
                 status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
-        accepted = [item.id for item in items if isinstance(item, Event)]
+        events = [(index, item) for index, item in enumerate(items) if isinstance(item, Event)]
         rejected = [
             RejectedRecord(index=index, reason=item.reason)
             for index, item in enumerate(items)
             if isinstance(item, Rejection)
         ]
         try:
-            await asyncio.wait_for(asyncio.gather(*pending), STORE_WAIT_S)
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*pending, return_exceptions=True), STORE_WAIT_S
+            )
             stored = True
         except TimeoutError:
-            stored = False
-        except IngestClosed as error:
+            outcomes, stored = [None] * len(events), False
+        if closed := next((o for o in outcomes if isinstance(o, IngestClosed)), None):
             # Stopped without draining: not stored, so say so; resending is safe.
             return JSONResponse(
                 {
-                    "detail": f"{error}; resend it",
+                    "detail": f"{closed}; resend it",
                     **IngestResult(accepted=[], rejected=[], stored=False).model_dump(),
                 },
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
+        accepted = []
+        for (index, event), outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, IdTaken):
+                rejected.append(RejectedRecord(index=index, reason=str(outcome)))
+            else:
+                accepted.append(event.id)
+        rejected.sort(key=lambda record: record.index)
         result = IngestResult(accepted=accepted, rejected=rejected, stored=stored)  # type: ignore[arg-type]
         return JSONResponse(
             result.model_dump(mode="json"),

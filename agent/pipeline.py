@@ -34,7 +34,7 @@ from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
-from core.sources import EventSource, Rejection
+from core.sources import EventSource, Rejection, id_taken
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
@@ -412,17 +412,40 @@ class Pipeline:
                 if self.options.lockstep:
                     await slow_queue.join()
 
+    async def _drop_repeats(self, batch: list[Event]) -> tuple[list[Event], set[str]]:
+        """The batch's events not stored before, and the ids now settled for their
+        senders. An event sent again is a duplicate; an id sent again with other content
+        is refused and kept as a rejection: an id names one event, and dropping the other
+        content silently would lose it."""
+        digests = await self._in(self._db_thread, self.store.stored_digests, [e.id for e in batch])
+        fresh: list[Event] = []
+        refused: list[Event] = []
+        for item in batch:
+            assert item.id is not None
+            digest = item.content_hash()
+            if item.id not in digests:
+                digests[item.id] = digest
+                fresh.append(item)
+            elif digests[item.id] == digest:
+                self.stats.duplicates += 1
+            else:
+                refused.append(item)
+        if not refused:
+            return fresh, set(digests)
+        self.stats.rejected += len(refused)
+        logger.warning("refused %d events whose ids name other events", len(refused))
+        rejections = [Rejection(e.source, 0, id_taken(e), e.model_dump_json()) for e in refused]
+        await self._in(self._db_thread, self.store.record_rejections, self._run_id, rejections)
+        # Unless this batch stores the id, whoever waits for it waits for the refused content.
+        stored_now = {event.id for event in fresh}
+        reasons = {e.id: id_taken(e) for e in refused if e.id not in stored_now}
+        self.source.refused(reasons)
+        return fresh, set(digests) - set(reasons)
+
     async def _decide_batch(
         self, batch: list[Event], slow_queue: asyncio.Queue[_Escalation | None]
     ) -> None:
-        known = await self._in(self._db_thread, self.store.known_event_ids, [e.id for e in batch])
-        fresh: list[Event] = []
-        for item in batch:
-            if item.id in known:
-                self.stats.duplicates += 1
-            else:
-                known.add(item.id)
-                fresh.append(item)
+        fresh, known = await self._drop_repeats(batch)
         if not fresh:
             self.source.recorded(known)
             return

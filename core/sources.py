@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +29,12 @@ class Rejection:
 
 
 SourceItem = Event | Rejection
+
+
+def id_taken(event: Event) -> str:
+    """Why an event is refused whose id already names an event with other content."""
+    return f"id {event.id} already names an event with other content; an id names one event"
+
 
 #: Given a prefix of event source names, the newest stored event time of each such source.
 LatestTimes = Callable[[str], Awaitable[dict[str, datetime]]]
@@ -62,6 +68,10 @@ class EventSource(abc.ABC):
 
     def recorded(self, event_ids: Iterable[str]) -> None:  # noqa: B027 - optional hook
         """These events are now durably in memory (stored now, or already before)."""
+
+    def refused(self, reasons: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
+        """These events will never be stored, each for its reason (by event id): their id
+        already names an event with other content."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release resources; a live source stops yielding after this."""

@@ -189,14 +189,24 @@ class Store:
                 )
             return len(dead)
 
-    def known_event_ids(self, ids: Iterable[str]) -> set[str]:
-        """The subset of `ids` already stored."""
-        wanted = list(ids)
-        found: set[str] = set()
+    def existing_events(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of these events memory holds."""
+        return set(self._event_rows(event_ids, EventRow.id))
+
+    def stored_digests(self, event_ids: Iterable[str]) -> dict[str, str]:
+        """The content digest (`Event.content_hash`) of each of these events memory holds:
+        an id sent again names the same event only if its content has the same digest."""
+        rows = self._event_rows(event_ids, EventRow)
+        return {row.id: _event_from_row(row).content_hash() for row in rows}
+
+    def _event_rows(self, event_ids: Iterable[str], column: Any) -> list[Any]:
+        # In chunks: a database caps the parameters of one statement.
+        wanted = list(event_ids)
+        found: list[Any] = []
         with self._session() as session:
             for start in range(0, len(wanted), _ID_QUERY_CHUNK):
                 chunk = wanted[start : start + _ID_QUERY_CHUNK]
-                found.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(chunk))))
+                found.extend(session.scalars(select(column).where(EventRow.id.in_(chunk))))
         return found
 
     def newest_event_time(self) -> datetime | None:
@@ -859,12 +869,6 @@ class Store:
                 select(ProfileRow.revision, ProfileRow.forgets).where(ProfileRow.id == 1)
             ).first()
             return (row.revision, row.forgets) if row is not None else (0, 0)
-
-    def existing_events(self, event_ids: Iterable[str]) -> set[str]:
-        """Which of these events memory still holds."""
-        ids = list(event_ids)
-        with self._session() as session:
-            return set(session.scalars(select(EventRow.id).where(EventRow.id.in_(ids))))
 
     def preferences(self) -> tuple[int, Preferences]:
         """The user's preferences and their revision (0: never set)."""

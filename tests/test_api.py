@@ -12,9 +12,10 @@ import httpx
 
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings
-from agent.sources.http import HttpIngestSource
+from agent.sources.http import HttpIngestSource, IdTaken
 from core import proactivebench
 from core.events import Event
+from core.sources import Rejection
 from memory.store import Store
 from tests.helpers import event_record, eventually, make_pipeline
 
@@ -59,7 +60,7 @@ async def test_posted_events_are_stored_before_the_answer_and_bad_ones_explained
         result = response.json()
         assert result["stored"] is True
         [accepted] = result["accepted"]
-        assert store.known_event_ids([accepted]) == {accepted}  # stored before the answer
+        assert store.existing_events([accepted]) == {accepted}  # stored before the answer
         assert [r["index"] for r in result["rejected"]] == [1, 2]
         assert "time" in result["rejected"][0]["reason"]
         assert "JSON object" in result["rejected"][1]["reason"]
@@ -190,7 +191,7 @@ async def test_hostile_records_are_rejected_one_by_one_and_the_valid_ones_stored
         assert result["stored"] is True
         ids = {Event.model_validate(record).id for record in valid}
         assert set(result["accepted"]) == ids
-        assert store.known_event_ids(ids) == ids
+        assert store.existing_events(ids) == ids
         assert len(result["rejected"]) == hostile
         reasons = " | ".join(r["reason"] for r in result["rejected"])
         for expected in ("lone surrogates", "NUL", "nan is not", "inf is not", "nested deeper"):
@@ -245,6 +246,62 @@ async def test_a_second_record_with_the_same_id_and_other_content_is_rejected(tm
         assert "id hu-3 is already used by record 0" in rejected["reason"]
         [(event, _, _)] = store.recent_activity(5)
         assert event.text == first["text"]
+
+
+async def test_an_id_sent_again_later_with_other_content_is_rejected_and_kept(tmp_path):
+    first = {**event_record(1), "id": "hu-4"}
+    other = {**event_record(2), "id": "hu-4"}
+    async with serving(tmp_path) as (client, store):
+        assert (await client.post("/v1/events", json=first, headers=AUTH)).json()["stored"]
+        response = await client.post("/v1/events", json=[event_record(3), other], headers=AUTH)
+        assert response.status_code == 200
+        result = response.json()
+        assert len(result["accepted"]) == 1 and result["stored"] is True
+        [rejected] = result["rejected"]
+        assert rejected["index"] == 1
+        assert "id hu-4 already names an event with other content" in rejected["reason"]
+        again = await client.post("/v1/events", json=first, headers=AUTH)  # a resend: fine
+        assert again.json() == {"accepted": ["hu-4"], "rejected": [], "stored": True}
+        await eventually(lambda: len(store.rejections()) == 1, timeout=10)
+        [kept] = store.rejections()
+        assert json.loads(kept.raw)["text"] == other["text"]  # the refused content is kept
+        texts = {event.id: event.text for event, _, _ in store.recent_activity(5)}
+        assert texts["hu-4"] == first["text"]
+
+
+async def test_the_queue_refuses_an_id_it_holds_with_other_content_at_once():
+    ingest = HttpIngestSource(capacity=8)
+    first = Event.model_validate({**event_record(1), "id": "q-1"})
+    other = Event.model_validate({**event_record(2), "id": "q-1"})
+    [waiting] = await ingest.submit([first], timeout_s=1)
+    [resent, refused] = await ingest.submit([first, other], timeout_s=1)
+    assert isinstance(refused.exception(), IdTaken) and not resent.done()
+    queued = [await anext(aiter(ingest.items())) for _ in range(3)]
+    assert queued[:2] == [first, first]
+    assert isinstance(queued[2], Rejection) and json.loads(queued[2].raw)["text"] == other.text
+    ingest.recorded(["q-1"])
+    assert waiting.result() is None and resent.result() is None
+    # Stored and gone from the queue: the pipeline compares with memory from now on.
+    [later] = await ingest.submit([other], timeout_s=1)
+    ingest.refused({"q-1": "taken"})
+    assert str(later.exception()) == "taken"
+
+
+async def test_of_requests_racing_with_one_id_and_other_contents_one_is_stored(tmp_path):
+    bodies = [{**event_record(i), "id": "hu-5"} for i in range(8)]
+    async with serving(tmp_path) as (client, store):
+        answers = await asyncio.gather(
+            *(client.post("/v1/events", json=body, headers=AUTH) for body in bodies)
+        )
+        results = [answer.json() for answer in answers]
+        assert all(answer.status_code == 200 for answer in answers)
+        winners = [i for i, result in enumerate(results) if result["accepted"]]
+        assert len(winners) == 1 and results[winners[0]]["accepted"] == ["hu-5"]
+        assert sum(len(result["rejected"]) for result in results) == 7
+        [(event, _, _)] = store.recent_activity(5)
+        assert event.text == bodies[winners[0]]["text"]
+        # Refused while the winner was queued: answered at once, kept as it comes.
+        await eventually(lambda: len(store.rejections()) == 7, timeout=10)
 
 
 async def test_bodies_that_are_not_declared_json_get_415(tmp_path):

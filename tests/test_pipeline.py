@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -71,6 +72,23 @@ async def test_replaying_the_same_stream_again_decides_nothing_twice(tmp_path, d
     stats = await second.run()
     assert (stats.accepted, stats.decided, stats.duplicates) == (5, 0, 5)
     assert store.totals()["events"] == 5
+
+
+async def test_a_replayed_id_with_other_content_is_a_kept_rejection_not_a_duplicate(
+    tmp_path, database_url
+):
+    first = {**event_record(1), "id": "r-1"}
+    stream = [first, {**event_record(2), "id": "r-1"}, first, {**event_record(3), "id": "r-1"}]
+    pipeline, store = make_pipeline(
+        database_url, JsonlSource(str(write_jsonl(tmp_path / "s.jsonl", stream)))
+    )
+    stats = await pipeline.run()
+    assert (stats.accepted, stats.decided, stats.duplicates, stats.rejected) == (4, 1, 1, 2)
+    [(event, _)] = store.decisions()
+    assert event.text == first["text"]
+    kept = sorted(json.loads(row.raw)["text"] for row in store.rejections())
+    assert kept == [event_record(2)["text"], event_record(3)["text"]]
+    assert all("id r-1 already names an event" in row.reason for row in store.rejections())
 
 
 async def test_a_gate_failure_silences_only_the_failing_event(tmp_path, database_url):

@@ -75,7 +75,7 @@ async def test_excluded_events_are_never_stored_embedded_or_logged_only_counted(
     with caplog.at_level(logging.DEBUG):
         stats = await pipeline.run()
     assert (stats.accepted, stats.decided, stats.excluded) == (2, 2, 2)
-    assert store.known_event_ids(e.id for e in events) == {events[0].id, events[3].id}
+    assert store.existing_events(e.id for e in events) == {events[0].id, events[3].id}
     assert SECRET not in "\n".join(r.getMessage() for r in caplog.records)
     run = store.last_run()
     assert (run.excluded, run.paused) == (2, 0)
@@ -166,7 +166,7 @@ def test_forgetting_the_last_minutes_takes_what_happened_or_arrived_since(festin
     result = runner.invoke(cli, ["memory", "forget", "--last-minutes", "30"])
     assert result.exit_code == 0, result.output
     assert "forgot 2 events" in result.output
-    assert store.known_event_ids([recent.id, replayed.id, old.id]) == {old.id}
+    assert store.existing_events([recent.id, replayed.id, old.id]) == {old.id}
     assert [r.lesson for r in store.reflections()] == ["about something old"]
     refused = runner.invoke(cli, ["memory", "forget", "--last-minutes", "5", "--all"])
     assert refused.exit_code == 2

@@ -3,16 +3,18 @@
 A request's events are queued all together or not at all, and the sender learns when
 they are stored: `submit` returns one future per event, resolved once memory holds it.
 Ids are stable, so a sender that resends what was never confirmed (after a crash, say)
-causes no duplicates: at-least-once delivery, exactly-once storage.
+causes no duplicates: at-least-once delivery, exactly-once storage. An id names one event:
+one sent again with other content is refused (its future fails with `IdTaken`), here while
+the first is still queued, by the pipeline once the first is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from core.events import Event
-from core.sources import EventSource, SourceItem
+from core.sources import EventSource, Rejection, SourceItem, id_taken
 
 SUBMIT_POLL_S = 0.005
 
@@ -25,6 +27,10 @@ class IngestBusy(RuntimeError):
     """The queue stayed too full to take the whole request in time."""
 
 
+class IdTaken(ValueError):
+    """The event's id already names an event with other content: it is never stored."""
+
+
 class HttpIngestSource(EventSource):
     """The queue between the HTTP API and the pipeline; ends once closed and drained."""
 
@@ -34,7 +40,8 @@ class HttpIngestSource(EventSource):
         self.name = "http"
         self.capacity = capacity
         self._queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(capacity)
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        # Per queued id: the content it names (a digest) and who waits for it to be stored.
+        self._waiters: dict[str, tuple[str, list[asyncio.Future[None]]]] = {}
         self._closed = False
         self._positions = 0
 
@@ -66,16 +73,33 @@ class HttpIngestSource(EventSource):
             if isinstance(item, Event):
                 assert item.id is not None
                 future = loop.create_future()
-                self._waiters.setdefault(item.id, []).append(future)
                 stored.append(future)
+                digest = item.content_hash()
+                queued, waiting = self._waiters.setdefault(item.id, (digest, []))
+                if queued != digest:
+                    # Checked here, with nothing awaited since, so two requests cannot
+                    # both queue one id; the rejection is kept like any other.
+                    reason = id_taken(item)
+                    future.set_exception(IdTaken(reason))
+                    item = Rejection(self.name, 0, reason, item.model_dump_json())
+                else:
+                    waiting.append(future)
             self._queue.put_nowait(item)
         return stored
 
     def recorded(self, event_ids: Iterable[str]) -> None:
         for event_id in event_ids:
-            for future in self._waiters.pop(event_id, []):
+            _, waiting = self._waiters.pop(event_id, ("", []))
+            for future in waiting:
                 if not future.done():
                     future.set_result(None)
+
+    def refused(self, reasons: Mapping[str, str]) -> None:
+        for event_id, reason in reasons.items():
+            _, waiting = self._waiters.pop(event_id, ("", []))
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(IdTaken(reason))
 
     async def items(self) -> AsyncIterator[SourceItem]:
         while (item := await self._queue.get()) is not None:
@@ -85,8 +109,8 @@ class HttpIngestSource(EventSource):
         """Stop now: nothing more is taken, and senders still waiting learn that their
         events were not stored (they resend; ids make that safe)."""
         self._closed = True
-        for futures in self._waiters.values():
-            for future in futures:
+        for _, waiting in self._waiters.values():
+            for future in waiting:
                 if not future.done():
                     future.set_exception(IngestClosed("festina stopped before storing it"))
         self._waiters.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from core.sources import EventSource, LatestTimes, SourceItem
 
@@ -39,6 +39,10 @@ class MergedSource(EventSource):
         ids = list(event_ids)
         for source in self.sources:
             source.recorded(ids)
+
+    def refused(self, reasons: Mapping[str, str]) -> None:
+        for source in self.sources:
+            source.refused(reasons)
 
     async def items(self) -> AsyncIterator[SourceItem]:
         # A small queue: readers wait for the pipeline rather than buffering ahead of it.
