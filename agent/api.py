@@ -20,7 +20,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.requests import ClientDisconnect
 
+from agent.api_connections import ACCEPT_BURST, guarded_protocol
 from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
 from agent.sources.http import HttpIngestSource, IdTaken, IngestBusy, IngestClosed
@@ -212,10 +214,15 @@ def build_app(
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
             raise _TooLarge
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_body_bytes:
-                raise _TooLarge
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > settings.max_body_bytes:
+                    raise _TooLarge
+        except ClientDisconnect:
+            # Gone before the body was whole (or closed for taking too long): nobody is
+            # there to read an answer, and nothing of it is taken.
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "body not received") from None
         return bytes(body)
 
     async def keep_rejected(reason: str, raw: str) -> None:
@@ -433,6 +440,10 @@ class ApiServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=STORE_WAIT_S + 5,
+            http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
+            # asyncio accepts up to `backlog` connections in one go before any of them
+            # reaches the guard's cap: a small burst keeps a flood within descriptors.
+            backlog=ACCEPT_BURST,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

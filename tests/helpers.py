@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import resource
 import socket
 import sqlite3
 import subprocess
@@ -332,9 +333,11 @@ class Daemon:
 
 
 @contextmanager
-def http_daemon(home: Path, port: int, *, also: tuple[str, ...] = ()) -> Iterator[Daemon]:
+def http_daemon(
+    home: Path, port: int, *, also: tuple[str, ...] = (), max_open_files: int | None = None
+) -> Iterator[Daemon]:
     """`festina daemon run` with the http source (and the sources `also` names), up and
-    answering."""
+    answering; `max_open_files` lowers its descriptor limit (as `ulimit -n` would)."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         f"[daemon]\nsource = {json.dumps(['http', *also])}\n"
@@ -345,8 +348,18 @@ def http_daemon(home: Path, port: int, *, also: tuple[str, ...] = ()) -> Iterato
     )
     env = {**os.environ, "FESTINA_HOME": str(home)}
     log = (home / "daemon.out").open("ab")
+
+    def limit_files() -> None:
+        if max_open_files is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, hard))
+
     process = subprocess.Popen(
-        [*FESTINA, "daemon", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*FESTINA, "daemon", "run"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=limit_files,
     )
     daemon = Daemon(process, f"http://127.0.0.1:{port}", home)
 
