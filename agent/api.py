@@ -40,6 +40,8 @@ logger = logging.getLogger("festina.api")
 
 QUEUE_WAIT_S = 5.0
 STORE_WAIT_S = 30.0
+# What a sender is told to wait while memory cannot be written (the daemon retries more often).
+STORAGE_RETRY_AFTER_S = 5
 
 
 class ApiUnavailable(RuntimeError):
@@ -111,6 +113,8 @@ class Status(BaseModel):
     queued: int
     counts: dict[str, int]
     paused: bool
+    storage_fault: str | None = None
+    """Why memory cannot be written, while it cannot (no events are taken then)."""
 
 
 class _TooLarge(Exception):
@@ -172,6 +176,7 @@ def build_app(
     counts: Callable[[], dict[str, int]],
     *,
     queue_wait_s: float = QUEUE_WAIT_S,
+    storage_fault: Callable[[], str | None] = lambda: None,
 ) -> FastAPI:
     """The API over one ingest queue and one memory."""
     app = FastAPI(
@@ -245,7 +250,7 @@ def build_app(
                 "model": IngestResult,
                 "description": "internal fault; nothing of the request was taken: resend it",
             },
-            503: {"description": "busy or stopping; retry later"},
+            503: {"description": "busy, stopping, or memory cannot be written; retry later"},
         },
         openapi_extra={
             "requestBody": {
@@ -286,6 +291,14 @@ def build_app(
             raise HTTPException(
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"{len(records)} events; at most {settings.max_events_per_request} per request",
+            )
+        if fault := storage_fault():
+            # Refused at once: queued, the events would only wait for the fault to clear.
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"memory cannot be written ({fault}); nothing of this request was taken: "
+                "resend it later",
+                headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)},
             )
         try:
             items = _to_items(records, ingest)
@@ -389,6 +402,7 @@ def build_app(
             queued=ingest.depth,
             counts=counts(),
             paused=preferences.paused_at(datetime.now(UTC)),
+            storage_fault=storage_fault(),
         )
 
     def set_pause(paused: bool, until: datetime | None) -> PauseState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -27,6 +28,7 @@ from agent.extras import missing_extra
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
+from agent.storage_health import STORAGE_FAULTS
 from core.decision import Action
 from core.events import describe_validation_error
 from evals.cli import eval_group, gate_eval
@@ -367,11 +369,15 @@ def daemon_status(obj: Context, as_json: bool) -> None:
     pid = running_pid(obj.paths.pid_file)
     store = obj.open_store()
     try:
-        store.end_dead_runs(pid)  # a run whose daemon is gone is over, however it ended
+        # A run whose daemon is gone is over, however it ended (unless memory cannot be
+        # written now: then it is marked next time).
+        with contextlib.suppress(*STORAGE_FAULTS):
+            store.end_dead_runs(pid)
         run = store.last_run()
         report = {
             "running": pid is not None,
             "pid": pid,
+            "live": _live_status(obj.settings()) if pid is not None else None,
             "last_run": None
             if run is None
             else {
@@ -394,9 +400,35 @@ def daemon_status(obj: Context, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running")
+    if live := report["live"]:
+        fault = live.get("storage_fault")
+        click.echo(
+            f"now: {live['queued']} queued; "
+            + (f"memory cannot be written ({fault}): taking no events" if fault else "memory ok")
+        )
     if report["last_run"]:
         click.echo("last run: " + ", ".join(f"{k}={v}" for k, v in report["last_run"].items()))
     click.echo("memory: " + ", ".join(f"{k}={v}" for k, v in sorted(report["totals"].items())))
+
+
+def _live_status(settings: Settings) -> dict[str, Any] | None:
+    """What the running daemon says of itself through its API, when it serves one: what
+    memory cannot show while it cannot be written."""
+    if "http" not in settings.daemon.source or not settings.api.token:
+        return None
+    import httpx
+
+    host = "[::1]" if ":" in settings.api.host else "127.0.0.1"  # where it listens, locally
+    try:
+        response = httpx.get(
+            f"http://{host}:{settings.api.port}/v1/status",
+            headers={"Authorization": f"Bearer {settings.api.token}"},
+            timeout=2.0,
+        )
+        response.raise_for_status()
+        return response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
 
 
 # --- decisions ----------------------------------------------------------------

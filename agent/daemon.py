@@ -123,6 +123,7 @@ def run_foreground(
                         ingest,
                         store,
                         lambda: {**asdict(pipeline.stats), "source_faults": source.faults},
+                        storage_fault=lambda: pipeline.health.fault,
                     ),
                     settings.api,
                 )

@@ -21,9 +21,7 @@ def configure_logging(log_file: Path, level: str, *, to_stderr: bool) -> None:
         root.removeHandler(handler)
         handler.close()
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.handlers.RotatingFileHandler(
-        log_file, maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8"
-    )
+    file_handler = _LogFile(log_file, maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(_FORMAT))
     file_handler.addFilter(_LibraryDetail())
     root.addHandler(file_handler)
@@ -35,6 +33,31 @@ def configure_logging(log_file: Path, level: str, *, to_stderr: bool) -> None:
     # Per-request lines from the HTTP client (ActivityWatch polls every second) would
     # drown the daemon's own log; their warnings still come through.
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file; when it cannot be written (a full disk, say), one line on stderr says
+    so, instead of logging's traceback for every record, until a record is written again."""
+
+    _failing = False
+    _failed_now = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed_now = False
+        super().emit(record)
+        if self._failing and not self._failed_now:
+            self._failing = False
+            sys.stderr.write(f"festina: writing {self.baseFilename} again\n")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed_now = True
+        if not self._failing:
+            self._failing = True
+            error = sys.exc_info()[1]
+            sys.stderr.write(
+                f"festina: cannot write {self.baseFilename} ({error}); "
+                "its lines are lost until it can\n"
+            )
 
 
 class _LibraryDetail(logging.Filter):

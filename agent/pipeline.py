@@ -30,6 +30,13 @@ from agent.context import ContextWindows
 from agent.decide import DecisionChain
 from agent.privacy import ExclusionRules
 from agent.slowpath import SlowPath
+from agent.storage_health import (
+    RETRY_FIRST_S,
+    RETRY_MAX_S,
+    STORAGE_FAULTS,
+    StorageHealth,
+    describe,
+)
 from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
@@ -123,6 +130,7 @@ class Pipeline:
         self.surface = surface
         self.options = options or PipelineOptions()
         self.stats = PipelineStats()
+        self.health = StorageHealth()
         self._windows = ContextWindows(self.options.window_size)
         # Everything an event's decision goes through, etiquette's state included.
         self.chain = DecisionChain(
@@ -151,6 +159,34 @@ class Pipeline:
 
     async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    def _failed(self, error: Exception, what: str) -> None:
+        """Log a failure that the pipeline outlives: a storage fault once, as the state it
+        is (see `StorageHealth`), anything else with its traceback."""
+        if isinstance(error, STORAGE_FAULTS):
+            self.health.failed(error)
+        else:
+            logger.error(what, exc_info=error)
+
+    async def _stored(self, fn: Callable[..., T], *args: Any) -> T:
+        """A memory call on the path of an event, retried through a storage fault until
+        it succeeds: what was taken is kept, never dropped (a second stop signal, which
+        abandons, ends the wait)."""
+        delay = RETRY_FIRST_S
+        retried = False
+        while True:
+            try:
+                result = await self._in(self._db_thread, fn, *args)
+            except STORAGE_FAULTS as error:
+                self.health.failed(error)
+                await asyncio.sleep(delay)
+                delay, retried = min(2 * delay, RETRY_MAX_S), True
+            else:
+                # Only a call that failed shows the fault is gone: on a full disk, reads
+                # still succeed.
+                if retried:
+                    self.health.cleared()
+                return result
 
     @property
     def stopping(self) -> bool:
@@ -278,9 +314,16 @@ class Pipeline:
             await asyncio.gather(*background, return_exceptions=True)
             await self.source.close()
             status = "failed" if failure else ("interrupted" if self._stopping else "completed")
-            await self._in(
-                self._db_thread, self.store.finish_run, self._run_id, self.stats.counts(), status
-            )
+            try:
+                await self._in(
+                    self._db_thread,
+                    self.store.finish_run,
+                    self._run_id,
+                    self.stats.counts(),
+                    status,
+                )
+            except STORAGE_FAULTS as error:  # everything taken is stored: only this is lost
+                logger.error("the end of this run could not be recorded: %s", describe(error))
             self._db_thread.shutdown()
             self._gate_thread.shutdown()
         if failure:
@@ -328,8 +371,8 @@ class Pipeline:
                 except asyncio.CancelledError:
                     await asyncio.gather(polling, return_exceptions=True)
                     raise
-                except Exception:
-                    logger.exception("the slow path failed to act on an answer")
+                except Exception as error:
+                    self._failed(error, "the slow path failed to act on an answer")
                 else:
                     await self._show_results(finished)
             if learn and self.chain.clock is not None:
@@ -346,8 +389,8 @@ class Pipeline:
             return
         try:
             results = await self._in(self._db_thread, self.store.plan_results, event_ids)
-        except Exception:  # the answers loop must go on: the results stay in memory
-            logger.exception("reading the results of %d finished plans failed", len(event_ids))
+        except Exception as error:  # the answers loop must go on: the results stay in memory
+            self._failed(error, "reading the results of finished plans failed")
             return
         for event_id in event_ids:
             if outcomes := results.get(event_id):
@@ -362,8 +405,8 @@ class Pipeline:
             await asyncio.sleep(PREFERENCES_POLL_S)
             try:
                 await self._refresh_preferences()
-            except Exception:
-                logger.exception("reading the preferences failed")
+            except Exception as error:
+                self._failed(error, "reading the preferences failed")
 
     def _left_out(self, event: Event) -> bool:
         """Privacy before storage: an event taken while paused or matching an exclusion
@@ -390,7 +433,7 @@ class Pipeline:
                 logger.warning("rejected %s:%d: %s", item.source, item.position, item.reason)
                 if self.options.redact_secrets:  # a broken line can hold secrets too
                     item = replace(item, raw=redact_text(item.raw))
-                await self._in(self._db_thread, self.store.record_rejections, self._run_id, [item])
+                await self._stored(self.store.record_rejections, self._run_id, [item])
                 continue
             await gate_queue.put(redact_event(item) if self.options.redact_secrets else item)
             self.stats.accepted += 1
@@ -417,7 +460,7 @@ class Pipeline:
         senders. An event sent again is a duplicate; an id sent again with other content
         is refused and kept as a rejection: an id names one event, and dropping the other
         content silently would lose it."""
-        digests = await self._in(self._db_thread, self.store.stored_digests, [e.id for e in batch])
+        digests = await self._stored(self.store.stored_digests, [e.id for e in batch])
         fresh: list[Event] = []
         refused: list[Event] = []
         for item in batch:
@@ -435,7 +478,7 @@ class Pipeline:
         self.stats.rejected += len(refused)
         logger.warning("refused %d events whose ids name other events", len(refused))
         rejections = [Rejection(e.source, 0, id_taken(e), e.model_dump_json()) for e in refused]
-        await self._in(self._db_thread, self.store.record_rejections, self._run_id, rejections)
+        await self._stored(self.store.record_rejections, self._run_id, rejections)
         # Unless this batch stores the id, whoever waits for it waits for the refused content.
         stored_now = {event.id for event in fresh}
         reasons = {e.id: id_taken(e) for e in refused if e.id not in stored_now}
@@ -457,7 +500,7 @@ class Pipeline:
             if self.options.learn_from_feedback:
                 # What the user does now can answer an offer they declined: doing its task
                 # by hand says the help was needed (memory.by_hand), learnt with the answers.
-                await self._in(self._db_thread, self.store.record_done_by_hand, fresh)
+                await self._stored(self.store.record_done_by_hand, fresh)
                 await self._learn(max(e.time for e in fresh))
             started = time.perf_counter()
             scored = await self._in(self._gate_thread, self._score, windows)
@@ -477,8 +520,7 @@ class Pipeline:
                     room -= 1
                 else:
                     decisions[index] = self.chain.settle_busy(item, decision, slow_queue.qsize())
-        await self._in(
-            self._db_thread,
+        await self._stored(
             self.store.record_decisions,
             self._run_id,
             list(zip(fresh, decisions, strict=True)),
@@ -500,8 +542,7 @@ class Pipeline:
         model and free their contexts. Learning keeps the stream's clock `now`, like the
         etiquette: a replay learns as the day it records, and a burst of answers stays
         within the hourly budget. Call with `_learning` held."""
-        answered = await self._in(
-            self._db_thread,
+        answered = await self._stored(
             self.store.apply_feedback,
             self.chain.personal,
             now,
@@ -599,14 +640,13 @@ class Pipeline:
         try:
             verdict = await self.slow_path.deliberate(window, decision)
         except Exception as error:
-            logger.exception("slow path failed on %s; the gate's action stands", event.id)
+            self._failed(error, f"slow path failed on {event.id}; the gate's action stands")
             self.stats.slow_path_failures += 1
             resolved = self.chain.fall_back(event, decision, error, self._fallback_offer(window))
         else:
             resolved = self.chain.settle(event, decision, verdict)
         assert resolved.final_action is not None and resolved.decided_by is not None
-        await self._in(
-            self._db_thread,
+        await self._stored(
             self.store.resolve,
             decision.event_id,
             resolved.final_action,

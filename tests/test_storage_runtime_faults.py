@@ -1,0 +1,111 @@
+"""The daemon when its disk fills up under it: it refuses new events at once with the
+reason, keeps what it took, says so once, and resumes by itself when the fault clears. A
+real file system (a small tmpfs, which needs root to mount).
+
+A file system turning read-only takes the same path (SQLite's "attempt to write a readonly
+database" is a storage fault too), but cannot be staged here: Linux refuses to remount
+read-only while the daemon holds files open for writing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import AUTH, count, event_record, festina, free_port, http_daemon, wait_for
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("mount") is None,
+    reason="mounting a small file system needs root (CI runs as root)",
+)
+
+
+@contextmanager
+def small_disk(where: Path, size: str = "24m") -> Iterator[Path]:
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill `disk` to the last byte; the file that did it."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as stream:
+        chunk = b"\0" * (1 << 16)
+        while True:
+            try:
+                stream.write(chunk)
+            except OSError:
+                break
+        for size in (4096, 512, 1):  # the last few bytes too
+            while True:
+                try:
+                    stream.write(b"\0" * size)
+                except OSError:
+                    break
+    return filler
+
+
+def _status(daemon) -> dict:
+    return httpx.get(f"{daemon.url}/v1/status", headers=AUTH, timeout=10).json()
+
+
+def _batch(start: int, n: int) -> list[dict]:
+    # Long texts, so a write needs new pages whatever the database has free.
+    return [event_record(start + i, text=f"note {start + i} " + "x" * 3900) for i in range(n)]
+
+
+@pytest.mark.timeout(240)
+def test_a_full_disk_is_a_state_the_daemon_leaves_by_itself(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        home = disk / "home"
+        with http_daemon(home, free_port()) as daemon:
+            held = _fill_and_free(daemon, disk)
+        assert daemon.process.returncode == 0
+        # Nothing taken was lost: the first batch, the one sent as the disk filled if it
+        # was taken (if refused, none of it), the last one.
+        taken = 20 if held.status_code in (200, 202) else 0
+        assert held.status_code == 503 or taken
+        assert count(home, "select count(*) from events") == 5 + taken + 2
+        out = (home / "daemon.out").read_text()
+    assert "Traceback" not in out
+    assert out.count("memory cannot be written") == 1
+    assert out.count("memory is writable again") == 1
+
+
+def _fill_and_free(daemon, disk: Path) -> httpx.Response:
+    """The answer to a batch sent as the disk filled."""
+    assert daemon.post(_batch(0, 5)).json()["stored"] is True
+    filler = fill(disk)
+
+    # Events sent as the fault comes: refused, or held and stored once it clears.
+    answers: list[httpx.Response] = []
+    sender = threading.Thread(target=lambda: answers.append(daemon.post(_batch(100, 20))))
+    sender.start()
+    wait_for(lambda: _status(daemon)["storage_fault"] is not None, timeout=30)
+
+    refused = daemon.post(_batch(200, 1))
+    assert refused.status_code == 503
+    assert "memory cannot be written" in refused.json()["detail"]
+    assert refused.headers["Retry-After"].isdigit()
+    assert daemon.process.poll() is None
+    shown = festina("daemon", "status", home=daemon.home)
+    assert shown.returncode == 0, shown.stderr
+    assert "memory cannot be written (database or disk is full)" in shown.stdout
+
+    filler.unlink()
+    wait_for(lambda: _status(daemon)["storage_fault"] is None, timeout=10)
+    sender.join(timeout=60)
+    assert daemon.post(_batch(300, 2)).json()["stored"] is True
+    [held] = answers
+    return held
