@@ -51,13 +51,17 @@ def _started(settings: Settings, paths: FestinaPaths, *, to_stderr: bool) -> Ite
     """The data folders, the log and the pid lock, held for the run; a disk that refuses
     any of them is CannotStart with the reason, not a traceback."""
     with contextlib.ExitStack() as held:
+        # What is being made, for an error that names no file (writing into one).
+        making = paths.data_dir
         try:
             paths.ensure()
+            making = paths.log_file
             configure_logging(paths.log_file, settings.daemon.log_level, to_stderr=to_stderr)
+            making = paths.pid_file
             held.enter_context(PidLock(paths.pid_file))
         except OSError as error:
-            where = f" ({error.filename})" if error.filename else ""
-            raise CannotStart(f"cannot start: {error.strerror or error}{where}") from error
+            where = error.filename or making
+            raise CannotStart(f"cannot start: {error.strerror or error} ({where})") from error
         yield
 
 

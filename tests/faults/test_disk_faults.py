@@ -1,6 +1,8 @@
-"""The daemon when its disk fills up under it: it refuses new events at once with the
-reason, keeps what it took, says so once, and resumes by itself when the fault clears. A
-real file system (a small tmpfs, which needs root to mount).
+"""A disk festina cannot write. At start (full, or mounted read-only): one `Error:` line
+naming the path and an exit code the systemd unit does not restart on. While running
+(filling up): it refuses new events at once with the reason, keeps what it took, says so
+once, and resumes by itself when the fault clears. A real file system (a small tmpfs,
+which needs root to mount).
 
 A file system turning read-only takes the same path (SQLite's "attempt to write a readonly
 database" is a storage fault too), but cannot be staged here: Linux refuses to remount
@@ -19,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent.cli import EXIT_CANNOT_START
 from tests.helpers import AUTH, count, event_record, festina, free_port, http_daemon, wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -28,9 +31,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextmanager
-def small_disk(where: Path, size: str = "24m") -> Iterator[Path]:
+def small_disk(where: Path, size: str = "24m", *, options: str = "") -> Iterator[Path]:
     where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    options = f"size={size}" + (f",{options}" if options else "")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
     try:
         yield where
     finally:
@@ -63,6 +67,19 @@ def _status(daemon) -> dict:
 def _batch(start: int, n: int) -> list[dict]:
     # Long texts, so a write needs new pages whatever the database has free.
     return [event_record(start + i, text=f"note {start + i} " + "x" * 3900) for i in range(n)]
+
+
+@pytest.mark.parametrize("disk", ["full", "read-only"])
+def test_a_daemon_that_cannot_write_its_home_does_not_start_and_says_where(tmp_path, disk):
+    with small_disk(tmp_path / "disk", "1m", options="ro" if disk == "read-only" else "") as at:
+        if disk == "full":
+            fill(at)
+        done = festina("daemon", "run", home=at / "home", timeout=120)
+    assert done.returncode == EXIT_CANNOT_START, done.stderr
+    assert "Traceback" not in done.stderr
+    [reason] = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert str(at / "home") in reason
+    assert ("No space left" if disk == "full" else "Read-only file system") in reason
 
 
 @pytest.mark.timeout(240)
