@@ -227,3 +227,49 @@ def test_bucket_ids_that_do_not_fit_an_event_id_are_hashed():
     assert isinstance(item, Event)
     assert item.id.startswith("aw.") and item.id.endswith(".7") and len(item.id) <= 128
     assert item.title == "A"  # an untitled window is named after its app
+
+
+async def test_answers_that_are_not_what_activitywatch_sends_are_retried_or_rejected():
+    """A server (or a proxy before it) answering nonsense: a listing or a page of the wrong
+    shape is retried; records of the wrong shape are rejected once each, with the reason
+    (those without an id too: they were reported again on every poll);
+    buckets festina cannot read are left alone; the good event still flows."""
+    listings = iter([["not", "an", "object"]])
+    pages = iter([{"not": "a list"}])
+    good = {"id": 3, "timestamp": _ago(5).isoformat(), "duration": 1.0, "data": {"app": "A"}}
+    page = [
+        "a string",
+        {"timestamp": _ago(6).isoformat(), "data": {"app": "B"}},  # no id
+        {"id": 1, "timestamp": _ago(7).isoformat(), "data": "not an object"},
+        {"id": True, "timestamp": _ago(8).isoformat(), "data": {"app": "C"}},
+        {"id": 2, "timestamp": "yesterday", "data": {"app": "D"}},
+        good,
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/0/buckets/":
+            listing = next(listings, None) or {
+                "w": {"id": "w", "type": "currentwindow"},
+                "odd": "not an object",
+                "other": {"id": "other", "type": "aw-watcher-unknown"},
+            }
+            return httpx.Response(200, json=listing)
+        assert request.url.path == "/api/0/buckets/w/events"  # never the others
+        return httpx.Response(200, json=next(pages, None) or page)
+
+    source = ActivityWatchSource(
+        "http://aw.invalid:5600", poll_s=0.01, transport=httpx.MockTransport(handler)
+    )
+    items = await collect_items(source, len(page), timeout=10)
+    rejected = [item for item in items if isinstance(item, Rejection)]
+    [event] = [item for item in items if isinstance(item, Event)]
+    assert (event.app, event.id) == ("A", "aw.w.3")
+    reasons = " | ".join(r.reason for r in rejected)
+    assert len({r.raw for r in rejected}) == len(rejected) == 5  # each once, however often polled
+    assert "needs an object 'data'" in reasons and "needs an integer 'id'" in reasons
+    assert "time" in reasons  # "yesterday" is not a timestamp
+
+
+def test_an_activitywatch_url_must_be_http():
+    with pytest.raises(ValueError, match="must start with http:// or https://"):
+        ActivityWatchSource("localhost:5600")

@@ -137,6 +137,15 @@ def to_item(bucket_id: str, bucket_type: str, record: Any, position: int) -> Sou
         return Rejection(source, position, str(error), raw)
 
 
+def _record_key(record: Any) -> int | str:
+    """What tells records apart: the ActivityWatch id, or for a record without an integer
+    one (a stray a proxy or a broken watcher sent) its text."""
+    key = record.get("id") if isinstance(record, dict) else None
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    return json.dumps(record, sort_keys=True, default=str)
+
+
 class _Bucket:
     """What has been read from one bucket: the newest time and the ids near it."""
 
@@ -144,7 +153,8 @@ class _Bucket:
         self.id = bucket_id
         self.type = bucket_type
         self.cursor = cursor
-        self.seen: dict[int, datetime] = {}
+        # ActivityWatch ids, and for a record without one its text: reported once each.
+        self.seen: dict[int | str, datetime] = {}
         self.position = 0
 
     def forget_old(self) -> None:
@@ -228,7 +238,7 @@ class ActivityWatchSource(EventSource):
         """Every event of `bucket` not yet seen, oldest first, paging back as needed."""
         start = (bucket.cursor - OVERLAP).isoformat()
         records: dict[int, Any] = {}
-        strays: list[Any] = []
+        strays: dict[str, Any] = {}
         end: str | None = None
         while True:
             params: dict[str, Any] = {"start": start, "limit": PAGE_SIZE}
@@ -239,9 +249,9 @@ class ActivityWatchSource(EventSource):
                 raise ValueError(f"events of {bucket.id} are not a list")
             fresh = 0
             for record in page:
-                key = record.get("id") if isinstance(record, dict) else None
-                if not isinstance(key, int):
-                    strays.append(record)
+                key = _record_key(record)
+                if isinstance(key, str):
+                    strays[key] = record
                 elif key not in records:
                     records[key] = record
                     fresh += 1
@@ -250,11 +260,8 @@ class ActivityWatchSource(EventSource):
                 break
             end = min(str(r.get("timestamp")) for r in page if isinstance(r, dict))
         items: list[SourceItem] = []
-        for record in [
-            *strays,
-            *sorted(records.values(), key=lambda r: (str(r.get("timestamp")), r["id"])),
-        ]:
-            key = record.get("id") if isinstance(record, dict) else None
+        in_order = sorted(records.items(), key=lambda kv: (str(kv[1].get("timestamp")), kv[0]))
+        for key, record in [*strays.items(), *in_order]:
             if key in bucket.seen:
                 continue
             bucket.position += 1
@@ -262,8 +269,8 @@ class ActivityWatchSource(EventSource):
             if isinstance(item, Event):  # only records with an integer id become events
                 bucket.seen[key] = item.time
                 bucket.cursor = max(bucket.cursor, item.time)
-            elif isinstance(key, int):
-                bucket.seen[key] = bucket.cursor  # a bad event is reported once
+            else:
+                bucket.seen[key] = bucket.cursor  # a bad record is reported once
             items.append(item)
         bucket.forget_old()
         return items
