@@ -28,12 +28,12 @@ from agent.extras import missing_extra
 from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
-from agent.storage_health import STORAGE_FAULTS
 from core.decision import Action
 from core.events import describe_validation_error
 from evals.cli import eval_group, gate_eval
 from gate.cli import gate
 from memory.cli import feedback, memory, pause, prefs, resume
+from memory.health import STORAGE_FAULTS
 
 if TYPE_CHECKING:
     from core.decision import Decision

@@ -30,13 +30,6 @@ from agent.context import ContextWindows
 from agent.decide import DecisionChain
 from agent.privacy import ExclusionRules
 from agent.slowpath import SlowPath
-from agent.storage_health import (
-    RETRY_FIRST_S,
-    RETRY_MAX_S,
-    STORAGE_FAULTS,
-    StorageHealth,
-    describe,
-)
 from agent.surface import Surface
 from core.decision import Action, Decision
 from core.events import Event
@@ -45,6 +38,13 @@ from core.sources import EventSource, Rejection, id_taken
 from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
+from memory.health import (
+    RETRY_FIRST_S,
+    RETRY_MAX_S,
+    STORAGE_FAULTS,
+    StorageHealth,
+    describe,
+)
 from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
 

@@ -7,10 +7,11 @@ next batch (or at its next start, when none is running).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import ValidationError
 from textual import on
@@ -26,10 +27,13 @@ from core.events import Event, describe_validation_error
 from core.outcome import outcomes_of
 from gate.policy import GatePolicy
 from memory.feedback import Outcome, Reason
+from memory.health import STORAGE_FAULTS, describe
 from memory.preferences import Preferences
 from memory.store import Store
 from tui.reasons import RejectReason
 from tui.stats import summarize
+
+T = TypeVar("T")
 
 REFRESH_S = 1.0
 FEED_LENGTH = 200
@@ -428,8 +432,22 @@ class FestinaApp(App[None]):
         self._save(self.preferences.model_copy(update={"paused": not paused, "paused_until": None}))
         self.refresh_data()
 
+    def _written(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """`write` done, or None after saying memory cannot be written (a full disk):
+        what the user did is not kept, and the dashboard stays up to try again."""
+        try:
+            return write(*args, **kwargs)
+        except STORAGE_FAULTS as error:
+            self.notify(
+                f"memory cannot be written ({describe(error)}): not kept; try again later",
+                severity="error",
+            )
+            return None
+
     def _save(self, preferences: Preferences) -> None:
-        revision = self.store.save_preferences(preferences)
+        revision = self._written(self.store.save_preferences, preferences)
+        if revision is None:
+            return
         self.preferences = preferences
         self._fill_controls()
         self.notify(f"preferences saved (revision {revision})")
@@ -447,7 +465,8 @@ class FestinaApp(App[None]):
         if not pending:
             self.notify("nothing here is waiting for your confirmation", severity="warning")
             return
-        self.store.answer_confirmation(pending[0].id, approved)
+        if self._written(self.store.answer_confirmation, pending[0].id, approved) is None:
+            return
         verb = "will run" if approved else "skipped"
         self.notify(f"{pending[0].tool} {verb}; the daemon acts on it within a second")
         self.refresh_data()
@@ -474,7 +493,8 @@ class FestinaApp(App[None]):
 
     def _record(self, event_id: str, outcome: Outcome, reason: Reason | None) -> None:
         try:
-            self.store.record_feedback(event_id, outcome, reason=reason)
+            if self._written(self.store.record_feedback, event_id, outcome, reason=reason) is None:
+                return
         except ValueError as error:
             self.notify(str(error), severity="error")
             return

@@ -22,7 +22,22 @@ import httpx
 import pytest
 
 from agent.cli import EXIT_CANNOT_START
-from tests.helpers import AUTH, count, event_record, festina, free_port, http_daemon, wait_for
+from core.decision import Action
+from core.events import Event
+from gate.policy import GatePolicy
+from memory.feedback import Outcome
+from memory.store import Store
+from tests.helpers import (
+    AUTH,
+    count,
+    event_record,
+    festina,
+    free_port,
+    gate_decision,
+    http_daemon,
+    wait_for,
+)
+from tui.app import FestinaApp
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("mount") is None,
@@ -126,3 +141,26 @@ def _fill_and_free(daemon, disk: Path) -> httpx.Response:
     assert daemon.post(_batch(300, 2)).json()["stored"] is True
     [held] = answers
     return held
+
+
+async def test_the_dashboard_says_an_answer_was_not_kept_on_a_full_disk_and_stays_up(tmp_path):
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        store = Store(f"sqlite:///{disk / 'festina.db'}")
+        event = Event.model_validate(event_record(0, text="The user hits a KeyError again"))
+        store.record_decisions(None, [(event, gate_decision(event, Action.INTERVENE))])
+        app = FestinaApp(store, GatePolicy())
+        try:
+            async with app.run_test(size=(160, 48)) as pilot:
+                await pilot.pause()
+                filler = fill(disk)
+                await pilot.press("a")
+                await pilot.pause()
+                [said] = [n.message for n in app._notifications]
+                assert said.startswith("memory cannot be written (database or disk is full)")
+                assert store.latest_feedback(event.id) is None
+                filler.unlink()
+                await pilot.press("a")
+                await pilot.pause()
+                assert store.latest_feedback(event.id) is Outcome.ACCEPTED
+        finally:
+            store.close()

@@ -2,8 +2,9 @@
 is a state the daemon is in, not a crash.
 
 While memory cannot be written the pipeline keeps what it holds and retries with backoff,
-the API refuses new events at once with the reason (503 and Retry-After), and the log
-says so once when it starts and once when it clears, not a traceback per event.
+the API refuses new events at once with the reason (503 and Retry-After), the log says so
+once when it starts and once when it clears (not a traceback per event), and the dashboard
+says an answer it could not keep was not kept.
 """
 
 from __future__ import annotations
