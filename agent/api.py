@@ -454,7 +454,11 @@ class ApiServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=STORE_WAIT_S + 5,
-            http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
+            http=guarded_protocol(
+                settings.max_connections,
+                settings.request_timeout_s,
+                settings.max_connections_per_client,
+            ),
             # asyncio accepts up to `backlog` connections in one go before any of them
             # reaches the guard's cap: a small burst keeps a flood within descriptors.
             backlog=ACCEPT_BURST,

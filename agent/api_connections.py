@@ -8,8 +8,10 @@ time out and SQLite cannot open its file. So each request must arrive whole with
 `request_timeout_s` of its first byte (of the connection, for the first), and beyond
 `max_connections` (or a quarter of the process's descriptor limit, if lower) a new
 connection closes the one that has waited longest for its request to arrive; one already
-being answered is never closed. A sender that is merely slow gets its connection closed
-and resends; a valid post is never starved by idle ones.
+being answered is never closed. Beyond `max_per_client` from one address, the same
+happens among that address's own connections, so one host cannot close another's. A
+sender that is merely slow gets its connection closed and resends; a valid post is never
+starved by idle ones.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import logging
 import resource
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import h11
@@ -62,11 +65,19 @@ def connection_cap(max_connections: int) -> int:
     return max_connections if soft == resource.RLIM_INFINITY else min(max_connections, soft // 4)
 
 
-def guarded_protocol(max_connections: int, request_timeout_s: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a read deadline per request and a connection cap (pass
-    it as `uvicorn.Config(http=...)`)."""
+def _host(connection: Any) -> str | None:
+    client = getattr(connection, "client", None)
+    return client[0] if client else None
+
+
+def guarded_protocol(
+    max_connections: int, request_timeout_s: float, max_per_client: int
+) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with a read deadline per request and connection caps, in all
+    and per client address (pass it as `uvicorn.Config(http=...)`)."""
     closures = _Closures()
     cap = connection_cap(max_connections)
+    per_client = min(max_per_client, cap)
 
     class GuardedProtocol(H11Protocol):
         _reading_since: float | None = None
@@ -75,8 +86,14 @@ def guarded_protocol(max_connections: int, request_timeout_s: float) -> type[H11
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._start_reading()
-            if len(self.connections) > cap:
-                self._make_room()
+            # One client beyond its share makes room among its own connections only, so
+            # that one host cannot close another's.
+            host = _host(self)
+            own = [c for c in self.connections if _host(c) == host]
+            if len(own) > per_client:
+                self._make_room(own)
+            elif len(self.connections) > cap:
+                self._make_room(self.connections)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -105,10 +122,8 @@ def guarded_protocol(max_connections: int, request_timeout_s: float) -> type[H11
                 closures.note(evicted=evicted)
                 self.transport.close()
 
-        def _make_room(self) -> None:
-            waiting: list[Any] = [
-                c for c in self.connections if getattr(c, "_reading_since", None) is not None
-            ]
+        def _make_room(self, among: Iterable[Any]) -> None:
+            waiting = [c for c in among if getattr(c, "_reading_since", None) is not None]
             # This connection itself is among them: when every other one is being
             # answered, the newcomer is the one closed.
             oldest = min(waiting, key=lambda c: c._reading_since, default=self)

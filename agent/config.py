@@ -166,11 +166,13 @@ token = ""
 max_body_bytes = 1048576
 max_events_per_request = 1000
 # Each request must arrive whole (headers and body) within this many seconds of its first
-# byte, or its connection is closed; beyond max_connections open at once, a new one closes
-# the connection that has waited longest for its request. Idle connections cannot then use
-# up the daemon's file descriptors (no token is needed to open one).
+# byte, or its connection is closed; beyond max_connections open at once (or
+# max_connections_per_client from one address), a new one closes the connection that has
+# waited longest for its request (that address's own). Idle connections cannot then use up
+# the daemon's file descriptors (no token is needed to open one).
 request_timeout_s = 10.0
 max_connections = 256
+max_connections_per_client = 64
 # Web pages (origins such as "http://localhost:3000") allowed to call the API from a
 # browser. Empty: no CORS, and any request carrying another Origin is refused (403).
 # Requests must also name this machine in their Host header (127.0.0.1, localhost, ::1
@@ -380,6 +382,7 @@ class ApiSettings(BaseModel):
     max_events_per_request: int = Field(1000, ge=1)
     request_timeout_s: float = Field(10.0, gt=0, le=3600)
     max_connections: int = Field(256, ge=1)
+    max_connections_per_client: int = Field(64, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -32,12 +32,16 @@ def _closed_by_peer(sock: socket.socket) -> bool:
 
 
 @contextmanager
-def idle_connections(port: int, n: int, payload: bytes = HALF_HEADER) -> Iterator[list]:
-    """`n` connections that each send `payload` and then nothing more."""
+def idle_connections(
+    port: int, n: int, payload: bytes = HALF_HEADER, *, source: str = "127.0.0.1"
+) -> Iterator[list]:
+    """`n` connections from `source` that each send `payload` and then nothing more."""
     sockets = []
     try:
         for _ in range(n):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock = socket.create_connection(
+                ("127.0.0.1", port), timeout=5, source_address=(source, 0)
+            )
             sock.sendall(payload)
             sockets.append(sock)
         yield sockets
@@ -91,6 +95,24 @@ async def test_beyond_the_cap_idle_connections_make_room_for_valid_posts(tmp_pat
             open_now = sum(not _closed_by_peer(sock) for sock in idle)
             assert open_now <= 8
         assert store.totals()["events"] == 5
+
+
+async def test_one_address_beyond_its_share_closes_only_its_own_connections(tmp_path):
+    async with serving(tmp_path, max_connections=100, max_connections_per_client=4) as (
+        client,
+        store,
+    ):
+        port = await _port(client)
+        # 127.0.0.2 is loopback too on Linux: another address on this machine.
+        with (
+            idle_connections(port, 4, source="127.0.0.2") as other,
+            idle_connections(port, 12) as crowd,
+        ):
+            response = await client.post("/v1/events", json=event_record(1), headers=SERVING_AUTH)
+            assert response.status_code == 200
+            assert not any(_closed_by_peer(sock) for sock in other)
+            assert sum(not _closed_by_peer(sock) for sock in crowd) < 4
+        assert store.totals()["events"] == 1
 
 
 @pytest.mark.timeout(180)
