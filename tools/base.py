@@ -8,10 +8,12 @@ the slow path turns into a question for the user. Tools with no local implementa
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -103,42 +105,80 @@ class Tool(abc.ABC):
         }
 
 
-def _open_placed(path: Path, flags: int, roots: list[Path], purpose: str) -> int:
-    """A descriptor on `path`, opened once, that is the very file `path` names now: a
-    regular file with no other name, under one of `roots` (resolved).
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-    The caller resolved `path` (no symbolic link in it leads elsewhere); this refuses what
-    that check cannot see: a final symbolic link, a hard link (its other name may lie
-    outside, a file festina must not read or change), a FIFO or device (opened without
-    blocking, then refused: it could stall the slow path for good), and a path swapped for
-    another between the check and the open.
-    """
-    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+
+def _folder_beneath(path: Path, roots: list[Path], *, create: bool = False) -> int:
+    """A descriptor on the folder `path`, reached from the root it lies under one name at
+    a time, never through a symbolic link (`O_NOFOLLOW` on each): a folder on the way
+    renamed or swapped for a link after the caller resolved `path` fails the walk instead
+    of leading it outside. `create`: make missing folders on the way (in the workspace)."""
+    root = next((r for r in roots if r == path or r in path.parents), None)
+    if root is None:
+        raise ToolError(f"{path} is outside the folders festina may use")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode):
-            raise ToolError(f"{path.name} is not a regular file")
-        if opened.st_nlink != 1:
-            raise ToolError(f"{path.name} is a hard link; festina {purpose} only its own files")
-        real = path.resolve()
-        current = os.stat(real)
-        if not any(root in real.parents for root in roots) or (
-            current.st_dev,
-            current.st_ino,
-        ) != (opened.st_dev, opened.st_ino):
-            raise ToolError(f"{path.name} is outside where festina {purpose}, or was swapped")
+        for name in path.relative_to(root).parts:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+            inner = os.open(name, _FOLDER, dir_fd=fd)
+            os.close(fd)
+            fd = inner
         return fd
     except BaseException:
         os.close(fd)
         raise
 
 
+def _open_placed(
+    path: Path, flags: int, roots: list[Path], purpose: str, *, create_folders: bool = False
+) -> int:
+    """A descriptor on the file `path` names: reached without following any link (see
+    `_folder_beneath`), and a regular file with no other name.
+
+    That refuses a symbolic link anywhere on the way (a swap after the caller's check
+    included), a hard link (its other name may lie outside, a file festina must not read
+    or change), and a FIFO or device (opened without blocking, then refused: it could
+    stall the slow path for good).
+    """
+    folder = _folder_beneath(path.parent, roots, create=create_folders)
+    try:
+        fd = os.open(
+            path.name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644, dir_fd=folder
+        )
+    finally:
+        os.close(folder)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ToolError(f"{path.name} is not a regular file")
+        if opened.st_nlink != 1:
+            raise ToolError(f"{path.name} is a hard link; festina {purpose} only its own files")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@contextlib.contextmanager
+def opened_folder(path: Path, roots: list[Path]) -> Iterator[int]:
+    """A descriptor on the folder `path`, reached as `_folder_beneath` does, to list or
+    walk by (`os.scandir`, `os.fwalk`): nothing can redirect it."""
+    fd = _folder_beneath(path, roots)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def open_for_writing(context: ToolContext, path: Path, *, append: bool = False) -> BinaryIO:
-    """Open a workspace file to write (see `_open_placed` for what is refused). Nothing
-    is truncated before the checks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open a workspace file to write, making its folders (see `_open_placed` for what is
+    refused). Nothing is truncated before the checks."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
-    fd = _open_placed(path, flags, [context.workspace.resolve()], "writes")
+    roots = [context.workspace.resolve()]
+    roots[0].mkdir(parents=True, exist_ok=True)
+    fd = _open_placed(path, flags, roots, "writes", create_folders=True)
     try:
         if not append:
             os.ftruncate(fd, 0)

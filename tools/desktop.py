@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import webbrowser
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, HttpUrl
@@ -32,6 +31,7 @@ from tools.base import (
     ToolResult,
     open_for_reading,
     open_for_writing,
+    opened_folder,
     read_roots,
     readable_path,
     recorded,
@@ -76,8 +76,11 @@ class ListDirectory(Tool):
 
     def run(self, args: PathArgs, context: ToolContext) -> ToolResult:
         path = readable_path(args.path, context)
-        entries = sorted(path.iterdir())[:500]
-        return ToolResult(output=[e.name + ("/" if e.is_dir() else "") for e in entries])
+        with opened_folder(path, read_roots(context)) as fd, os.scandir(fd) as entries:
+            names = sorted(
+                e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries
+            )
+        return ToolResult(output=names[:500])
 
 
 class FileSearchArgs(ToolArgs):
@@ -94,11 +97,14 @@ class SearchFiles(Tool):
     def run(self, args: FileSearchArgs, context: ToolContext) -> ToolResult:
         root = readable_path(args.folder, context)
         found: list[str] = []
-        for directory, subdirs, files in os.walk(root):
-            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
-            found.extend(str(Path(directory) / f) for f in fnmatch.filter(files, args.pattern))
-            if len(found) >= args.limit:
-                break
+        # Walked by descriptors from the checked folder, never through a link: a folder
+        # renamed or swapped meanwhile cannot lead the walk outside.
+        with opened_folder(root, read_roots(context)) as fd:
+            for directory, subdirs, files, _ in os.fwalk(".", dir_fd=fd):
+                subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+                found.extend(str(root / directory / f) for f in fnmatch.filter(files, args.pattern))
+                if len(found) >= args.limit:
+                    break
         return ToolResult(output=found[: args.limit])
 
 
