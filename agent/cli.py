@@ -33,7 +33,7 @@ from core.events import describe_validation_error
 from evals.cli import eval_group, gate_eval
 from gate.cli import gate
 from memory.cli import feedback, memory, pause, prefs, resume
-from memory.health import STORAGE_FAULTS
+from memory.health import STORAGE_FAULTS, StorageUnavailable
 
 if TYPE_CHECKING:
     from core.decision import Decision
@@ -210,7 +210,7 @@ def daemon_run(
     except AlreadyRunning as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
-    except (CannotStart, StorageUnusable) as error:
+    except (CannotStart, StorageUnusable, StorageUnavailable) as error:
         # Restarting cannot fix these (the unit's RestartPreventExitStatus names the code).
         click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_CANNOT_START)

@@ -6,6 +6,7 @@ by a killed process never blocks the next start.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -76,7 +77,10 @@ class PidLock:
     ) -> None:
         if self._fd is not None:
             # Unlink before unlocking so a new daemon never sees our stale pid.
-            self.path.unlink(missing_ok=True)
+            # On a disk gone read-only the file stays; the lock goes with the descriptor,
+            # and a file nobody holds locked names no running daemon.
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

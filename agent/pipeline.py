@@ -39,10 +39,12 @@ from gate.base import Embedder, GateModel, GateScores
 from gate.encoder import CACHE_SIZE as ENCODER_CACHE_SIZE
 from gate.policy import GatePolicy
 from memory.health import (
+    GIVE_UP_AFTER_STOP_S,
     RETRY_FIRST_S,
     RETRY_MAX_S,
     STORAGE_FAULTS,
     StorageHealth,
+    StorageUnavailable,
     describe,
 )
 from memory.redaction import redact_event, redact_text
@@ -170,15 +172,26 @@ class Pipeline:
 
     async def _stored(self, fn: Callable[..., T], *args: Any) -> T:
         """A memory call on the path of an event, retried through a storage fault until
-        it succeeds: what was taken is kept, never dropped (a second stop signal, which
-        abandons, ends the wait)."""
+        it succeeds: what was taken is kept, never dropped, unless the daemon is asked to
+        stop and memory stays unwritable for `GIVE_UP_AFTER_STOP_S` (StorageUnavailable;
+        a second stop signal, which abandons, ends the wait at once)."""
         delay = RETRY_FIRST_S
         retried = False
+        give_up_at: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 result = await self._in(self._db_thread, fn, *args)
             except STORAGE_FAULTS as error:
                 self.health.failed(error)
+                if self._stopping:
+                    give_up_at = give_up_at or loop.time() + GIVE_UP_AFTER_STOP_S
+                    if loop.time() >= give_up_at:
+                        raise StorageUnavailable(
+                            f"memory cannot be written ({describe(error)}); stopped without "
+                            "storing what was taken after the fault (none of it was "
+                            "acknowledged to its sender)"
+                        ) from error
                 await asyncio.sleep(delay)
                 delay, retried = min(2 * delay, RETRY_MAX_S), True
             else:

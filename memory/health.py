@@ -28,6 +28,14 @@ STORAGE_FAULTS: tuple[type[BaseException], ...] = (
 
 RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 2.0
+#: Once a stop is asked for, how long writes are still retried before the daemon gives up
+#: what it took but could not store (nothing of it was acknowledged).
+GIVE_UP_AFTER_STOP_S = 10.0
+
+
+class StorageUnavailable(RuntimeError):
+    """Memory stayed unwritable through a stop: what was taken and not stored is dropped
+    (never acknowledged), and a restart cannot help until a person frees the disk."""
 
 
 def describe(error: BaseException) -> str:

@@ -334,10 +334,16 @@ class Daemon:
 
 @contextmanager
 def http_daemon(
-    home: Path, port: int, *, also: tuple[str, ...] = (), max_open_files: int | None = None
+    home: Path,
+    port: int,
+    *,
+    also: tuple[str, ...] = (),
+    max_open_files: int | None = None,
+    output: Path | None = None,
 ) -> Iterator[Daemon]:
     """`festina daemon run` with the http source (and the sources `also` names), up and
-    answering; `max_open_files` lowers its descriptor limit (as `ulimit -n` would)."""
+    answering; `max_open_files` lowers its descriptor limit (as `ulimit -n` would);
+    `output`: where its stdout and stderr go (default: daemon.out in `home`)."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         f"[daemon]\nsource = {json.dumps(['http', *also])}\n"
@@ -347,7 +353,8 @@ def http_daemon(
         encoding="utf-8",
     )
     env = {**os.environ, "FESTINA_HOME": str(home)}
-    log = (home / "daemon.out").open("ab")
+    output = output or home / "daemon.out"
+    log = output.open("ab")
 
     def limit_files() -> None:
         if max_open_files is not None:
@@ -364,7 +371,7 @@ def http_daemon(
     daemon = Daemon(process, f"http://127.0.0.1:{port}", home)
 
     def answering() -> bool:
-        assert process.poll() is None, (home / "daemon.out").read_text()
+        assert process.poll() is None, output.read_text()
         try:
             return httpx.get(f"{daemon.url}/v1/status", headers=AUTH, timeout=1).is_success
         except httpx.HTTPError:

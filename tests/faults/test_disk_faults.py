@@ -97,6 +97,60 @@ def test_a_daemon_that_cannot_write_its_home_does_not_start_and_says_where(tmp_p
     assert ("No space left" if disk == "full" else "Read-only file system") in reason
 
 
+@contextmanager
+def ext4_disk(where: Path, size_mb: int = 64) -> Iterator[Path]:
+    """A real ext4 file system on a loop device that turns read-only on an error."""
+    image = where.with_suffix(".img")
+    with image.open("wb") as stream:
+        stream.truncate(size_mb << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    where.mkdir()
+    subprocess.run(["mount", "-o", "loop,errors=remount-ro", str(image), str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def turn_read_only(disk: Path) -> None:
+    """What a failing disk does: ext4 sees an error and goes read-only under every writer."""
+    device = subprocess.run(
+        ["findmnt", "-n", "-o", "SOURCE", str(disk)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    Path("/sys/fs/ext4", Path(device).name, "trigger_fs_error").write_text("1")
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="needs mkfs.ext4 (Debian: e2fsprogs)")
+def test_a_disk_that_turns_read_only_is_a_state_then_a_plain_stop(tmp_path):
+    """ext4 turned read-only by an error stays so until a person acts (it refuses even a
+    remount): the daemon refuses events with the reason, keeps running, and when stopped
+    gives up what it could not store (none of it acknowledged) with one Error line and the
+    exit code the systemd unit does not restart on."""
+    output = tmp_path / "daemon.out"  # off the disk that turns read-only
+    with ext4_disk(tmp_path / "disk") as disk:
+        home = disk / "home"
+        with http_daemon(home, free_port(), output=output) as daemon:
+            assert daemon.post(_batch(0, 5)).json()["stored"] is True
+            turn_read_only(disk)
+            answers: list[httpx.Response] = []
+            sender = threading.Thread(target=lambda: answers.append(daemon.post(_batch(100, 20))))
+            sender.start()
+            wait_for(lambda: _status(daemon)["storage_fault"] is not None, timeout=30)
+            refused = daemon.post(_batch(200, 1))
+            assert refused.status_code == 503 and "memory cannot be written" in refused.text
+            daemon.process.terminate()
+            assert daemon.process.wait(timeout=60) == EXIT_CANNOT_START
+            sender.join(timeout=60)
+        [held] = answers
+        assert held.status_code != 200  # never acknowledged as stored
+        assert count(home, "select count(*) from events") == 5  # what was acknowledged
+    out = output.read_text()
+    assert "Traceback" not in out
+    [error] = [line for line in out.splitlines() if line.startswith("Error: ")]
+    assert "memory cannot be written" in error and "none of it was acknowledged" in error
+
+
 @pytest.mark.timeout(240)
 def test_a_full_disk_is_a_state_the_daemon_leaves_by_itself(tmp_path):
     with small_disk(tmp_path / "disk") as disk:
