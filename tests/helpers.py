@@ -138,6 +138,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def ok(result):
+    """A tool call's output, after asserting it succeeded (its message says why not)."""
+    assert result.ok, result.message
+    return result.output
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:
     """Poll `predicate` until it holds; fail the test if it does not within `timeout` s."""
     deadline = time.monotonic() + timeout
