@@ -411,7 +411,7 @@ def daemon_status(obj: Context, as_json: bool) -> None:
     click.echo("memory: " + ", ".join(f"{k}={v}" for k, v in sorted(report["totals"].items())))
 
 
-def _live_status(settings: Settings) -> dict[str, Any] | None:
+def _live_status(settings: Settings, timeout_s: float = 2.0) -> dict[str, Any] | None:
     """What the running daemon says of itself through its API, when it serves one: what
     memory cannot show while it cannot be written."""
     if "http" not in settings.daemon.source or not settings.api.token:
@@ -423,7 +423,7 @@ def _live_status(settings: Settings) -> dict[str, Any] | None:
         response = httpx.get(
             f"http://{host}:{settings.api.port}/v1/status",
             headers={"Authorization": f"Bearer {settings.api.token}"},
-            timeout=2.0,
+            timeout=timeout_s,
         )
         response.raise_for_status()
         return response.json()
@@ -507,9 +507,17 @@ def tui(obj: Context) -> None:
     """Open the dashboard: watch decisions, answer offers, adjust costs live."""
     from tui.app import FestinaApp
 
+    settings = obj.settings()
     store = obj.open_store()
     try:
-        FestinaApp(store, obj.settings().gate.policy(), obj.paths.pid_file).run()
+        FestinaApp(
+            store,
+            settings.gate.policy(),
+            obj.paths.pid_file,
+            storage_fault=lambda: (_live_status(settings, timeout_s=0.5) or {}).get(
+                "storage_fault"
+            ),
+        ).run()
     finally:
         store.close()
 

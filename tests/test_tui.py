@@ -11,6 +11,7 @@ import time
 import pytest
 from textual.widgets import DataTable, Input
 
+from agent.pidlock import PidLock
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer, PlannedCall
@@ -359,3 +360,21 @@ async def test_confirming_a_planned_side_effect(store):
         await pilot.press("n")  # nothing left to answer
         await pilot.pause()
         assert store.confirmation(event.id, 0).status == "approved"
+
+
+async def test_the_header_says_when_the_running_daemon_cannot_write_memory(store, tmp_path):
+    asked: list[bool] = []
+
+    def fault() -> str:
+        asked.append(True)
+        return "database or disk is full"
+
+    pid_file = tmp_path / "festina.pid"
+    app = FestinaApp(store, GatePolicy(), pid_file, storage_fault=fault)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "MEMORY CANNOT BE WRITTEN" not in app.sub_title and not asked  # no daemon
+        with PidLock(pid_file):  # this process stands for a running daemon
+            app.refresh_data()
+            await pilot.pause()
+            assert "MEMORY CANNOT BE WRITTEN (database or disk is full)" in app.sub_title

@@ -116,11 +116,20 @@ class FestinaApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, store: Store, base_policy: GatePolicy, pid_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        base_policy: GatePolicy,
+        pid_file: Path | None = None,
+        storage_fault: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        """`storage_fault`: asks the running daemon why memory cannot be written, while it
+        cannot (memory itself cannot say so then)."""
         super().__init__()
         self.store = store
         self.base_policy = base_policy
         self.pid_file = pid_file
+        self.storage_fault = storage_fault
         self.activity: list[tuple[Event, Decision, str | None]] = []  # the rows shown
         self.recent: list[tuple[Event, Decision, str | None]] = []  # all, for the stats
         self.offers_only = False
@@ -203,9 +212,11 @@ class FestinaApp(App[None]):
             if self.preferences.paused_at(datetime.now(UTC))
             else ""
         )
+        fault = self.storage_fault() if pid else None
+        unwritable = f" · MEMORY CANNOT BE WRITTEN ({fault}): no events taken" if fault else ""
         self.sub_title = (
             f"daemon {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
-            f" · preferences rev {revision}{paused}"
+            f"{unwritable} · preferences rev {revision}{paused}"
         )
         self._redraw_detail()
 
