@@ -165,7 +165,9 @@ class Pipeline:
     def _failed(self, error: Exception, what: str) -> None:
         """Log a failure that the pipeline outlives: a storage fault once, as the state it
         is (see `StorageHealth`), anything else with its traceback."""
-        if isinstance(error, STORAGE_FAULTS):
+        if isinstance(error, StorageUnavailable):
+            logger.error("%s", error)  # said once more by whoever stops the daemon
+        elif isinstance(error, STORAGE_FAULTS):
             self.health.failed(error)
         else:
             logger.error(what, exc_info=error)
@@ -392,8 +394,8 @@ class Pipeline:
                 try:
                     async with self._learning:
                         await self._learn(self.chain.clock)
-                except Exception:
-                    logger.exception("learning from the answers failed")
+                except Exception as error:
+                    self._failed(error, "learning from the answers failed")
             await asyncio.sleep(ANSWER_POLL_S)
 
     async def _show_results(self, event_ids: list[str]) -> None:
