@@ -186,6 +186,8 @@ cors_origins = []
 model = ""
 # Where the ONNX gate runs: "auto" (CUDA when onnxruntime has it, else CPU), "cpu", "cuda".
 device = "auto"
+# Threads per onnxruntime session on the CPU; 0 lets onnxruntime choose (one per core).
+threads = 0
 # C_FA: cost of an offer the user did not want.
 cost_false_alarm = 1.0
 # C_FN: cost of staying silent when the user needed help.
@@ -409,6 +411,7 @@ class ApiSettings(BaseModel):
 class GateSettings(GatePolicy):
     model: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(0, ge=0, le=256)
     window: int = Field(8, ge=1, le=256)
 
     def policy(self) -> GatePolicy:

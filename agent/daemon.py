@@ -78,7 +78,9 @@ def run_foreground(
         # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).
         if crashed := store.end_dead_runs(os.getpid()):
             logger.warning("%d earlier run(s) ended without finishing; marked crashed", crashed)
-        gate = load_gate(settings.gate.model, paths.models_dir, settings.gate.device)
+        gate = load_gate(
+            settings.gate.model, paths.models_dir, settings.gate.device, settings.gate.threads
+        )
         slow_path = build_slow_path(
             settings.slow_path,
             paths=paths,

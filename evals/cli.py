@@ -240,6 +240,13 @@ def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
     help="Gate version or model folder to load (`default`: the shipped one, `cues`: the cue "
     "gate); repeat to compare gates in one run (default: the configured or current gate).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="onnxruntime threads per session (gate.threads; 0: its own choice); repeat to "
+    "compare (default: 0).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_load(
@@ -249,6 +256,7 @@ def eval_load(
     senders: int,
     llm_latency: float,
     models: tuple[str, ...],
+    threads: tuple[int, ...],
     as_json: bool,
 ) -> None:
     """Load test on loopback: sustained events/s, loss and gate latency of the real daemon."""
@@ -270,6 +278,7 @@ def eval_load(
         results = run_load_test(
             Path(workdir),
             models=folders,
+            threads=threads or (0,),
             events=events,
             batch=batch,
             senders=senders,

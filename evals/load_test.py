@@ -51,6 +51,8 @@ START_TIMEOUT_S = 120.0
 @dataclass
 class LoadResult:
     gate: str
+    threads: int
+    """onnxruntime threads per session (gate.threads; 0: onnxruntime's own choice)."""
     scenario: str
     sent: int
     stored: int
@@ -117,7 +119,9 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 class _Daemon:
-    def __init__(self, home: Path, model: str, llm_url: str, source: str, port: int) -> None:
+    def __init__(
+        self, home: Path, model: str, threads: int, llm_url: str, source: str, port: int
+    ) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.url = f"http://127.0.0.1:{port}"
@@ -125,7 +129,7 @@ class _Daemon:
         config.write_text(
             f"[daemon]\nsource = {json.dumps(source)}\nqueue_size = 4096\n"
             f"[api]\nport = {port}\ntoken = {json.dumps(TOKEN)}\n"
-            f"[gate]\nmodel = {json.dumps(model)}\n"
+            f"[gate]\nmodel = {json.dumps(model)}\nthreads = {threads}\n"
             # Etiquette would hold nearly every offer of a stream this dense; the point
             # here is to keep the slow path busy.
             "[etiquette]\ncooldown_s = 0.0\npending_timeout_s = 0.0\n"
@@ -241,6 +245,7 @@ async def _send(
 
 
 def _result(
+    threads: int,
     scenario: str,
     sent: int,
     memory: dict,
@@ -252,6 +257,7 @@ def _result(
     cpu_s, rss_mb = usage
     return LoadResult(
         gate=", ".join(memory["gates"]),
+        threads=threads,
         scenario=scenario,
         sent=sent,
         stored=memory["stored"],
@@ -277,12 +283,14 @@ def _run_http(
     stream: list[dict],
     workdir: Path,
     model: str,
+    threads: int,
     llm_url: str,
     batch: int,
     senders: int,
 ) -> LoadResult:
     port = free_port()
-    daemon = _Daemon(workdir / Path(model).name / scenario, model, llm_url, "http", port)
+    home = workdir / f"{Path(model).name}-{threads}" / scenario
+    daemon = _Daemon(home, model, threads, llm_url, "http", port)
     try:
         asyncio.run(_wait_until_up(daemon.url, daemon))
         cpu_before, _ = daemon.usage()
@@ -291,16 +299,18 @@ def _run_http(
     finally:
         daemon.stop()
     usage = (cpu_after - cpu_before, rss_mb)
-    return _result(scenario, len(stream), daemon.memory(), seconds, acks, retries, usage)
+    return _result(threads, scenario, len(stream), daemon.memory(), seconds, acks, retries, usage)
 
 
-def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> LoadResult:
-    home = workdir / Path(model).name / "replay"
+def _run_replay(
+    stream: list[dict], workdir: Path, model: str, threads: int, llm_url: str
+) -> LoadResult:
+    home = workdir / f"{Path(model).name}-{threads}" / "replay"
     home.mkdir(parents=True, exist_ok=True)
     path = home / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    daemon = _Daemon(home, model, llm_url, f"jsonl:{path}", free_port())
+    daemon = _Daemon(home, model, threads, llm_url, f"jsonl:{path}", free_port())
     code = daemon.process.wait(timeout=3600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     daemon.log.close()
@@ -315,20 +325,22 @@ def _run_replay(stream: list[dict], workdir: Path, model: str, llm_url: str) -> 
     cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     # ru_maxrss of children is the largest any child reached (KB on Linux): the peak.
     usage = (cpu_s, after.ru_maxrss / 1000.0)
-    return _result(scenario, len(stream), memory, seconds, [], 0, usage)
+    return _result(threads, scenario, len(stream), memory, seconds, [], 0, usage)
 
 
 def run_load_test(
     workdir: Path,
     *,
     models: Sequence[str],
+    threads: Sequence[int] = (0,),
     events: int = 3000,
     batch: int = 50,
     senders: int = 4,
     llm_latency_s: float = 0.5,
 ) -> list[LoadResult]:
     """The three runs described in the module docstring, for each gate model folder in
-    `models` ("" for the configured one: the user's current model, else the shipped one)."""
+    `models` ("" for the configured one: the user's current model, else the shipped one)
+    and each onnxruntime thread count in `threads`."""
     handler = type("StandIn", (_StandInLLM,), {"latency_s": llm_latency_s})
     llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
@@ -340,10 +352,11 @@ def run_load_test(
         return [
             result
             for model in models
+            for n in threads
             for result in (
-                _run_http("http, recurring texts", recurring, workdir, model, llm_url, *sending),
-                _run_http("http, unique texts", unique, workdir, model, llm_url, *sending),
-                _run_replay(recurring, workdir, model, llm_url),
+                _run_http("http, recurring texts", recurring, workdir, model, n, llm_url, *sending),
+                _run_http("http, unique texts", unique, workdir, model, n, llm_url, *sending),
+                _run_replay(recurring, workdir, model, n, llm_url),
             )
         ]
     finally:
@@ -355,19 +368,22 @@ def format_results(results: list[LoadResult]) -> str:
         return "-" if value is None else f"{value:.1f}"
 
     lines = [
-        f"{'gate':<30} {'scenario':<40} {'events/s':>9} {'lost':>5} {'ack p50':>8} {'ack p99':>8} "
+        f"{'gate':<30} {'thr':>3} {'scenario':<40} {'events/s':>9} {'lost':>5} "
+        f"{'ack p50':>8} {'ack p99':>8} "
         f"{'gate p50':>9} {'gate p99':>9} {'cpu ms':>7} {'rss MB':>7} {'503s':>5} "
         f"{'escal.':>6} {'delib.':>6} {'busy':>5}"
     ]
     for r in results:
         lines.append(
-            f"{r.gate:<30} {r.scenario:<40} {r.events_per_s:>9.1f} {r.lost:>5} "
+            f"{r.gate:<30} {r.threads or '-':>3} {r.scenario:<40} {r.events_per_s:>9.1f} "
+            f"{r.lost:>5} "
             f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} "
             f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.cpu_ms_per_event:>7.2f} "
             f"{r.rss_mb:>7.1f} {r.busy_retries:>5} "
             f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
         )
     lines.append(
+        "thr: onnxruntime threads per session (-: its own choice); "
         "events/s: sent / seconds until the last 'stored' answer (replay: first to last stored); "
         "ack: per request of a batch, ms; gate: model time per scored batch, ms; cpu ms: the "
         "daemon's CPU time per event (replay: start-up included); rss MB: its resident memory "

@@ -24,9 +24,14 @@ RUN_BATCH = 64
 
 class OnnxEncoder:
     def __init__(
-        self, model_dir: Path, *, device: str = "auto", cache_size: int = CACHE_SIZE
+        self,
+        model_dir: Path,
+        *,
+        device: str = "auto",
+        cache_size: int = CACHE_SIZE,
+        threads: int = 0,
     ) -> None:
-        self._session = open_session(model_dir / "encoder.onnx", device)
+        self._session = open_session(model_dir / "encoder.onnx", device, threads)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding()

@@ -42,9 +42,10 @@ def describe_choice(model: str, models_dir: Path) -> str:
     return f"{version} ({model_dir})"
 
 
-def load_gate(model: str, models_dir: Path, device: str = "auto") -> GateModel:
+def load_gate(model: str, models_dir: Path, device: str = "auto", threads: int = 0) -> GateModel:
     """The gate `choose_model_dir` picks, else the untrained cue gate (with a warning
-    unless the cue gate was asked for)."""
+    unless the cue gate was asked for); `threads`: per onnxruntime session (see
+    `gate.runtime.open_session`)."""
     model_dir = choose_model_dir(model, models_dir)
     if model_dir is None:
         if model != CUE_GATE:
@@ -56,6 +57,6 @@ def load_gate(model: str, models_dir: Path, device: str = "auto") -> GateModel:
         return CueGate()
     from gate.onnx_gate import OnnxGate
 
-    gate = OnnxGate(model_dir, device=device)
+    gate = OnnxGate(model_dir, device=device, threads=threads)
     logger.info("gate %s on %s", gate.version, ", ".join(gate.providers))
     return gate

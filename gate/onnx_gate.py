@@ -16,8 +16,10 @@ from gate.runtime import open_session
 
 
 class _Head:
-    def __init__(self, path: Path, calibrator: Calibrator, device: str, n_features: int) -> None:
-        self._session = open_session(path, device)
+    def __init__(
+        self, path: Path, calibrator: Calibrator, device: str, n_features: int, threads: int = 0
+    ) -> None:
+        self._session = open_session(path, device, threads)
         self._input = self._session.get_inputs()[0].name
         self._calibrator = calibrator
         self.n_features = n_features
@@ -33,12 +35,12 @@ class _Head:
 class OnnxGate(HeadsGate):
     """Calibrated p_need and p_accept from the exported encoder and heads."""
 
-    def __init__(self, model_dir: Path, *, device: str = "auto") -> None:
+    def __init__(self, model_dir: Path, *, device: str = "auto", threads: int = 0) -> None:
         self.manifest = load_manifest(model_dir)
         self.model_dir = model_dir
-        self.encoder = OnnxEncoder(encoder_dir_of(model_dir), device=device)
+        self.encoder = OnnxEncoder(encoder_dir_of(model_dir), device=device, threads=threads)
         heads = {
-            name: _Head(model_dir / head.file, head.calibrator, device, len(head.features))
+            name: _Head(model_dir / head.file, head.calibrator, device, len(head.features), threads)
             for name, head in self.manifest.heads.items()
         }
         super().__init__(

@@ -15,7 +15,7 @@ from gate.data import default_data_dir, load_labelled_jsonl, load_traces
 from gate.encoder import OnnxEncoder
 from gate.features import FeatureBuilder
 from gate.heads_gate import need_evidence
-from gate.loader import CUE_GATE, describe_choice
+from gate.loader import CUE_GATE, describe_choice, load_gate
 from gate.onnx_gate import OnnxGate
 from gate.registry import DEFAULT_MODEL_DIR, list_versions
 from gate.runtime import open_session
@@ -79,6 +79,12 @@ def test_the_encoder_keeps_at_most_its_cache_size_and_a_session_takes_a_thread_c
     assert np.allclose(encoder.encode(["one"]), first[:1], atol=1e-6)  # recomputed alike
     session = open_session(DEFAULT_MODEL_DIR / "encoder" / "encoder.onnx", "cpu", threads=1)
     assert session.get_session_options().intra_op_num_threads == 1
+
+
+def test_the_thread_count_reaches_every_session_of_the_gate(tmp_path):
+    gate = load_gate("default", tmp_path, "cpu", threads=1)
+    sessions = [gate.encoder._session, *(head._session for head in gate._heads.values())]
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [1, 1, 1]
 
 
 def test_using_a_version_that_does_not_exist_is_refused(festina_home):

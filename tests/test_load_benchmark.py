@@ -19,10 +19,11 @@ def test_streams_are_distinct_events_and_unique_texts_really_are(tmp_path):
 
 def test_a_small_load_run_loses_nothing_and_reports_every_scenario(tmp_path, festina_home):
     results = run_load_test(
-        tmp_path, models=[""], events=120, batch=20, senders=3, llm_latency_s=0.05
+        tmp_path, models=[""], threads=[1], events=120, batch=20, senders=3, llm_latency_s=0.05
     )
     # No model named: the daemon runs the gate shipped with festina, and says so.
     assert {r.gate for r in results} == {read_manifest(DEFAULT_MODEL_DIR).version}
+    assert {r.threads for r in results} == {1}  # the daemons took gate.threads
     assert [r.scenario for r in results] == [
         "http, recurring texts",
         "http, unique texts",
