@@ -1,18 +1,17 @@
 """A disk festina cannot write. At start (full, or mounted read-only): one `Error:` line
-naming the path and an exit code the systemd unit does not restart on. While running
-(filling up): it refuses new events at once with the reason, keeps what it took, says so
-once, and resumes by itself when the fault clears. A real file system (a small tmpfs,
-which needs root to mount).
-
-A file system turning read-only takes the same path (SQLite's "attempt to write a readonly
-database" is a storage fault too), but cannot be staged here: Linux refuses to remount
-read-only while the daemon holds files open for writing."""
+naming the path and an exit code the systemd unit does not restart on. While running: a
+disk that fills up, or turns read-only on an error, is refused with the reason while it
+lasts, nothing acknowledged is lost, it is said once, and the daemon resumes by itself
+when the fault clears (a full disk) or stops plainly when asked (a read-only one, which
+stays so until a person acts). Real file systems: a small tmpfs and an ext4 loop device,
+which need root to mount (CI runs as root)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,9 +38,22 @@ from tests.helpers import (
 )
 from tui.app import FestinaApp
 
+def _can_mount() -> bool:
+    """Whether this process may mount a file system (root, and a kernel that lets it)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    with tempfile.TemporaryDirectory() as where:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", where], capture_output=True
+        )
+        if mounted.returncode != 0:
+            return False
+        subprocess.run(["umount", where], check=True)
+    return True
+
+
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("mount") is None,
-    reason="mounting a small file system needs root (CI runs as root)",
+    not _can_mount(), reason="mounting a small file system needs root (CI runs as root)"
 )
 
 
@@ -121,7 +133,10 @@ def turn_read_only(disk: Path) -> None:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="needs mkfs.ext4 (Debian: e2fsprogs)")
+@pytest.mark.skipif(
+    shutil.which("mkfs.ext4") is None or not Path("/dev/loop-control").exists(),
+    reason="needs mkfs.ext4 (Debian: e2fsprogs) and loop devices",
+)
 def test_a_disk_that_turns_read_only_is_a_state_then_a_plain_stop(tmp_path):
     """ext4 turned read-only by an error stays so until a person acts (it refuses even a
     remount): the daemon refuses events with the reason, keeps running, and when stopped
