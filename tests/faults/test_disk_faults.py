@@ -38,6 +38,7 @@ from tests.helpers import (
 )
 from tui.app import FestinaApp
 
+
 def _can_mount() -> bool:
     """Whether this process may mount a file system (root, and a kernel that lets it)."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
