@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.daemon import systemd_unit
 from tests.helpers import FESTINA, count, database, event_record, festina, wait_for, write_jsonl
 
 
@@ -185,3 +186,17 @@ def test_the_systemd_unit_runs_this_installation_and_passes_systemd_analyze(tmp_
         pytest.skip("systemd-analyze not installed")
     verified = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     assert verified.returncode == 0 and "festina.service" not in verified.stderr, verified.stderr
+
+
+def test_the_systemd_unit_names_an_explicit_config_and_only_a_home_that_was_set():
+    unit = systemd_unit(Path("/opt/festina/bin/festina"), Path("/etc/festina work.toml"), None)
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read_string(unit)
+    assert shlex.split(parser["Service"]["ExecStart"]) == [
+        "/opt/festina/bin/festina",
+        "--config",
+        "/etc/festina work.toml",
+        "daemon",
+        "run",
+    ]
+    assert "FESTINA_HOME" not in unit and "Environment=PYTHONUNBUFFERED=1" in unit
