@@ -23,10 +23,10 @@ def providers(device: str = "auto") -> list[str]:
 
 
 def open_session(path: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
-    """A session for `path` on `device`. Its threads sleep between runs instead of
-    spinning: the daemon scores events as they come, and spinning threads burn a core
-    while waiting for the next one (what CPU it saves is not yet measured by a benchmark
-    in the repository: `festina eval load` reports no CPU time)."""
+    """A session for `path` on `device`, with `threads` for its operators (0: one per
+    core, onnxruntime's choice; `gate.threads`, measured in the README's "Load"). Its
+    threads sleep between runs instead of spinning: the daemon scores events as they
+    come, and spinning threads burn a core while waiting for the next one."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # warnings about unused CUDA on CPU-only hosts are noise
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
