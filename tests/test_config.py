@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from agent.cli import cli
 from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, load_settings
@@ -90,3 +92,21 @@ def test_read_paths_allow_absolute_and_home_folders(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[slow_path]\nread_paths = ["~/notes", "/srv/docs"]\n')
     assert load_settings(path).slow_path.read_paths == ["~/notes", "/srv/docs"]
+
+
+@pytest.mark.parametrize(
+    ("daemon", "api", "reason"),
+    [
+        ({"source": ["http", " "]}, {"token": "t" * 16}, "source specs must not be empty"),
+        ({"source": ["http", " http"]}, {"token": "t" * 16}, "a source is listed twice"),
+        ({"source": ["http"]}, {"token": "short"}, "needs api.token (16 characters or more)"),
+        (
+            {"source": ["http"], "queue_size": 10},
+            {"token": "t" * 16, "max_events_per_request": 50},
+            "daemon.queue_size must hold at least api.max_events_per_request",
+        ),
+    ],
+)
+def test_a_configuration_that_cannot_work_is_refused_with_the_reason(daemon, api, reason):
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        Settings.model_validate({"daemon": daemon, "api": api})
