@@ -7,12 +7,14 @@ import asyncio
 import logging
 import os
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 
-from agent.sources.notifications import NotificationSource, plain
+from agent.notify import APP_NAME
+from agent.sources.notifications import NotificationSource, plain, to_item
 from core.events import Event, EventKind
-from core.sources import SourceItem
+from core.sources import Rejection, SourceItem
 from tests.helpers import eventually, first_offer
 from tests.notification_server import notification_server, session_bus
 
@@ -117,3 +119,14 @@ async def test_without_a_session_bus_the_reason_is_logged_once(monkeypatch, capl
         await reader.close()
     [record] = caplog.records
     assert "no session bus (DBUS_SESSION_BUS_ADDRESS is not set)" in record.message
+
+
+def test_notify_calls_that_cannot_be_events_are_rejections_and_festinas_own_are_skipped():
+    now = datetime.now(UTC)
+    short = to_item(["app", 0, ""], 1, now)
+    assert isinstance(short, Rejection) and short.reason == "a Notify call with too few arguments"
+    empty = to_item(["Mail", 0, "", "", "<b></b>"], 2, now)  # nothing to say at all
+    assert isinstance(empty, Rejection) and "at least one of text, title or url" in empty.reason
+    assert to_item([APP_NAME, 0, "", "Shall I help?", "..."], 3, now) is None
+    event = to_item([" Mail ", 0, "", " New message ", "<i>Lunch</i> at 12?"], 4, now)
+    assert (event.app, event.title, event.text) == ("Mail", "New message", "Lunch at 12?")
