@@ -476,29 +476,34 @@ class Pipeline:
         is refused and kept as a rejection: an id names one event, and dropping the other
         content silently would lose it."""
         digests = await self._stored(self.store.stored_digests, [e.id for e in batch])
-        fresh: list[Event] = []
+        # Each id's first event in this batch, if memory does not hold it: the fresh ones.
+        # Contents are hashed only for an id seen again, off the path of a new event.
+        first: dict[str, Event] = {}
         refused: list[Event] = []
         for item in batch:
             assert item.id is not None
-            digest = item.content_hash()
-            if item.id not in digests:
-                digests[item.id] = digest
-                fresh.append(item)
-            elif digests[item.id] == digest:
+            if item.id in digests:
+                known = digests[item.id]
+            elif item.id in first:
+                known = first[item.id].content_hash()
+            else:
+                first[item.id] = item
+                continue
+            if known == item.content_hash():
                 self.stats.duplicates += 1
             else:
                 refused.append(item)
+        fresh, settled = list(first.values()), set(digests) | set(first)
         if not refused:
-            return fresh, set(digests)
+            return fresh, settled
         self.stats.rejected += len(refused)
         logger.warning("refused %d events whose ids name other events", len(refused))
         rejections = [Rejection(e.source, 0, id_taken(e), e.model_dump_json()) for e in refused]
         await self._stored(self.store.record_rejections, self._run_id, rejections)
         # Unless this batch stores the id, whoever waits for it waits for the refused content.
-        stored_now = {event.id for event in fresh}
-        reasons = {e.id: id_taken(e) for e in refused if e.id not in stored_now}
+        reasons = {e.id: id_taken(e) for e in refused if e.id not in first}
         self.source.refused(reasons)
-        return fresh, set(digests) - set(reasons)
+        return fresh, settled - set(reasons)
 
     async def _decide_batch(
         self, batch: list[Event], slow_queue: asyncio.Queue[_Escalation | None]

@@ -40,8 +40,8 @@ class HttpIngestSource(EventSource):
         self.name = "http"
         self.capacity = capacity
         self._queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(capacity)
-        # Per queued id: the content it names (a digest) and who waits for it to be stored.
-        self._waiters: dict[str, tuple[str, list[asyncio.Future[None]]]] = {}
+        # Per queued id: the event it names and who waits for it to be stored.
+        self._waiters: dict[str, tuple[Event, list[asyncio.Future[None]]]] = {}
         self._closed = False
         self._positions = 0
 
@@ -74,9 +74,9 @@ class HttpIngestSource(EventSource):
                 assert item.id is not None
                 future = loop.create_future()
                 stored.append(future)
-                digest = item.content_hash()
-                queued, waiting = self._waiters.setdefault(item.id, (digest, []))
-                if queued != digest:
+                queued, waiting = self._waiters.setdefault(item.id, (item, []))
+                # Hashed only for an id already queued: a new event pays nothing here.
+                if queued is not item and queued.content_hash() != item.content_hash():
                     # Checked here, with nothing awaited since, so two requests cannot
                     # both queue one id; the rejection is kept like any other.
                     reason = id_taken(item)
@@ -89,17 +89,21 @@ class HttpIngestSource(EventSource):
 
     def recorded(self, event_ids: Iterable[str]) -> None:
         for event_id in event_ids:
-            _, waiting = self._waiters.pop(event_id, ("", []))
-            for future in waiting:
-                if not future.done():
-                    future.set_result(None)
+            self._settle(event_id, None)
 
     def refused(self, reasons: Mapping[str, str]) -> None:
         for event_id, reason in reasons.items():
-            _, waiting = self._waiters.pop(event_id, ("", []))
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(IdTaken(reason))
+            self._settle(event_id, IdTaken(reason))
+
+    def _settle(self, event_id: str, error: Exception | None) -> None:
+        """Tell whoever still waits for `event_id`: stored (no error), or why it never is."""
+        for future in self._waiters.pop(event_id, (None, []))[1]:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
     async def items(self) -> AsyncIterator[SourceItem]:
         while (item := await self._queue.get()) is not None:
@@ -109,11 +113,8 @@ class HttpIngestSource(EventSource):
         """Stop now: nothing more is taken, and senders still waiting learn that their
         events were not stored (they resend; ids make that safe)."""
         self._closed = True
-        for _, waiting in self._waiters.values():
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(IngestClosed("festina stopped before storing it"))
-        self._waiters.clear()
+        for event_id in list(self._waiters):
+            self._settle(event_id, IngestClosed("festina stopped before storing it"))
 
     async def close(self) -> None:
         if self._closed:
