@@ -199,6 +199,26 @@ def open_for_reading(path: Path, roots: list[Path]) -> BinaryIO:
         raise
 
 
+def read_workspace_text(context: ToolContext, path: Path) -> str | None:
+    """A workspace file's text, opened as every read is (see `_open_placed`); None when
+    it is not there."""
+    try:
+        with open_for_reading(path, [context.workspace.resolve()]) as stream:
+            return stream.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+
+
+def file_names(path: Path, roots: list[Path]) -> list[str]:
+    """The names of the regular files in the folder `path`, reached as `_folder_beneath`
+    does, sorted; none when the folder is not there."""
+    try:
+        with opened_folder(path, roots) as fd, os.scandir(fd) as entries:
+            return sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
+
+
 def write_file(context: ToolContext, path: Path, data: str | bytes, done: str) -> ToolResult:
     """Write a workspace file, or in a dry run only say what would be written."""
     if context.dry_run:

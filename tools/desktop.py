@@ -29,10 +29,12 @@ from tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    file_names,
     open_for_reading,
     open_for_writing,
     opened_folder,
     read_roots,
+    read_workspace_text,
     readable_path,
     recorded,
     run_program,
@@ -184,18 +186,21 @@ class SearchNotes(Tool):
 
     def run(self, args: SearchNotesArgs, context: ToolContext) -> ToolResult:
         folder = context.path("notes")
-        notes = sorted(folder.glob("*.md")) if folder.is_dir() else []
+        names = [n for n in file_names(folder, [context.workspace.resolve()]) if n.endswith(".md")]
         words = _WORDS.findall(args.query)
-        if not notes or not words:
+        if not names or not words:
             return ToolResult(output=[])
+        notes: list[tuple[str, str]] = []
+        for name in names:
+            # Read as every read is: a link, a hard link or a FIFO is not a note to index.
+            with contextlib.suppress(ToolError, OSError):
+                if (text := read_workspace_text(context, folder / name)) is not None:
+                    notes.append((name.removesuffix(".md"), text))
         # SQLite's full-text index (FTS5), built over the notes folder for the query: word
         # matches ranked by BM25, not a substring loop ("price" finds "Price", not "priced").
         with contextlib.closing(sqlite3.connect(":memory:")) as index:
             index.execute("create virtual table notes using fts5(title, body)")
-            index.executemany(
-                "insert into notes values (?, ?)",
-                [(note.stem, note.read_text(encoding="utf-8", errors="replace")) for note in notes],
-            )
+            index.executemany("insert into notes values (?, ?)", notes)
             phrase = " ".join('"' + word.replace('"', '""') + '"' for word in words)
             rows = index.execute(
                 "select title, snippet(notes, 1, '', '', '…', 16) from notes "

@@ -26,14 +26,15 @@ from tools.base import (
     open_for_reading,
     open_for_writing,
     read_roots,
+    read_workspace_text,
     readable_path,
     write_file,
 )
 
 
 def _load(context: ToolContext, name: str) -> list[dict[str, Any]]:
-    path = context.path(name)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    text = read_workspace_text(context, context.path(name))
+    return json.loads(text) if text is not None else []
 
 
 def _save(context: ToolContext, name: str, items: list[dict[str, Any]]) -> None:

@@ -111,6 +111,23 @@ def test_reads_refuse_hard_links_fifos_and_broken_paths_with_a_failed_result(poo
     assert ok(pool.call("read_file", {"path": "notes/plain.md"})) == "fine"
 
 
+def test_notes_and_lists_are_read_as_every_read_is(pool, tmp_path):
+    """search_notes and the to-do list read workspace files too: a link or a hard link
+    planted there is not followed into what lies outside."""
+    outside = tmp_path / "outside.md"
+    outside.write_text('secret plan [{"task": "secret", "done": false}]')
+    workspace = pool.context.workspace
+    ok(pool.call("create_note", {"title": "Plan", "body": "the open plan"}, confirmed=True))
+    notes = workspace / "notes"
+    (notes / "linked.md").symlink_to(outside)
+    os.link(outside, notes / "hard.md")
+    found = ok(pool.call("search_notes", {"query": "plan"}))
+    assert [hit["note"] for hit in found] == ["Plan"]
+    (workspace / "todos.json").symlink_to(outside)
+    listed = pool.call("list_todos", {})
+    assert not listed.ok and "secret" not in str(listed.output)
+
+
 @pytest.fixture
 def raced(tmp_path):
     """A workspace whose docs/ is swapped with a link to a folder outside it."""
