@@ -128,7 +128,11 @@ def run_foreground(
                         settings.api,
                         ingest,
                         store,
-                        lambda: {**asdict(pipeline.stats), "source_faults": source.faults},
+                        lambda: {
+                            **asdict(pipeline.stats),
+                            **pipeline.waiting(),
+                            "source_faults": source.faults,
+                        },
                         storage_fault=lambda: pipeline.health.fault,
                     ),
                     settings.api,

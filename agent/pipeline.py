@@ -1,13 +1,19 @@
 """The asyncio pipeline: source -> gate -> (slow path) -> decision -> surface + memory.
 
-Three tasks joined by bounded queues, so a slow stage pushes back on the one before it
+Four tasks joined by bounded queues, so a slow stage pushes back on the one before it
 instead of growing memory without bound:
 
-    reader --gate_queue--> gate worker --slow_queue--> slow-path worker
+    reader --intake_queue--> intake --gate_queue--> gate worker --slow_queue--> slow path
 
-An event counts as *accepted* once it is on the gate queue. Stopping cancels only the
-reader; everything accepted is still scored, stored and (if escalated) deliberated
-before `run` returns, so a SIGTERM loses no accepted event.
+An event counts as *accepted* once it is on the intake queue. The intake stores what it
+takes and only then acknowledges it to its sender: an acknowledgement waits for one
+write, never for the gate, the recall embedding or the slow path. While the gate is
+behind (its queue full), stored events wait in memory and only their ids are queued, in
+the backlog, so a burst is taken at the speed of storage; an event stored and not yet
+decided when the daemon stops is decided at the next start, from the same backlog.
+
+Stopping cancels only the reader; everything accepted is still stored, decided and (if
+escalated) deliberated before `run` returns, so a SIGTERM loses no accepted event.
 """
 
 from __future__ import annotations
@@ -62,9 +68,23 @@ PREFERENCES_POLL_S = 0.5
 ETIQUETTE_MEMORY = 500
 # Embeddings read back on start: as many as the encoder's cache keeps.
 EMBEDDINGS_RESTORED = ENCODER_CACHE_SIZE
+# Events the intake stores in one write: whatever has arrived, up to this many.
+INTAKE_BATCH = 512
+# Ids of stored events waiting for a gate that is behind; beyond this many (a few MB),
+# the intake waits for the gate after all.
+BACKLOG_LIMIT = 100_000
 
 T = TypeVar("T")
 _Escalation = tuple[list[Event], Decision]
+
+
+async def _take(queue: asyncio.Queue[T | None], most: int) -> tuple[list[T], bool]:
+    """Wait for an item, then take what else is queued, up to `most` items; and whether
+    the end marker came (always the last thing queued)."""
+    batch: list[T | None] = [await queue.get()]
+    while len(batch) < most and not queue.empty():
+        batch.append(queue.get_nowait())
+    return [item for item in batch if item is not None], batch[-1] is None
 
 
 @dataclass
@@ -154,6 +174,8 @@ class Pipeline:
         self._draining: list[asyncio.Future[Any]] = []
         self._closing: asyncio.Task[None] | None = None
         self._run_id: int | None = None
+        # The intake, gate, backlog and slow-path queues of the run under way, for `waiting`.
+        self._queues: tuple[asyncio.Queue[Any], ...] = ()
         # One DB thread keeps SQLite single-writer; one compute thread runs the model
         # without blocking the event loop (onnxruntime releases the GIL).
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="festina-db")
@@ -203,6 +225,18 @@ class Pipeline:
                     self.health.cleared()
                 return result
 
+    def waiting(self) -> dict[str, int]:
+        """How many events wait to be stored, to be decided (queued, or stored in the
+        backlog) and to be deliberated: where a run under load is behind."""
+        if not self._queues:
+            return {"waiting_to_store": 0, "waiting_to_decide": 0, "waiting_to_deliberate": 0}
+        intake, gate, backlog, slow = (queue.qsize() for queue in self._queues)
+        return {
+            "waiting_to_store": intake,
+            "waiting_to_decide": gate + backlog,
+            "waiting_to_deliberate": slow,
+        }
+
     @property
     def stopping(self) -> bool:
         """A stop was requested (the pipeline may still be draining)."""
@@ -225,9 +259,10 @@ class Pipeline:
 
     def abandon(self) -> None:
         """Stop now, without draining: for a stop that must finish in time (a second
-        SIGTERM). What is already stored stays; events taken but not yet decided are
-        dropped, unconfirmed to their HTTP senders and re-read by a replay; deliberations
-        cut short are resumed at the next start (their decisions are stored unfinished)."""
+        SIGTERM). What is already stored stays and is decided at the next start; events
+        taken but not yet stored are dropped, unconfirmed to their HTTP senders and re-read
+        by a replay; deliberations cut short are resumed at the next start (their decisions
+        are stored unfinished)."""
         if self._abandoned:
             return
         self._abandoned = self._stopping = True
@@ -238,18 +273,22 @@ class Pipeline:
             task.cancel()
 
     async def run(self) -> PipelineStats:
+        intake_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
         gate_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
         slow_queue: asyncio.Queue[_Escalation | None] = asyncio.Queue(self.options.slow_queue_size)
         self._run_id = await self._in(
             self._db_thread, self.store.start_run, self.source.name, os.getpid()
         )
         recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
+        undecided = await self._in(self._db_thread, self.store.undecided_events)
         if self.options.learn_from_feedback:
             self.chain.personal = await self._in(self._db_thread, self.store.personal_model)
         # Answers given while no daemon ran are learnt at once, on the clock memory left.
         self.chain.clock = await self._in(self._db_thread, self.store.newest_event_time)
         if recovered:
             logger.info("resuming %d unfinished deliberations", len(recovered))
+        if undecided:
+            logger.info("deciding %d events stored before the last stop", len(undecided))
         await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
         if self.chain.keeps_etiquette:
             recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
@@ -285,19 +324,23 @@ class Pipeline:
         retention = asyncio.create_task(self._retention_loop())
         preferences = asyncio.create_task(self._preferences_loop())
         answers = asyncio.create_task(self._answers_loop())
-        gate_worker = asyncio.create_task(self._gate_loop(gate_queue, slow_queue))
+        backlog: asyncio.Queue[str] = asyncio.Queue(max(BACKLOG_LIMIT, len(undecided)))
+        for item in undecided:
+            backlog.put_nowait(item)
+        intake_worker = asyncio.create_task(self._intake_loop(intake_queue, gate_queue, backlog))
+        gate_worker = asyncio.create_task(self._gate_loop(gate_queue, backlog, slow_queue))
         slow_worker = asyncio.create_task(
             self._slow_loop(slow_queue, [([event], decision) for event, decision in recovered])
         )
-        self._reader = asyncio.create_task(self._read(gate_queue))
+        workers = (intake_worker, gate_worker, slow_worker)
+        self._queues = (intake_queue, gate_queue, backlog, slow_queue)
+        self._reader = asyncio.create_task(self._read(intake_queue))
         if self._stopping:  # a stop that arrived while starting up
             self._stopping = False
             self.request_stop()
         # A worker that dies leaves the reader blocked on a full queue: fail, never hang.
-        await asyncio.wait(
-            [self._reader, gate_worker, slow_worker], return_when=asyncio.FIRST_COMPLETED
-        )
-        crashed = [w for w in (gate_worker, slow_worker) if w.done() and not w.cancelled()]
+        await asyncio.wait([self._reader, *workers], return_when=asyncio.FIRST_COMPLETED)
+        crashed = [w for w in workers if w.done() and not w.cancelled()]
         if crashed and not self._reader.done():
             self._reader.cancel()
             await asyncio.wait([self._reader])
@@ -305,15 +348,13 @@ class Pipeline:
             (error for w in crashed if (error := w.exception()) is not None),
             None if self._reader.cancelled() else self._reader.exception(),
         )
-        if crashed:  # nothing will take the queues' items: stop the other worker too
-            for worker in (gate_worker, slow_worker):
+        if crashed:  # nothing will take the queues' items: stop the other workers too
+            for worker in workers:
                 worker.cancel()
-            drain = asyncio.ensure_future(asyncio.wait([gate_worker, slow_worker]))
+            drain = asyncio.ensure_future(asyncio.wait(workers))
         else:
-            drain = asyncio.ensure_future(
-                self._drain(gate_queue, slow_queue, gate_worker, slow_worker)
-            )
-        self._draining = [drain, gate_worker, slow_worker]
+            drain = asyncio.ensure_future(self._drain(intake_queue, slow_queue, *workers))
+        self._draining = [drain, *workers]
         if self._abandoned:
             for task in self._draining:
                 task.cancel()
@@ -347,13 +388,16 @@ class Pipeline:
 
     async def _drain(
         self,
-        gate_queue: asyncio.Queue[Event | None],
+        intake_queue: asyncio.Queue[Event | None],
         slow_queue: asyncio.Queue[_Escalation | None],
+        intake_worker: asyncio.Task[None],
         gate_worker: asyncio.Task[None],
         slow_worker: asyncio.Task[None],
     ) -> None:
-        """Decide everything accepted, then finish every deliberation started."""
-        await gate_queue.put(None)
+        """Store and decide everything accepted, then finish every deliberation started.
+        The intake passes the end on to the gate worker."""
+        await intake_queue.put(None)
+        await intake_worker
         await gate_worker
         await slow_queue.put(None)
         await slow_worker
@@ -438,7 +482,7 @@ class Pipeline:
         self.source.recorded([event.id])
         return True
 
-    async def _read(self, gate_queue: asyncio.Queue[Event | None]) -> None:
+    async def _read(self, intake_queue: asyncio.Queue[Event | None]) -> None:
         # Replays pace themselves (JsonlSource's speed); live events are taken as they come.
         async for item in self.source.items():
             if isinstance(item, Event) and self._left_out(item):
@@ -450,23 +494,54 @@ class Pipeline:
                     item = replace(item, raw=redact_text(item.raw))
                 await self._stored(self.store.record_rejections, self._run_id, [item])
                 continue
-            await gate_queue.put(redact_event(item) if self.options.redact_secrets else item)
+            await intake_queue.put(redact_event(item) if self.options.redact_secrets else item)
             self.stats.accepted += 1
+
+    async def _intake_loop(
+        self,
+        intake_queue: asyncio.Queue[Event | None],
+        gate_queue: asyncio.Queue[Event | None],
+        backlog: asyncio.Queue[str],
+    ) -> None:
+        """Store what arrived since the last write, acknowledge it, and hand the new
+        events to the gate: on its queue while it has room, else (and until the gate
+        has caught up, so that order holds) by id on the backlog."""
+        finished = False
+        while not finished:
+            batch, finished = await _take(intake_queue, INTAKE_BATCH)
+            if not batch:
+                continue
+            fresh, known = await self._drop_repeats(batch)
+            if fresh:
+                await self._stored(self.store.record_events, self._run_id, fresh)
+            self.source.recorded(known)
+            for item in fresh:
+                if backlog.empty() and not gate_queue.full():
+                    gate_queue.put_nowait(item)
+                else:
+                    assert item.id is not None
+                    await backlog.put(item.id)
+        await gate_queue.put(None)
 
     async def _gate_loop(
         self,
         gate_queue: asyncio.Queue[Event | None],
+        backlog: asyncio.Queue[str],
         slow_queue: asyncio.Queue[_Escalation | None],
     ) -> None:
+        """Decide the queued events, then the backlog's (all of them newer: the intake
+        queues nothing while the backlog holds ids), read back from memory."""
+        size = self.options.batch_size
         finished = False
-        while not finished:
-            batch: list[Event | None] = [await gate_queue.get()]
-            while len(batch) < self.options.batch_size and not gate_queue.empty():
-                batch.append(gate_queue.get_nowait())
-            finished = batch[-1] is None  # the end marker is always the last thing queued
-            events = [item for item in batch if item is not None]
-            if events:
-                await self._decide_batch(events, slow_queue)
+        while not (finished and backlog.empty()):
+            if finished or (gate_queue.empty() and not backlog.empty()):
+                ids = [backlog.get_nowait() for _ in range(min(size, backlog.qsize()))]
+                # Events forgotten while they waited are no longer there to decide.
+                batch = await self._stored(self.store.events_by_id, ids)
+            else:
+                batch, finished = await _take(gate_queue, size)
+            if batch:
+                await self._decide_batch(batch, slow_queue)
                 if self.options.lockstep:
                     await slow_queue.join()
 
@@ -506,12 +581,10 @@ class Pipeline:
         return fresh, settled - set(reasons)
 
     async def _decide_batch(
-        self, batch: list[Event], slow_queue: asyncio.Queue[_Escalation | None]
+        self, fresh: list[Event], slow_queue: asyncio.Queue[_Escalation | None]
     ) -> None:
-        fresh, known = await self._drop_repeats(batch)
-        if not fresh:
-            self.source.recorded(known)
-            return
+        """Decide stored events: score, apply the decision chain, store the decisions,
+        then show offers and queue escalations."""
         # Before the batch joins the windows, when every event they hold has been stored.
         await self._refresh_preferences(drop_forgotten=True)
         windows = [self._windows.push(item) for item in fresh]
@@ -540,15 +613,15 @@ class Pipeline:
                     room -= 1
                 else:
                     decisions[index] = self.chain.settle_busy(item, decision, slow_queue.qsize())
-        await self._stored(
-            self.store.record_decisions,
-            self._run_id,
-            list(zip(fresh, decisions, strict=True)),
-            vectors,
+        forgotten = await self._stored(
+            self.store.add_decisions, list(zip(fresh, decisions, strict=True)), vectors
         )
-        self.source.recorded(known)
-        self.stats.decided += len(decisions)
+        if forgotten:  # a surface told memory to forget them while they waited
+            await self._drop_forgotten()
+        self.stats.decided += len(decisions) - len(forgotten)
         for item, window, decision in zip(fresh, windows, decisions, strict=True):
+            if item.id in forgotten:
+                continue
             if decision.gate_action is Action.ESCALATE:
                 self.stats.escalated += 1
             if not decision.resolved:

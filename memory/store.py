@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     not_,
     or_,
     select,
@@ -99,19 +100,20 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _event_row(item: Event, run_id: int | None) -> EventRow:
-    return EventRow(
-        id=item.id,
-        time=item.time,
-        source=item.source,
-        kind=item.kind.value,
-        app=item.app,
-        title=item.title,
-        url=item.url,
-        text=item.text,
-        attributes=item.attributes,
-        run_id=run_id,
-    )
+def _event_values(item: Event, run_id: int | None) -> dict[str, Any]:
+    """An event as the column values of its row, for bulk inserts."""
+    return {
+        "id": item.id,
+        "time": item.time,
+        "source": item.source,
+        "kind": item.kind.value,
+        "app": item.app,
+        "title": item.title,
+        "url": item.url,
+        "text": item.text,
+        "attributes": item.attributes,
+        "run_id": run_id,
+    }
 
 
 def _event_from_row(row: EventRow) -> Event:
@@ -225,26 +227,80 @@ class Store:
             ).all()
         return {source: newest for source, newest in rows}
 
+    def record_events(self, run_id: int | None, events: Sequence[Event]) -> None:
+        """Store events taken in, before they are decided: what memory holds is the
+        daemon's to decide, now or (after a crash) at the next start."""
+        with self._session() as session, session.begin():
+            session.execute(insert(EventRow), [_event_values(item, run_id) for item in events])
+
+    def add_decisions(
+        self,
+        pairs: Sequence[tuple[Event, Decision]],
+        vectors: tuple[str, np.ndarray] | None = None,
+    ) -> set[str]:
+        """Store decisions on stored events (and, given `(encoder_id, matrix)`, their
+        embeddings) atomically; returns the ids of events forgotten since they were
+        stored, whose decisions are dropped with them."""
+        with self._session() as session, session.begin():
+            return self._add_decisions(session, pairs, vectors)
+
+    @staticmethod
+    def _add_decisions(
+        session: Session,
+        pairs: Sequence[tuple[Event, Decision]],
+        vectors: tuple[str, np.ndarray] | None,
+    ) -> set[str]:
+        held = set(
+            session.scalars(select(EventRow.id).where(EventRow.id.in_([e.id for e, _ in pairs])))
+        )
+        kept = [i for i, (item, _) in enumerate(pairs) if item.id in held]
+        if kept:
+            session.execute(insert(DecisionRow), [pairs[i][1].model_dump() for i in kept])
+        if kept and vectors is not None:
+            encoder, matrix = vectors
+            session.execute(
+                insert(EpisodeVectorRow),
+                [
+                    {
+                        "event_id": pairs[i][0].id,
+                        "encoder": encoder,
+                        "vector": matrix[i].astype(np.float32).tobytes(),
+                    }
+                    for i in kept
+                ],
+            )
+        return {item.id for item, _ in pairs if item.id not in held}
+
     def record_decisions(
         self,
         run_id: int | None,
         pairs: Sequence[tuple[Event, Decision]],
         vectors: tuple[str, np.ndarray] | None = None,
     ) -> None:
-        """Store events with their decisions (and, given `(encoder_id, matrix)`, their
-        embeddings) atomically: an event is never kept undecided."""
+        """Store events with their decisions (and embeddings) atomically, in one step:
+        for memory built from a replay's records rather than taken in live."""
         with self._session() as session, session.begin():
-            session.add_all(_event_row(item, run_id) for item, _ in pairs)
-            session.flush()
-            session.add_all(DecisionRow(**decision.model_dump()) for _, decision in pairs)
-            if vectors is not None:
-                encoder, matrix = vectors
-                session.add_all(
-                    EpisodeVectorRow(
-                        event_id=item.id, encoder=encoder, vector=row.astype(np.float32).tobytes()
-                    )
-                    for (item, _), row in zip(pairs, matrix, strict=True)
+            values = [_event_values(item, run_id) for item, _ in pairs]
+            session.execute(insert(EventRow), values)
+            self._add_decisions(session, pairs, vectors)
+
+    def undecided_events(self) -> list[str]:
+        """The ids of events stored but never decided (the daemon stopped between the
+        two), in the order they were taken in."""
+        with self._session() as session:
+            return list(
+                session.scalars(
+                    select(EventRow.id)
+                    .outerjoin(DecisionRow, DecisionRow.event_id == EventRow.id)
+                    .where(DecisionRow.event_id.is_(None))
+                    .order_by(EventRow.received_at, EventRow.time)
                 )
+            )
+
+    def events_by_id(self, event_ids: Sequence[str]) -> list[Event]:
+        """These events, in this order, leaving out those memory does not hold."""
+        rows = {row.id: row for row in self._event_rows(event_ids, EventRow)}
+        return [_event_from_row(rows[i]) for i in event_ids if i in rows]
 
     def resolve(
         self,

@@ -11,6 +11,7 @@ import pytest
 from agent.config import EtiquetteSettings
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, Verdict
+from agent.sources.http import HttpIngestSource
 from agent.sources.jsonl import JsonlSource
 from core.decision import SLOW_PATH_FALLBACK, Action
 from core.events import Event
@@ -334,3 +335,90 @@ async def test_a_worker_that_dies_fails_the_run_instead_of_hanging_it(tmp_path):
         await asyncio.wait_for(pipeline.run(), timeout=30)
     assert store.last_run().status == "failed"
     store.close()
+
+
+class StuckGate(FixedGate):
+    """Scores nothing until released, recording the order of what it scored."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.scored: list[str] = []
+
+    def score(self, windows):
+        self.release.wait(timeout=30)
+        self.scored.extend(window[-1].text for window in windows)
+        return super().score(windows)
+
+
+async def test_a_burst_is_acknowledged_once_stored_while_the_gate_is_stuck(database_url):
+    """Ingest waits for one write, never for the gate: with the gate stuck on its first
+    batch and its queue full, every event is still stored and acknowledged (the rest wait
+    in the backlog by id), then decided in the order it came."""
+    gate = StuckGate()
+    source = HttpIngestSource(capacity=64)
+    pipeline, store = make_pipeline(database_url, source, gate=gate, queue_size=2, batch_size=2)
+    running = asyncio.create_task(pipeline.run())
+    burst = [Event.model_validate(event_record(i, text=f"event {i}")) for i in range(40)]
+    for start in range(0, len(burst), 8):
+        acks = await source.submit(burst[start : start + 8], timeout_s=5)
+        await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
+    assert store.totals()["events"] == 40 and gate.scored == []
+    # All but the gate's first batch (one or two events) wait, stored, to be decided.
+    assert pipeline.waiting()["waiting_to_decide"] >= 38
+    gate.release.set()
+    await eventually(lambda: len(store.decisions()) == 40)
+    assert pipeline.waiting() == dict.fromkeys(
+        ("waiting_to_store", "waiting_to_decide", "waiting_to_deliberate"), 0
+    )
+    pipeline.request_stop()
+    stats = await asyncio.wait_for(running, timeout=30)
+    assert (stats.accepted, stats.decided) == (40, 40)
+    assert gate.scored == [e.text for e in burst]
+
+
+async def test_events_forgotten_before_the_gate_reached_them_are_never_decided(database_url):
+    gate = StuckGate()
+    source = HttpIngestSource(capacity=64)
+    pipeline, store = make_pipeline(database_url, source, gate=gate, queue_size=2, batch_size=1)
+    running = asyncio.create_task(pipeline.run())
+    kept = [Event.model_validate(event_record(i)) for i in range(2)]
+    private = [
+        Event.model_validate({**event_record(10 + i), "source": "private"}) for i in range(6)
+    ]
+    acks = await source.submit([*kept, *private], timeout_s=5)
+    await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
+    store.forget(source="private")  # queued, and in the backlog, not yet decided
+    gate.release.set()
+    pipeline.request_stop()
+    stats = await asyncio.wait_for(running, timeout=30)
+    assert stats.decided == 2 and store.totals()["events"] == 2
+    assert {e.id for e, _ in store.decisions()} == {e.id for e in kept}
+
+
+async def test_events_stored_but_not_decided_before_a_stop_are_decided_at_the_next_start(
+    tmp_path, database_url
+):
+    store = Store(database_url)
+    waiting = [Event.model_validate(event_record(i, text="help me")) for i in range(3)]
+    store.record_events(None, waiting)
+    assert store.undecided_events() == [e.id for e in waiting]
+
+    empty = write_jsonl(tmp_path / "empty.jsonl", [])
+    surface = RecordingSurface()
+    pipeline, store = make_pipeline(database_url, JsonlSource(str(empty)), surface=surface)
+    stats = await pipeline.run()
+    assert stats.decided == 3 and store.undecided_events() == []
+    assert [e.id for e, _ in surface.offers] == [e.id for e in waiting]
+
+
+def test_decisions_on_events_forgotten_while_they_waited_are_dropped_with_them(database_url):
+    store = Store(database_url)
+    kept, forgotten = (Event.model_validate(event_record(i)) for i in (1, 2))
+    store.record_events(None, [kept])
+    store.record_events(None, [forgotten.model_copy(update={"source": "private"})])
+    store.forget(source="private")
+    forgotten = forgotten.model_copy(update={"source": "private"})
+    pairs = [(e, gate_decision(e, Action.SILENT)) for e in (kept, forgotten)]
+    assert store.add_decisions(pairs) == {forgotten.id}
+    assert [e.id for e, _ in store.decisions()] == [kept.id]
+    assert store.existing_events([kept.id, forgotten.id]) == {kept.id}

@@ -219,7 +219,7 @@ async def test_a_running_daemon_lets_go_of_forgotten_events_in_its_windows(tmp_p
         async def items(self):
             for event in secret:
                 yield event
-            await eventually(lambda: store.totals().get("events") == len(secret), timeout=10)
+            await eventually(lambda: len(store.decisions()) == len(secret), timeout=10)
             store.forget(since=datetime.now(UTC) - timedelta(minutes=5))
             for event in after:
                 yield event
@@ -246,7 +246,7 @@ async def test_a_forgotten_offer_is_no_longer_remembered_as_made(tmp_path):
     class ForgettingSource(StaticSource):
         async def items(self):
             yield first
-            await eventually(lambda: store.totals().get("events") == 1, timeout=10)
+            await eventually(lambda: len(store.decisions()) == 1, timeout=10)
             store.forget(since=datetime.now(UTC) - timedelta(minutes=5))
             yield again
 
