@@ -227,6 +227,21 @@ def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
 @click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--senders", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Events per second to offer, each batch sent on its schedule and its answer "
+    "timed from then (0: the senders go as fast as the answers come; with --soak: 200).",
+)
+@click.option(
+    "--soak",
+    "soak_minutes",
+    type=click.FloatRange(min=0.1),
+    help="Instead: offer --rate new events/s to one daemon for this many minutes, sampling "
+    "its memory, descriptors, queues and database size every 10 s.",
+)
+@click.option(
     "--llm-latency",
     type=click.FloatRange(min=0),
     default=0.5,
@@ -254,6 +269,8 @@ def eval_load(
     events: int,
     batch: int,
     senders: int,
+    rate: float,
+    soak_minutes: float | None,
     llm_latency: float,
     models: tuple[str, ...],
     threads: tuple[int, ...],
@@ -274,6 +291,19 @@ def eval_load(
         ]
     except RegistryError as error:
         raise click.ClickException(str(error)) from error
+    if soak_minutes is not None:
+        from evals.soak import run_soak
+
+        with tempfile.TemporaryDirectory(prefix="festina-soak-") as workdir:
+            report = run_soak(
+                Path(workdir),
+                model=folders[0],
+                minutes=soak_minutes,
+                rate=rate or 200.0,
+                llm_latency_s=llm_latency,
+            )
+        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
+        return
     with tempfile.TemporaryDirectory(prefix="festina-load-") as workdir:
         results = run_load_test(
             Path(workdir),
@@ -282,6 +312,7 @@ def eval_load(
             events=events,
             batch=batch,
             senders=senders,
+            rate=rate,
             llm_latency_s=llm_latency,
         )
     click.echo(json.dumps(as_dict(results), indent=2) if as_json else format_results(results))

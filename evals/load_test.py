@@ -3,9 +3,15 @@
 The daemon runs as users run it (`festina daemon run`, its own process, SQLite memory,
 the configured gate). This process is the sender: `senders` concurrent clients each
 post batches of events and wait for the "stored" answer, so the measured rate is what
-the daemon sustains with nothing lost. Escalations go to the OpenAI backend, pointed at
-a stand-in LLM on loopback that answers after `llm_latency_s`: the slow path stays busy
-the whole run, as it would with a real model.
+the daemon sustains with nothing lost. The daemon acknowledges an event once it is
+stored and decides it after, so a run also waits until every event is decided and
+reports that time apart: how far decisions lag the acknowledgements. With a `rate`, the
+senders offer that many events per second instead, each batch on its schedule (an open
+load, as a burst from real sources arrives), and a late answer counts from the schedule.
+
+Escalations go to the OpenAI backend, pointed at a stand-in LLM on loopback that answers
+after `llm_latency_s`: the slow path stays busy the whole run, as it would with a real
+model.
 
 Etiquette is off (no cooldown, no pending hold) so that escalations keep reaching the
 slow path; beyond its room (slow_path.max_waiting) they are settled by the gate's rule.
@@ -32,7 +38,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -46,6 +52,7 @@ from evals.stand_in_llm import ChatCompletionHandler
 
 TOKEN = "load-test-token-0123456789"
 START_TIMEOUT_S = 120.0
+DECIDED_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -59,6 +66,10 @@ class LoadResult:
     lost: int
     seconds: float
     events_per_s: float
+    # Seconds from the first event sent until every event was decided (replay: from the
+    # first event stored), and how long after the last acknowledgement that was.
+    decided_s: float
+    decision_lag_s: float
     ack_ms_p50: float | None
     ack_ms_p99: float | None
     gate_ms_p50: float
@@ -68,8 +79,9 @@ class LoadResult:
     deliberated: int
     settled_busy: int
     unresolved: int
-    # The daemon's own CPU time (user + system) per event sent, from its first event to the
-    # last answer (replay: its whole life, start-up included), and its resident memory then.
+    # The daemon's own CPU time (user + system) per event sent, from its first event until
+    # all are decided (replay: its whole life, start-up included), and its resident memory
+    # then.
     cpu_ms_per_event: float
     rss_mb: float
 
@@ -80,12 +92,13 @@ def demo_texts() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def make_stream(count: int, *, unique_texts: bool, contexts: int = 8) -> list[dict]:
-    """`count` distinct events (ids differ by time) spread over `contexts` sources."""
+def make_stream(count: int, *, unique_texts: bool, contexts: int = 8, first: int = 0) -> list[dict]:
+    """`count` distinct events (ids differ by time) spread over `contexts` sources, from
+    the `first`-th event of an endless stream on."""
     base = demo_texts()
     start = 1_800_000_000.0
     stream = []
-    for i in range(count):
+    for i in range(first, first + count):
         record = dict(base[i % len(base)])
         record.pop("id", None)
         record["time"] = start + i * 0.01
@@ -96,7 +109,7 @@ def make_stream(count: int, *, unique_texts: bool, contexts: int = 8) -> list[di
     return stream
 
 
-class _StandInLLM(ChatCompletionHandler):
+class StandInLLM(ChatCompletionHandler):
     """Answers every chat completion after a delay, with a draft the graph refuses."""
 
     latency_s = 0.5
@@ -118,7 +131,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-class _Daemon:
+class DaemonUnderLoad:
     def __init__(
         self, home: Path, model: str, threads: int, llm_url: str, source: str, port: int
     ) -> None:
@@ -161,6 +174,15 @@ class _Daemon:
     def failure(self) -> str:
         return (self.home / "daemon.out").read_text(errors="replace")[-3000:]
 
+    def decided(self) -> int:
+        """Events decided so far (0 before memory is set up)."""
+        path = self.home / "data" / "festina.db"
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                return db.execute("select count(*) from decisions").fetchone()[0]
+        except sqlite3.OperationalError:  # no file or no tables yet
+            return 0
+
     def memory(self) -> dict:
         with sqlite3.connect(self.home / "data" / "festina.db") as db:
             gate_ms = [row[0] for row in db.execute("select gate_latency_ms from decisions")]
@@ -193,7 +215,7 @@ class _Daemon:
             }
 
 
-async def _wait_until_up(url: str, daemon: _Daemon) -> None:
+async def wait_until_up(url: str, daemon: DaemonUnderLoad) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         while time.monotonic() < deadline:
@@ -208,21 +230,42 @@ async def _wait_until_up(url: str, daemon: _Daemon) -> None:
     raise RuntimeError(f"daemon did not answer within {START_TIMEOUT_S:.0f}s")
 
 
+def _wait_until_decided(daemon: DaemonUnderLoad, count: int) -> datetime:
+    """Poll the daemon's memory until `count` events are decided (a replay may also end
+    first: then its run decided them all); returns when that was seen."""
+    deadline = time.monotonic() + DECIDED_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if (code := daemon.process.poll()) is not None:
+            if code == 0:
+                return datetime.now(UTC)
+            raise RuntimeError(f"daemon exited while deciding:\n{daemon.failure()}")
+        if daemon.decided() >= count:
+            return datetime.now(UTC)
+        time.sleep(0.01)
+    raise RuntimeError(f"{count} events not decided within {DECIDED_TIMEOUT_S:.0f}s")
+
+
 async def _send(
-    url: str, stream: list[dict], batch: int, senders: int
+    url: str, stream: list[dict], batch: int, senders: int, rate: float
 ) -> tuple[float, list[float], int]:
     """Post the stream in batches from `senders` clients; returns (seconds, per-request
-    ack latencies in ms, 503 retries)."""
+    ack latencies in ms, 503 retries). With a `rate` (events/s), batch k is due k·batch/
+    rate seconds after the start and its latency counts from then, so a daemon that
+    falls behind its offered load is charged the wait, not only the request."""
     batches = [stream[i : i + batch] for i in range(0, len(stream), batch)]
     next_batch = iter(range(len(batches)))
     latencies: list[float] = []
     retries = 0
+    start = time.perf_counter()
 
     async def sender(client: httpx.AsyncClient) -> None:
         nonlocal retries
         for number in next_batch:
+            due = start + number * batch / rate if rate else None
+            if due is not None:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             while True:
-                began = time.perf_counter()
+                began = due or time.perf_counter()
                 response = await client.post("/v1/events", json=batches[number])
                 if response.status_code == 503:
                     retries += 1
@@ -239,9 +282,8 @@ async def _send(
         timeout=120,
         limits=httpx.Limits(max_connections=senders),
     ) as client:
-        began = time.perf_counter()
         await asyncio.gather(*(sender(client) for _ in range(senders)))
-        return time.perf_counter() - began, latencies, retries
+        return time.perf_counter() - start, latencies, retries
 
 
 def _result(
@@ -250,6 +292,7 @@ def _result(
     sent: int,
     memory: dict,
     seconds: float,
+    decided_s: float,
     acks: list[float],
     retries: int,
     usage: tuple[float, float],
@@ -264,6 +307,8 @@ def _result(
         lost=sent - memory["stored"],
         seconds=round(seconds, 2),
         events_per_s=round(sent / seconds, 1) if seconds > 0 else 0.0,
+        decided_s=round(decided_s, 2),
+        decision_lag_s=round(max(decided_s - seconds, 0.0), 2),
         ack_ms_p50=_percentile(acks, 50),
         ack_ms_p99=_percentile(acks, 99),
         gate_ms_p50=_percentile(memory["gate_ms"], 50) or 0.0,
@@ -287,19 +332,24 @@ def _run_http(
     llm_url: str,
     batch: int,
     senders: int,
+    rate: float,
 ) -> LoadResult:
     port = free_port()
     home = workdir / f"{Path(model).name}-{threads}" / scenario
-    daemon = _Daemon(home, model, threads, llm_url, "http", port)
+    daemon = DaemonUnderLoad(home, model, threads, llm_url, "http", port)
     try:
-        asyncio.run(_wait_until_up(daemon.url, daemon))
+        asyncio.run(wait_until_up(daemon.url, daemon))
         cpu_before, _ = daemon.usage()
-        seconds, acks, retries = asyncio.run(_send(daemon.url, stream, batch, senders))
+        began = time.perf_counter()
+        seconds, acks, retries = asyncio.run(_send(daemon.url, stream, batch, senders, rate))
+        _wait_until_decided(daemon, len(stream))
+        decided_s = time.perf_counter() - began
         cpu_after, rss_mb = daemon.usage()
     finally:
         daemon.stop()
     usage = (cpu_after - cpu_before, rss_mb)
-    return _result(threads, scenario, len(stream), daemon.memory(), seconds, acks, retries, usage)
+    memory = daemon.memory()
+    return _result(threads, scenario, len(stream), memory, seconds, decided_s, acks, retries, usage)
 
 
 def _run_replay(
@@ -310,22 +360,24 @@ def _run_replay(
     path = home / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    daemon = _Daemon(home, model, threads, llm_url, f"jsonl:{path}", free_port())
+    daemon = DaemonUnderLoad(home, model, threads, llm_url, f"jsonl:{path}", free_port())
+    decided_at = _wait_until_decided(daemon, len(stream))
     code = daemon.process.wait(timeout=3600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     daemon.log.close()
     if code != 0:
         raise RuntimeError(f"replay daemon failed:\n{daemon.failure()}")
     memory = daemon.memory()
-    # No sender to time: the span between the first and the last stored event.
-    seconds = (
-        datetime.fromisoformat(memory["last"]) - datetime.fromisoformat(memory["first"])
-    ).total_seconds()
+    # No sender to time: from the first event stored to the last stored, and to the
+    # moment memory held every event's decision.
+    first = datetime.fromisoformat(memory["first"]).replace(tzinfo=UTC)
+    seconds = (datetime.fromisoformat(memory["last"]).replace(tzinfo=UTC) - first).total_seconds()
+    decided_s = (decided_at - first).total_seconds()
     scenario = "baseline: jsonl replay, recurring texts"
     cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     # ru_maxrss of children is the largest any child reached (KB on Linux): the peak.
     usage = (cpu_s, after.ru_maxrss / 1000.0)
-    return _result(threads, scenario, len(stream), memory, seconds, [], 0, usage)
+    return _result(threads, scenario, len(stream), memory, seconds, decided_s, [], 0, usage)
 
 
 def run_load_test(
@@ -336,18 +388,19 @@ def run_load_test(
     events: int = 3000,
     batch: int = 50,
     senders: int = 4,
+    rate: float = 0.0,
     llm_latency_s: float = 0.5,
 ) -> list[LoadResult]:
     """The three runs described in the module docstring, for each gate model folder in
     `models` ("" for the configured one: the user's current model, else the shipped one)
     and each onnxruntime thread count in `threads`."""
-    handler = type("StandIn", (_StandInLLM,), {"latency_s": llm_latency_s})
+    handler = type("StandIn", (StandInLLM,), {"latency_s": llm_latency_s})
     llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
     llm_url = f"http://127.0.0.1:{llm.server_port}/v1"
     recurring = make_stream(events, unique_texts=False)
     unique = make_stream(events, unique_texts=True)
-    sending = (batch, senders)
+    sending = (batch, senders, rate)
     try:
         return [
             result
@@ -369,7 +422,7 @@ def format_results(results: list[LoadResult]) -> str:
 
     lines = [
         f"{'gate':<30} {'thr':>3} {'scenario':<40} {'events/s':>9} {'lost':>5} "
-        f"{'ack p50':>8} {'ack p99':>8} "
+        f"{'ack p50':>8} {'ack p99':>8} {'lag s':>6} "
         f"{'gate p50':>9} {'gate p99':>9} {'cpu ms':>7} {'rss MB':>7} {'503s':>5} "
         f"{'escal.':>6} {'delib.':>6} {'busy':>5}"
     ]
@@ -377,7 +430,7 @@ def format_results(results: list[LoadResult]) -> str:
         lines.append(
             f"{r.gate:<30} {r.threads or '-':>3} {r.scenario:<40} {r.events_per_s:>9.1f} "
             f"{r.lost:>5} "
-            f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} "
+            f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} {r.decision_lag_s:>6.2f} "
             f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.cpu_ms_per_event:>7.2f} "
             f"{r.rss_mb:>7.1f} {r.busy_retries:>5} "
             f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
@@ -385,7 +438,9 @@ def format_results(results: list[LoadResult]) -> str:
     lines.append(
         "thr: onnxruntime threads per session (-: its own choice); "
         "events/s: sent / seconds until the last 'stored' answer (replay: first to last stored); "
-        "ack: per request of a batch, ms; gate: model time per scored batch, ms; cpu ms: the "
+        "ack: per request of a batch, ms; lag s: from the last acknowledgement until every event "
+        "was decided (replay: from the last stored); gate: model time "
+        "per scored batch, ms; cpu ms: the "
         "daemon's CPU time per event (replay: start-up included); rss MB: its resident memory "
         "at the end (replay: its peak); escal./delib./busy: escalations, deliberations run, "
         "settled by the gate rule."

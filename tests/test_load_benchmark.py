@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from agent.cli import cli
 from evals.load_test import format_results, make_stream, run_load_test
+from evals.soak import run_soak
 from gate.registry import DEFAULT_MODEL_DIR, read_manifest
 
 
@@ -32,6 +33,8 @@ def test_a_small_load_run_loses_nothing_and_reports_every_scenario(tmp_path, fes
     for result in results:
         assert (result.sent, result.stored, result.lost) == (120, 120, 0)
         assert result.events_per_s > 0 and result.gate_ms_p99 >= result.gate_ms_p50 > 0
+        # Every event was decided, after (or as) it was acknowledged.
+        assert result.decided_s >= result.seconds - 0.01 and result.decision_lag_s >= 0
         # The drain on SIGTERM left no escalation without a final action.
         assert result.unresolved == 0
         assert result.deliberated + result.settled_busy <= result.escalated
@@ -43,3 +46,16 @@ def test_the_load_command_refuses_a_gate_that_is_not_there(festina_home):
     result = CliRunner().invoke(cli, ["eval", "load", "--model", "gate-nope", "--events", "10"])
     assert result.exit_code == 1
     assert "no gate model 'gate-nope'" in result.output
+
+
+def test_a_short_soak_samples_memory_descriptors_queues_and_database(tmp_path, festina_home):
+    report = run_soak(tmp_path, model="", minutes=0.1, rate=100.0, every_s=1.0, llm_latency_s=0.05)
+    assert report.gate == read_manifest(DEFAULT_MODEL_DIR).version
+    assert len(report.samples) >= 5  # about every second for six seconds
+    seconds = [s.seconds for s in report.samples]
+    assert seconds == sorted(seconds) and seconds[-1] >= 5.0
+    last = report.samples[-1]
+    assert last.sent == 600  # 100 events/s offered for 6 s, in batches of 50, all taken
+    assert all(s.rss_mb > 50 and s.open_files > 3 and s.database_mb > 0 for s in report.samples)
+    assert report.rss_growth is None  # under two minutes: no settled trend to report
+    assert "RSS growth after the first minute: -" in report.table()
