@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import ClientDisconnect
 
-from agent.api_connections import ACCEPT_BURST, guarded_protocol
+from agent.api_connections import ACCEPT_BURST, ApiUnavailable, guarded_protocol
 from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
 from agent.sources.http import HttpIngestSource, IdTaken, IngestBusy, IngestClosed
@@ -42,10 +42,6 @@ QUEUE_WAIT_S = 5.0
 STORE_WAIT_S = 30.0
 # What a sender is told to wait while memory cannot be written (the daemon retries more often).
 STORAGE_RETRY_AFTER_S = 5
-
-
-class ApiUnavailable(RuntimeError):
-    """The API cannot listen where configured (port taken, address not local...)."""
 
 
 class RejectedRecord(BaseModel):

@@ -190,7 +190,7 @@ def daemon_run(
     detached: bool,
 ) -> None:
     """Run in the foreground until the source ends or SIGTERM/SIGINT (drains first)."""
-    from agent.api import ApiUnavailable
+    from agent.api_connections import ApiUnavailable
     from agent.daemon import CannotStart, run_foreground
     from memory.integrity import StorageUnusable
 
