@@ -1,0 +1,1 @@
+"""Memory by concern, each a part of `memory.store.Store` sharing its engine."""

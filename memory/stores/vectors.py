@@ -1,0 +1,82 @@
+"""The encoder's embeddings of events, for recall and for a warm restart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select
+
+from memory.schema import EpisodeVectorRow, EventRow
+from memory.stores.base import StoreBase, event_from_row
+
+
+class VectorMemory(StoreBase):
+    """The encoder's embeddings of events, for recall and for a warm restart."""
+
+    def episode_vectors(
+        self, encoder: str, after_id: int = 0
+    ) -> tuple[list[int], list[str], list[datetime], np.ndarray]:
+        """Vectors stored by `encoder` with row id > `after_id`: (row ids, event ids,
+        received times, matrix), for the recall index to load incrementally."""
+        with self._session() as session:
+            rows = session.execute(
+                select(
+                    EpisodeVectorRow.id,
+                    EpisodeVectorRow.event_id,
+                    EventRow.received_at,
+                    EpisodeVectorRow.vector,
+                )
+                .join(EventRow, EventRow.id == EpisodeVectorRow.event_id)
+                .where(EpisodeVectorRow.encoder == encoder, EpisodeVectorRow.id > after_id)
+                .order_by(EpisodeVectorRow.id)
+            ).all()
+        if not rows:
+            return [], [], [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
+        return (
+            [r.id for r in rows],
+            [r.event_id for r in rows],
+            [r.received_at for r in rows],
+            matrix,
+        )
+
+    def event_vectors(self, event_ids: Sequence[str], encoder: str) -> dict[str, np.ndarray]:
+        """The vectors `encoder` stored for these events, by event id."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EpisodeVectorRow.event_id, EpisodeVectorRow.vector).where(
+                    EpisodeVectorRow.encoder == encoder,
+                    EpisodeVectorRow.event_id.in_(list(event_ids)),
+                )
+            ).all()
+        return {event_id: np.frombuffer(vector, dtype=np.float32) for event_id, vector in rows}
+
+    def recent_embeddings(self, encoder: str, limit: int) -> tuple[list[str], np.ndarray]:
+        """The event summaries and vectors `encoder` stored last (at most `limit`, oldest
+        first): what a restarted gate would otherwise embed again."""
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow, EpisodeVectorRow.vector)
+                .join(EpisodeVectorRow, EpisodeVectorRow.event_id == EventRow.id)
+                .where(EpisodeVectorRow.encoder == encoder)
+                .order_by(EpisodeVectorRow.id.desc())
+                .limit(limit)
+            ).all()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        rows.reverse()
+        summaries = [event_from_row(event).summary() for event, _ in rows]
+        return summaries, np.stack([np.frombuffer(vector, dtype=np.float32) for _, vector in rows])
+
+    def vector_count(self, encoder: str) -> int:
+        with self._session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(EpisodeVectorRow)
+                    .where(EpisodeVectorRow.encoder == encoder)
+                )
+                or 0
+            )
