@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.config import Settings
 from agent.logs import configure_logging
@@ -25,6 +26,10 @@ from agent.surface import LogSurface, Surface
 from gate.loader import load_gate
 from memory.integrity import check_memory
 from memory.store import Store
+
+if TYPE_CHECKING:
+    from agent.sources.http import HttpIngestSource
+    from core.sources import EventSource
 
 logger = logging.getLogger("festina.daemon")
 
@@ -63,6 +68,66 @@ def _started(settings: Settings, paths: FestinaPaths, *, to_stderr: bool) -> Ite
             where = error.filename or making
             raise CannotStart(f"cannot start: {error.strerror or error} ({where})") from error
         yield
+
+
+async def _serve(
+    settings: Settings,
+    pipeline: Pipeline,
+    source: EventSource,
+    ingest: HttpIngestSource | None,
+    store: Store,
+) -> PipelineStats:
+    """Run the pipeline (and the API, for an HTTP source) until the source ends or a
+    signal stops it: the first drains, a second stops at once."""
+    api = None
+    if ingest is not None:
+        # Imported here: FastAPI costs a second or two of start-up for a replay.
+        from agent.api import ApiServer, build_app
+
+        api = ApiServer(
+            build_app(
+                settings.api,
+                ingest,
+                store,
+                lambda: {
+                    **asdict(pipeline.stats),
+                    **pipeline.waiting(),
+                    "source_faults": source.faults,
+                },
+                storage_fault=lambda: pipeline.health.fault,
+            ),
+            settings.api,
+        )
+        await api.start()
+        logger.info("API listening on http://%s:%d", settings.api.host, api.port)
+
+    async def stop() -> None:
+        if api is not None:
+            await api.stop()  # requests in flight finish; no new ones
+        pipeline.request_stop()
+
+    stopping: set[asyncio.Task[None]] = set()
+
+    def on_signal() -> None:
+        if stopping or pipeline.stopping:
+            # A second signal: the drain takes too long for whoever stops us.
+            if api is not None:
+                api.abort()
+            if ingest is not None:
+                ingest.abandon()
+            pipeline.abandon()
+            return
+        task = asyncio.ensure_future(stop())
+        stopping.add(task)
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    try:
+        return await pipeline.run()
+    finally:
+        if api is not None:
+            await api.stop()
 
 
 def run_foreground(
@@ -117,59 +182,8 @@ def run_foreground(
             store.engine.url,
         )
 
-        async def main() -> PipelineStats:
-            api = None
-            if ingest is not None:
-                # Imported here: FastAPI costs a second or two of start-up for a replay.
-                from agent.api import ApiServer, build_app
-
-                api = ApiServer(
-                    build_app(
-                        settings.api,
-                        ingest,
-                        store,
-                        lambda: {
-                            **asdict(pipeline.stats),
-                            **pipeline.waiting(),
-                            "source_faults": source.faults,
-                        },
-                        storage_fault=lambda: pipeline.health.fault,
-                    ),
-                    settings.api,
-                )
-                await api.start()
-                logger.info("API listening on http://%s:%d", settings.api.host, api.port)
-
-            async def stop() -> None:
-                if api is not None:
-                    await api.stop()  # requests in flight finish; no new ones
-                pipeline.request_stop()
-
-            stopping: set[asyncio.Task[None]] = set()
-
-            def on_signal() -> None:
-                if stopping or pipeline.stopping:
-                    # A second signal: the drain takes too long for whoever stops us.
-                    if api is not None:
-                        api.abort()
-                    if ingest is not None:
-                        ingest.abandon()
-                    pipeline.abandon()
-                    return
-                task = asyncio.ensure_future(stop())
-                stopping.add(task)
-
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, on_signal)
-            try:
-                return await pipeline.run()
-            finally:
-                if api is not None:
-                    await api.stop()
-
         try:
-            stats = asyncio.run(main())
+            stats = asyncio.run(_serve(settings, pipeline, source, ingest, store))
         finally:
             store.close()
         logger.info(

@@ -276,50 +276,7 @@ class Pipeline:
         intake_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
         gate_queue: asyncio.Queue[Event | None] = asyncio.Queue(self.options.queue_size)
         slow_queue: asyncio.Queue[_Escalation | None] = asyncio.Queue(self.options.slow_queue_size)
-        self._run_id = await self._in(
-            self._db_thread, self.store.start_run, self.source.name, os.getpid()
-        )
-        recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
-        undecided = await self._in(self._db_thread, self.store.undecided_events)
-        if self.options.learn_from_feedback:
-            self.chain.personal = await self._in(self._db_thread, self.store.personal_model)
-        # Answers given while no daemon ran are learnt at once, on the clock memory left.
-        self.chain.clock = await self._in(self._db_thread, self.store.newest_event_time)
-        if recovered:
-            logger.info("resuming %d unfinished deliberations", len(recovered))
-        if undecided:
-            logger.info("deciding %d events stored before the last stop", len(undecided))
-        await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
-        if self.chain.keeps_etiquette:
-            recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
-            not_now = await self._in(
-                self._db_thread, self.store.not_now_clocks, [e.id for e, _, _ in recent]
-            )
-            offered = [e.id for e, d, _ in recent if d.final_action is Action.INTERVENE]
-            vectors = (
-                await self._in(
-                    self._db_thread, self.store.event_vectors, offered, self.gate.encoder_id
-                )
-                if isinstance(self.gate, Embedder)
-                else {}
-            )
-            self.chain.restore(
-                [
-                    (
-                        event,
-                        decision.final_action is Action.INTERVENE,
-                        answer is not None,
-                        not_now.get(event.id),
-                    )
-                    # In the order they were decided, as the live etiquette saw them
-                    # (a replay of older data goes back in event time).
-                    for event, decision, answer in reversed(recent)
-                ],
-                vectors,
-            )
-
-        await self._restore_embeddings()
-        await self._refresh_preferences()  # a pause must hold from the very first event
+        recovered, undecided = await self._start()
 
         retention = asyncio.create_task(self._retention_loop())
         preferences = asyncio.create_task(self._preferences_loop())
@@ -385,6 +342,60 @@ class Pipeline:
         if failure:
             raise failure
         return self.stats
+
+    async def _start(self) -> tuple[list[tuple[Event, Decision]], list[str]]:
+        """Open a run and take up what memory holds: the learner, the clock, the
+        etiquette, the encoder's cache, the preferences; returns the deliberations left
+        unfinished and the ids of events stored but not decided before the last stop."""
+        self._run_id = await self._in(
+            self._db_thread, self.store.start_run, self.source.name, os.getpid()
+        )
+        recovered = await self._in(self._db_thread, self.store.unresolved_escalations)
+        undecided = await self._in(self._db_thread, self.store.undecided_events)
+        if self.options.learn_from_feedback:
+            self.chain.personal = await self._in(self._db_thread, self.store.personal_model)
+        # Answers given while no daemon ran are learnt at once, on the clock memory left.
+        self.chain.clock = await self._in(self._db_thread, self.store.newest_event_time)
+        if recovered:
+            logger.info("resuming %d unfinished deliberations", len(recovered))
+        if undecided:
+            logger.info("deciding %d events stored before the last stop", len(undecided))
+        await self.source.resume(partial(self._in, self._db_thread, self.store.latest_event_times))
+        await self._restore_etiquette()
+        await self._restore_embeddings()
+        await self._refresh_preferences()  # a pause must hold from the very first event
+        return recovered, undecided
+
+    async def _restore_etiquette(self) -> None:
+        """Rebuild the etiquette (cooldown, pending offers, repeats) from the decisions
+        memory holds, so a restart neither resets the cooldown nor forgets an offer
+        waiting for its answer."""
+        if not self.chain.keeps_etiquette:
+            return
+        recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
+        not_now = await self._in(
+            self._db_thread, self.store.not_now_clocks, [e.id for e, _, _ in recent]
+        )
+        offered = [e.id for e, d, _ in recent if d.final_action is Action.INTERVENE]
+        vectors = (
+            await self._in(self._db_thread, self.store.event_vectors, offered, self.gate.encoder_id)
+            if isinstance(self.gate, Embedder)
+            else {}
+        )
+        self.chain.restore(
+            [
+                (
+                    event,
+                    decision.final_action is Action.INTERVENE,
+                    answer is not None,
+                    not_now.get(event.id),
+                )
+                # In the order they were decided, as the live etiquette saw them
+                # (a replay of older data goes back in event time).
+                for event, decision, answer in reversed(recent)
+            ],
+            vectors,
+        )
 
     async def _drain(
         self,
