@@ -15,7 +15,7 @@ from functools import partial
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -195,8 +195,20 @@ def build_app(
         hosts=allowed_hosts(settings.host),
         origins=settings.cors_origins,
     )
+    authorised = [Depends(_bearer_token(settings.token))]
+    app.include_router(
+        _ingest_routes(settings, ingest, queue_wait_s, storage_fault), dependencies=authorised
+    )
+    app.include_router(
+        _memory_routes(store, ingest, counts, storage_fault), dependencies=authorised
+    )
+    return app
+
+
+def _bearer_token(token: str) -> Callable[..., None]:
+    """A dependency that refuses a request without this bearer token."""
     bearer = HTTPBearer(auto_error=False)
-    expected = settings.token.encode()
+    expected = token.encode()
 
     def authorised(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -210,32 +222,114 @@ def build_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    async def read_limited(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            raise _TooLarge
-        body = bytearray()
-        try:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > settings.max_body_bytes:
-                    raise _TooLarge
-        except ClientDisconnect:
-            # Gone before the body was whole (or closed for taking too long): nobody is
-            # there to read an answer, and nothing of it is taken.
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "body not received") from None
-        return bytes(body)
+    return authorised
+
+
+async def _read_limited(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _TooLarge
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                raise _TooLarge
+    except ClientDisconnect:
+        # Gone before the body was whole (or closed for taking too long): nobody is
+        # there to read an answer, and nothing of it is taken.
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body not received") from None
+    return bytes(body)
+
+
+def _nothing_taken(detail: str, status_code: int) -> JSONResponse:
+    """An answer that says plainly that none of the request was stored: resend it."""
+    return JSONResponse(
+        {"detail": detail, **IngestResult(accepted=[], rejected=[], stored=False).model_dump()},
+        status_code=status_code,
+    )
+
+
+async def _answer_when_stored(
+    items: list[SourceItem], pending: list[asyncio.Future[None]]
+) -> JSONResponse:
+    """Wait (up to STORE_WAIT_S) for the queued events to be stored; the answer lists
+    the ids taken and the records refused, each with its reason."""
+    events = [(index, item) for index, item in enumerate(items) if isinstance(item, Event)]
+    rejected = [
+        RejectedRecord(index=index, reason=item.reason)
+        for index, item in enumerate(items)
+        if isinstance(item, Rejection)
+    ]
+    try:
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*pending, return_exceptions=True), STORE_WAIT_S
+        )
+        stored = True
+    except TimeoutError:
+        outcomes, stored = [None] * len(events), False
+    if closed := next((o for o in outcomes if isinstance(o, IngestClosed)), None):
+        # Stopped without draining: not stored, so say so; resending is safe.
+        return _nothing_taken(f"{closed}; resend it", status.HTTP_503_SERVICE_UNAVAILABLE)
+    accepted = []
+    for (index, event), outcome in zip(events, outcomes, strict=True):
+        if isinstance(outcome, IdTaken):
+            rejected.append(RejectedRecord(index=index, reason=str(outcome)))
+        else:
+            accepted.append(event.id)
+    rejected.sort(key=lambda record: record.index)
+    result = IngestResult(accepted=accepted, rejected=rejected, stored=stored)  # type: ignore[arg-type]
+    return JSONResponse(
+        result.model_dump(mode="json"),
+        status_code=status.HTTP_200_OK if stored else status.HTTP_202_ACCEPTED,
+    )
+
+
+def _ingest_routes(
+    settings: ApiSettings,
+    ingest: HttpIngestSource,
+    queue_wait_s: float,
+    storage_fault: Callable[[], str | None],
+) -> APIRouter:
+    """POST /v1/events: events in, answered once stored."""
+    router = APIRouter()
 
     async def keep_rejected(reason: str, raw: str) -> None:
         # Counted and stored like any malformed input, so nothing sent is lost silently.
         with contextlib.suppress(IngestBusy, IngestClosed):
             await ingest.submit([Rejection("http", ingest.next_position(), reason, raw)], 1.0)
 
+    async def records_of(request: Request) -> list[Any]:
+        """The request's records, or the HTTP error that refuses it (the body kept as
+        a rejection where it was readable)."""
+        try:
+            body = await _read_limited(request, settings.max_body_bytes)
+        except _TooLarge:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"body over {settings.max_body_bytes} bytes",
+            ) from None
+        content_type = request.headers.get("content-type", "")
+        if not _json_media_type(content_type):
+            reason = f"Content-Type must be application/json, not {content_type or 'missing'!r}"
+            await keep_rejected(reason, body.decode("utf-8", "replace"))
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, reason)
+        try:
+            records = _parse_body(body)
+        except ValueError as error:
+            await keep_rejected(str(error), body.decode("utf-8", "replace"))
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+        if len(records) > settings.max_events_per_request:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"{len(records)} events; at most {settings.max_events_per_request} per request",
+            )
+        return records
+
     event_schema = {"$ref": "#/components/schemas/Event"}
 
-    @app.post(
+    @router.post(
         "/v1/events",
-        dependencies=[Depends(authorised)],
         response_model=IngestResult,
         responses={
             202: {"model": IngestResult, "description": "queued, not yet stored"},
@@ -266,28 +360,7 @@ def build_app(
 
         Malformed events are listed in `rejected` with the reason; the others are taken.
         """
-        try:
-            body = await read_limited(request)
-        except _TooLarge:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"body over {settings.max_body_bytes} bytes",
-            ) from None
-        content_type = request.headers.get("content-type", "")
-        if not _json_media_type(content_type):
-            reason = f"Content-Type must be application/json, not {content_type or 'missing'!r}"
-            await keep_rejected(reason, body.decode("utf-8", "replace"))
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, reason)
-        try:
-            records = _parse_body(body)
-        except ValueError as error:
-            await keep_rejected(str(error), body.decode("utf-8", "replace"))
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-        if len(records) > settings.max_events_per_request:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"{len(records)} events; at most {settings.max_events_per_request} per request",
-            )
+        records = await records_of(request)
         if fault := storage_fault():
             # Refused at once: queued, the events would only wait for the fault to clear.
             raise HTTPException(
@@ -309,49 +382,25 @@ def build_app(
             # Nothing was queued (submit takes all or nothing), so the answer can say so
             # plainly: none of it is stored, and resending is safe.
             logger.exception("taking a request of %d records failed", len(records))
-            return JSONResponse(
-                {
-                    "detail": "internal error; nothing of this request was stored: resend it",
-                    **IngestResult(accepted=[], rejected=[], stored=False).model_dump(),
-                },
-                status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            return _nothing_taken(
+                "internal error; nothing of this request was stored: resend it",
+                status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
-        events = [(index, item) for index, item in enumerate(items) if isinstance(item, Event)]
-        rejected = [
-            RejectedRecord(index=index, reason=item.reason)
-            for index, item in enumerate(items)
-            if isinstance(item, Rejection)
-        ]
-        try:
-            outcomes = await asyncio.wait_for(
-                asyncio.gather(*pending, return_exceptions=True), STORE_WAIT_S
-            )
-            stored = True
-        except TimeoutError:
-            outcomes, stored = [None] * len(events), False
-        if closed := next((o for o in outcomes if isinstance(o, IngestClosed)), None):
-            # Stopped without draining: not stored, so say so; resending is safe.
-            return JSONResponse(
-                {
-                    "detail": f"{closed}; resend it",
-                    **IngestResult(accepted=[], rejected=[], stored=False).model_dump(),
-                },
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        accepted = []
-        for (index, event), outcome in zip(events, outcomes, strict=True):
-            if isinstance(outcome, IdTaken):
-                rejected.append(RejectedRecord(index=index, reason=str(outcome)))
-            else:
-                accepted.append(event.id)
-        rejected.sort(key=lambda record: record.index)
-        result = IngestResult(accepted=accepted, rejected=rejected, stored=stored)  # type: ignore[arg-type]
-        return JSONResponse(
-            result.model_dump(mode="json"),
-            status_code=status.HTTP_200_OK if stored else status.HTTP_202_ACCEPTED,
-        )
+        return await _answer_when_stored(items, pending)
 
-    @app.get("/v1/decisions", dependencies=[Depends(authorised)])
+    return router
+
+
+def _memory_routes(
+    store: Store,
+    ingest: HttpIngestSource,
+    counts: Callable[[], dict[str, int]],
+    storage_fault: Callable[[], str | None],
+) -> APIRouter:
+    """Decisions, answers, status, pause and forget: memory read and written."""
+    router = APIRouter()
+
+    @router.get("/v1/decisions")
     async def get_decisions(
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> list[DecisionRecord]:
@@ -369,9 +418,8 @@ def build_app(
             for event, decision, feedback in rows
         ]
 
-    @app.post(
+    @router.post(
         "/v1/feedback",
-        dependencies=[Depends(authorised)],
         responses={
             404: {"description": "no offer was made on that event"},
             409: {"description": "the offer was already answered: an offer takes one answer"},
@@ -389,7 +437,7 @@ def build_app(
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         return {"recorded": answer.outcome.value}
 
-    @app.get("/v1/status", dependencies=[Depends(authorised)])
+    @router.get("/v1/status")
     async def get_status() -> Status:
         """What this daemon run has taken and decided so far."""
         _, preferences = await asyncio.to_thread(store.preferences)
@@ -406,7 +454,7 @@ def build_app(
         store.save_preferences(current.model_copy(update={"paused": paused, "paused_until": until}))
         return PauseState(paused=paused, paused_until=until)
 
-    @app.post("/v1/pause", dependencies=[Depends(authorised)])
+    @router.post("/v1/pause")
     async def post_pause(request: PauseRequest) -> PauseState:
         """Private mode: events are only counted, never stored, until resumed (or for
         `minutes`). Takes hold within half a second."""
@@ -415,19 +463,19 @@ def build_app(
             until = datetime.now(UTC) + timedelta(minutes=request.minutes)
         return await asyncio.to_thread(set_pause, True, until)
 
-    @app.post("/v1/resume", dependencies=[Depends(authorised)])
+    @router.post("/v1/resume")
     async def post_resume() -> PauseState:
         """End private mode."""
         return await asyncio.to_thread(set_pause, False, None)
 
-    @app.post("/v1/forget", dependencies=[Depends(authorised)])
+    @router.post("/v1/forget")
     async def post_forget(request: ForgetRequest) -> dict[str, int]:
         """Forget the last `minutes`: events, decisions, rejected inputs, lessons quoting
         them. Returns the rows deleted."""
         since = datetime.now(UTC) - timedelta(minutes=request.minutes)
         return await asyncio.to_thread(partial(store.forget, since=since))
 
-    return app
+    return router
 
 
 class _Server(uvicorn.Server):
