@@ -33,6 +33,7 @@ class ApiUnavailable(RuntimeError):
     """The API cannot listen where configured (port taken, address not local...). Here,
     not beside the app, so that catching it does not cost a replay FastAPI's import."""
 
+
 #: At most one log line per this many seconds about connections closed by the guard.
 LOG_EVERY_S = 60.0
 #: Connections taken from the listening socket in one go (and its queue's length).
@@ -75,63 +76,73 @@ def _host(connection: Any) -> str | None:
     return client[0] if client else None
 
 
+class _GuardedProtocol(H11Protocol):
+    """The protocol with its limits as class attributes, set by `guarded_protocol`."""
+
+    closures: _Closures
+    cap: int
+    per_client: int
+    request_timeout_s: float
+    _reading_since: float | None = None
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_reading()
+        # One client beyond its share makes room among its own connections only, so
+        # that one host cannot close another's.
+        host = _host(self)
+        own = [c for c in self.connections if _host(c) == host]
+        if len(own) > self.per_client:
+            self._make_room(own)
+        elif len(self.connections) > self.cap:
+            self._make_room(self.connections)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.DONE or self.transport.is_closing():
+            self._stop_reading()  # the request is whole: answering it has no deadline
+        elif self._reading_since is None:
+            self._start_reading()  # the next request on a kept-alive connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_reading()
+        super().connection_lost(exc)
+
+    def _start_reading(self) -> None:
+        self._reading_since = time.monotonic()
+        self._deadline = self.loop.call_later(self.request_timeout_s, self._close, False)
+
+    def _stop_reading(self) -> None:
+        self._reading_since = None
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _close(self, evicted: bool) -> None:
+        self._stop_reading()
+        if not self.transport.is_closing():
+            self.closures.note(evicted=evicted)
+            self.transport.close()
+
+    def _make_room(self, among: Iterable[Any]) -> None:
+        waiting = [c for c in among if getattr(c, "_reading_since", None) is not None]
+        # This connection itself is among them: when every other one is being
+        # answered, the newcomer is the one closed.
+        oldest = min(waiting, key=lambda c: c._reading_since, default=self)
+        oldest._close(True)
+
+
 def guarded_protocol(
     max_connections: int, request_timeout_s: float, max_per_client: int
 ) -> type[H11Protocol]:
     """uvicorn's h11 protocol with a read deadline per request and connection caps, in all
     and per client address (pass it as `uvicorn.Config(http=...)`)."""
-    closures = _Closures()
     cap = connection_cap(max_connections)
-    per_client = min(max_per_client, cap)
-
-    class GuardedProtocol(H11Protocol):
-        _reading_since: float | None = None
-        _deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._start_reading()
-            # One client beyond its share makes room among its own connections only, so
-            # that one host cannot close another's.
-            host = _host(self)
-            own = [c for c in self.connections if _host(c) == host]
-            if len(own) > per_client:
-                self._make_room(own)
-            elif len(self.connections) > cap:
-                self._make_room(self.connections)
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.conn.their_state is h11.DONE or self.transport.is_closing():
-                self._stop_reading()  # the request is whole: answering it has no deadline
-            elif self._reading_since is None:
-                self._start_reading()  # the next request on a kept-alive connection
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_reading()
-            super().connection_lost(exc)
-
-        def _start_reading(self) -> None:
-            self._reading_since = time.monotonic()
-            self._deadline = self.loop.call_later(request_timeout_s, self._close, False)
-
-        def _stop_reading(self) -> None:
-            self._reading_since = None
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _close(self, evicted: bool) -> None:
-            self._stop_reading()
-            if not self.transport.is_closing():
-                closures.note(evicted=evicted)
-                self.transport.close()
-
-        def _make_room(self, among: Iterable[Any]) -> None:
-            waiting = [c for c in among if getattr(c, "_reading_since", None) is not None]
-            # This connection itself is among them: when every other one is being
-            # answered, the newcomer is the one closed.
-            oldest = min(waiting, key=lambda c: c._reading_since, default=self)
-            oldest._close(True)
-
-    return GuardedProtocol
+    limits = {
+        "closures": _Closures(),
+        "cap": cap,
+        "per_client": min(max_per_client, cap),
+        "request_timeout_s": request_timeout_s,
+    }
+    return type("GuardedProtocol", (_GuardedProtocol,), limits)
