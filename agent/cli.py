@@ -402,8 +402,11 @@ def daemon_status(obj: Context, as_json: bool) -> None:
     click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running")
     if live := report["live"]:
         fault = live.get("storage_fault")
+        waiting = live["counts"]
         click.echo(
-            f"now: {live['queued']} queued; "
+            f"now: {live['queued']} queued, {waiting.get('waiting_to_store', 0)} to store, "
+            f"{waiting.get('waiting_to_decide', 0)} to decide, "
+            f"{waiting.get('waiting_to_deliberate', 0)} to deliberate; "
             + (f"memory cannot be written ({fault}): taking no events" if fault else "memory ok")
         )
     if report["last_run"]:

@@ -182,3 +182,11 @@ def test_a_killed_daemon_s_run_is_marked_crashed(tmp_path):
     assert report["last_run"]["ended_at"] is not None
     text = festina("daemon", "status", home=home).stdout
     assert "status=running" not in text and "ended_at=None" not in text
+
+
+def test_status_of_a_running_daemon_says_what_waits_in_each_stage(tmp_path):
+    home = tmp_path / "home"
+    with http_daemon(home, free_port()):
+        shown = festina("daemon", "status", home=home)
+    assert shown.returncode == 0, shown.stderr
+    assert "now: 0 queued, 0 to store, 0 to decide, 0 to deliberate; memory ok" in shown.stdout
