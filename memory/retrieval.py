@@ -1,8 +1,10 @@
 """Recall of similar past episodes: cosine similarity weighted by recency.
 
 Vectors are loaded from the database into a numpy matrix once and then incrementally
-(only rows added since), so a recall costs one matrix-vector product. The same code
-serves SQLite and PostgreSQL.
+(only rows added since), so a recall costs one matrix-vector product. The index holds
+the newest `MAX_EPISODES` only: a daemon stores a vector per event, and an index of all
+of them grew by a kilobyte per event for as long as it ran. The same code serves SQLite
+and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from core.events import Event
 from memory.store import Store
 
 DEFAULT_HALF_LIFE_DAYS = 14.0
+# About 50 MB of 256-dimensional vectors: days of a busy desktop, within the half-life.
+MAX_EPISODES = 50_000
 
 
 @dataclass(frozen=True)
@@ -29,30 +33,54 @@ class Episode:
 
 
 class EpisodeIndex:
-    """An in-memory index over one encoder's stored episode vectors."""
+    """An in-memory index over one encoder's newest stored episode vectors."""
 
-    def __init__(self, store: Store, encoder: str) -> None:
+    def __init__(self, store: Store, encoder: str, capacity: int = MAX_EPISODES) -> None:
         self.store = store
         self.encoder = encoder
+        self.capacity = capacity
         self._reset()
 
     def _reset(self) -> None:
         self._last_row = 0
+        self._forgets: int | None = None
         self._event_ids: list[str] = []
-        self._received: list[float] = []
-        self._matrix = np.zeros((0, 0), dtype=np.float32)
+        self._received = np.zeros(0)
+        self._buffer = np.zeros((0, 0), dtype=np.float32)
 
     def refresh(self) -> None:
-        """Load rows added since the last refresh; reload everything after deletions."""
-        if len(self._event_ids) > self.store.vector_count(self.encoder):
-            self._reset()  # something was forgotten: start over
-        rows, event_ids, received, matrix = self.store.episode_vectors(self.encoder, self._last_row)
-        if not rows:
-            return
-        self._matrix = matrix if self._matrix.size == 0 else np.vstack([self._matrix, matrix])
+        """Load rows added since the last refresh; reload everything after deletions
+        (memory counts every forget, by any surface or the retention)."""
+        _, forgets = self.store.profile_marks()
+        if forgets != self._forgets:
+            self._reset()
+            self._forgets = forgets
+        rows, event_ids, received, matrix = self.store.episode_vectors(
+            self.encoder, self._last_row, self.capacity
+        )
+        if rows:
+            self._append(event_ids, np.array([t.timestamp() for t in received]), matrix)
+            self._last_row = rows[-1]
+
+    def _append(self, event_ids: list[str], received: np.ndarray, matrix: np.ndarray) -> None:
+        """Add rows after the newest, dropping the oldest beyond `capacity`. The buffers
+        grow by doubling up to a quarter over capacity, so rows are copied rarely (once
+        per quarter of capacity added, at most), never on every refresh."""
+        held, added = len(self._event_ids), len(event_ids)
+        if held + added > len(self._buffer):
+            keep = min(held, self.capacity - added)
+            rows = min(max(2 * (held + added), 1024), self.capacity + self.capacity // 4)
+            rows = max(rows, keep + added)
+            buffer = np.empty((rows, matrix.shape[1]), dtype=np.float32)
+            buffer[:keep] = self._buffer[held - keep : held].reshape(keep, matrix.shape[1])
+            times = np.empty(rows)
+            times[:keep] = self._received[held - keep : held]
+            self._buffer, self._received = buffer, times
+            self._event_ids = self._event_ids[held - keep :]
+            held = keep
+        self._buffer[held : held + added] = matrix
+        self._received[held : held + added] = received
         self._event_ids.extend(event_ids)
-        self._received.extend(t.timestamp() for t in received)
-        self._last_row = rows[-1]
 
     def __len__(self) -> int:
         return len(self._event_ids)
@@ -71,8 +99,9 @@ class EpisodeIndex:
         if not self._event_ids:
             return []
         now_s = (now or datetime.now(UTC)).timestamp()
-        similarity = self._matrix @ np.asarray(query, dtype=np.float32)
-        age_days = np.maximum(now_s - np.asarray(self._received), 0.0) / 86400.0
+        held = len(self._event_ids)
+        similarity = self._buffer[:held] @ np.asarray(query, dtype=np.float32)
+        age_days = np.maximum(now_s - self._received[:held], 0.0) / 86400.0
         score = similarity * np.power(0.5, age_days / half_life_days)
         if exclude:
             score[[i for i, e in enumerate(self._event_ids) if e in exclude]] = -np.inf

@@ -90,3 +90,22 @@ def test_the_newest_embeddings_come_back_keyed_by_summary_oldest_first(database_
     assert texts == ["Editor | b", "Editor | c"]  # the gate's input: Event.summary()
     np.testing.assert_array_equal(vectors, np.stack([unit(0, 1), unit(0, 0, 1)]))
     assert store.recent_embeddings("another-encoder", limit=2)[0] == []
+
+
+def test_the_index_holds_only_the_newest_episodes_up_to_its_capacity(database_url):
+    """A daemon stores a vector per event: an index of all of them grows without end."""
+    store = Store(database_url)
+    # Alike first, so the only thing between the old ones and a recall is the capacity.
+    remember(store, [(f"old {i}", unit(1, 0)) for i in range(6)])
+    index = EpisodeIndex(store, "enc", capacity=4)
+    remember(store, [(f"mid {i}", unit(0, 1)) for i in range(3)], start=10)
+    found = index.recall(unit(1, 0), k=10)
+    assert len(index) == 4  # the newest four: three "mid" and the last "old"
+    assert sorted(e.event.text for e in found) == ["mid 0", "mid 1", "mid 2", "old 5"]
+    for batch in range(5):  # growing past capacity again and again keeps it there
+        remember(
+            store, [(f"new {batch}.{i}", unit(0, 0, 1)) for i in range(3)], start=20 + 3 * batch
+        )
+        found = index.recall(unit(0, 0, 1), k=10)
+        assert len(index) == 4
+    assert {e.event.text for e in found} == {"new 4.0", "new 4.1", "new 4.2", "new 3.2"}

@@ -16,10 +16,11 @@ class VectorMemory(StoreBase):
     """The encoder's embeddings of events, for recall and for a warm restart."""
 
     def episode_vectors(
-        self, encoder: str, after_id: int = 0
+        self, encoder: str, after_id: int = 0, limit: int | None = None
     ) -> tuple[list[int], list[str], list[datetime], np.ndarray]:
-        """Vectors stored by `encoder` with row id > `after_id`: (row ids, event ids,
-        received times, matrix), for the recall index to load incrementally."""
+        """Vectors stored by `encoder` with row id > `after_id` (the newest `limit` of
+        them, if given), oldest first: (row ids, event ids, received times, matrix), for
+        the recall index to load incrementally."""
         with self._session() as session:
             rows = session.execute(
                 select(
@@ -30,8 +31,10 @@ class VectorMemory(StoreBase):
                 )
                 .join(EventRow, EventRow.id == EpisodeVectorRow.event_id)
                 .where(EpisodeVectorRow.encoder == encoder, EpisodeVectorRow.id > after_id)
-                .order_by(EpisodeVectorRow.id)
+                .order_by(EpisodeVectorRow.id.desc())
+                .limit(limit)
             ).all()
+        rows.reverse()
         if not rows:
             return [], [], [], np.zeros((0, 0), dtype=np.float32)
         matrix = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
