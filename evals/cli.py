@@ -235,6 +235,13 @@ def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
     "timed from then (0: the senders go as fast as the answers come; with --soak: 200).",
 )
 @click.option(
+    "--baseline",
+    "baseline_ref",
+    metavar="GIT_REF",
+    help="Also run each scenario on this version (a git ref of this checkout, run with the "
+    "packages installed here), right after this tree's: figures to compare from one run.",
+)
+@click.option(
     "--soak",
     "soak_minutes",
     type=click.FloatRange(min=0.1),
@@ -270,6 +277,7 @@ def eval_load(
     batch: int,
     senders: int,
     rate: float,
+    baseline_ref: str | None,
     soak_minutes: float | None,
     llm_latency: float,
     models: tuple[str, ...],
@@ -278,7 +286,9 @@ def eval_load(
 ) -> None:
     """Load test on loopback: sustained events/s, loss and gate latency of the real daemon."""
     import tempfile
+    from contextlib import ExitStack
 
+    from evals.checkout import CheckoutError, checked_out
     from evals.load_test import as_dict, format_results, run_load_test
     from gate.loader import CUE_GATE, choose_model_dir
     from gate.registry import RegistryError
@@ -304,7 +314,15 @@ def eval_load(
             )
         click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
         return
-    with tempfile.TemporaryDirectory(prefix="festina-load-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="festina-load-") as workdir, ExitStack() as stack:
+        try:
+            baseline = (
+                stack.enter_context(checked_out(baseline_ref, Path(workdir) / "baseline"))
+                if baseline_ref
+                else None
+            )
+        except CheckoutError as error:
+            raise click.ClickException(str(error)) from error
         results = run_load_test(
             Path(workdir),
             models=folders,
@@ -314,6 +332,7 @@ def eval_load(
             senders=senders,
             rate=rate,
             llm_latency_s=llm_latency,
+            baseline=baseline,
         )
     click.echo(json.dumps(as_dict(results), indent=2) if as_json else format_results(results))
     click.echo(

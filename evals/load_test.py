@@ -55,10 +55,32 @@ START_TIMEOUT_S = 120.0
 DECIDED_TIMEOUT_S = 600.0
 
 
+@dataclass(frozen=True)
+class DaemonSetup:
+    """How each daemon of a run is started: its gate, threads, the stand-in LLM, and the
+    code it runs (`tree`: a checkout of another version, run with this environment's
+    packages; None: this one)."""
+
+    model: str
+    threads: int
+    llm_url: str
+    code: str = "this tree"
+    tree: Path | None = None
+
+    def home(self, workdir: Path, scenario: str) -> Path:
+        return (
+            workdir
+            / self.code.replace(" ", "-")
+            / f"{Path(self.model).name}-{self.threads}"
+            / scenario
+        )
+
+
 @dataclass
 class LoadResult:
     gate: str
     threads: int
+    code: str
     """onnxruntime threads per session (gate.threads; 0: onnxruntime's own choice)."""
     scenario: str
     sent: int
@@ -132,9 +154,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 class DaemonUnderLoad:
-    def __init__(
-        self, home: Path, model: str, threads: int, llm_url: str, source: str, port: int
-    ) -> None:
+    def __init__(self, home: Path, setup: DaemonSetup, source: str, port: int) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.url = f"http://127.0.0.1:{port}"
@@ -142,18 +162,27 @@ class DaemonUnderLoad:
         config.write_text(
             f"[daemon]\nsource = {json.dumps(source)}\nqueue_size = 4096\n"
             f"[api]\nport = {port}\ntoken = {json.dumps(TOKEN)}\n"
-            f"[gate]\nmodel = {json.dumps(model)}\nthreads = {threads}\n"
+            # threads only when set: a tree older than the setting would refuse the key.
+            f"[gate]\nmodel = {json.dumps(setup.model)}\n"
+            + (f"threads = {setup.threads}\n" if setup.threads else "")
+            +
             # Etiquette would hold nearly every offer of a stream this dense; the point
             # here is to keep the slow path busy.
             "[etiquette]\ncooldown_s = 0.0\npending_timeout_s = 0.0\n"
-            f'[slow_path]\nbackend = "openai"\nurl = {json.dumps(llm_url)}\n'
+            f'[slow_path]\nbackend = "openai"\nurl = {json.dumps(setup.llm_url)}\n'
             'model = "stand-in"\ntimeout_s = 30.0\n',
             encoding="utf-8",
         )
         self.log = (home / "daemon.out").open("wb")
+        env = {**os.environ, "FESTINA_HOME": str(home)}
+        if setup.tree is not None:  # its packages ahead of the installed ones
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(setup.tree), env.get("PYTHONPATH")])
+            )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "--config", str(config), "daemon", "run"],
-            env={**os.environ, "FESTINA_HOME": str(home)},
+            env=env,
+            cwd=setup.tree,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -287,7 +316,7 @@ async def _send(
 
 
 def _result(
-    threads: int,
+    setup: DaemonSetup,
     scenario: str,
     sent: int,
     memory: dict,
@@ -300,7 +329,8 @@ def _result(
     cpu_s, rss_mb = usage
     return LoadResult(
         gate=", ".join(memory["gates"]),
-        threads=threads,
+        threads=setup.threads,
+        code=setup.code,
         scenario=scenario,
         sent=sent,
         stored=memory["stored"],
@@ -327,16 +357,12 @@ def _run_http(
     scenario: str,
     stream: list[dict],
     workdir: Path,
-    model: str,
-    threads: int,
-    llm_url: str,
+    setup: DaemonSetup,
     batch: int,
     senders: int,
     rate: float,
 ) -> LoadResult:
-    port = free_port()
-    home = workdir / f"{Path(model).name}-{threads}" / scenario
-    daemon = DaemonUnderLoad(home, model, threads, llm_url, "http", port)
+    daemon = DaemonUnderLoad(setup.home(workdir, scenario), setup, "http", free_port())
     try:
         asyncio.run(wait_until_up(daemon.url, daemon))
         cpu_before, _ = daemon.usage()
@@ -349,18 +375,16 @@ def _run_http(
         daemon.stop()
     usage = (cpu_after - cpu_before, rss_mb)
     memory = daemon.memory()
-    return _result(threads, scenario, len(stream), memory, seconds, decided_s, acks, retries, usage)
+    return _result(setup, scenario, len(stream), memory, seconds, decided_s, acks, retries, usage)
 
 
-def _run_replay(
-    stream: list[dict], workdir: Path, model: str, threads: int, llm_url: str
-) -> LoadResult:
-    home = workdir / f"{Path(model).name}-{threads}" / "replay"
+def _run_replay(stream: list[dict], workdir: Path, setup: DaemonSetup) -> LoadResult:
+    home = setup.home(workdir, "replay")
     home.mkdir(parents=True, exist_ok=True)
     path = home / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in stream), encoding="utf-8")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    daemon = DaemonUnderLoad(home, model, threads, llm_url, f"jsonl:{path}", free_port())
+    daemon = DaemonUnderLoad(home, setup, f"jsonl:{path}", free_port())
     decided_at = _wait_until_decided(daemon, len(stream))
     code = daemon.process.wait(timeout=3600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -377,7 +401,7 @@ def _run_replay(
     cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     # ru_maxrss of children is the largest any child reached (KB on Linux): the peak.
     usage = (cpu_s, after.ru_maxrss / 1000.0)
-    return _result(threads, scenario, len(stream), memory, seconds, decided_s, [], 0, usage)
+    return _result(setup, scenario, len(stream), memory, seconds, decided_s, [], 0, usage)
 
 
 def run_load_test(
@@ -390,10 +414,12 @@ def run_load_test(
     senders: int = 4,
     rate: float = 0.0,
     llm_latency_s: float = 0.5,
+    baseline: tuple[str, Path] | None = None,
 ) -> list[LoadResult]:
     """The three runs described in the module docstring, for each gate model folder in
     `models` ("" for the configured one: the user's current model, else the shipped one)
-    and each onnxruntime thread count in `threads`."""
+    and each onnxruntime thread count in `threads`; with a `baseline` (its name and a
+    checkout of it), each run on that code too, right after this tree's."""
     handler = type("StandIn", (StandInLLM,), {"latency_s": llm_latency_s})
     llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
@@ -401,15 +427,23 @@ def run_load_test(
     recurring = make_stream(events, unique_texts=False)
     unique = make_stream(events, unique_texts=True)
     sending = (batch, senders, rate)
+    codes: list[tuple[str, Path | None]] = [("this tree", None)]
+    if baseline is not None:
+        codes.append(baseline)
+    setups = [
+        DaemonSetup(model, n, llm_url, code, tree)
+        for model in models
+        for n in threads
+        for code, tree in codes
+    ]
     try:
         return [
             result
-            for model in models
-            for n in threads
+            for setup in setups
             for result in (
-                _run_http("http, recurring texts", recurring, workdir, model, n, llm_url, *sending),
-                _run_http("http, unique texts", unique, workdir, model, n, llm_url, *sending),
-                _run_replay(recurring, workdir, model, n, llm_url),
+                _run_http("http, recurring texts", recurring, workdir, setup, *sending),
+                _run_http("http, unique texts", unique, workdir, setup, *sending),
+                _run_replay(recurring, workdir, setup),
             )
         ]
     finally:
@@ -421,14 +455,15 @@ def format_results(results: list[LoadResult]) -> str:
         return "-" if value is None else f"{value:.1f}"
 
     lines = [
-        f"{'gate':<30} {'thr':>3} {'scenario':<40} {'events/s':>9} {'lost':>5} "
+        f"{'gate':<30} {'thr':>3} {'code':<20} {'scenario':<40} {'events/s':>9} {'lost':>5} "
         f"{'ack p50':>8} {'ack p99':>8} {'lag s':>6} "
         f"{'gate p50':>9} {'gate p99':>9} {'cpu ms':>7} {'rss MB':>7} {'503s':>5} "
         f"{'escal.':>6} {'delib.':>6} {'busy':>5}"
     ]
     for r in results:
         lines.append(
-            f"{r.gate:<30} {r.threads or '-':>3} {r.scenario:<40} {r.events_per_s:>9.1f} "
+            f"{r.gate:<30} {r.threads or '-':>3} {r.code[:20]:<20} {r.scenario:<40} "
+            f"{r.events_per_s:>9.1f} "
             f"{r.lost:>5} "
             f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} {r.decision_lag_s:>6.2f} "
             f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.cpu_ms_per_event:>7.2f} "
@@ -436,7 +471,8 @@ def format_results(results: list[LoadResult]) -> str:
             f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
         )
     lines.append(
-        "thr: onnxruntime threads per session (-: its own choice); "
+        "thr: onnxruntime threads per session (-: its own choice); code: this tree, or the "
+        "baseline's checkout run with the same packages; "
         "events/s: sent / seconds until the last 'stored' answer (replay: first to last stored); "
         "ack: per request of a batch, ms; lag s: from the last acknowledgement until every event "
         "was decided (replay: from the last stored); gate: model time "

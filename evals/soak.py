@@ -23,6 +23,7 @@ import psutil
 
 from evals.load_test import (
     TOKEN,
+    DaemonSetup,
     DaemonUnderLoad,
     StandInLLM,
     free_port,
@@ -152,9 +153,8 @@ def run_soak(
     handler = type("StandIn", (StandInLLM,), {"latency_s": llm_latency_s})
     llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
-    daemon = DaemonUnderLoad(
-        workdir / "soak", model, 0, f"http://127.0.0.1:{llm.server_port}/v1", "http", free_port()
-    )
+    setup = DaemonSetup(model, 0, f"http://127.0.0.1:{llm.server_port}/v1")
+    daemon = DaemonUnderLoad(workdir / "soak", setup, "http", free_port())
     try:
         asyncio.run(wait_until_up(daemon.url, daemon))
         samples = asyncio.run(_soak(daemon, rate, minutes * 60.0, every_s))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
+from evals.checkout import CHECKOUT_ROOT, checked_out
 from evals.load_test import format_results, make_stream, run_load_test
 from evals.soak import run_soak
 from gate.registry import DEFAULT_MODEL_DIR, read_manifest
@@ -40,6 +44,42 @@ def test_a_small_load_run_loses_nothing_and_reports_every_scenario(tmp_path, fes
         assert result.deliberated + result.settled_busy <= result.escalated
         assert result.cpu_ms_per_event > 0 and result.rss_mb > 50
     assert "events/s" in format_results(results)
+
+
+@pytest.mark.skipif(
+    not (CHECKOUT_ROOT / ".git").exists(), reason="a baseline is checked out of a git checkout"
+)
+def test_a_baseline_runs_each_scenario_on_the_other_version_right_after(tmp_path, festina_home):
+    with checked_out("HEAD", tmp_path / "baseline") as baseline:
+        assert (baseline[1] / "agent" / "pipeline.py").is_file()
+        results = run_load_test(
+            tmp_path,
+            models=[""],
+            events=60,
+            batch=20,
+            senders=2,
+            llm_latency_s=0.05,
+            baseline=baseline,
+        )
+    assert not (tmp_path / "baseline").exists()  # the checkout is removed after
+    head = subprocess.run(
+        ["git", "-C", str(CHECKOUT_ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert baseline[0] == f"HEAD ({head})"
+    assert [r.code for r in results] == ["this tree"] * 3 + [baseline[0]] * 3
+    assert [r.scenario for r in results[:3]] == [r.scenario for r in results[3:]]
+    assert all(r.lost == 0 and r.stored == 60 for r in results)
+
+
+def test_a_baseline_that_is_not_a_version_is_refused_with_git_s_reason(festina_home):
+    result = CliRunner().invoke(
+        cli, ["eval", "load", "--baseline", "no-such-ref", "--events", "10"]
+    )
+    assert result.exit_code == 1
+    assert "no-such-ref" in result.output
 
 
 def test_the_load_command_refuses_a_gate_that_is_not_there(festina_home):
