@@ -142,6 +142,15 @@ class StandInLLM(ChatCompletionHandler):
         return "{}"
 
 
+def start_stand_in_llm(latency_s: float) -> tuple[ThreadingHTTPServer, str]:
+    """A stand-in LLM on loopback answering after `latency_s`, serving in a thread until
+    `shutdown()`; and the base URL to configure the slow path with."""
+    handler = type("StandIn", (StandInLLM,), {"latency_s": latency_s})
+    llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    return llm, f"http://127.0.0.1:{llm.server_port}/v1"
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""
     with socket.socket() as sock:
@@ -420,10 +429,7 @@ def run_load_test(
     `models` ("" for the configured one: the user's current model, else the shipped one)
     and each onnxruntime thread count in `threads`; with a `baseline` (its name and a
     checkout of it), each run on that code too, right after this tree's."""
-    handler = type("StandIn", (StandInLLM,), {"latency_s": llm_latency_s})
-    llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=llm.serve_forever, daemon=True).start()
-    llm_url = f"http://127.0.0.1:{llm.server_port}/v1"
+    llm, llm_url = start_stand_in_llm(llm_latency_s)
     recurring = make_stream(events, unique_texts=False)
     unique = make_stream(events, unique_texts=True)
     sending = (batch, senders, rate)

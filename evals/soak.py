@@ -12,10 +12,8 @@ queues that never empty.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from dataclasses import asdict, dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -25,9 +23,9 @@ from evals.load_test import (
     TOKEN,
     DaemonSetup,
     DaemonUnderLoad,
-    StandInLLM,
     free_port,
     make_stream,
+    start_stand_in_llm,
     wait_until_up,
 )
 
@@ -150,10 +148,8 @@ def run_soak(
     llm_latency_s: float = 0.5,
 ) -> SoakReport:
     """Offer `rate` new events/s to a fresh daemon on gate `model` for `minutes`."""
-    handler = type("StandIn", (StandInLLM,), {"latency_s": llm_latency_s})
-    llm = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=llm.serve_forever, daemon=True).start()
-    setup = DaemonSetup(model, 0, f"http://127.0.0.1:{llm.server_port}/v1")
+    llm, llm_url = start_stand_in_llm(llm_latency_s)
+    setup = DaemonSetup(model, 0, llm_url)
     daemon = DaemonUnderLoad(workdir / "soak", setup, "http", free_port())
     try:
         asyncio.run(wait_until_up(daemon.url, daemon))

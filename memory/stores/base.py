@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.decision import Decision
 from core.events import Event
-from memory.schema import DecisionRow, EventRow
+from memory.schema import DecisionRow, EventRow, FeedbackRow
 
 _ID_QUERY_CHUNK = 500
 
@@ -75,6 +75,18 @@ class StoreBase:
 
     def _session(self) -> Session:
         return self._sessions()
+
+    def _latest_feedback(self, column: Any, event_ids: Sequence[str]) -> dict[str, Any]:
+        """`column` of the latest answer to each of these events that has one."""
+        latest: dict[str, Any] = {}
+        with self._session() as session:
+            for event_id, value in session.execute(
+                select(FeedbackRow.event_id, column)
+                .where(FeedbackRow.event_id.in_(list(event_ids)))
+                .order_by(FeedbackRow.id)
+            ):
+                latest[event_id] = value  # later answers replace earlier ones
+        return latest
 
     def _event_rows(self, event_ids: Iterable[str], column: Any) -> list[Any]:
         # In chunks: a database caps the parameters of one statement.

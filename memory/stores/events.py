@@ -191,15 +191,7 @@ class EventMemory(StoreBase):
 
     def latest_answers(self, event_ids: Sequence[str]) -> dict[str, str]:
         """The user's latest answer (an Outcome's value) to each of these events that has one."""
-        answers: dict[str, str] = {}
-        with self._session() as session:
-            for event_id, outcome in session.execute(
-                select(FeedbackRow.event_id, FeedbackRow.outcome)
-                .where(FeedbackRow.event_id.in_(list(event_ids)))
-                .order_by(FeedbackRow.id)
-            ):
-                answers[event_id] = outcome  # later answers replace earlier ones
-        return answers
+        return self._latest_feedback(FeedbackRow.outcome, event_ids)
 
     def rejections(self, limit: int = 100) -> list[RejectedInputRow]:
         with self._session() as session:

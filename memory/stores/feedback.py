@@ -253,18 +253,10 @@ class FeedbackMemory(StoreBase):
 
     def feedback_reasons(self, event_ids: Sequence[str]) -> dict[str, Reason]:
         """The latest reason given for each of these offers, where one was."""
-        reasons: dict[str, Reason] = {}
-        with self._session() as session:
-            for event_id, reason in session.execute(
-                select(FeedbackRow.event_id, FeedbackRow.reason)
-                .where(FeedbackRow.event_id.in_(list(event_ids)))
-                .order_by(FeedbackRow.id)
-            ):
-                if reason is None:
-                    reasons.pop(event_id, None)
-                else:
-                    reasons[event_id] = Reason(reason)
-        return reasons
+        latest = self._latest_feedback(FeedbackRow.reason, event_ids)
+        return {
+            event_id: Reason(reason) for event_id, reason in latest.items() if reason is not None
+        }
 
     def not_now_clocks(self, event_ids: Sequence[str]) -> dict[str, datetime]:
         """For each of these offers whose latest answer is "not now": the stream's clock
