@@ -222,6 +222,27 @@ def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
 
 
+@eval_group.command("recall")
+@data_option
+@click.option("-k", "k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_recall(obj: Any, data_dir: Path, k: int, as_json: bool) -> None:
+    """Recall from memory's float16 vectors against exact float32 ranking, and its cost
+    with the index full."""
+    from evals.recall_bench import as_dict, format_result, measure_recall
+    from gate.base import Embedder
+    from gate.data import load_traces
+    from gate.loader import load_gate
+
+    settings = obj.settings()
+    gate = load_gate(settings.gate.model, obj.paths.models_dir, settings.gate.device)
+    if not isinstance(gate, Embedder):
+        raise click.ClickException(f"the gate {gate.version} has no encoder: nothing to recall")
+    result = measure_recall(load_traces(data_dir), gate, k)
+    click.echo(json.dumps(as_dict(result), indent=2) if as_json else format_result(result))
+
+
 @eval_group.command("load")
 @click.option("--events", type=click.IntRange(min=10), default=3000, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)

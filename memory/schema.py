@@ -191,6 +191,9 @@ class EpisodeVectorRow(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), unique=True)
     encoder: Mapped[str] = mapped_column(String(64), index=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # float16 since migration 0013 (half the bytes; recall ranks the same); older rows
+    # keep the float32 they were written with.
+    dtype: Mapped[str] = mapped_column(String(8), server_default="float32")
 
 
 class ProfileRow(Base):

@@ -224,7 +224,8 @@ async def test_a_restarted_pipeline_embeds_no_text_memory_already_holds(model_di
     assert stats.decided == len(texts)
     assert encoded == []  # every text came from memory, none through the encoder
 
-    # The restored vectors are the encoder's own: a cold gate decides the same.
+    # The restored vectors are the encoder's own, stored as float16: a cold gate decides
+    # the same.
     _, _, cold = await run(f"sqlite:///{tmp_path / 'cold.db'}", day(1_700_086_400.0))
     assert warm == cold
 

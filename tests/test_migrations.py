@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -59,4 +60,32 @@ def test_json_null_becomes_sql_null_so_queries_can_filter_on_it(database_url):
     again = Store(database_url)
     with again.engine.connect() as connection:
         assert connection.scalar(nulls) == 1
+    again.close()
+
+
+def test_vectors_written_as_float32_before_0013_read_back_beside_float16_ones(database_url):
+    before, after = event_at(0, "written by 0012"), event_at(1, "written by 0013")
+    old = np.array([[0.6, 0.8, 1 / 3]], dtype=np.float32)
+    new = np.array([[0.1, 0.2, 1 / 3]], dtype=np.float32)
+    sizes = text("SELECT length(vector) FROM episode_vectors ORDER BY id")
+    store = Store(database_url)
+    store.record_decisions(None, [(before, gate_decision(before))], ("enc", old))
+    with store.engine.begin() as connection:
+        assert connection.scalars(sizes).all() == [6]
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+        assert connection.scalars(sizes).all() == [12]  # widened for the schema before
+        # As 0012 wrote it: float32 bytes, exactly.
+        connection.execute(text("UPDATE episode_vectors SET vector = :v"), {"v": old.tobytes()})
+    store.close()
+
+    again = Store(database_url)
+    again.record_decisions(None, [(after, gate_decision(after))], ("enc", new))
+    with again.engine.connect() as connection:
+        assert connection.scalars(sizes).all() == [12, 6]
+    vectors = again.event_vectors([before.id, after.id], "enc")
+    assert vectors[before.id].tolist() == old[0].tolist()  # the old row, untouched
+    assert vectors[after.id].dtype == np.float32
+    np.testing.assert_allclose(vectors[after.id], new[0], rtol=1e-3)
     again.close()

@@ -15,6 +15,7 @@ from core.offer import Offer
 from core.sources import Rejection
 from memory.schema import DecisionRow, EpisodeVectorRow, EventRow, FeedbackRow, RejectedInputRow
 from memory.stores.base import StoreBase, decision_from_row, event_from_row, event_values
+from memory.stores.vectors import packed_vector
 
 
 class EventMemory(StoreBase):
@@ -78,11 +79,7 @@ class EventMemory(StoreBase):
             session.execute(
                 insert(EpisodeVectorRow),
                 [
-                    {
-                        "event_id": pairs[i][0].id,
-                        "encoder": encoder,
-                        "vector": matrix[i].astype(np.float32).tobytes(),
-                    }
+                    {"event_id": pairs[i][0].id, "encoder": encoder, **packed_vector(matrix[i])}
                     for i in kept
                 ],
             )
