@@ -422,3 +422,23 @@ def test_decisions_on_events_forgotten_while_they_waited_are_dropped_with_them(d
     assert store.add_decisions(pairs) == {forgotten.id}
     assert [e.id for e, _ in store.decisions()] == [kept.id]
     assert store.existing_events([kept.id, forgotten.id]) == {kept.id}
+
+
+def test_a_forget_between_the_check_and_the_insert_drops_only_what_it_forgot(database_url):
+    from sqlalchemy import event as sql_event
+
+    store = Store(database_url)
+    kept = Event.model_validate(event_record(1))
+    forgotten = Event.model_validate(event_record(2)).model_copy(update={"source": "private"})
+    store.record_events(None, [kept, forgotten])
+    raced = []
+
+    def forget_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO decisions") and not raced:
+            raced.append(store.forget(source="private"))  # another connection, committed
+
+    sql_event.listen(store.engine, "before_cursor_execute", forget_first)
+    pairs = [(e, gate_decision(e, Action.SILENT)) for e in (kept, forgotten)]
+    assert store.add_decisions(pairs) == {forgotten.id}
+    assert raced and raced[0]["events"] == 1
+    assert [e.id for e, _ in store.decisions()] == [kept.id]

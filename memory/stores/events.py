@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.decision import Action, Decision
@@ -16,6 +17,8 @@ from core.sources import Rejection
 from memory.schema import DecisionRow, EpisodeVectorRow, EventRow, FeedbackRow, RejectedInputRow
 from memory.stores.base import StoreBase, decision_from_row, event_from_row, event_values
 from memory.stores.vectors import packed_vector
+
+FORGET_RACE_RETRIES = 3
 
 
 class EventMemory(StoreBase):
@@ -59,8 +62,18 @@ class EventMemory(StoreBase):
         """Store decisions on stored events (and, given `(encoder_id, matrix)`, their
         embeddings) atomically; returns the ids of events forgotten since they were
         stored, whose decisions are dropped with them."""
-        with self._session() as session, session.begin():
-            return self._add_decisions(session, pairs, vectors)
+        retries = FORGET_RACE_RETRIES
+        while True:
+            try:
+                with self._session() as session, session.begin():
+                    return self._add_decisions(session, pairs, vectors)
+            except IntegrityError:
+                # A forget committed between the check of which events memory holds and
+                # the insert (SQLite's driver and PostgreSQL's read-committed both allow
+                # it): the whole batch rolled back, so check again.
+                retries -= 1
+                if retries < 0:
+                    raise
 
     @staticmethod
     def _add_decisions(
