@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from memory.migrate import head_revision
+from memory.migrate import HEAD_REVISION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Salvage reads rows in batches by rowid; a batch on a damaged page is skipped, up to
@@ -138,7 +138,7 @@ def _salvage(broken: Path, target: Path) -> int | None:
             ):
                 # The schema's version was on a lost page: the tables are there, so the
                 # migrations must not create them again. Taken as this festina's own.
-                rebuilt.execute("insert into alembic_version values (?)", (head_revision(),))
+                rebuilt.execute("insert into alembic_version values (?)", (HEAD_REVISION,))
             rebuilt.commit()
             return int(rebuilt.execute("select count(*) from events").fetchone()[0])
 

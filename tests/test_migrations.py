@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from memory.migrate import alembic_config, current_revision, head_revision
+from memory.migrate import HEAD_REVISION, alembic_config, current_revision, head_revision
 from memory.schema import Base
 from memory.store import Store
 from tests.helpers import event_at, gate_decision
@@ -14,7 +14,7 @@ from tests.helpers import event_at, gate_decision
 
 def test_a_new_database_is_migrated_to_head_and_matches_the_models(database_url):
     store = Store(database_url)
-    assert current_revision(store.engine) == head_revision()
+    assert current_revision(store.engine) == head_revision() == HEAD_REVISION
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
@@ -26,6 +26,22 @@ def test_reopening_a_migrated_database_keeps_its_data(database_url):
     first.close()
     again = Store(database_url)
     assert again.last_run().id == run
+
+
+def test_opening_an_up_to_date_database_does_not_load_alembic(database_url):
+    import subprocess
+    import sys
+
+    Store(database_url).close()
+    code = (
+        "import sys; from memory.store import Store; Store(sys.argv[1]).close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    opened = subprocess.run(
+        [sys.executable, "-c", code, database_url], capture_output=True, text=True, timeout=60
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.strip() == "[]"
 
 
 def test_processes_opening_a_new_database_together_do_not_collide(database_url):
