@@ -67,6 +67,9 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings, one row per text."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        # Texts of like length share a run, so few tokens are padding: a run is as long
+        # as its longest text, and tokens follow characters closely enough to sort by.
+        missing.sort(key=len)
         for start in range(0, len(missing), RUN_BATCH):
             chunk = missing[start : start + RUN_BATCH]
             for text, vector in zip(chunk, self._run(chunk), strict=True):

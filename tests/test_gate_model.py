@@ -236,3 +236,23 @@ def test_sessions_do_not_spin_between_events(model_dir):
     options = open_session(model_dir / "need.onnx", "cpu").get_session_options()
     for entry in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
         assert options.get_session_config_entry(entry) == "0"
+
+
+def test_the_encoder_runs_texts_of_like_length_together_and_embeds_each_as_alone(model_dir):
+    from gate.encoder import RUN_BATCH, OnnxEncoder
+    from gate.registry import encoder_dir_of
+
+    encoder = OnnxEncoder(encoder_dir_of(model_dir), device="cpu")
+    texts = [("word " * (1 + (i * 37) % 90)).strip() + f" {i}" for i in range(2 * RUN_BATCH)]
+    runs: list[list[str]] = []
+    run_encoder = encoder._run
+    encoder._run = lambda batch: runs.append(batch) or run_encoder(batch)
+
+    together = encoder.encode(texts)
+
+    # The short texts are not padded to the long ones: each run holds one length band.
+    assert [len(r) for r in runs] == [RUN_BATCH, RUN_BATCH]
+    assert max(len(t) for t in runs[0]) <= min(len(t) for t in runs[1])
+    encoder.clear_cache()
+    alone = np.stack([encoder.encode([t])[0] for t in texts[:: RUN_BATCH // 4]])
+    np.testing.assert_allclose(together[:: RUN_BATCH // 4], alone, atol=1e-5)
