@@ -80,8 +80,8 @@ class DaemonSetup:
 class LoadResult:
     gate: str
     threads: int
-    code: str
     """onnxruntime threads per session (gate.threads; 0: onnxruntime's own choice)."""
+    code: str
     scenario: str
     sent: int
     stored: int
@@ -106,6 +106,8 @@ class LoadResult:
     # then.
     cpu_ms_per_event: float
     rss_mb: float
+    start_s: float | None = None
+    """From spawning the daemon until its API answered (http runs): a cold start."""
 
 
 def demo_texts() -> list[dict]:
@@ -188,6 +190,7 @@ class DaemonUnderLoad:
             env["PYTHONPATH"] = os.pathsep.join(
                 filter(None, [str(setup.tree), env.get("PYTHONPATH")])
             )
+        self.spawned = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "--config", str(config), "daemon", "run"],
             env=env,
@@ -253,7 +256,8 @@ class DaemonUnderLoad:
             }
 
 
-async def wait_until_up(url: str, daemon: DaemonUnderLoad) -> None:
+async def wait_until_up(url: str, daemon: DaemonUnderLoad) -> float:
+    """Seconds from the daemon's spawn until its API answered."""
     deadline = time.monotonic() + START_TIMEOUT_S
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         while time.monotonic() < deadline:
@@ -261,10 +265,10 @@ async def wait_until_up(url: str, daemon: DaemonUnderLoad) -> None:
                 raise RuntimeError(f"daemon exited while starting:\n{daemon.failure()}")
             try:
                 if (await client.get(f"{url}/v1/status", timeout=1)).is_success:
-                    return
+                    return time.monotonic() - daemon.spawned
             except httpx.HTTPError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
     raise RuntimeError(f"daemon did not answer within {START_TIMEOUT_S:.0f}s")
 
 
@@ -334,6 +338,7 @@ def _result(
     acks: list[float],
     retries: int,
     usage: tuple[float, float],
+    start_s: float | None = None,
 ) -> LoadResult:
     cpu_s, rss_mb = usage
     return LoadResult(
@@ -359,6 +364,7 @@ def _result(
         unresolved=memory["unresolved"],
         cpu_ms_per_event=round(cpu_s * 1000.0 / sent, 2) if sent else 0.0,
         rss_mb=round(rss_mb, 1),
+        start_s=None if start_s is None else round(start_s, 2),
     )
 
 
@@ -373,7 +379,7 @@ def _run_http(
 ) -> LoadResult:
     daemon = DaemonUnderLoad(setup.home(workdir, scenario), setup, "http", free_port())
     try:
-        asyncio.run(wait_until_up(daemon.url, daemon))
+        start_s = asyncio.run(wait_until_up(daemon.url, daemon))
         cpu_before, _ = daemon.usage()
         began = time.perf_counter()
         seconds, acks, retries = asyncio.run(_send(daemon.url, stream, batch, senders, rate))
@@ -384,7 +390,9 @@ def _run_http(
         daemon.stop()
     usage = (cpu_after - cpu_before, rss_mb)
     memory = daemon.memory()
-    return _result(setup, scenario, len(stream), memory, seconds, decided_s, acks, retries, usage)
+    return _result(
+        setup, scenario, len(stream), memory, seconds, decided_s, acks, retries, usage, start_s
+    )
 
 
 def _run_replay(stream: list[dict], workdir: Path, setup: DaemonSetup) -> LoadResult:
@@ -464,7 +472,7 @@ def format_results(results: list[LoadResult]) -> str:
         f"{'gate':<30} {'thr':>3} {'code':<20} {'scenario':<40} {'events/s':>9} {'lost':>5} "
         f"{'ack p50':>8} {'ack p99':>8} {'lag s':>6} "
         f"{'gate p50':>9} {'gate p99':>9} {'cpu ms':>7} {'rss MB':>7} {'503s':>5} "
-        f"{'escal.':>6} {'delib.':>6} {'busy':>5}"
+        f"{'escal.':>6} {'delib.':>6} {'busy':>5} {'start s':>7}"
     ]
     for r in results:
         lines.append(
@@ -474,7 +482,8 @@ def format_results(results: list[LoadResult]) -> str:
             f"{ms(r.ack_ms_p50):>8} {ms(r.ack_ms_p99):>8} {r.decision_lag_s:>6.2f} "
             f"{r.gate_ms_p50:>9.1f} {r.gate_ms_p99:>9.1f} {r.cpu_ms_per_event:>7.2f} "
             f"{r.rss_mb:>7.1f} {r.busy_retries:>5} "
-            f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5}"
+            f"{r.escalated:>6} {r.deliberated:>6} {r.settled_busy:>5} "
+            f"{'-' if r.start_s is None else f'{r.start_s:.2f}':>7}"
         )
     lines.append(
         "thr: onnxruntime threads per session (-: its own choice); code: this tree, or the "
@@ -485,7 +494,7 @@ def format_results(results: list[LoadResult]) -> str:
         "per scored batch, ms; cpu ms: the "
         "daemon's CPU time per event (replay: start-up included); rss MB: its resident memory "
         "at the end (replay: its peak); escal./delib./busy: escalations, deliberations run, "
-        "settled by the gate rule."
+        "settled by the gate rule; start s: from spawning the daemon until its API answered."
     )
     return "\n".join(lines)
 
