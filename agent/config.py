@@ -107,6 +107,15 @@ repeat_similarity = 0.9
 # At most this many offers a day (local calendar day); 0: no cap.
 max_offers_per_day = 20
 
+[exploration]
+# While the daemon learns from answers: after this many minutes of event time with no
+# offer, the next moment the gate rates at least as likely to need help as the population's
+# base rate is offered anyway (saying so), so a person the gate underrates is ever heard.
+# A rejected exploratory offer doubles the wait, up to max_backoff times; an accepted one
+# resets it. 0: never explore.
+after_minutes = 60.0
+max_backoff = 8
+
 [privacy]
 # Events never stored, embedded or logged, only counted (applied as they come in):
 # apps by name (any case), window titles and URLs matching a regular expression (searched,
@@ -327,6 +336,20 @@ class EtiquetteSettings(BaseModel):
     _valid_busy_titles = field_validator("busy_titles")(_regular_expressions)
 
 
+class ExplorationSettings(BaseModel):
+    """Offers made where festina has long been silent, so the person's model can learn
+    (see `agent/exploration.py`); only while the daemon learns from answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_minutes: float = Field(
+        60.0, ge=0.0, description="stream minutes with no offer before one exploring (0: never)"
+    )
+    max_backoff: int = Field(
+        8, ge=1, le=1024, description="at most this many times the wait, after rejections"
+    )
+
+
 class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -426,6 +449,7 @@ class Settings(BaseModel):
     slow_path: SlowPathSettings = Field(default_factory=SlowPathSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     etiquette: EtiquetteSettings = Field(default_factory=EtiquetteSettings)
+    exploration: ExplorationSettings = Field(default_factory=ExplorationSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     activitywatch: ActivityWatchSettings = Field(default_factory=ActivityWatchSettings)

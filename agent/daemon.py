@@ -170,6 +170,7 @@ def run_foreground(
                 redact_secrets=settings.storage.redact_secrets,
                 retention_days=settings.storage.retention_days,
                 etiquette=settings.etiquette,
+                exploration=settings.exploration,
                 privacy=settings.privacy,
                 # Every offer drafted, unless no drafter is configured at all.
                 draft_offers=settings.slow_path.backend != "gate-rule",

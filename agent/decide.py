@@ -3,7 +3,8 @@ rule, the user's preferences, etiquette, and how an escalation or a gate offer i
 settled afterwards (by the slow path, by the gate when the slow path has no room, or by
 the gate when the slow path fails).
 
-    scores -> personal adjustment -> cost rule (gate.policy) -> preferences -> etiquette
+    scores -> personal adjustment -> cost rule (gate.policy) -> exploration
+           -> preferences -> etiquette
            -> made, or handed to the slow path -> settled (verdict, busy, or failure)
 
 The chain owns every piece of etiquette bookkeeping (offers held, reserved, made,
@@ -19,14 +20,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from agent.config import EtiquetteSettings
+from agent.config import EtiquetteSettings, ExplorationSettings
 from agent.etiquette import Etiquette
+from agent.exploration import Exploration
 from agent.slowpath.base import Verdict, rule_action
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
 from core.offer import Offer
 from gate.base import GateScores
-from gate.policy import GatePolicy
+from gate.policy import GateCall, GatePolicy
 from memory.feedback import Reason
 from memory.personal import PersonalModel
 from memory.preferences import Preferences
@@ -38,7 +40,8 @@ class DecisionChain:
 
     `policy` is the config's; the user's live preferences (`preferences`) override its
     costs. `draft_offers`: the gate's own offers go to the slow path to be drafted before
-    anyone sees them, instead of being made as the gate made them."""
+    anyone sees them, instead of being made as the gate made them. `exploration`: ask
+    now and then where the rule has long been silent (None: never)."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class DecisionChain:
         *,
         model_version: str,
         draft_offers: bool = False,
+        exploration: ExplorationSettings | None = None,
     ) -> None:
         self.policy = policy
         self.model_version = model_version
@@ -57,6 +61,8 @@ class DecisionChain:
         """The stream's clock: the newest event time decided (or, at start, stored), for
         answers, which carry no event time of their own."""
         self._etiquette = Etiquette(etiquette) if etiquette is not None else None
+        explores = exploration is not None and exploration.after_minutes > 0
+        self._exploration = Exploration(exploration) if explores else None
 
     def effective_policy(self) -> GatePolicy:
         """The config's policy with the user's live preference overrides."""
@@ -101,7 +107,8 @@ class DecisionChain:
             )
         p_need, p_accept = self.personal.adjust(window, scores.p_need, scores.p_accept)
         evidence = scores.evidence.moved(scores.p_need, p_need) if scores.evidence else None
-        call = policy.decide(p_need, p_accept, evidence)
+        ruled = policy.decide(p_need, p_accept, evidence)
+        call = self._explore(event, p_need, scores, ruled)
         fields = {
             **common,
             "p_need": p_need,
@@ -124,15 +131,29 @@ class DecisionChain:
                 )
             # An escalation holds the context too: the slow path may make the offer.
             self._etiquette.offered(event, vector)
+        if call is not ruled:  # exploring, and nothing held it back
+            assert self._exploration is not None
+            self._exploration.explored(event.id)
         resolved = call.action is Action.SILENT or (
             call.action is Action.INTERVENE and not self.draft_offers
         )
+        if resolved and call.action is Action.INTERVENE and self._exploration is not None:
+            self._exploration.offered(event.time)
         return Decision(
             **fields,
             final_action=call.action if resolved else None,
             decided_by="gate" if resolved else None,
             reason=call.reason,
         )
+
+    def _explore(self, event: Event, p_need: float, scores: GateScores, call: GateCall) -> GateCall:
+        """The rule's call, or an offer where it has long been silent (see `Exploration`)."""
+        if self._exploration is None or call.action is not Action.SILENT:
+            return call
+        base_rate = scores.evidence.prior if scores.evidence else 0.5
+        if not self._exploration.due(event.time, p_need, base_rate):
+            return call
+        return GateCall(Action.INTERVENE, call.tau, self._exploration.reason(event.time))
 
     # --- settling what the slow path was handed ---------------------------------------
 
@@ -165,6 +186,8 @@ class DecisionChain:
     def settle(self, event: Event, decision: Decision, verdict: Verdict) -> Decision:
         """`verdict` on `decision` (the slow path's, or one of the above), as the decision
         to store and show; etiquette keeps the offer or lets its context go."""
+        if self._exploration is not None and verdict.action is Action.INTERVENE:
+            self._exploration.offered(event.time)
         if self._etiquette is not None:
             if verdict.action is Action.INTERVENE:
                 self._etiquette.offered(event)
@@ -182,11 +205,14 @@ class DecisionChain:
     # --- what the chain keeps between events ----------------------------------------------
 
     def answered(self, answers: Iterable[AppliedFeedback]) -> None:
-        """Answers the learner has just taken in: their contexts are free again, and a
-        "not now" holds every offer for a while."""
+        """Answers the learner has just taken in: their contexts are free again, a
+        "not now" holds every offer for a while, and those to exploratory offers set how
+        long festina waits before exploring again."""
+        answers = list(answers)
+        if self._exploration is not None:
+            self._exploration.answered((a.event_id, a.outcome) for a in answers)
         if self._etiquette is None:
             return
-        answers = list(answers)
         self._etiquette.answered(answer.event_id for answer in answers)
         for answer in answers:
             if answer.reason is Reason.NOT_NOW:
@@ -197,13 +223,20 @@ class DecisionChain:
         history: Iterable[tuple[Event, bool, bool, datetime | None]],
         vectors: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        """Rebuild etiquette after a restart (see `Etiquette.restore`)."""
+        """Rebuild etiquette after a restart (see `Etiquette.restore`), and the time of
+        the newest offer, from which exploring waits."""
+        history = list(history)
+        if self._exploration is not None:
+            for event, offered, _, _ in history:
+                if offered:
+                    self._exploration.offered(event.time)
         if self._etiquette is not None:
             self._etiquette.restore(history, vectors)
 
     @property
-    def keeps_etiquette(self) -> bool:
-        return self._etiquette is not None
+    def keeps_history(self) -> bool:
+        """Whether `restore` has anything to rebuild (etiquette, or exploring's clock)."""
+        return self._etiquette is not None or self._exploration is not None
 
     def remembered(self) -> set[str]:
         """Events the chain keeps something of (pending offers, recent offers)."""
@@ -211,5 +244,7 @@ class DecisionChain:
 
     def forget(self, event_ids: set[str]) -> None:
         """These events were forgotten from memory: keep nothing of them."""
+        if self._exploration is not None:
+            self._exploration.forget(event_ids)
         if self._etiquette is not None:
             self._etiquette.forget(event_ids)

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from agent.config import EtiquetteSettings, PrivacySettings
+from agent.config import EtiquetteSettings, ExplorationSettings, PrivacySettings
 from agent.context import ContextWindows
 from agent.decide import DecisionChain
 from agent.privacy import ExclusionRules
@@ -129,6 +129,9 @@ class PipelineOptions:
     # (words, task, plan) before the user sees it. The daemon does, whenever its slow
     # path drafts; evaluations that measure the gate's decisions alone do not.
     draft_offers: bool = False
+    # Offer now and then where the rule has long been silent, so the person's model
+    # hears answers (agent/exploration.py); None: never (evaluations of the gate alone).
+    exploration: ExplorationSettings | None = None
 
 
 class Pipeline:
@@ -160,6 +163,8 @@ class Pipeline:
             self.options.etiquette,
             model_version=gate.version,
             draft_offers=self.options.draft_offers,
+            # Exploring is for learning: nothing to explore for where no answer is learnt.
+            exploration=self.options.exploration if self.options.learn_from_feedback else None,
         )
         self._preferences_revision = -1
         self._forgets = 0
@@ -370,7 +375,7 @@ class Pipeline:
         """Rebuild the etiquette (cooldown, pending offers, repeats) from the decisions
         memory holds, so a restart neither resets the cooldown nor forgets an offer
         waiting for its answer."""
-        if not self.chain.keeps_etiquette:
+        if not self.chain.keeps_history:
             return
         recent = await self._in(self._db_thread, self.store.recent_activity, ETIQUETTE_MEMORY)
         not_now = await self._in(

@@ -5,8 +5,10 @@ the whole runtime: a gate trained on the other collection (never on this person)
 template drafter drafting every offer, and the real feedback path. Every offer is
 answered at once with the human label, accepted where help was needed and rejected
 elsewhere, through `Store.record_feedback`; the pipeline learns it before the next event
-as the daemon does (hourly budget included). Etiquette is off, as in every measurement of
-decisions. The same day runs with learning and without it (the population gate alone).
+as the daemon does (hourly budget included), and explores as the daemon does (an offer
+where the rule has been silent for an hour, `agent/exploration.py`). Etiquette is off,
+as in every measurement of decisions. The same day runs with learning and without it
+(the population gate alone, which never explores).
 
 Reported per C_FN/C_FA: cost per event over the whole day and over the events after the
 person's 10th and 30th answer, beside both constant policies over the same events; and
@@ -27,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from agent.config import ExplorationSettings
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
 from core.outcome import StepOutcome
@@ -103,8 +106,9 @@ async def _replay(
     gate: FoldGate,
     policy: GatePolicy,
     slow_path: SlowPathFactory,
-    learning: bool,
+    exploration: ExplorationSettings | None,
 ) -> DayRun:
+    """`exploration` None: the population gate alone, learning nothing."""
     with tempfile.TemporaryDirectory(prefix="festina-online-") as scratch:
         work = Path(scratch)
         store = Store(f"sqlite:///{work / 'memory.db'}")
@@ -119,7 +123,8 @@ async def _replay(
                 store=store,
                 slow_path=slow_path(store, gate, work),
                 surface=person,
-                learn=learning,
+                learn=exploration is not None,
+                exploration=exploration,
             )
             decided = {e.id: d for e, d in store.decisions(limit=10**6)}
         finally:
@@ -185,6 +190,8 @@ def rows_of(
 @dataclass
 class OnlineReport:
     policy: dict[str, Any]
+    exploration: dict[str, Any]
+    """How the learning runs explored (`ExplorationSettings`)."""
     persons: dict[str, list[str]]
     """Person (the collection scored) -> its recordings, in replay order."""
     rows: list[OnlineRow]
@@ -229,10 +236,13 @@ def run_online(
     window: int,
     ratios: Sequence[float] = COST_RATIOS,
     slow_path: SlowPathFactory | None = None,
+    exploration: ExplorationSettings | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> OnlineReport:
     """Every collection's tuning recordings as one person's day, gate trained on the
-    other collection, with and without learning, at each of `ratios` (C_FN/C_FA)."""
+    other collection, with and without learning, at each of `ratios` (C_FN/C_FA). The
+    learning runs explore as the daemon does by default, unless told otherwise."""
+    explores = exploration or ExplorationSettings()
     traces = load_traces(root)
     confirmation = sorted(confirmation_names(traces))
     reward = load_reward_items(root / "reward_data" / "train_data.jsonl", traces)
@@ -251,9 +261,10 @@ def run_online(
             for ratio in ratios:
                 progress(f"{scheme.name}: learning {'on' if learning else 'off'}, ratio {ratio:g}")
                 at = at_ratio(policy, ratio)
-                run = asyncio.run(_replay(events, needs, gate, at, slow, learning))
+                learns = explores if learning else None
+                run = asyncio.run(_replay(events, needs, gate, at, slow, learns))
                 rows += rows_of(scheme.name, learning, ratio, run, needs)
-    return OnlineReport(policy.model_dump(), persons, rows)
+    return OnlineReport(policy.model_dump(), explores.model_dump(), persons, rows)
 
 
 def log_online(report: OnlineReport, log: Path | None) -> None:
@@ -265,7 +276,8 @@ def log_online(report: OnlineReport, log: Path | None) -> None:
         figures.setdefault(key, []).append(round(row.cost_per_event["festina"], 3))
     log_variant(
         log,
-        f"festina eval online: policy {report.policy}; cost after 0/10/30 answers",
+        f"festina eval online: policy {report.policy}; exploration {report.exploration}; "
+        "cost after 0/10/30 answers",
         "14 tuning recordings, each collection one day",
         figures,
     )

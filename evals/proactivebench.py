@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.config import ExplorationSettings
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath, SlowPath
 from agent.slowpath.llm import ChatModel
@@ -130,11 +131,13 @@ async def replay_events(
     window: int | None = None,
     learn: bool = True,
     draft_offers: bool | None = None,
+    exploration: ExplorationSettings | None = None,
 ) -> None:
     """Run `events` through a fresh pipeline, one event a batch, each decided to the end
     (slow path included) before the next: every decision sees memory as it stood after
     the previous one, and a replay never depends on timing. As in the daemon, the gate's
-    own offers are drafted unless there is no drafter (`draft_offers` None)."""
+    own offers are drafted unless there is no drafter (`draft_offers` None); exploring
+    only when asked (`exploration`)."""
     if draft_offers is None:
         draft_offers = not isinstance(slow_path, GateRuleSlowPath)
     pipeline = Pipeline(
@@ -155,6 +158,7 @@ async def replay_events(
                 if draft_offers is None
                 else draft_offers
             ),
+            exploration=exploration,
         ),
     )
     await pipeline.run()

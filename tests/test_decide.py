@@ -9,7 +9,7 @@ from core.decision import SLOW_PATH_FALLBACK, Action
 from core.offer import Offer
 from gate.base import GateScores, NeedEvidence
 from gate.policy import GatePolicy
-from memory.feedback import Reason
+from memory.feedback import Outcome, Reason
 from memory.store import AppliedFeedback
 from tests.helpers import event_at
 
@@ -110,7 +110,9 @@ def test_the_chain_s_clock_never_goes_back_and_times_a_not_now_from_it():
     decisions.decide(earlier, [earlier], GateScores(0.0, 0.0), 1.0)
     assert decisions.clock == later.time
     # The answer came when the stream stood at 1000: offers wait until 1600, not 600.
-    decisions.answered([AppliedFeedback(offered.id, offered.time, Reason.NOT_NOW)])
+    decisions.answered(
+        [AppliedFeedback(offered.id, offered.time, Outcome.REJECTED, Reason.NOT_NOW)]
+    )
     held, free = event_at(1599, "help", app="D"), event_at(1600, "help", app="E")
     assert "not now" in decisions.decide(held, [held], CLEAR, 1.0).reason
     assert decisions.decide(free, [free], CLEAR, 1.0).decided_by == "gate"

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
+from agent.config import ExplorationSettings
 from core.events import Event
 from evals.online import BETWEEN_RECORDINGS, SMALLEST_STEP, _replay, one_day, rows_of
 from evals.proactivebench import gate_rule_slow_path
@@ -57,7 +58,7 @@ class Eager:
 def test_every_offer_is_answered_through_the_feedback_path_and_priced_after_each_count():
     events, needs = one_day([_trace("a", list(range(0, 1200, 60)))])
     run = asyncio.run(
-        _replay(events, needs, Eager(), GatePolicy(), gate_rule_slow_path, learning=True)
+        _replay(events, needs, Eager(), GatePolicy(), gate_rule_slow_path, ExplorationSettings())
     )
     assert run.offered == [True] * 20 and run.slow_path_failures == 0
     assert run.answered_at == list(range(20))  # each offer answered at its own event

@@ -40,10 +40,12 @@ from memory.stores.preferences import profile_row, set_preferences
 
 @dataclass(frozen=True)
 class AppliedFeedback:
-    """An answer the learner has just taken in: on which offer, its time, and why."""
+    """An answer the learner has just taken in: on which offer, its time, what it was
+    and why."""
 
     event_id: str
     event_time: datetime
+    outcome: Outcome
     reason: Reason | None
 
 
@@ -242,7 +244,7 @@ class FeedbackMemory(StoreBase):
                         ReflectionRow(context=context_of(event), event_id=event.id, lesson=lesson)
                     )
                 feedback.applied_at = utcnow()
-                applied.append(AppliedFeedback(event.id, event.time, reason))
+                applied.append(AppliedFeedback(event.id, event.time, outcome, reason))
             if applied:
                 row = session.get(PersonalModelRow, 1) or PersonalModelRow(id=1)
                 row.state = personal.to_state()

@@ -1,0 +1,179 @@
+"""Exploring: where the rule has long been silent, festina asks now and then, so that a
+person it underrates is ever heard; answers to those offers set how often."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from agent.config import EtiquetteSettings, ExplorationSettings
+from agent.decide import DecisionChain
+from agent.slowpath.base import Verdict
+from core.decision import Action
+from gate.base import GateScores, NeedEvidence
+from gate.policy import GatePolicy
+from memory.feedback import Outcome
+from memory.preferences import Preferences
+from memory.store import AppliedFeedback
+from tests.helpers import event_at
+
+# At equal costs and a base rate of 0.43, the better constant policy is silence.
+EQUAL_COSTS = GatePolicy(cost_false_alarm=1.0, cost_missed_help=1.0)
+EVIDENCE = NeedEvidence(spread=0.97, prior=0.43)
+LIKELY, UNLIKELY = GateScores(0.47, 1.0, EVIDENCE), GateScores(0.30, 1.0, EVIDENCE)
+HOUR = 3600.0
+
+
+def exploring(after_minutes: float = 60.0, max_backoff: int = 4, **etiquette) -> DecisionChain:
+    return DecisionChain(
+        EQUAL_COSTS,
+        EtiquetteSettings(cooldown_s=0, **etiquette) if etiquette else None,
+        model_version="t",
+        exploration=ExplorationSettings(after_minutes=after_minutes, max_backoff=max_backoff),
+    )
+
+
+def offers(chain: DecisionChain, seconds: list[float], scores=LIKELY) -> list[float]:
+    """The times (s) of the events in `seconds` the chain offers on."""
+    made = []
+    for second in seconds:
+        event = event_at(second, f"moment {second}", app=f"App {second}")
+        decision = chain.decide(event, [event], scores, 1.0)
+        if decision.final_action is Action.INTERVENE:
+            assert decision.reason.startswith("exploring: no offer for")
+            made.append(second)
+    return made
+
+
+def answer(chain: DecisionChain, second: float, outcome: Outcome) -> None:
+    event = event_at(second, f"moment {second}", app=f"App {second}")
+    chain.answered([AppliedFeedback(event.id, event.time, outcome, None)])
+
+
+def every_ten_minutes(hours: float, start: float = 0.0) -> list[float]:
+    return [start + 600.0 * i for i in range(int(hours * 6))]
+
+
+def test_the_rule_alone_is_silent_all_day_at_equal_costs():
+    assert offers(exploring(after_minutes=0), every_ten_minutes(8)) == []
+
+
+def test_after_an_hour_of_silence_it_asks_once_on_a_moment_over_the_base_rate():
+    chain = exploring()
+    assert offers(chain, every_ten_minutes(1.5), UNLIKELY) == []  # under the base rate
+    assert offers(chain, [5400.0, 6000.0, 6600.0]) == [5400.0]
+    assert offers(chain, [5400.0 + HOUR - 600, 5400.0 + HOUR]) == [5400.0 + HOUR]
+
+
+def test_a_rejection_doubles_the_wait_up_to_the_cap_and_an_acceptance_resets_it():
+    chain = exploring(max_backoff=4)
+    day = every_ten_minutes(20)
+    made = []
+    for second in day:
+        if offers(chain, [second]):
+            made.append(second)
+            answer(chain, second, Outcome.REJECTED if len(made) < 4 else Outcome.ACCEPTED)
+    gaps = [(b - a) / HOUR for a, b in itertools.pairwise(made)]
+    # 1 h before the first; then 2 h, 4 h, 4 h (the cap) after rejections; 1 h after "yes".
+    assert made[0] == HOUR
+    assert gaps[:4] == [2.0, 4.0, 4.0, 1.0]
+
+
+def test_it_never_speaks_over_do_not_disturb_or_etiquette():
+    quiet = exploring()
+    quiet.preferences = Preferences(do_not_disturb=True)
+    assert offers(quiet, every_ten_minutes(4)) == []
+    busy = exploring(busy_apps=["zoom"])
+    meeting = [event_at(s, "a call", app="zoom") for s in every_ten_minutes(3)]
+    assert all(busy.decide(e, [e], LIKELY, 1.0).final_action is Action.SILENT for e in meeting)
+
+
+def test_after_a_restart_it_waits_from_the_last_offer_memory_holds():
+    chain = exploring()
+    last = event_at(0, "offered before the restart", app="Editor")
+    chain.restore([(last, True, False, None)])
+    assert offers(chain, [1800.0, 3000.0, 3600.0]) == [3600.0]
+    assert chain.clock is not None and chain.clock - last.time == timedelta(hours=1)
+
+
+def test_an_event_dated_before_the_last_offer_neither_explores_nor_moves_the_clock_back():
+    chain = exploring()
+    assert offers(chain, [HOUR, 2 * HOUR]) == [2 * HOUR]
+    # A late event from long before: not an hour since the last offer, and no reason to
+    # count the next hour from it.
+    assert offers(chain, [0.0, 2 * HOUR + 3000]) == []
+    assert offers(chain, [3 * HOUR]) == [3 * HOUR]
+
+
+def test_it_says_why_it_asks():
+    chain = exploring()
+    first, asked = event_at(0, "start", app="A"), event_at(5400, "a moment", app="B")
+    chain.decide(first, [first], LIKELY, 1.0)
+    decision = chain.decide(asked, [asked], LIKELY, 1.0)
+    assert decision.reason == (
+        "exploring: no offer for 90 min; an answer tells festina whether you want more of them"
+    )
+
+
+def test_a_short_wait_and_the_base_rate_itself_are_enough():
+    at_base_rate = GateScores(EVIDENCE.prior, 1.0, EVIDENCE)
+    assert offers(exploring(after_minutes=0.5), [0.0, 20.0, 30.0], at_base_rate) == [30.0]
+
+
+def test_without_evidence_the_base_rate_is_taken_as_even():
+    def first_offer(p_need: float) -> list[float]:
+        return offers(exploring(), every_ten_minutes(2), GateScores(p_need, 0.5))
+
+    assert first_offer(0.55) == [HOUR]
+    assert first_offer(0.45) == []
+
+
+def test_each_exploratory_offer_s_answer_counts_once_and_others_not_at_all():
+    chain = exploring(max_backoff=8)
+    assert offers(chain, [0.0, HOUR]) == [HOUR]
+    unrelated = event_at(10.0, "not an exploratory offer", app="X")
+    rejected = AppliedFeedback(unrelated.id, unrelated.time, Outcome.REJECTED, None)
+    answer_first = [rejected, *[AppliedFeedback(*_asked(HOUR), Outcome.REJECTED, None)] * 2]
+    chain.answered(answer_first)
+    # One doubling, from its own answer: the wait is two hours, not four or one.
+    assert offers(chain, [2 * HOUR, 3 * HOUR - 600, 3 * HOUR]) == [3 * HOUR]
+
+
+def test_a_forgotten_exploratory_offer_s_answer_sets_nothing():
+    chain = exploring()
+    assert offers(chain, [0.0, HOUR]) == [HOUR]
+    [event_id, _] = _asked(HOUR)
+    chain.forget({event_id, "another"})
+    answer(chain, HOUR, Outcome.REJECTED)
+    assert offers(chain, [2 * HOUR]) == [2 * HOUR]  # the wait stayed one hour
+
+
+def test_a_drafted_exploratory_offer_counts_once_the_slow_path_makes_it():
+    chain = DecisionChain(
+        EQUAL_COSTS,
+        None,
+        model_version="t",
+        draft_offers=True,
+        exploration=ExplorationSettings(after_minutes=60),
+    )
+
+    def handed(second: float) -> tuple:
+        event = event_at(second, f"moment {second}", app=f"App {second}")
+        return event, chain.decide(event, [event], LIKELY, 1.0)
+
+    handed(0.0)
+    event, decision = handed(HOUR)
+    assert decision.final_action is None and decision.gate_action is Action.INTERVENE
+    # Drafted as silent (say, a counterfactual check): nothing was offered, so it asks again.
+    chain.settle(event, decision, Verdict(Action.SILENT, "no", "slow-path"))
+    event, decision = handed(HOUR + 600)
+    assert decision.gate_action is Action.INTERVENE
+    chain.settle(event, decision, Verdict(Action.INTERVENE, "yes", "slow-path"))
+    assert handed(2 * HOUR)[1].gate_action is Action.SILENT
+    assert handed(2 * HOUR + 600)[1].gate_action is Action.INTERVENE
+
+
+def _asked(second: float) -> tuple:
+    """(event id, time) of the moment `offers` decided at `second`."""
+    event = event_at(second, f"moment {second}", app=f"App {second}")
+    return event.id, event.time
