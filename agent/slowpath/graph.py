@@ -48,7 +48,7 @@ from agent.slowpath.base import Verdict
 from agent.slowpath.drafter import REPEAT_SIMILARITY, ChatDrafter, Drafter, DraftRequest
 from agent.slowpath.llm import ChatError, ChatModel
 from agent.slowpath.proposal import ProposalError, parse_proposal
-from agent.slowpath.template_drafter import fallback_offer
+from agent.slowpath.template_drafter import TemplateDrafter
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
@@ -510,5 +510,23 @@ class ReasoningSlowPath:
         return finished
 
     def fallback_offer(self, window: list[Event]) -> Offer:
-        """Words for an offer whose deliberation failed (see `fallback_offer`)."""
-        return fallback_offer(self.pool, window)
+        """Words for an offer whose deliberation failed: the templates' best for this
+        window, drawing on nothing the failure may have come from (no encoder, no memory,
+        no model), else plain words about the event."""
+        for ranked in TemplateDrafter(self.pool).rank(DraftRequest(window)):
+            candidate = ranked.candidate
+            try:
+                return Offer(
+                    speak=candidate.speak,
+                    task=candidate.task,
+                    plan=candidate.plan,
+                    drafted_by="templates (fallback)",
+                )
+            except ValueError:  # a filled template too long for an offer: the next one
+                continue
+        summary = window[-1].summary()
+        return Offer(
+            speak=f"Can I help with this? {summary}"[:300],
+            task=f"Help with: {summary}"[:200],
+            drafted_by="fallback",
+        )

@@ -33,8 +33,6 @@ import numpy as np
 from agent.slowpath.drafter import REPEAT_SIMILARITY, Draft, DraftRequest
 from agent.slowpath.facts import Facts, read_facts
 from agent.slowpath.templates import TEMPLATES, Candidate, Template
-from core.events import Event
-from core.offer import Offer
 from tools.pool import ToolPool
 
 FIT = 0.5
@@ -206,26 +204,3 @@ class TemplateDrafter:
         # Not validated here: the graph validates every drafter's answer the same way, and
         # an unusable one sends it back for the next candidate.
         return Draft(json.dumps(answer, ensure_ascii=False))
-
-
-def fallback_offer(pool: ToolPool, window: list[Event]) -> Offer:
-    """Words for an offer whose deliberation failed: the templates' best for this
-    window, drawing on nothing the failure may have come from (no encoder, no memory,
-    no model), else plain words about the event."""
-    for ranked in TemplateDrafter(pool).rank(DraftRequest(window)):
-        candidate = ranked.candidate
-        try:
-            return Offer(
-                speak=candidate.speak,
-                task=candidate.task,
-                plan=candidate.plan,
-                drafted_by="templates (fallback)",
-            )
-        except ValueError:  # a filled template too long for an offer: the next one
-            continue
-    summary = window[-1].summary()
-    return Offer(
-        speak=f"Can I help with this? {summary}"[:300],
-        task=f"Help with: {summary}"[:200],
-        drafted_by="fallback",
-    )
