@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -18,7 +19,7 @@ from core.offer import Offer, PlannedCall
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import event_record, press_without_toasts, write_jsonl
+from tests.helpers import event_record, eventually, press_without_toasts, write_jsonl
 from tui.app import FestinaApp
 from tui.stats import summarize
 
@@ -375,6 +376,53 @@ async def test_the_header_says_when_the_running_daemon_cannot_write_memory(store
         await pilot.pause()
         assert "MEMORY CANNOT BE WRITTEN" not in app.sub_title and not asked  # no daemon
         with PidLock(pid_file):  # this process stands for a running daemon
-            app.refresh_data()
-            await pilot.pause()
-            assert "MEMORY CANNOT BE WRITTEN (database or disk is full)" in app.sub_title
+            # Asked by the reading every second, in its worker thread.
+            await eventually(lambda: "MEMORY CANNOT BE WRITTEN (database or disk" in app.sub_title)
+            assert "(database or disk is full): no events taken" in app.sub_title
+
+
+async def test_every_second_memory_is_read_in_a_worker_so_a_slow_daemon_freezes_nothing(
+    store, tmp_path, monkeypatch
+):
+    screen = threading.get_ident()
+    ticks: list[int] = []
+    every_second = FestinaApp._refresh_in_background
+
+    def tick(self) -> None:
+        ticks.append(1)
+        every_second(self)
+
+    monkeypatch.setattr(FestinaApp, "_refresh_in_background", tick)
+    answer = threading.Event()
+    askers: list[int] = []
+
+    def hanging_daemon() -> str:
+        askers.append(threading.get_ident())
+        answer.wait(30)  # the daemon's API takes its time
+        return "database or disk is full"
+
+    def rows() -> int:
+        return app.query_one("#feed", DataTable).row_count
+
+    pid_file = tmp_path / "festina.pid"
+    app = FestinaApp(store, GatePolicy(), pid_file, storage_fault=hanging_daemon)
+    async with app.run_test(size=SIZE) as pilot:
+        with PidLock(pid_file):
+            try:
+                await eventually(lambda: askers)
+                assert askers[0] != screen
+                # While the reading waits on the daemon, the screen answers the user.
+                await pilot.press("o")
+                await pilot.pause()
+                assert app.offers_only and rows() == 1
+                # Two more seconds' turns while the first reading waits: none started.
+                seen = len(ticks)
+                await eventually(lambda: len(ticks) >= seen + 2)
+                assert len(askers) == 1
+                newer = Event.model_validate(event_record(500, text="a newer offer"))
+                store.record_decisions(None, [(newer, decision(newer, Action.INTERVENE))])
+            finally:
+                answer.set()
+            # What the worker read shows once the daemon answered, without any key.
+            await eventually(lambda: "MEMORY CANNOT BE WRITTEN" in app.sub_title)
+            await eventually(lambda: rows() == 2)

@@ -8,18 +8,20 @@ next batch (or at its next start, when none is running).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import ValidationError
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static, Switch
+from textual.worker import get_current_worker
 
 from agent.pidlock import running_pid
 from core.decision import Action, Decision
@@ -29,6 +31,7 @@ from gate.policy import GatePolicy
 from memory.feedback import Outcome, Reason
 from memory.health import STORAGE_FAULTS, describe
 from memory.preferences import Preferences
+from memory.schema import ConfirmationRow, DeliberationRow
 from memory.store import Store
 from tui.reasons import RejectReason
 from tui.stats import summarize
@@ -52,6 +55,32 @@ def _percent(value: float | None) -> str:
 def _when(moment: datetime, today: date) -> str:
     """The time of an event, with its date unless it is today (UTC, as in the detail)."""
     return f"{moment:%H:%M:%S}" if moment.date() == today else f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+Row = tuple[Event, Decision, str | None]
+
+
+@dataclass(frozen=True)
+class Details:
+    """What the detail pane shows of one event besides its decision."""
+
+    run: DeliberationRow | None
+    pending: list[ConfirmationRow]
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    """One reading of memory and of the daemon's state, taken in any thread."""
+
+    revision: int
+    preferences: Preferences
+    recent: list[Row]
+    """Newest first, by event time."""
+    pid: int | None
+    fault: str | None
+    selected: str | None
+    details: Details | None
+    """Of `selected`, when one was."""
 
 
 class FeedTable(DataTable[str]):
@@ -88,22 +117,7 @@ class FestinaApp(App[None]):
     preferences override."""
 
     TITLE = "festina"
-    CSS = """
-    #feed { width: 2fr; }
-    #side { width: 1fr; min-width: 48; }
-    #detail { height: auto; min-height: 8; border: round $primary; padding: 0 1; }
-    #controls { height: auto; border: round $secondary; padding: 0 1; }
-    #controls Horizontal { height: 1; margin: 0 0 1 0; }
-    #controls Label { width: 20; }
-    #controls Input { border: none; height: 1; width: 1fr; padding: 0 1; }
-    #controls Switch { border: none; height: 1; width: 8; padding: 0; background: $boost; }
-    /* Contrast the slider against the panel: by default it nearly vanishes in dark mode. */
-    #controls Switch > .switch--slider { color: $foreground; background: $foreground 20%; }
-    #controls Switch.-on > .switch--slider { color: $success; background: $success 30%; }
-    #controls #dnd_state { width: 1fr; padding: 0 1; }
-    #stats { height: auto; border: round $accent; padding: 0 1; }
-    Sparkline { height: 1; }
-    """
+    CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("a", "answer('a')", "Accept"),
         Binding("r", "answer('r')", "Reject"),
@@ -130,11 +144,12 @@ class FestinaApp(App[None]):
         self.base_policy = base_policy
         self.pid_file = pid_file
         self.storage_fault = storage_fault
-        self.activity: list[tuple[Event, Decision, str | None]] = []  # the rows shown
-        self.recent: list[tuple[Event, Decision, str | None]] = []  # all, for the stats
+        self.activity: list[Row] = []  # the rows shown
+        self.recent: list[Row] = []  # all, for the stats
         self.offers_only = False
         self.preferences = Preferences()
         self._signature: tuple = ()
+        self._fault: str | None = None  # what the running daemon last said of its memory
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -176,25 +191,70 @@ class FestinaApp(App[None]):
         )
         self.refresh_data()
         self._fill_controls()
-        self.set_interval(REFRESH_S, self.refresh_data)
+        self.set_interval(REFRESH_S, self._refresh_in_background)
 
     # --- reading memory -----------------------------------------------------
 
-    def refresh_data(self) -> None:
-        """Reload decisions and preferences; redraw only what changed."""
-        if not self.query("#feed"):
-            return  # the refresh timer can fire while the app is shutting down
+    def _read(self, selected: str | None, *, ask_daemon: bool) -> MemoryView:
+        """Memory and the daemon's state as they stand now (any thread); without
+        `ask_daemon`, what the daemon last said of its memory stands."""
         revision, preferences = self.store.preferences()
-        if preferences != self.preferences:
-            self.preferences = preferences
+        pid = running_pid(self.pid_file) if self.pid_file else None
+        if ask_daemon:
+            # Asked over its API (memory cannot say it cannot be written): may take time.
+            fault = self.storage_fault() if pid else None
+        else:
+            fault = self._fault if pid else None
+        return MemoryView(
+            revision=revision,
+            preferences=preferences,
+            # In event-time order, newest first: a slow path's late answer or a replay of
+            # older events must not reorder what happened.
+            recent=sorted(
+                self.store.recent_activity(FEED_LENGTH), key=lambda row: row[0].time, reverse=True
+            ),
+            pid=pid,
+            fault=fault,
+            selected=selected,
+            details=self._details(selected) if selected else None,
+        )
+
+    def _details(self, event_id: str) -> Details:
+        store = self.store
+        return Details(store.deliberation(event_id), store.pending_confirmations(event_id))
+
+    def refresh_data(self) -> None:
+        """Read memory now and redraw what changed: after the user acted, so that what
+        they did shows at once."""
+        if self.query("#feed"):  # the app may be shutting down
+            self._show(self._read(self._selected_id(), ask_daemon=False))
+
+    def _refresh_in_background(self) -> None:
+        # Every second, in a worker thread: the queries and the call to the daemon's API,
+        # so that a busy database or a daemon slow to answer never freezes the screen.
+        # One reading at a time: while one waits (on a locked database, say), no more
+        # threads pile up behind it.
+        reading = any(w.group == "refresh" and not w.is_finished for w in self.workers)
+        if self.query("#feed") and not reading:
+            self._read_in_worker(self._selected_id())
+
+    @work(thread=True, group="refresh")
+    def _read_in_worker(self, selected: str | None) -> None:
+        view = self._read(selected, ask_daemon=True)
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show, view)
+
+    def _show(self, view: MemoryView) -> None:
+        """Redraw what changed since the last reading."""
+        if not self.query("#feed"):
+            return
+        self._fault = view.fault
+        if view.preferences != self.preferences:
+            self.preferences = view.preferences
             self._fill_controls()
         # The selection is an event, not a row: read it before the rows change under it.
         selected = self._selected_id()
-        # In event-time order, newest first: a slow path's late answer or a replay of
-        # older events must not reorder what happened.
-        self.recent = sorted(
-            self.store.recent_activity(FEED_LENGTH), key=lambda row: row[0].time, reverse=True
-        )
+        self.recent = view.recent
         self.activity = [
             row
             for row in self.recent
@@ -206,19 +266,18 @@ class FestinaApp(App[None]):
             self._signature = signature
             self._redraw_feed(selected)
             self._redraw_stats()
-        pid = running_pid(self.pid_file) if self.pid_file else None
         paused = (
             " · PAUSED (private mode: nothing is kept; p resumes)"
             if self.preferences.paused_at(datetime.now(UTC))
             else ""
         )
-        fault = self.storage_fault() if pid else None
-        unwritable = f" · MEMORY CANNOT BE WRITTEN ({fault}): no events taken" if fault else ""
-        self.sub_title = (
-            f"daemon {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
-            f"{unwritable} · preferences rev {revision}{paused}"
+        unwritable = (
+            f" · MEMORY CANNOT BE WRITTEN ({view.fault}): no events taken" if view.fault else ""
         )
-        self._redraw_detail()
+        running = f"running (pid {view.pid})" if view.pid else "not running"
+        self.sub_title = f"daemon {running}{unwritable} · preferences rev {view.revision}{paused}"
+        # The details read belong to the event selected when they were read.
+        self._redraw_detail(view.details if self._selected_id() == view.selected else None)
 
     def _redraw_feed(self, selected: str | None) -> None:
         table = self.query_one("#feed", DataTable)
@@ -256,7 +315,7 @@ class FestinaApp(App[None]):
         self.query_one("#spark_accept", Sparkline).data = stats.p_accept_series
         self.query_one("#spark_offers", Sparkline).data = stats.offer_series
 
-    def _selected(self) -> tuple[Event, Decision, str | None] | None:
+    def _selected(self) -> Row | None:
         tables = self.query("#feed").results(DataTable)
         # A highlight or refresh can still be in flight while the app tears its widgets down.
         table = next(tables, None)
@@ -269,7 +328,9 @@ class FestinaApp(App[None]):
         selected = self._selected()
         return selected[0].id if selected else None
 
-    def _redraw_detail(self) -> None:
+    def _redraw_detail(self, details: Details | None = None) -> None:
+        """The selected event in full; its slow-path run and pending steps are `details`
+        where they were just read, else read now."""
         detail = next(self.query("#detail").results(Static), None)
         if detail is None:
             return  # the app is tearing its widgets down
@@ -304,7 +365,7 @@ class FestinaApp(App[None]):
             lines.append(escape(f"drafted by {offer.drafted_by}"))
         if decision.reason:
             lines.append(f"why: {escape(decision.reason)}")
-        lines.extend(self._deliberation_lines(event.id))
+        lines.extend(self._deliberation_lines(details or self._details(event.id)))
         if decision.final_action is Action.INTERVENE:
             lines.append(
                 f"your answer: {answer}"
@@ -314,9 +375,10 @@ class FestinaApp(App[None]):
         detail.update("\n".join(lines))
         self._show_tau()
 
-    def _deliberation_lines(self, event_id: str) -> list[str]:
+    @staticmethod
+    def _deliberation_lines(details: Details) -> list[str]:
         """The slow path's run on this event: proposal, counterfactual check, node trace."""
-        run = self.store.deliberation(event_id)
+        run = details.run
         if run is None:
             return []
         lines = [f"[b]slow path[/b] {escape(f'({run.backend}, {run.tokens} tokens)')}"]
@@ -334,7 +396,7 @@ class FestinaApp(App[None]):
         for outcome in outcomes_of(run.executions):
             lines.append(f"[b]{escape(outcome.tool)}[/b]: {escape(outcome.status.value)}")
             lines.extend(escape(f"  {line}") for line in outcome.text.splitlines()[:8])
-        for pending in self.store.pending_confirmations(event_id):
+        for pending in details.pending:
             args = ", ".join(f"{k}={v!r}" for k, v in pending.args.items())
             lines.append(f"[b]y[/b] run / [b]n[/b] skip: {escape(f'{pending.tool}({args})'[:160])}")
         steps = " → ".join(
