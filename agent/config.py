@@ -111,8 +111,8 @@ max_offers_per_day = 20
 # While the daemon learns from answers: after this many minutes of event time with no
 # offer, the next moment the gate rates at least as likely to need help as the population's
 # base rate is offered anyway (saying so), so a person the gate underrates is ever heard.
-# A rejected exploratory offer doubles the wait, up to max_backoff times; an accepted one
-# resets it. 0: never explore.
+# Each exploratory offer doubles the wait before the next, up to max_backoff times; one
+# accepted resets it. 0: never explore.
 after_minutes = 60.0
 max_backoff = 8
 
@@ -346,7 +346,7 @@ class ExplorationSettings(BaseModel):
         60.0, ge=0.0, description="stream minutes with no offer before one exploring (0: never)"
     )
     max_backoff: int = Field(
-        8, ge=1, le=1024, description="at most this many times the wait, after rejections"
+        8, ge=1, le=1024, description="at most this many times the wait, as offers go unaccepted"
     )
 
 

@@ -138,7 +138,7 @@ class DecisionChain:
             call.action is Action.INTERVENE and not self.draft_offers
         )
         if resolved and call.action is Action.INTERVENE and self._exploration is not None:
-            self._exploration.offered(event.time)
+            self._exploration.offered(event.id, event.time)
         return Decision(
             **fields,
             final_action=call.action if resolved else None,
@@ -187,7 +187,7 @@ class DecisionChain:
         """`verdict` on `decision` (the slow path's, or one of the above), as the decision
         to store and show; etiquette keeps the offer or lets its context go."""
         if self._exploration is not None and verdict.action is Action.INTERVENE:
-            self._exploration.offered(event.time)
+            self._exploration.offered(event.id, event.time)
         if self._etiquette is not None:
             if verdict.action is Action.INTERVENE:
                 self._etiquette.offered(event)
@@ -206,8 +206,8 @@ class DecisionChain:
 
     def answered(self, answers: Iterable[AppliedFeedback]) -> None:
         """Answers the learner has just taken in: their contexts are free again, a
-        "not now" holds every offer for a while, and those to exploratory offers set how
-        long festina waits before exploring again."""
+        "not now" holds every offer for a while, and an exploratory offer accepted lets
+        festina explore again within the hour."""
         answers = list(answers)
         if self._exploration is not None:
             self._exploration.answered((a.event_id, a.outcome) for a in answers)
@@ -229,7 +229,7 @@ class DecisionChain:
         if self._exploration is not None:
             for event, offered, _, _ in history:
                 if offered:
-                    self._exploration.offered(event.time)
+                    self._exploration.offered(event.id, event.time)
         if self._etiquette is not None:
             self._etiquette.restore(history, vectors)
 

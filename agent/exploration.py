@@ -5,9 +5,10 @@ gate that is silent for someone (their costs make offering rarely pay, or the po
 model underrates how often they need help) hears nothing, so it never learns that it
 should speak. After `after_minutes` of stream time with no offer made, the next moment
 the rule leaves silent but whose p_need is at least the population's base rate is
-offered anyway, saying why. A rejected exploratory offer doubles the wait (up to
-`max_backoff` times); an accepted one resets it. Preferences and etiquette still apply:
-exploring never speaks over a pause, a call or an away user.
+offered anyway, saying why. Each exploratory offer doubles the wait before the next (up
+to `max_backoff` times), so a person who turns them down or never answers hears one
+every few hours at most; an accepted one resets it. Preferences and etiquette still
+apply: exploring never speaks over a pause, a call or an away user.
 
 Each exploratory offer costs, in expectation, what offering at the base rate costs
 against silence (at C_FN/C_FA 1 and a base rate of 0.43, 0.14 of a false alarm), once an
@@ -53,22 +54,24 @@ class Exploration:
         )
 
     def explored(self, event_id: str) -> None:
+        """`event_id` is to be offered because of exploring (not yet made: drafting may
+        still keep it silent)."""
         self._explored.add(event_id)
 
-    def offered(self, when: datetime) -> None:
+    def offered(self, event_id: str, when: datetime) -> None:
+        """An offer was made on `event_id` at `when`; an exploratory one doubles the wait."""
         if self.last_offer is None or when > self.last_offer:
             self.last_offer = when
+        if event_id in self._explored:
+            self.backoff = min(2 * self.backoff, self.settings.max_backoff)
 
     def answered(self, answers: Iterable[tuple[str, Outcome]]) -> None:
-        """Answers to offers: those to exploratory ones set the backoff."""
+        """Answers to offers: an exploratory offer accepted resets the wait."""
         for event_id, outcome in answers:
-            if event_id not in self._explored:
-                continue
-            self._explored.discard(event_id)
-            if outcome is Outcome.ACCEPTED:
-                self.backoff = 1
-            elif outcome is Outcome.REJECTED:
-                self.backoff = min(2 * self.backoff, self.settings.max_backoff)
+            if event_id in self._explored:
+                self._explored.discard(event_id)
+                if outcome is Outcome.ACCEPTED:
+                    self.backoff = 1
 
     def forget(self, event_ids: set[str]) -> None:
         self._explored -= event_ids

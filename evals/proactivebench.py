@@ -167,7 +167,8 @@ async def replay_events(
 def replay_trace(
     trace: Trace, gate: GateModel, policy: GatePolicy, slow_path: SlowPathFactory
 ) -> list[ReplayedEvent]:
-    """Run one trace through a fresh runtime and read back what it decided."""
+    """Run one trace through a fresh runtime, configured as the daemon is by default
+    (exploring included), and read back what it decided."""
     with tempfile.TemporaryDirectory(prefix="festina-replay-") as scratch:
         work = Path(scratch)
         store = Store(f"sqlite:///{work / 'memory.db'}")
@@ -181,6 +182,7 @@ def replay_trace(
                     store=store,
                     slow_path=slow_path(store, gate, work),
                     surface=_Quiet(),
+                    exploration=ExplorationSettings(),
                 )
             )
             decided = {event.id: decision for event, decision in store.decisions(limit=10**6)}

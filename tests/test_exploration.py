@@ -62,19 +62,20 @@ def test_after_an_hour_of_silence_it_asks_once_on_a_moment_over_the_base_rate():
     chain = exploring()
     assert offers(chain, every_ten_minutes(1.5), UNLIKELY) == []  # under the base rate
     assert offers(chain, [5400.0, 6000.0, 6600.0]) == [5400.0]
-    assert offers(chain, [5400.0 + HOUR - 600, 5400.0 + HOUR]) == [5400.0 + HOUR]
 
 
-def test_a_rejection_doubles_the_wait_up_to_the_cap_and_an_acceptance_resets_it():
+def test_each_exploratory_offer_doubles_the_wait_up_to_the_cap_and_an_acceptance_resets_it():
     chain = exploring(max_backoff=4)
-    day = every_ten_minutes(20)
     made = []
-    for second in day:
+    for second in every_ten_minutes(20):
         if offers(chain, [second]):
             made.append(second)
-            answer(chain, second, Outcome.REJECTED if len(made) < 4 else Outcome.ACCEPTED)
+            if len(made) == 4:
+                answer(chain, second, Outcome.ACCEPTED)
+            elif len(made) == 2:
+                answer(chain, second, Outcome.REJECTED)  # no different from no answer
     gaps = [(b - a) / HOUR for a, b in itertools.pairwise(made)]
-    # 1 h before the first; then 2 h, 4 h, 4 h (the cap) after rejections; 1 h after "yes".
+    # 1 h before the first; then 2 h, 4 h, 4 h (the cap); 1 h after a "yes".
     assert made[0] == HOUR
     assert gaps[:4] == [2.0, 4.0, 4.0, 1.0]
 
@@ -99,10 +100,10 @@ def test_after_a_restart_it_waits_from_the_last_offer_memory_holds():
 def test_an_event_dated_before_the_last_offer_neither_explores_nor_moves_the_clock_back():
     chain = exploring()
     assert offers(chain, [HOUR, 2 * HOUR]) == [2 * HOUR]
-    # A late event from long before: not an hour since the last offer, and no reason to
-    # count the next hour from it.
-    assert offers(chain, [0.0, 2 * HOUR + 3000]) == []
-    assert offers(chain, [3 * HOUR]) == [3 * HOUR]
+    # A late event from long before: not the wait (now two hours) since the last offer,
+    # and no reason to count the wait from it.
+    assert offers(chain, [0.0, 2 * HOUR + 3000, 4 * HOUR - 600]) == []
+    assert offers(chain, [4 * HOUR]) == [4 * HOUR]
 
 
 def test_it_says_why_it_asks():
@@ -128,15 +129,18 @@ def test_without_evidence_the_base_rate_is_taken_as_even():
     assert first_offer(0.45) == []
 
 
-def test_each_exploratory_offer_s_answer_counts_once_and_others_not_at_all():
+def test_only_an_exploratory_offer_accepted_resets_the_wait():
     chain = exploring(max_backoff=8)
-    assert offers(chain, [0.0, HOUR]) == [HOUR]
+    assert offers(chain, [0.0, HOUR]) == [HOUR]  # the wait is now two hours
     unrelated = event_at(10.0, "not an exploratory offer", app="X")
-    rejected = AppliedFeedback(unrelated.id, unrelated.time, Outcome.REJECTED, None)
-    answer_first = [rejected, *[AppliedFeedback(*_asked(HOUR), Outcome.REJECTED, None)] * 2]
-    chain.answered(answer_first)
-    # One doubling, from its own answer: the wait is two hours, not four or one.
+    chain.answered([AppliedFeedback(unrelated.id, unrelated.time, Outcome.ACCEPTED, None)])
     assert offers(chain, [2 * HOUR, 3 * HOUR - 600, 3 * HOUR]) == [3 * HOUR]
+    answer(chain, 3 * HOUR, Outcome.ACCEPTED)
+    assert offers(chain, [4 * HOUR]) == [4 * HOUR]
+    # Its answer counts once: accepting it again after another exploratory offer is
+    # not a "yes" to that one.
+    answer(chain, 3 * HOUR, Outcome.ACCEPTED)
+    assert offers(chain, [5 * HOUR, 6 * HOUR]) == [6 * HOUR]
 
 
 def test_a_forgotten_exploratory_offer_s_answer_sets_nothing():
@@ -144,8 +148,8 @@ def test_a_forgotten_exploratory_offer_s_answer_sets_nothing():
     assert offers(chain, [0.0, HOUR]) == [HOUR]
     [event_id, _] = _asked(HOUR)
     chain.forget({event_id, "another"})
-    answer(chain, HOUR, Outcome.REJECTED)
-    assert offers(chain, [2 * HOUR]) == [2 * HOUR]  # the wait stayed one hour
+    answer(chain, HOUR, Outcome.ACCEPTED)
+    assert offers(chain, [2 * HOUR, 3 * HOUR]) == [3 * HOUR]  # the wait stayed two hours
 
 
 def test_a_drafted_exploratory_offer_counts_once_the_slow_path_makes_it():
@@ -164,13 +168,14 @@ def test_a_drafted_exploratory_offer_counts_once_the_slow_path_makes_it():
     handed(0.0)
     event, decision = handed(HOUR)
     assert decision.final_action is None and decision.gate_action is Action.INTERVENE
-    # Drafted as silent (say, a counterfactual check): nothing was offered, so it asks again.
+    # Drafted as silent (say, a counterfactual check): nothing was offered, so it asks
+    # again, and the wait has not doubled.
     chain.settle(event, decision, Verdict(Action.SILENT, "no", "slow-path"))
     event, decision = handed(HOUR + 600)
     assert decision.gate_action is Action.INTERVENE
     chain.settle(event, decision, Verdict(Action.INTERVENE, "yes", "slow-path"))
-    assert handed(2 * HOUR)[1].gate_action is Action.SILENT
-    assert handed(2 * HOUR + 600)[1].gate_action is Action.INTERVENE
+    assert handed(3 * HOUR)[1].gate_action is Action.SILENT
+    assert handed(3 * HOUR + 600)[1].gate_action is Action.INTERVENE
 
 
 def _asked(second: float) -> tuple:
