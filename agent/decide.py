@@ -239,8 +239,12 @@ class DecisionChain:
         return self._etiquette is not None or self._exploration is not None
 
     def remembered(self) -> set[str]:
-        """Events the chain keeps something of (pending offers, recent offers)."""
-        return self._etiquette.remembered() if self._etiquette is not None else set()
+        """Events the chain keeps something of (pending offers, recent offers, offers
+        made exploring)."""
+        kept = self._etiquette.remembered() if self._etiquette is not None else set()
+        if self._exploration is not None:
+            kept |= self._exploration.remembered()
+        return kept
 
     def forget(self, event_ids: set[str]) -> None:
         """These events were forgotten from memory: keep nothing of them."""

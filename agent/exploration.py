@@ -23,16 +23,21 @@ from datetime import datetime, timedelta
 from agent.config import ExplorationSettings
 from memory.feedback import Outcome
 
+# Exploratory offers remembered for their answers: the newest only, since one the slow
+# path kept silent, or one never answered, is never answered and would stay for good.
+REMEMBERED = 64
+
 
 class Exploration:
-    """When to explore, and the backoff the answers to exploratory offers set."""
+    """When to explore: the time of the newest offer, and how many times the wait
+    exploratory offers have doubled."""
 
     def __init__(self, settings: ExplorationSettings) -> None:
         self.settings = settings
         self.backoff = 1
         self.last_offer: datetime | None = None
         """The stream time of the newest offer made (or, before any, of the first event)."""
-        self._explored: set[str] = set()
+        self._explored: dict[str, None] = {}  # insertion-ordered: the oldest first
 
     @property
     def wait(self) -> timedelta:
@@ -56,7 +61,9 @@ class Exploration:
     def explored(self, event_id: str) -> None:
         """`event_id` is to be offered because of exploring (not yet made: drafting may
         still keep it silent)."""
-        self._explored.add(event_id)
+        self._explored[event_id] = None
+        if len(self._explored) > REMEMBERED:
+            del self._explored[next(iter(self._explored))]
 
     def offered(self, event_id: str, when: datetime) -> None:
         """An offer was made on `event_id` at `when`; an exploratory one doubles the wait."""
@@ -69,9 +76,14 @@ class Exploration:
         """Answers to offers: an exploratory offer accepted resets the wait."""
         for event_id, outcome in answers:
             if event_id in self._explored:
-                self._explored.discard(event_id)
+                del self._explored[event_id]
                 if outcome is Outcome.ACCEPTED:
                     self.backoff = 1
 
+    def remembered(self) -> set[str]:
+        """The exploratory offers kept for their answers."""
+        return set(self._explored)
+
     def forget(self, event_ids: set[str]) -> None:
-        self._explored -= event_ids
+        for event_id in event_ids & self._explored.keys():
+            del self._explored[event_id]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from agent.config import EtiquetteSettings, ExplorationSettings
 from agent.decide import DecisionChain
+from agent.exploration import REMEMBERED
 from agent.slowpath.base import Verdict
 from core.decision import Action
 from gate.base import GateScores, NeedEvidence
@@ -182,3 +183,26 @@ def _asked(second: float) -> tuple:
     """(event id, time) of the moment `offers` decided at `second`."""
     event = event_at(second, f"moment {second}", app=f"App {second}")
     return event.id, event.time
+
+
+def test_it_remembers_only_the_newest_exploratory_offers():
+    chain = DecisionChain(
+        EQUAL_COSTS,
+        None,
+        model_version="t",
+        draft_offers=True,
+        exploration=ExplorationSettings(after_minutes=60),
+    )
+    start = event_at(0, "start", app="A")
+    chain.decide(start, [start], LIKELY, 1.0)
+    # A drafter that keeps every exploratory offer silent: each next event is explored.
+    handed = []
+    for second in every_ten_minutes(40, start=HOUR):
+        event = event_at(second, f"moment {second}", app=f"App {second}")
+        decision = chain.decide(event, [event], LIKELY, 1.0)
+        assert decision.gate_action is Action.INTERVENE
+        chain.settle(event, decision, Verdict(Action.SILENT, "no", "slow-path"))
+        handed.append(event)
+    assert len(chain.remembered()) == REMEMBERED
+    assert handed[-1].id in chain.remembered()
+    assert handed[0].id not in chain.remembered()
