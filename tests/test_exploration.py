@@ -206,3 +206,11 @@ def test_it_remembers_only_the_newest_exploratory_offers():
     assert len(chain.remembered()) == REMEMBERED
     assert handed[-1].id in chain.remembered()
     assert handed[0].id not in chain.remembered()
+
+
+def test_what_it_remembers_joins_what_etiquette_remembers():
+    chain = exploring(max_offers_per_day=0)
+    ruled = event_at(0, "the rule offers here", app="A")
+    assert chain.decide(ruled, [ruled], GateScores(0.9, 1.0, EVIDENCE), 1.0).decided_by == "gate"
+    assert offers(chain, [HOUR]) == [HOUR]
+    assert chain.remembered() == {ruled.id, _asked(HOUR)[0]}
