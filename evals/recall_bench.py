@@ -2,7 +2,7 @@
 
 Every event of the labelled recordings, embedded by the gate's encoder, is stored in a
 scratch SQLite memory through the store's own write path (float16) and recalled by the
-daemon's index (`EpisodeIndex`, float16 in memory). The baseline, in the same run: the
+daemon's index (`EpisodeIndex`, widened to float32). The baseline, in the same run: the
 same ranking by exact float32 cosine on the encoder's own vectors. Each event asks for
 its top k among the *other* recordings' episodes (recall across days, as the slow path
 uses it). Reported: the share of the float32 top k the index returns, how often its
