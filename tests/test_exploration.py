@@ -51,6 +51,23 @@ def answer(chain: DecisionChain, second: float, outcome: Outcome) -> None:
     chain.answered([AppliedFeedback(event.id, event.time, outcome, None)])
 
 
+def drafting() -> DecisionChain:
+    """An exploring chain whose offers go to the slow path to be drafted."""
+    return DecisionChain(
+        EQUAL_COSTS,
+        None,
+        model_version="t",
+        draft_offers=True,
+        exploration=ExplorationSettings(after_minutes=60),
+    )
+
+
+def asked(second: float) -> tuple:
+    """(event id, time) of the moment `offers` decided at `second`."""
+    event = event_at(second, f"moment {second}", app=f"App {second}")
+    return event.id, event.time
+
+
 def every_ten_minutes(hours: float, start: float = 0.0) -> list[float]:
     return [start + 600.0 * i for i in range(int(hours * 6))]
 
@@ -147,20 +164,14 @@ def test_only_an_exploratory_offer_accepted_resets_the_wait():
 def test_a_forgotten_exploratory_offer_s_answer_sets_nothing():
     chain = exploring()
     assert offers(chain, [0.0, HOUR]) == [HOUR]
-    [event_id, _] = _asked(HOUR)
+    [event_id, _] = asked(HOUR)
     chain.forget({event_id, "another"})
     answer(chain, HOUR, Outcome.ACCEPTED)
     assert offers(chain, [2 * HOUR, 3 * HOUR]) == [3 * HOUR]  # the wait stayed two hours
 
 
 def test_a_drafted_exploratory_offer_counts_once_the_slow_path_makes_it():
-    chain = DecisionChain(
-        EQUAL_COSTS,
-        None,
-        model_version="t",
-        draft_offers=True,
-        exploration=ExplorationSettings(after_minutes=60),
-    )
+    chain = drafting()
 
     def handed(second: float) -> tuple:
         event = event_at(second, f"moment {second}", app=f"App {second}")
@@ -179,20 +190,8 @@ def test_a_drafted_exploratory_offer_counts_once_the_slow_path_makes_it():
     assert handed(3 * HOUR + 600)[1].gate_action is Action.INTERVENE
 
 
-def _asked(second: float) -> tuple:
-    """(event id, time) of the moment `offers` decided at `second`."""
-    event = event_at(second, f"moment {second}", app=f"App {second}")
-    return event.id, event.time
-
-
 def test_it_remembers_only_the_newest_exploratory_offers():
-    chain = DecisionChain(
-        EQUAL_COSTS,
-        None,
-        model_version="t",
-        draft_offers=True,
-        exploration=ExplorationSettings(after_minutes=60),
-    )
+    chain = drafting()
     start = event_at(0, "start", app="A")
     chain.decide(start, [start], LIKELY, 1.0)
     # A drafter that keeps every exploratory offer silent: each next event is explored.
@@ -213,4 +212,4 @@ def test_what_it_remembers_joins_what_etiquette_remembers():
     ruled = event_at(0, "the rule offers here", app="A")
     assert chain.decide(ruled, [ruled], GateScores(0.9, 1.0, EVIDENCE), 1.0).decided_by == "gate"
     assert offers(chain, [HOUR]) == [HOUR]
-    assert chain.remembered() == {ruled.id, _asked(HOUR)[0]}
+    assert chain.remembered() == {ruled.id, asked(HOUR)[0]}
