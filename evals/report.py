@@ -379,7 +379,7 @@ def _log_replay(inputs: ReportInputs, traces: list[Trace], section: dict[str, An
     log_variant(
         default_log(),
         f"festina eval report --section proactivebench: slow path {inputs.slow_path[0]}, "
-        f"policy {inputs.policy.model_dump()}",
+        f"policy {inputs.policy.model_dump()}, exploring as the daemon does",
         f"{len(traces)} tuning recordings",
         {
             "leave one recording out": _festina_costs(section["costs"]),
