@@ -40,8 +40,17 @@ class Etiquette:
         self.history = OfferHistory(self.settings)
 
     def observe(self, event: Event) -> None:
-        """Follow presence from AFK events (ActivityWatch's afk watcher, or any source)."""
+        """Follow presence from AFK events (ActivityWatch's afk watcher, or any source),
+        and let go of what has expired by `event`'s time."""
         self.history.prune(event.time)
+        # An offer unanswered for the pending timeout no longer holds its context; dropped
+        # here, at each event, so that a restart (which observes the same events) keeps
+        # exactly what the running etiquette keeps.
+        timeout = timedelta(seconds=self.settings.pending_timeout_s)
+        for context in [
+            c for c, (_, since) in self.pending.items() if event.time - since >= timeout
+        ]:
+            del self.pending[context]
         self.busy.observe(event)
         if event.kind is not EventKind.AFK:
             return

@@ -152,3 +152,20 @@ def test_forgotten_events_leave_etiquette_but_not_the_daily_count():
     assert etiquette.pending == {}
     again = event_at(10, "forgotten words", app="Other")
     assert "daily cap" in etiquette.hold_reason(again)  # a forget buys no more offers
+
+
+def test_an_offer_unanswered_for_the_pending_timeout_is_let_go_at_the_next_event():
+    etiquette = Etiquette(EtiquetteSettings(cooldown_s=0, pending_timeout_s=600))
+    offered = event_at(0)
+    etiquette.offered(offered)
+    etiquette.answered([])  # nothing answered: it stays pending
+    etiquette.observe(event_at(599, app="Other"))
+    assert offered.id in {event_id for event_id, _ in etiquette.pending.values()}
+    etiquette.observe(event_at(600, app="Other"))
+    assert etiquette.pending == {}
+    # Restored from the same events, a restart keeps the same: nothing pending.
+    restored = Etiquette(etiquette.settings)
+    restored.restore(
+        [(offered, True, False, None), (event_at(600, app="Other"), False, False, None)]
+    )
+    assert restored.pending == {}

@@ -164,3 +164,22 @@ def test_a_not_now_held_as_long_after_a_restart_as_before_it():
     plain = Etiquette(settings)
     plain.restore([(offered, True, True, None)])
     assert plain.hold_reason(event_at(600, "more")) is None
+
+
+def test_a_restart_after_a_withdrawn_offer_that_replaced_a_timed_out_one_keeps_the_same():
+    # Found by the generated days (tests/test_etiquette_sequences.py): the first offer
+    # timed out, the second took its context and was withdrawn; a restart, which never
+    # sees the withdrawn one, must not bring the first back as pending.
+    settings = EtiquetteSettings(cooldown_s=0, pending_timeout_s=600)
+    live = Etiquette(settings)
+    first, second = event_at(0, "help"), event_at(600, "more help")
+    live.observe(first)
+    live.offered(first)
+    live.observe(second)
+    assert live.hold_reason(second) is None
+    live.offered(second)
+    live.withdrawn(second)
+    restored = Etiquette(settings)
+    restored.restore([(first, True, False, None), (second, False, False, None)])
+    assert restored.pending == live.pending == {}
+    assert restored.remembered() == live.remembered()
