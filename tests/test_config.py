@@ -65,9 +65,9 @@ def test_config_init_then_show(festina_home):
     assert shown["gate"]["delta"] == Settings().gate.delta
 
 
-def test_the_readme_documents_the_real_defaults():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert DEFAULT_CONFIG_TOML in readme
+def test_the_docs_document_the_real_defaults():
+    page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert DEFAULT_CONFIG_TOML in page.read_text()
 
 
 def test_an_openai_slow_path_needs_a_model_name(tmp_path):
