@@ -26,7 +26,11 @@ DEFAULT_CONFIG_TOML = """\
 
 [daemon]
 # Event sources, merged into one stream:
-#   "jsonl:<file>"  replays a JSON Lines (or JSON list) file; "jsonl:-" reads standard input
+#   "jsonl:<file>"  replays a JSON Lines (or JSON list) file of festina events;
+#           "jsonl:-" reads them from standard input
+#   "proactivebench:<file>"  replays ProactiveBench trace items instead (kind and app
+#           inferred from each observation, labels not copied), e.g. one of the data set's
+#           test_data/*.json traces; "proactivebench:-" reads them from standard input
 #   "activitywatch:<url>"  follows a running ActivityWatch server, e.g. "http://127.0.0.1:5600"
 #   "http"  takes events POSTed to festina's local API (see [api]); the terminal posts
 #           there through the shell hook: eval "$(festina shell-hook bash)" in ~/.bashrc
@@ -36,7 +40,8 @@ DEFAULT_CONFIG_TOML = """\
 #   "screen"  new text in the window in front, read by OCR (X11, tesseract; see [screen])
 # An empty list replays the bundled demo stream.
 source = []
-# Replay pace of jsonl files as a multiple of real time; 0 replays as fast as possible.
+# Replay pace of jsonl and proactivebench files as a multiple of real time; 0 replays as
+# fast as possible.
 # Live sources (activitywatch, http, standard input) are never paced.
 speed = 0.0
 # Bounded queue length between stages; a full queue slows the stage before it.

@@ -50,8 +50,8 @@ def _sources(settings: Settings, paths: FestinaPaths) -> Iterator[Finding]:
     specs = settings.daemon.source or [""]
     for spec in specs:
         part = f"source {spec or '(the bundled demo stream)'}"
-        if spec == "" or spec.startswith("jsonl:"):
-            target = spec.removeprefix("jsonl:")
+        if spec == "" or spec.startswith(("jsonl:", "proactivebench:")):
+            target = spec.partition(":")[2]
             if target and target != "-" and not Path(target).is_file():
                 yield Finding(Level.FAIL, part, f"no such file: {target}")
             else:

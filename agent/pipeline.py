@@ -53,6 +53,7 @@ from memory.health import (
     StorageUnavailable,
     describe,
 )
+from memory.learning import learn_from_answers
 from memory.redaction import redact_event, redact_text
 from memory.store import RunCounts, Store
 
@@ -652,7 +653,8 @@ class Pipeline:
         etiquette: a replay learns as the day it records, and a burst of answers stays
         within the hourly budget. Call with `_learning` held."""
         answered = await self._stored(
-            self.store.apply_feedback,
+            learn_from_answers,
+            self.store,
             self.chain.personal,
             now,
             self.options.window_size,

@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from core.events import Event
-from core.records import record_to_item
+from core.records import RecordAdapter, record_to_item
 from evals.feedback_replay import SimulatedUser
 from evals.metrics import BenchScores, timing
 from evals.proactivebench import SlowPathFactory, gate_rule_slow_path, replay_events
+from gate import proactivebench
 from gate.base import GateModel
 from gate.data import Trace
 from gate.policy import GatePolicy
@@ -98,11 +99,13 @@ class Trajectory:
         """The trajectory as the runtime sees it: no thread, no need label."""
         events = []
         for step, e in enumerate(self.events, start=1):
+            adapt: RecordAdapter | None = None
             if e.kind is None:  # a scene event: kind and app inferred like ProactiveBench's
                 record: dict[str, Any] = {"observation": {"time": str(e.time), "event": e.text}}
+                adapt = proactivebench.to_event_record
             else:
                 record = {"time": e.time, "kind": e.kind, "app": e.app, "text": e.text}
-            item = record_to_item(record, origin=self.id, position=step, raw="")
+            item = record_to_item(record, origin=self.id, position=step, raw="", adapt=adapt)
             if not isinstance(item, Event):
                 raise ValueError(f"{self.id}:{step}: {item.reason}")
             events.append(item.model_copy(update={"source": f"pira:{self.id}"}))

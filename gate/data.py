@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.events import Event
-from core.records import record_to_item
+from core.records import RecordAdapter, record_to_item
+from gate import proactivebench
 
 
 def default_data_dir() -> Path:
@@ -49,10 +50,13 @@ class RewardItem:
     groups: frozenset[str] = field(default_factory=frozenset)
 
 
-def _events(records: Iterable[dict], origin: str) -> list[Event]:
+def _events(
+    records: Iterable[dict], origin: str, adapt: RecordAdapter | None = None
+) -> list[Event]:
+    """Festina event records as events, or another format's records through `adapt`."""
     events = []
     for position, record in enumerate(records, start=1):
-        item = record_to_item(record, origin=origin, position=position, raw="")
+        item = record_to_item(record, origin=origin, position=position, raw="", adapt=adapt)
         if not isinstance(item, Event):
             raise ValueError(f"{origin}:{position}: {item.reason}")
         events.append(item)
@@ -79,7 +83,7 @@ def load_traces(root: Path, folders: Sequence[str] = TRACE_FOLDERS) -> list[Trac
             traces.append(
                 Trace(
                     stem,
-                    _events(items, stem),
+                    _events(items, stem, proactivebench.to_event_record),
                     [bool(i["task_status"]) for i in items],
                     [i["observation"] for i in items],
                     folder,
@@ -105,7 +109,9 @@ def load_reward_items(path: Path, traces: list[Trace]) -> list[RewardItem]:
         for observation in row["obs"]:
             groups |= owners.get(_observation_key(observation), set())
         origin = f"reward-{path.stem}-{line_number}"
-        history = _events(({"observation": o} for o in row["obs"]), origin)
+        history = _events(
+            ({"observation": o} for o in row["obs"]), origin, proactivebench.to_event_record
+        )
         items.append(
             RewardItem(
                 history=history,
@@ -120,7 +126,8 @@ def load_reward_items(path: Path, traces: list[Trace]) -> list[RewardItem]:
 
 
 def load_labelled_jsonl(path: Path) -> list[Trace]:
-    """Labelled events, one JSON object a line: ``{"event": {...}, "need": true}``.
+    """Labelled events, one JSON object a line: ``{"event": {...}, "need": true}``, the
+    event a festina event.
 
     Consecutive lines of one event source form one trace, so windows see real history.
     """

@@ -12,11 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from core.decision import SLOW_PATH_FALLBACK
+from memory.learning import AppliedFeedback
 from memory.migrate import upgrade
 from memory.schema import DecisionRow, EventRow, RejectedInputRow, RunRow, utcnow
 from memory.stores.base import StoreBase, make_engine
 from memory.stores.events import EventMemory
-from memory.stores.feedback import AppliedFeedback, FeedbackMemory
+from memory.stores.feedback import FeedbackMemory
 from memory.stores.plans import PlanMemory
 from memory.stores.preferences import PreferenceMemory
 from memory.stores.reflections import ReflectionMemory

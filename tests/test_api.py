@@ -7,13 +7,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from types import SimpleNamespace
 
 import httpx
 
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings
 from agent.sources.http import HttpIngestSource, IdTaken
-from core import proactivebench
+from core import records
 from core.events import Event
 from core.sources import Rejection
 from memory.store import Store
@@ -196,7 +197,8 @@ async def test_hostile_records_are_rejected_one_by_one_and_the_valid_ones_stored
         reasons = " | ".join(r["reason"] for r in result["rejected"])
         for expected in ("lone surrogates", "NUL", "nan is not", "inf is not", "nested deeper"):
             assert expected in reasons
-        assert "scene day 99999999 is out of range" in reasons
+        # The API takes festina events only: a ProactiveBench trace item is refused as one.
+        assert "observation" in reasons
         # The pipeline lived through it: the next request is taken and stored.
         after = await client.post("/v1/events", json=event_record(9), headers=AUTH)
         assert after.status_code == 200 and after.json()["stored"] is True
@@ -320,11 +322,13 @@ async def test_bodies_that_are_not_declared_json_get_415(tmp_path):
 
 
 async def test_a_fault_validating_one_record_costs_only_that_record(tmp_path, monkeypatch):
-    def broken(item, trace, step):
-        raise KeyError("a bug in the ProactiveBench adapter")
+    def model_validate(record):
+        if record.get("text") == "the one that trips a bug":
+            raise KeyError("a bug in validation")
+        return Event.model_validate(record)
 
-    monkeypatch.setattr(proactivebench, "to_event_record", broken)
-    body = [event_record(1), {"observation": {"time": "1717377997.0", "event": "x"}}]
+    monkeypatch.setattr(records, "Event", SimpleNamespace(model_validate=model_validate))
+    body = [event_record(1), event_record(2, text="the one that trips a bug")]
     async with serving(tmp_path) as (client, store):
         response = await client.post("/v1/events", json=body, headers=AUTH)
         assert response.status_code == 200

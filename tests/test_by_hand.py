@@ -10,6 +10,7 @@ from core.events import Event
 from core.offer import Offer, PlannedCall
 from memory.by_hand import DONE_WITHIN_S, done_by_hand, key_phrases
 from memory.feedback import Outcome
+from memory.learning import learn_from_answers
 from memory.personal import PersonalModel
 from memory.store import Store
 from tests.helpers import event_record, gate_decision, run_daemon_here
@@ -115,7 +116,7 @@ def test_a_held_back_draft_the_user_then_did_is_a_missed_offer_learnt_once(tmp_p
     assert store.record_done_by_hand([event(70, BY_HAND + " again")]) == []
     # The personal model takes it as an offer that would have been welcome.
     personal = PersonalModel()
-    [applied] = store.apply_feedback(personal, later.time, window=4)
+    [applied] = learn_from_answers(store, personal, later.time, window=4)
     assert applied.event_id == held.id
     [update] = store.personal_updates()
     assert update.welcome_after > update.welcome_before

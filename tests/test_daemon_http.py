@@ -239,7 +239,9 @@ _attributes = st.lists(
 
 @st.composite
 def _hostile_record(draw) -> Fragment:
-    if draw(st.booleans()):  # ProactiveBench-shaped, with a scene clock or any time
+    # ProactiveBench-shaped, with a scene clock or any time: the API refuses it (festina
+    # events only), and must do so record by record.
+    if draw(st.booleans()):
         day = draw(st.integers(min_value=0, max_value=10**12))
         time = draw(st.just(Fragment(f'"Day {day}, 1:00 AM"', 0)) | _numbers | _extreme_times)
         observation = _obj([('"time"', time), ('"event"', draw(_strings()))])

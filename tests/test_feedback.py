@@ -17,7 +17,8 @@ from evals.feedback_replay import run_feedback_replay
 from gate.base import GateScores
 from gate.cues import CueGate
 from gate.policy import GatePolicy
-from memory.feedback import Outcome
+from memory.feedback import Outcome, Reason
+from memory.learning import learn_from_answers
 from memory.personal import PersonalModel
 from memory.store import Store
 from tests.helpers import event_at, event_record, gate_decision, run_daemon_here
@@ -162,10 +163,37 @@ def test_answers_beyond_the_hours_budget_wait_in_order_for_the_next_hour(tmp_pat
         store.record_feedback(event.id, Outcome.ACCEPTED)
     personal = PersonalModel(max_answers_per_hour=30)
     now = events[-1].time
-    learnt = store.apply_feedback(personal, now, window=8)
+    learnt = learn_from_answers(store, personal, now, window=8)
     assert [a.event_id for a in learnt] == [e.id for e in events[:30]]
-    assert store.apply_feedback(personal, now, window=8) == []  # this hour is spent
-    later = store.apply_feedback(personal, now + timedelta(hours=1), window=8)
+    assert learn_from_answers(store, personal, now, window=8) == []  # this hour is spent
+    later = learn_from_answers(store, personal, now + timedelta(hours=1), window=8)
     assert [a.event_id for a in later] == [e.id for e in events[30:]]
     assert store.personal_model().answers == 35  # saved with each call that learnt
+    store.close()
+
+
+def test_a_fault_while_learning_keeps_nothing_of_that_call(tmp_path):
+    # The model, its history, the lessons and the applied marks go in one transaction:
+    # an answer is learnt and marked, or neither.
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    events = [event_at(i, f"help {i}") for i in range(3)]
+    store.record_decisions(None, [(e, gate_decision(e, Action.INTERVENE)) for e in events])
+    for event in events:
+        store.record_feedback(event.id, Outcome.REJECTED, reason=Reason.NOT_USEFUL)
+
+    class FailingOnTheThird(PersonalModel):
+        def learn(self, *args, **kwargs):
+            if self.answers == 2:
+                raise RuntimeError("a bug in learning")
+            return super().learn(*args, **kwargs)
+
+    with pytest.raises(RuntimeError, match="a bug in learning"):
+        learn_from_answers(store, FailingOnTheThird(), events[-1].time, window=4)
+    assert store.personal_model().answers == 0
+    assert store.personal_updates() == []
+    assert store.reflections() == []
+    learnt = learn_from_answers(store, PersonalModel(), events[-1].time, window=4)
+    assert [a.event_id for a in learnt] == [e.id for e in events]  # all still unapplied
+    assert len(store.personal_updates()) == 3
+    assert len(store.reflections()) == 3
     store.close()

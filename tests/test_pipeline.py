@@ -317,7 +317,7 @@ async def test_a_broken_surface_loses_no_decision(tmp_path, database_url):
 
 async def test_a_worker_that_dies_fails_the_run_instead_of_hanging_it(tmp_path):
     class BrokenMemory(Store):
-        def apply_feedback(self, *args, **kwargs):
+        def learning_transaction(self, *args, **kwargs):
             raise RuntimeError("memory is broken")
 
     store = BrokenMemory(f"sqlite:///{tmp_path / 'broken.db'}")

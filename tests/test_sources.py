@@ -64,7 +64,7 @@ async def test_every_proactivebench_trace_replays_without_labels(proactivebench)
     for name in splits["all"]["files"]:
         path = proactivebench / "test_data" / name
         trace = json.loads(path.read_text())
-        items = await collect(open_source(f"jsonl:{path}"))
+        items = await collect(open_source(f"proactivebench:{path}"))
         assert all(isinstance(i, Event) for i in items), name
         assert len(items) == len(trace)
         assert [i.text for i in items] == [step["observation"]["event"] for step in trace]
@@ -72,16 +72,43 @@ async def test_every_proactivebench_trace_replays_without_labels(proactivebench)
         assert len({i.id for i in items}) == len(items)
 
 
-async def test_proactivebench_items_in_jsonl_are_converted(tmp_path):
+async def test_a_proactivebench_source_converts_trace_items_and_nothing_else(tmp_path):
     item = {
         "observation": {"time": "1717377997.0", "event": "The user searches on Google for 'x y z'."}
     }
-    path = write_jsonl(tmp_path / "code_99.jsonl", [item, {"observation": {"time": "soon"}}])
-    event, rejection = await collect(JsonlSource(str(path)))
+    path = write_jsonl(
+        tmp_path / "code_99.jsonl", [item, {"observation": {"time": "soon"}}, event_record(1)]
+    )
+    source = open_source(f"proactivebench:{path}")
+    assert source.name == f"proactivebench:{path}"
+    event, bad_time, festina_event = await collect(source)
     assert event.kind == "browser"
     assert event.source == "proactivebench:code_99"
-    assert rejection.position == 2
-    assert "time" in rejection.reason
+    assert bad_time.position == 2
+    assert "time" in bad_time.reason
+    assert festina_event.position == 3
+    assert "not a ProactiveBench trace item" in festina_event.reason
+
+
+async def test_plain_jsonl_takes_festina_events_only(tmp_path, proactivebench):
+    # The format is named by the source, never guessed: a trace item is no festina event.
+    trace = proactivebench / "test_data" / "code_11.json"
+    items = await collect(open_source(f"jsonl:{trace}"))
+    assert items and all(isinstance(i, Rejection) for i in items)
+    assert all("observation" in i.reason for i in items)
+
+
+async def test_a_fault_in_an_adapter_costs_only_its_record(tmp_path):
+    def broken(item, origin, position):
+        if position == 2:
+            raise KeyError("a bug in the adapter")
+        return event_record(position)
+
+    path = write_jsonl(tmp_path / "s.jsonl", [{"a": 1}, {"a": 2}, {"a": 3}])
+    first, fault, third = await collect(JsonlSource(str(path), adapt=broken))
+    assert isinstance(first, Event) and isinstance(third, Event)
+    assert fault.position == 2 and "internal error" in fault.reason
+    assert fault.raw == '{"a": 2}'
 
 
 async def test_a_json_file_that_is_not_a_list_is_one_rejection(tmp_path):
@@ -98,7 +125,10 @@ async def test_bundled_stream_is_valid():
     assert all(isinstance(i, Event) for i in items)
 
 
-@pytest.mark.parametrize("spec", ["kafka:topic", "nocolon", "jsonl:/does/not/exist.jsonl"])
+@pytest.mark.parametrize(
+    "spec",
+    ["kafka:topic", "nocolon", "jsonl:/does/not/exist.jsonl", "proactivebench:/not/there.json"],
+)
 def test_bad_source_specs_are_refused(spec):
     with pytest.raises(SourceSpecError):
         open_source(spec)
@@ -107,6 +137,7 @@ def test_bad_source_specs_are_refused(spec):
 def test_open_source_accepts_existing_files(tmp_path: Path):
     path = write_jsonl(tmp_path / "ok.jsonl", [event_record(1)])
     assert open_source(f"jsonl:{path}").name == f"jsonl:{path}"
+    assert open_source(f"proactivebench:{path}").name == f"proactivebench:{path}"
 
 
 async def test_hostile_lines_cost_only_themselves(tmp_path):
@@ -131,7 +162,7 @@ async def test_hostile_lines_cost_only_themselves(tmp_path):
     assert "lone surrogates" in rejections[0].reason and "lone surrogates" in rejections[1].reason
     assert "nested deeper than 64" in rejections[2].reason
     assert "out of range" in rejections[3].reason or "finite" in rejections[3].reason
-    assert "scene day 99999999 is out of range" in rejections[4].reason
+    assert "observation" in rejections[4].reason  # a trace item is no festina event
     for rejection in rejections:  # kept, escaped: valid UTF-8 with no NUL
         rejection.raw.encode("utf-8")
     assert "\\udcff" in rejections[0].raw and "\\udced\\udca0\\udc80" in rejections[0].raw
@@ -142,11 +173,17 @@ async def test_a_json_list_file_with_hostile_records(tmp_path):
     path.write_bytes(
         b'[{"observation": {"time": "Day 1, 9:05 AM", "event": "The user types"}},'
         b' {"observation": {"time": "Day 99999999, 1:00 AM", "event": "x"}},'
-        b' {"time": 1, "kind": "text", "text": "\xed\xa0\x80"}]'
+        b' {"observation": {"time": "Day 1, 9:06 AM", "event": "\xed\xa0\x80"}},'
+        b' {"observation": 1}]'
     )
-    event, day, surrogate = await collect(JsonlSource(str(path)))
+    event, day, surrogate, shapeless = await collect(open_source(f"proactivebench:{path}"))
     assert isinstance(event, Event)
     assert "scene day" in day.reason and "lone surrogates" in surrogate.reason
+    assert "not a ProactiveBench trace item" in shapeless.reason
+    festina = tmp_path / "festina.json"
+    festina.write_bytes(b'[{"time": 1, "kind": "text", "text": "\xed\xa0\x80"}]')
+    [surrogate] = await collect(JsonlSource(str(festina)))
+    assert "lone surrogates" in surrogate.reason
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 5000 + "]" * 5000)
     [rejection] = await collect(JsonlSource(str(deep)))

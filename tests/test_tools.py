@@ -11,9 +11,8 @@ import icalendar
 import pytest
 
 from tests.helpers import ok
-from tools import ALL_TOOLS, default_pool
+from tools import default_pool
 from tools.pool import ConfirmationRequired, UnknownTool
-from tools.proactivebench import known_operations, tool_for
 
 
 @pytest.fixture
@@ -242,13 +241,6 @@ def test_links_and_clocks(pool):
     assert ok(pool.call("world_clock", {"timezone": "Asia/Tokyo"})).endswith("+09:00")
     assert not pool.call("world_clock", {"timezone": "Mars/Olympus"}).ok
     assert ok(pool.call("system_info", {}))["cpus"] >= 1
-
-
-def test_common_proactivebench_operations_have_a_tool():
-    assert tool_for("browser_open(url)") == "open_url"
-    assert tool_for("terminal_run(command)") == "run_terminal_command"
-    names = {tool.name for tool in ALL_TOOLS}
-    assert set(known_operations().values()) <= names
 
 
 def test_reads_are_limited_to_the_workspace_and_the_allowed_folders(tmp_path, monkeypatch):

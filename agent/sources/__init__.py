@@ -1,4 +1,8 @@
-"""Event sources, chosen by spec strings such as ``jsonl:trace.jsonl`` or ``http``."""
+"""Event sources, chosen by spec strings such as ``jsonl:trace.jsonl`` or ``http``.
+
+A file replay names its records' format by its scheme: ``jsonl:`` festina events,
+``proactivebench:`` ProactiveBench trace items (`gate.proactivebench`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from agent.sources.notifications import NotificationSource
 from agent.sources.power import PowerSource
 from agent.sources.screen import ScreenSource
 from core.sources import EventSource, Rejection, SourceItem
+from gate import proactivebench
 
 __all__ = [
     "EventSource",
@@ -34,10 +39,25 @@ class SourceSpecError(ValueError):
     """The source spec names no known source or an unusable target."""
 
 
-def _jsonl(target: str, settings: Settings) -> EventSource:
+def _replayed_file(target: str, scheme: str) -> str:
     if target != "-" and not Path(target).is_file():
-        raise SourceSpecError(f"no such file for source 'jsonl:{target}'")
-    return JsonlSource(target, speed=settings.daemon.speed)
+        raise SourceSpecError(f"no such file for source '{scheme}:{target}'")
+    return target
+
+
+def _jsonl(target: str, settings: Settings) -> EventSource:
+    return JsonlSource(_replayed_file(target, "jsonl"), speed=settings.daemon.speed)
+
+
+def _proactivebench(target: str, settings: Settings) -> EventSource:
+    # The same replay as jsonl:, its records ProactiveBench trace items (JSON Lines, or a
+    # .json list as the data set ships its traces).
+    return JsonlSource(
+        _replayed_file(target, "proactivebench"),
+        speed=settings.daemon.speed,
+        adapt=proactivebench.to_event_record,
+        scheme="proactivebench",
+    )
 
 
 def _activitywatch(target: str, settings: Settings) -> EventSource:
@@ -64,6 +84,7 @@ def _calendar(target: str, settings: Settings) -> EventSource:
 
 _FACTORIES: dict[str, Callable[[str, Settings], EventSource]] = {
     "jsonl": _jsonl,
+    "proactivebench": _proactivebench,
     "activitywatch": _activitywatch,
     "calendar": _calendar,
 }

@@ -1,7 +1,8 @@
 """Replay of recorded event streams: JSON Lines files, stdin, or JSON list files.
 
-Each record is either a festina event or a ProactiveBench trace item; the two shapes
-are told apart by ProactiveBench's `observation` key. Position numbers are 1-based line
+Each record is a festina event, unless the source is opened with another format's
+adapter (the `proactivebench:` source passes `gate.proactivebench`'s): the format is
+named by the source, never guessed from a record. Position numbers are 1-based line
 numbers for JSON Lines and 1-based item numbers for JSON list files.
 """
 
@@ -19,7 +20,7 @@ from typing import IO, Any
 
 from agent.sources.pacing import paced
 from core import jsonsafe
-from core.records import record_to_item
+from core.records import RecordAdapter, record_to_item
 from core.sources import EventSource, Rejection, SourceItem
 
 logger = logging.getLogger("festina.sources")
@@ -27,8 +28,11 @@ logger = logging.getLogger("festina.sources")
 MAX_LINE_BYTES = 1 << 20
 
 
-def line_to_item(line: str, *, origin: str, position: int) -> SourceItem | None:
-    """Decode and validate one JSON Lines line; blank lines yield nothing."""
+def line_to_item(
+    line: str, *, origin: str, position: int, adapt: RecordAdapter | None = None
+) -> SourceItem | None:
+    """Decode and validate one JSON Lines line (a festina event, or a record `adapt`
+    maps to one); blank lines yield nothing."""
     if not line.strip():
         return None
     # surrogatepass: a line may hold lone surrogates (undecodable bytes) and still be sized.
@@ -42,7 +46,7 @@ def line_to_item(line: str, *, origin: str, position: int) -> SourceItem | None:
         )
     except ValueError as error:  # nested too deeply
         return Rejection(origin, position, str(error), line)
-    return record_to_item(record, origin=origin, position=position, raw=line)
+    return record_to_item(record, origin=origin, position=position, raw=line, adapt=adapt)
 
 
 def raw_text(record: Any) -> str:
@@ -61,14 +65,24 @@ class JsonlSource(EventSource):
 
     A file replay keeps its recorded gaps at `speed` x real time (0: as fast as possible).
     Standard input is taken as it comes: it may be a live feed, and pacing a live feed by
-    its timestamps would only delay it.
+    its timestamps would only delay it. Records are festina events; `adapt` reads another
+    format's instead, and `scheme` names that format in the source's name.
     """
 
-    def __init__(self, path: str, *, stdin: IO[str] | None = None, speed: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        stdin: IO[str] | None = None,
+        speed: float = 0.0,
+        adapt: RecordAdapter | None = None,
+        scheme: str = "jsonl",
+    ) -> None:
         self.path = path
         self._stdin = stdin
         self.speed = 0.0 if path == "-" else speed
-        self.name = f"jsonl:{path}"
+        self._adapt = adapt
+        self.name = f"{scheme}:{path}"
         self._closed = False
 
     @property
@@ -100,7 +114,9 @@ class JsonlSource(EventSource):
                 if not line:
                     return
                 position += 1
-                item = line_to_item(line.rstrip("\n"), origin=self._origin, position=position)
+                item = line_to_item(
+                    line.rstrip("\n"), origin=self._origin, position=position, adapt=self._adapt
+                )
                 if item is not None:
                     yield item
 
@@ -119,7 +135,9 @@ class JsonlSource(EventSource):
             return
         for position, record in enumerate(records, start=1):
             raw = raw_text(record)
-            yield record_to_item(record, origin=self._origin, position=position, raw=raw)
+            yield record_to_item(
+                record, origin=self._origin, position=position, raw=raw, adapt=self._adapt
+            )
 
     async def close(self) -> None:
         self._closed = True

@@ -1,9 +1,11 @@
-"""The user's answers to offers, and the personal model they teach."""
+"""The user's answers to offers, and the personal model they teach: the rows only (the
+learning loop is `memory.learning`'s)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -19,8 +21,6 @@ from memory.feedback import (
     AlreadyAnswered,
     Outcome,
     Reason,
-    context_of,
-    lesson_for,
 )
 from memory.personal import PersonalModel
 from memory.preferences import Preferences
@@ -38,15 +38,93 @@ from memory.stores.base import StoreBase, event_from_row
 from memory.stores.preferences import profile_row, set_preferences
 
 
-@dataclass(frozen=True)
-class AppliedFeedback:
-    """An answer the learner has just taken in: on which offer, its time, what it was
-    and why."""
+def _window_of(session: Session, event_row: EventRow, size: int) -> list[Event]:
+    """The event and the ones of its source before it: what the gate saw."""
+    earlier = session.scalars(
+        select(EventRow)
+        .where(
+            EventRow.source == event_row.source,
+            EventRow.time <= event_row.time,
+            EventRow.id != event_row.id,
+        )
+        .order_by(EventRow.time.desc(), EventRow.received_at.desc())
+        .limit(size - 1)
+    ).all()
+    return [event_from_row(row) for row in reversed(earlier)] + [event_from_row(event_row)]
 
-    event_id: str
-    event_time: datetime
+
+@dataclass(frozen=True)
+class UnappliedAnswer:
+    """An answer not yet learnt from, with what the offer was made on: its event, the
+    window the gate saw, and the population's figures before any personal shift."""
+
+    event: Event
     outcome: Outcome
     reason: Reason | None
+    window: list[Event]
+    p_need: float
+    p_accept: float
+    row: FeedbackRow = field(repr=False, compare=False)
+
+
+class AnswersToLearn:
+    """One learning transaction's reads and writes (`FeedbackMemory.learning_transaction`):
+    the rows only; what to learn and when to stop is `memory.learning`'s."""
+
+    def __init__(self, session: Session, window: int) -> None:
+        self._session = session
+        self._window = window
+
+    def unapplied(self) -> Iterator[UnappliedAnswer]:
+        """The answers not yet applied, in arrival order; each window is read as it is
+        reached, after the writes for the answers before it."""
+        rows = self._session.execute(
+            select(FeedbackRow, EventRow, DecisionRow)
+            .join(EventRow, EventRow.id == FeedbackRow.event_id)
+            .join(DecisionRow, DecisionRow.event_id == FeedbackRow.event_id)
+            .where(FeedbackRow.applied_at.is_(None))
+            .order_by(FeedbackRow.id)
+        ).all()
+        for feedback, event_row, decision in rows:
+            event = event_from_row(event_row)
+            outcome = Outcome(feedback.outcome)
+            reason = None if feedback.reason is None else Reason(feedback.reason)
+            seen = _window_of(self._session, event_row, self._window)
+            # The population's figures, before any personal shift: the gate's own, which a
+            # decision keeps beside the shifted ones (rows older than the personal model
+            # have none, and were never shifted).
+            p_need = decision.p_need if decision.p_need_model is None else decision.p_need_model
+            p_accept = (
+                decision.p_accept if decision.p_accept_model is None else decision.p_accept_model
+            )
+            yield UnappliedAnswer(event, outcome, reason, seen, p_need, p_accept, feedback)
+
+    def record_update(
+        self, answer: UnappliedAnswer, welcome_before: float, welcome_after: float
+    ) -> None:
+        """The personal model's history: this answer moved the welcome from/to."""
+        self._session.add(
+            PersonalUpdateRow(
+                event_id=answer.event.id,
+                outcome=answer.outcome.value,
+                reason=answer.row.reason,
+                welcome_before=welcome_before,
+                welcome_after=welcome_after,
+            )
+        )
+
+    def record_lesson(self, answer: UnappliedAnswer, context: str, lesson: str) -> None:
+        self._session.add(ReflectionRow(context=context, event_id=answer.event.id, lesson=lesson))
+
+    def mark_applied(self, answer: UnappliedAnswer) -> None:
+        answer.row.applied_at = utcnow()
+
+    def save_model(self, personal: PersonalModel) -> None:
+        row = self._session.get(PersonalModelRow, 1) or PersonalModelRow(id=1)
+        row.state = personal.to_state()
+        row.answers = personal.answers
+        row.updated_at = utcnow()
+        self._session.add(row)
 
 
 class FeedbackMemory(StoreBase):
@@ -183,75 +261,14 @@ class FeedbackMemory(StoreBase):
             query = select(PersonalUpdateRow).order_by(PersonalUpdateRow.id.desc()).limit(limit)
             return list(session.scalars(query))
 
-    @staticmethod
-    def _window_of(session: Session, event_row: EventRow, size: int) -> list[Event]:
-        """The event and the ones of its source before it: what the gate saw."""
-        earlier = session.scalars(
-            select(EventRow)
-            .where(
-                EventRow.source == event_row.source,
-                EventRow.time <= event_row.time,
-                EventRow.id != event_row.id,
-            )
-            .order_by(EventRow.time.desc(), EventRow.received_at.desc())
-            .limit(size - 1)
-        ).all()
-        return [event_from_row(row) for row in reversed(earlier)] + [event_from_row(event_row)]
-
-    def apply_feedback(
-        self, personal: PersonalModel, now: datetime, window: int
-    ) -> list[AppliedFeedback]:
-        """Feed not-yet-applied answers to the personal model in arrival order, at the
-        stream's clock `now`, and persist the model, its update history, the lessons and
-        the applied marks in one transaction. Answers beyond the model's hourly budget
-        stay unapplied for a later call. Returns what was answered (the etiquette frees
-        contexts and holds after "not now")."""
+    @contextmanager
+    def learning_transaction(self, window: int) -> Iterator[AnswersToLearn]:
+        """The answers not yet learnt from, and the writes learning them makes, in one
+        transaction: committed when the `with` block ends, none of it if it raises (see
+        `memory.learning`). `window` is how many events of the offer's source the gate
+        saw, the offer's own included."""
         with self._session() as session, session.begin():
-            rows = session.execute(
-                select(FeedbackRow, EventRow, DecisionRow)
-                .join(EventRow, EventRow.id == FeedbackRow.event_id)
-                .join(DecisionRow, DecisionRow.event_id == FeedbackRow.event_id)
-                .where(FeedbackRow.applied_at.is_(None))
-                .order_by(FeedbackRow.id)
-            ).all()
-            applied: list[AppliedFeedback] = []
-            for feedback, event_row, decision in rows:
-                event = event_from_row(event_row)
-                outcome = Outcome(feedback.outcome)
-                reason = None if feedback.reason is None else Reason(feedback.reason)
-                seen = self._window_of(session, event_row, window)
-                # The population's chance of a welcome offer, before any personal shift.
-                p_need = decision.p_need if decision.p_need_model is None else decision.p_need_model
-                p_accept = (
-                    decision.p_accept
-                    if decision.p_accept_model is None
-                    else decision.p_accept_model
-                )
-                before = personal.welcome(seen, p_need * p_accept)
-                if not personal.learn(seen, p_need * p_accept, outcome, now, reason):
-                    break  # this hour's budget is spent: the rest waits, in order
-                session.add(
-                    PersonalUpdateRow(
-                        event_id=event.id,
-                        outcome=outcome.value,
-                        reason=feedback.reason,
-                        welcome_before=before,
-                        welcome_after=personal.welcome(seen, p_need * p_accept),
-                    )
-                )
-                if lesson := lesson_for(event, outcome, reason):
-                    session.add(
-                        ReflectionRow(context=context_of(event), event_id=event.id, lesson=lesson)
-                    )
-                feedback.applied_at = utcnow()
-                applied.append(AppliedFeedback(event.id, event.time, outcome, reason))
-            if applied:
-                row = session.get(PersonalModelRow, 1) or PersonalModelRow(id=1)
-                row.state = personal.to_state()
-                row.answers = personal.answers
-                row.updated_at = utcnow()
-                session.add(row)
-            return applied
+            yield AnswersToLearn(session, window)
 
     def feedback_reasons(self, event_ids: Sequence[str]) -> dict[str, Reason]:
         """The latest reason given for each of these offers, where one was."""

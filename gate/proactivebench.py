@@ -1,10 +1,15 @@
-"""Adapter from ProactiveBench trace items to festina events.
+"""Adapter from ProactiveBench trace items to festina events: an input format named
+explicitly, never guessed from a record's shape.
 
 A ProactiveBench item looks like
 ``{"observation": {"time": "1717377997.0", "event": "The user ..."}, ...}``.
 The observation sentence carries no structured fields, so kind and app are inferred
 from well-known phrases; labels (`task_status`) are deliberately not copied into the
 event, so a model scoring the event can never see its own answer.
+
+It lives beside the gate's training data (`gate.data`), the first reader of these
+recordings; the `proactivebench:` source (`agent.sources`) and the evaluations read
+them through it as well. `core` stays free of any one data set's format.
 """
 
 from __future__ import annotations
@@ -62,11 +67,6 @@ def parse_time(value: Any) -> Any:
     return value
 
 
-def is_proactivebench_item(record: Any) -> bool:
-    """True when a decoded JSON record has ProactiveBench's trace-item shape."""
-    return isinstance(record, dict) and isinstance(record.get("observation"), dict)
-
-
 def infer_kind(sentence: str) -> EventKind:
     for kind, pattern in _KIND_CUES:
         if pattern.search(sentence):
@@ -82,8 +82,12 @@ def infer_app(sentence: str) -> str | None:
 
 
 def to_event_record(item: dict[str, Any], trace: str, step: int) -> dict[str, Any]:
-    """Map one ProactiveBench item to an event record (validated by the caller)."""
-    observation = item["observation"]
+    """Map one ProactiveBench item to an event record (validated by the caller); an
+    `adapt` for `core.records.record_to_item`. Raises ValueError for a record without
+    the trace-item shape, which its reader rejects with that reason."""
+    observation = item.get("observation")
+    if not isinstance(observation, dict):
+        raise ValueError("not a ProactiveBench trace item: expected an 'observation' object")
     sentence = observation.get("event")
     record: dict[str, Any] = {
         "time": parse_time(observation.get("time")),
