@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.events import Event
 from core.records import record_to_item
@@ -33,7 +34,7 @@ class Trace:
     name: str
     events: list[Event]
     needs: list[bool]
-    observations: list[dict] = field(default_factory=list, compare=False, repr=False)
+    observations: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
     folder: str = ""
 
 
@@ -49,7 +50,7 @@ class RewardItem:
     groups: frozenset[str] = field(default_factory=frozenset)
 
 
-def _events(records: Iterable[dict], origin: str) -> list[Event]:
+def _events(records: Iterable[dict[str, Any]], origin: str) -> list[Event]:
     events = []
     for position, record in enumerate(records, start=1):
         item = record_to_item(record, origin=origin, position=position, raw="")
@@ -88,7 +89,7 @@ def load_traces(root: Path, folders: Sequence[str] = TRACE_FOLDERS) -> list[Trac
     return traces
 
 
-def _observation_key(observation: dict) -> tuple[str, str]:
+def _observation_key(observation: dict[str, Any]) -> tuple[str, str]:
     return str(observation["time"]), observation["event"]
 
 
