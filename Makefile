@@ -40,6 +40,7 @@ lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 $(AW_VENV)/bin/aw-server: constraints-aw.txt
 	$(PYTHON) -m venv $(AW_VENV)
