@@ -44,6 +44,7 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .site
+	$(BIN)/mypy
 
 $(AW_VENV)/bin/aw-server: constraints-aw.txt
 	$(PYTHON) -m venv $(AW_VENV)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from gate.registry import (
 from gate.static_export import STATIC_PREFIX, export_static_encoder
 from gate.training import (
     HEAD_NAMES,
+    Dataset,
     build_dataset,
     data_fingerprint,
     export_head,
@@ -120,15 +122,61 @@ def ensure_encoder(models_dir: Path, spec: str | None = None) -> Path:
     return target
 
 
-def _verify_onnx(path: Path, estimator: object, features: np.ndarray) -> float:
+class _Probabilities(Protocol):
+    """What `_verify_onnx` needs of an estimator (scikit-learn's classifiers)."""
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray: ...
+
+
+def _verify_onnx(path: Path, estimator: _Probabilities, features: np.ndarray) -> float:
     """Largest gap between sklearn's and onnxruntime's probabilities on real rows."""
     from gate.runtime import open_session
 
     session = open_session(path, "cpu")
     outputs = session.run(None, {session.get_inputs()[0].name: features.astype(np.float32)})
     onnx_p = next(o for o in outputs if o.ndim == 2)[:, 1]
-    sklearn_p = estimator.predict_proba(features)[:, 1]  # type: ignore[attr-defined]
+    sklearn_p = estimator.predict_proba(features)[:, 1]
     return float(np.abs(onnx_p - sklearn_p).max())
+
+
+def _training_set(inputs: TrainingInputs) -> Dataset:
+    """The labelled recordings, the extra labelled files and the reward judgements."""
+    traces = load_traces(inputs.proactivebench)
+    for path in inputs.labelled:
+        traces.extend(load_labelled_jsonl(path))
+    reward = load_reward_items(inputs.proactivebench / "reward_data" / "train_data.jsonl", traces)
+    return build_dataset(traces, reward, inputs.window)
+
+
+def _export_head(
+    name: str, dataset: Dataset, builder: FeatureBuilder, model_dir: Path
+) -> HeadManifest:
+    """Train head `name`, export it to `model_dir` and check the export against sklearn."""
+    trained = train_head(name, dataset, builder)
+    path = model_dir / f"{name}.onnx"
+    export_head(trained, path)
+    gap = _verify_onnx(
+        path, trained.estimator, features_for(name, builder, head_data(dataset, name))
+    )
+    if gap > ONNX_TOLERANCE:
+        raise RuntimeError(f"ONNX export of head {name} differs from sklearn by {gap:.2e}")
+    return HeadManifest(
+        file=path.name,
+        features=trained.feature_names,
+        calibrator=trained.calibration.calibrator,
+        ece_by_method=trained.calibration.ece_by_method,
+        log_loss_by_method=trained.calibration.log_loss_by_method,
+        metrics={**trained.metrics, "onnx_max_gap": gap},
+    )
+
+
+def _encoder_manifest(encoder_dir: Path) -> EncoderManifest:
+    """The encoder as a model names it: relative to the model's own folder."""
+    return EncoderManifest(
+        source=(encoder_dir / _SOURCE_NOTE).read_text().strip(),
+        directory=str(Path("..") / "encoders" / encoder_dir.name),
+        sha256=file_sha256(encoder_dir / ENCODER_FILE),
+    )
 
 
 def train_gate(
@@ -141,11 +189,7 @@ def train_gate(
     """Train, calibrate, export and register a gate model with the encoder `encoder`
     names (see `encoder_source`); returns its manifest."""
     encoder_dir = ensure_encoder(models_dir, encoder)
-    traces = load_traces(inputs.proactivebench)
-    for path in inputs.labelled:
-        traces.extend(load_labelled_jsonl(path))
-    reward = load_reward_items(inputs.proactivebench / "reward_data" / "train_data.jsonl", traces)
-    dataset = build_dataset(traces, reward, inputs.window)
+    dataset = _training_set(inputs)
     lexical = dataset.lexical()
     builder = FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu"), lexical)
 
@@ -157,22 +201,7 @@ def train_gate(
     lexical.save(model_dir)
     heads = {}
     for name in HEAD_NAMES:
-        trained = train_head(name, dataset, builder)
-        path = model_dir / f"{name}.onnx"
-        export_head(trained, path)
-        gap = _verify_onnx(
-            path, trained.estimator, features_for(name, builder, head_data(dataset, name))
-        )
-        if gap > ONNX_TOLERANCE:
-            raise RuntimeError(f"ONNX export of head {name} differs from sklearn by {gap:.2e}")
-        heads[name] = HeadManifest(
-            file=path.name,
-            features=trained.feature_names,
-            calibrator=trained.calibration.calibrator,
-            ece_by_method=trained.calibration.ece_by_method,
-            log_loss_by_method=trained.calibration.log_loss_by_method,
-            metrics={**trained.metrics, "onnx_max_gap": gap},
-        )
+        heads[name] = _export_head(name, dataset, builder, model_dir)
         logger.info("head %s: %s", name, heads[name].metrics)
     manifest = GateManifest(
         format=FORMAT,
@@ -181,11 +210,7 @@ def train_gate(
         window=inputs.window,
         data_sha256=fingerprint,
         data_files=[str(p) for p in inputs.files()],
-        encoder=EncoderManifest(
-            source=(encoder_dir / _SOURCE_NOTE).read_text().strip(),
-            directory=str(Path("..") / "encoders" / encoder_dir.name),
-            sha256=file_sha256(encoder_dir / ENCODER_FILE),
-        ),
+        encoder=_encoder_manifest(encoder_dir),
         heads=heads,
     )
     save_manifest(model_dir, manifest)

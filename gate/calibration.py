@@ -22,7 +22,8 @@ _EPS = 1e-6
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
+    logits: np.ndarray = np.log(p / (1 - p))
+    return logits
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -44,7 +45,8 @@ class Calibrator(BaseModel):
         if self.method == "temperature":
             return 1.0 / (1.0 + np.exp(-(_logit(p) / self.temperature + self.bias)))
         if self.method == "isotonic":
-            return np.interp(p, self.x, self.y)
+            mapped: np.ndarray = np.interp(p, self.x, self.y)
+            return mapped
         return p
 
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.events import Event
 from core.records import RecordAdapter, record_to_item
@@ -34,7 +35,7 @@ class Trace:
     name: str
     events: list[Event]
     needs: list[bool]
-    observations: list[dict] = field(default_factory=list, compare=False, repr=False)
+    observations: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
     folder: str = ""
 
 
@@ -51,7 +52,7 @@ class RewardItem:
 
 
 def _events(
-    records: Iterable[dict], origin: str, adapt: RecordAdapter | None = None
+    records: Iterable[dict[str, Any]], origin: str, adapt: RecordAdapter | None = None
 ) -> list[Event]:
     """Festina event records as events, or another format's records through `adapt`."""
     events = []
@@ -92,7 +93,7 @@ def load_traces(root: Path, folders: Sequence[str] = TRACE_FOLDERS) -> list[Trac
     return traces
 
 
-def _observation_key(observation: dict) -> tuple[str, str]:
+def _observation_key(observation: dict[str, Any]) -> tuple[str, str]:
     return str(observation["time"]), observation["event"]
 
 

@@ -41,7 +41,8 @@ class OnnxEncoder:
 
     @property
     def providers(self) -> list[str]:
-        return self._session.get_providers()
+        providers: list[str] = self._session.get_providers()
+        return providers
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -50,7 +51,10 @@ class OnnxEncoder:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        embeddings: np.ndarray = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask}
+        )[0]
+        return embeddings
 
     def preload(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Take embeddings this encoder computed earlier (oldest first), e.g. those memory

@@ -170,7 +170,8 @@ class FeatureBuilder:
         """The same encoder with another fitted vocabulary (one per training set)."""
         return FeatureBuilder(self.encoder, lexical)
 
-    def _require_encoder(self) -> Encoder:
+    def require_encoder(self) -> Encoder:
+        """The encoder, or a ValueError for a builder made without one (lexical only)."""
         if self.encoder is None:
             raise ValueError("context and draft features need an encoder")
         return self.encoder
@@ -189,7 +190,7 @@ class FeatureBuilder:
         return [
             *CUE_NAMES,
             *ACTIVITY_NAMES,
-            *(f"emb_{i}" for i in range(self._require_encoder().dimension)),
+            *(f"emb_{i}" for i in range(self.require_encoder().dimension)),
         ]
 
     @property
@@ -198,7 +199,7 @@ class FeatureBuilder:
 
     def _embed_windows(self, windows: Sequence[EventWindow], memo: CueMemo) -> list[np.ndarray]:
         texts = [memo(event).summary for window in windows for event in window]
-        vectors = self._require_encoder().encode(texts)
+        vectors = self.require_encoder().encode(texts)
         out, start = [], 0
         for window in windows:
             out.append(vectors[start : start + len(window)])
@@ -228,7 +229,7 @@ class FeatureBuilder:
 
     def accept_task(self, windows: Sequence[EventWindow], tasks: Sequence[str]) -> np.ndarray:
         base, embedded = self._base(windows)
-        task_vectors = self._require_encoder().encode(list(tasks))
+        task_vectors = self.require_encoder().encode(list(tasks))
         extra = [
             [
                 float(vectors[-1] @ task),

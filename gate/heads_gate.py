@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.events import Event
 from gate.base import EventWindow, GateScores, NeedEvidence
 from gate.features import FeatureBuilder
 
@@ -60,17 +61,18 @@ class HeadsGate:
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings; event summaries just scored are cache hits."""
-        return self.features.encoder.encode(texts)
+        return self.features.require_encoder().encode(texts)
 
     def preload_embeddings(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Seed the encoder's cache with embeddings it computed before (see `OnnxEncoder`)."""
-        self.features.encoder.preload(texts, vectors)
+        self.features.require_encoder().preload(texts, vectors)
 
-    def _recent(self, windows: Sequence[EventWindow]) -> list[list]:
+    def _recent(self, windows: Sequence[EventWindow]) -> list[list[Event]]:
         return [list(w)[-self.window :] for w in windows]
 
     def _predict(self, head: str, features: np.ndarray) -> np.ndarray:
-        return np.clip(self._heads[head].predict(features), 0.0, 1.0)
+        clipped: np.ndarray = np.clip(self._heads[head].predict(features), 0.0, 1.0)
+        return clipped
 
     def score(self, windows: Sequence[EventWindow]) -> list[GateScores]:
         p_need = self._predict("need", self.features.need(self._recent(windows)))

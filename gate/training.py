@@ -165,7 +165,8 @@ def out_of_fold(head: str, builder: FeatureBuilder, data: HeadData) -> np.ndarra
             rows = data.subset(train)
             fold = builder.with_lexical(rows.lexical())
             model = make_estimator(head).fit(fold.need(rows.windows), labels[train])
-            return model.predict_proba(fold.need(data.subset(test).windows))[:, 1]
+            held_out: np.ndarray = model.predict_proba(fold.need(data.subset(test).windows))[:, 1]
+            return held_out
 
         return grouped_oof(data, fit_predict)
     X = features_for(head, builder, data)
