@@ -24,7 +24,7 @@ def providers(device: str = "auto") -> list[str]:
 
 def open_session(path: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
     """A session for `path` on `device`, with `threads` for its operators (0: one per
-    core, onnxruntime's choice; `gate.threads`, measured in the README's "Load"). Its
+    core, onnxruntime's choice; `gate.threads`, measured in docs/load.md). Its
     threads sleep between runs instead of spinning: the daemon scores events as they
     come, and spinning threads burn a core while waiting for the next one."""
     options = ort.SessionOptions()

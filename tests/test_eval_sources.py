@@ -41,7 +41,7 @@ def test_eval_sources_reads_rendered_screens_and_measures_the_live_source(tmp_pa
     # read by festina's two settings.
     assert len(result["screens"]) == 2 * (34 + 10)
     # The target for terminals, met by festina's setting for them (for editors
-    # it is not: see README).
+    # it is not: see "Screen text" in docs/sources.md).
     for kind in ("terminal", "xterm"):
         assert accuracy["tesseract --psm 4 x2", kind] >= 0.95
     idle, changing = result["live"]

@@ -1,6 +1,6 @@
 """Reading text off a captured frame, with Debian's tesseract.
 
-Chosen by measurement (`festina eval sources`, README "Screen text"): on 44 rendered
+Chosen by measurement (`festina eval sources`, "Screen text" in docs/sources.md): on 44 rendered
 screens tesseract 5.3 finds 94-100 % of the words in 0.2-0.4 s per window, where PP-OCRv4
 on onnxruntime (rapidocr-onnxruntime 1.4.4) finds 31-67 % (it drops the spaces between
 words) in 0.8-1.8 s. It runs as a subprocess on one thread (OMP_THREAD_LIMIT=1): a
