@@ -10,13 +10,12 @@ import secrets
 import shutil
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
 
+from agent.cli_context import CliContext
 from agent.config import (
     DEFAULT_CONFIG_TOML,
     ConfigError,
@@ -29,7 +28,6 @@ from agent.paths import FestinaPaths, resolve_paths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from core.decision import Action
-from core.events import describe_validation_error
 from evals.cli import eval_group, gate_eval
 from gate.cli import gate
 from memory.cli import feedback, memory, pause, prefs, resume
@@ -39,55 +37,10 @@ if TYPE_CHECKING:
     from core.decision import Decision
     from core.events import Event
     from core.outcome import StepOutcome
-    from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
 # sysexits.h's EX_CONFIG: what is around festina needs fixing before it can start.
 EXIT_CANNOT_START = 78
-
-
-@dataclass
-class Context:
-    paths: FestinaPaths
-    config_path: Path
-    config_explicit: bool
-
-    def open_store(self) -> Store:
-        """The configured memory, creating the data directory on first use."""
-        from memory.integrity import StorageUnusable, check_memory
-        from memory.store import Store
-
-        self.paths.ensure()
-        url = self.database_url()
-        try:
-            for warning in check_memory(url):
-                click.echo(f"Warning: {warning}", err=True)
-        except StorageUnusable as error:
-            raise click.ClickException(str(error)) from error
-        return Store(url)
-
-    def daemon_running(self) -> bool:
-        return running_pid(self.paths.pid_file) is not None
-
-    def database_url(self) -> str:
-        """The configured memory's SQLAlchemy URL."""
-        return self.settings().storage.url or self.paths.database_url
-
-    def settings(self, **overrides: Any) -> Settings:
-        """Settings from the config file with command-line overrides applied."""
-        try:
-            settings = load_settings(self.config_path, required=self.config_explicit)
-        except ConfigError as error:
-            raise click.ClickException(str(error)) from error
-        merged = settings.model_dump()
-        for dotted, value in overrides.items():
-            if value is not None:
-                section, key = dotted.split(".")
-                merged[section][key] = value
-        try:
-            return Settings.model_validate(merged)
-        except ValidationError as error:
-            raise click.ClickException(describe_validation_error(error)) from error
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -140,8 +93,7 @@ class _Festina(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """festina: a proactive agent that hurries slowly."""
-    paths = resolve_paths()
-    ctx.obj = Context(paths, config_path or paths.config_file, config_path is not None)
+    ctx.obj = CliContext.from_option(config_path)
 
 
 # --- daemon -----------------------------------------------------------------
@@ -182,7 +134,7 @@ def _overrides(source: tuple[str, ...], speed: float | None, db_url: str | None)
 @click.option("--detached", is_flag=True, hidden=True, help="Log to the file only (used by start).")
 @click.pass_obj
 def daemon_run(
-    obj: Context,
+    obj: CliContext,
     source: tuple[str, ...],
     speed: float | None,
     db_url: str | None,
@@ -282,7 +234,7 @@ def _result_lines(outcomes: list[StepOutcome]) -> list[str]:
 @_run_options
 @click.pass_obj
 def daemon_start(
-    obj: Context, source: tuple[str, ...], speed: float | None, db_url: str | None
+    obj: CliContext, source: tuple[str, ...], speed: float | None, db_url: str | None
 ) -> None:
     """Start the daemon in the background."""
     from agent.control import start_background
@@ -318,7 +270,7 @@ def daemon_start(
     help="Seconds the stop may take: half to drain, then without draining, then SIGKILL.",
 )
 @click.pass_obj
-def daemon_stop(obj: Context, timeout: float) -> None:
+def daemon_stop(obj: CliContext, timeout: float) -> None:
     """Stop the background daemon (SIGTERM: drain, flush, exit), within --timeout."""
     from agent.control import stop_background
 
@@ -344,7 +296,7 @@ def daemon_stop(obj: Context, timeout: float) -> None:
 
 @daemon.command("unit")
 @click.pass_obj
-def daemon_unit(obj: Context) -> None:
+def daemon_unit(obj: CliContext) -> None:
     """Print a systemd user unit for this installation (see the README)."""
     from agent.daemon import systemd_unit
 
@@ -364,7 +316,7 @@ def daemon_unit(obj: Context) -> None:
 @daemon.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def daemon_status(obj: Context, as_json: bool) -> None:
+def daemon_status(obj: CliContext, as_json: bool) -> None:
     """Whether a daemon runs, its last run's counters, and what memory holds."""
     pid = running_pid(obj.paths.pid_file)
     store = obj.open_store()
@@ -441,7 +393,7 @@ def _live_status(settings: Settings, timeout_s: float = 2.0) -> dict[str, Any] |
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--offers", "offers_only", is_flag=True, help="Only the offers made.")
 @click.pass_obj
-def decisions(obj: Context, limit: int, offers_only: bool) -> None:
+def decisions(obj: CliContext, limit: int, offers_only: bool) -> None:
     """Show the latest decisions, newest first; each offer with what festina says."""
     store = obj.open_store()
     try:
@@ -506,7 +458,7 @@ def by_legend(deciders: Iterable[str | None]) -> str:
 
 @cli.command("tui")
 @click.pass_obj
-def tui(obj: Context) -> None:
+def tui(obj: CliContext) -> None:
     """Open the dashboard: watch decisions, answer offers, adjust costs live."""
     from tui.app import FestinaApp
 
@@ -535,7 +487,7 @@ def config() -> None:
 
 @config.command("path")
 @click.pass_obj
-def config_path(obj: Context) -> None:
+def config_path(obj: CliContext) -> None:
     """Print where the config file, data and logs live."""
     click.echo(f"config: {obj.config_path}")
     click.echo(f"data:   {obj.paths.data_dir}")
@@ -545,7 +497,7 @@ def config_path(obj: Context) -> None:
 @config.command("init")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_obj
-def config_init(obj: Context, force: bool) -> None:
+def config_init(obj: CliContext, force: bool) -> None:
     """Write a config file with every setting at its documented default."""
     if obj.config_path.exists() and not force:
         raise click.ClickException(f"{obj.config_path} exists; use --force to overwrite")
@@ -560,7 +512,7 @@ def config_init(obj: Context, force: bool) -> None:
 
 @config.command("show")
 @click.pass_obj
-def config_show(obj: Context) -> None:
+def config_show(obj: CliContext) -> None:
     """Print the effective settings (file plus defaults) as JSON; the API token masked."""
     settings = obj.settings()
     if settings.api.token:
@@ -570,7 +522,7 @@ def config_show(obj: Context) -> None:
 
 @cli.command("doctor")
 @click.pass_obj
-def doctor(obj: Context) -> None:
+def doctor(obj: CliContext) -> None:
     """Check that what the configuration asks for is there and answering: each source,
     the gate's model, the slow path's server (its model named), notifications."""
     from agent.doctor import Level, diagnose
@@ -586,7 +538,7 @@ def doctor(obj: Context) -> None:
 @cli.command("shell-hook")
 @click.argument("shell", type=click.Choice(["bash", "zsh"]))
 @click.pass_obj
-def shell_hook(obj: Context, shell: str) -> None:
+def shell_hook(obj: CliContext, shell: str) -> None:
     """Print the hook that posts each terminal command to the daemon.
 
     Add `eval "$(festina shell-hook bash)"` to ~/.bashrc (or `zsh` to ~/.zshrc). The
