@@ -1,9 +1,10 @@
-"""The `festina` command line."""
+"""agent's commands: the daemon, its decisions, the configuration, the doctor and the
+shell hook. The root `festina` command (festina_cli.py) gathers them with the other
+packages' commands."""
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import os
 import secrets
@@ -16,21 +17,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agent.cli_context import CliContext
-from agent.config import (
-    DEFAULT_CONFIG_TOML,
-    ConfigError,
-    Settings,
-    load_settings,
-    protect_secrets,
-)
-from agent.extras import missing_extra
-from agent.paths import FestinaPaths, resolve_paths
+from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, protect_secrets
+from agent.live_status import live_status
+from agent.paths import FestinaPaths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from core.decision import Action
-from evals.cli import eval_group, gate_eval
-from gate.cli import gate
-from memory.cli import feedback, memory, pause, prefs, resume
 from memory.health import STORAGE_FAULTS, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -43,63 +35,10 @@ EXIT_ALREADY_RUNNING = 3
 EXIT_CANNOT_START = 78
 
 
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """festina's version, and the gate the daemon would run with the default config."""
-    if not value or ctx.resilient_parsing:
-        return
-    from importlib.metadata import version
-
-    from gate.loader import describe_choice
-    from gate.registry import RegistryError
-
-    paths = resolve_paths()
-    click.echo(f"festina {version('festina')}")
-    try:
-        model = load_settings(paths.config_file).gate.model
-        click.echo(f"gate {describe_choice(model, paths.models_dir)}")
-    except (ConfigError, RegistryError) as error:
-        click.echo(f"gate: cannot tell ({error})")
-    ctx.exit()
-
-
-class _Festina(click.Group):
-    """The root command: a missing optional extra ends a command with the install line."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ModuleNotFoundError as error:
-            message = missing_extra(error)
-            if message is None:
-                raise
-            raise click.ClickException(message) from error
-
-
-@click.group(cls=_Festina, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_version,
-    help="Show festina's version and the gate model's, then exit.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: the per-user config.toml; see `festina config path`).",
-)
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
-    """festina: a proactive agent that hurries slowly."""
-    ctx.obj = CliContext.from_option(config_path)
-
-
 # --- daemon -----------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def daemon() -> None:
     """Run, start, stop and inspect the background daemon."""
 
@@ -329,7 +268,7 @@ def daemon_status(obj: CliContext, as_json: bool) -> None:
         report = {
             "running": pid is not None,
             "pid": pid,
-            "live": _live_status(obj.settings()) if pid is not None else None,
+            "live": live_status(obj.settings()) if pid is not None else None,
             "last_run": None
             if run is None
             else {
@@ -366,30 +305,10 @@ def daemon_status(obj: CliContext, as_json: bool) -> None:
     click.echo("memory: " + ", ".join(f"{k}={v}" for k, v in sorted(report["totals"].items())))
 
 
-def _live_status(settings: Settings, timeout_s: float = 2.0) -> dict[str, Any] | None:
-    """What the running daemon says of itself through its API, when it serves one: what
-    memory cannot show while it cannot be written."""
-    if "http" not in settings.daemon.source:  # with it, the configuration needs a token
-        return None
-    import httpx
-
-    host = "[::1]" if ":" in settings.api.host else "127.0.0.1"  # where it listens, locally
-    try:
-        response = httpx.get(
-            f"http://{host}:{settings.api.port}/v1/status",
-            headers={"Authorization": f"Bearer {settings.api.token}"},
-            timeout=timeout_s,
-        )
-        response.raise_for_status()
-        return response.json()
-    except (httpx.HTTPError, ValueError):
-        return None
-
-
 # --- decisions ----------------------------------------------------------------
 
 
-@cli.command("decisions")
+@click.command("decisions")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--offers", "offers_only", is_flag=True, help="Only the offers made.")
 @click.pass_obj
@@ -456,31 +375,10 @@ def by_legend(deciders: Iterable[str | None]) -> str:
     )
 
 
-@cli.command("tui")
-@click.pass_obj
-def tui(obj: CliContext) -> None:
-    """Open the dashboard: watch decisions, answer offers, adjust costs live."""
-    from tui.app import FestinaApp
-
-    settings = obj.settings()
-    store = obj.open_store()
-    try:
-        FestinaApp(
-            store,
-            settings.gate.policy(),
-            obj.paths.pid_file,
-            storage_fault=lambda: (_live_status(settings, timeout_s=0.5) or {}).get(
-                "storage_fault"
-            ),
-        ).run()
-    finally:
-        store.close()
-
-
 # --- config -------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def config() -> None:
     """Create and inspect the configuration file."""
 
@@ -520,7 +418,7 @@ def config_show(obj: CliContext) -> None:
     click.echo(settings.model_dump_json(indent=2))
 
 
-@cli.command("doctor")
+@click.command("doctor")
 @click.pass_obj
 def doctor(obj: CliContext) -> None:
     """Check that what the configuration asks for is there and answering: each source,
@@ -535,7 +433,7 @@ def doctor(obj: CliContext) -> None:
         raise SystemExit(1)
 
 
-@cli.command("shell-hook")
+@click.command("shell-hook")
 @click.argument("shell", type=click.Choice(["bash", "zsh"]))
 @click.pass_obj
 def shell_hook(obj: CliContext, shell: str) -> None:
@@ -565,38 +463,3 @@ def shell_hook(obj: CliContext, shell: str) -> None:
 def config_token() -> None:
     """Print a fresh random token for api.token."""
     click.echo(secrets.token_urlsafe(32))
-
-
-gate.add_command(gate_eval)
-cli.add_command(gate)
-cli.add_command(memory)
-cli.add_command(feedback)
-cli.add_command(prefs)
-cli.add_command(pause)
-cli.add_command(resume)
-cli.add_command(eval_group)
-
-
-def _whole_summaries(group: click.Group) -> None:
-    """Give every command its whole first paragraph as its summary in group help: click
-    would cut it at 45 characters or so, mid-sentence, with "..."."""
-    for command in group.commands.values():
-        if command.short_help is None and command.help:
-            paragraph = inspect.cleandoc(command.help).split("\n\n", 1)[0]
-            command.short_help = " ".join(paragraph.replace("\b", "").split())
-        if isinstance(command, click.Group):
-            _whole_summaries(command)
-
-
-_whole_summaries(cli)
-
-
-def main() -> None:
-    from agent.logs import quiet_library_noise
-
-    quiet_library_noise()
-    cli(prog_name="festina")
-
-
-if __name__ == "__main__":
-    main()

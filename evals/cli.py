@@ -682,7 +682,7 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
 
 
 # `festina gate eval`: defined here, beside the other benchmarks, and attached to the gate
-# group by the command line (agent/cli.py), so that gate/ never imports evals/.
+# group by the root command (festina_cli.py), so that gate/ never imports evals/.
 @click.command("eval")
 @data_option
 @model_option

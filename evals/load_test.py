@@ -47,6 +47,7 @@ import httpx
 import numpy as np
 import psutil
 
+from agent.control import FESTINA_MODULE
 from agent.sources import bundled_stream_path
 from evals.stand_in_llm import ChatCompletionHandler
 
@@ -192,7 +193,7 @@ class DaemonUnderLoad:
             )
         self.spawned = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "--config", str(config), "daemon", "run"],
+            [sys.executable, "-m", FESTINA_MODULE, "--config", str(config), "daemon", "run"],
             env=env,
             cwd=setup.tree,
             stdout=self.log,

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
 from evals.checkout import CHECKOUT_ROOT, checked_out
 from evals.load_test import format_results, make_stream, run_load_test
 from evals.soak import run_soak
+from festina_cli import cli
 from gate.registry import DEFAULT_MODEL_DIR, read_manifest
 
 
