@@ -96,3 +96,14 @@ def test_memory_and_gate_commands_run_on_any_object_their_protocols_describe(tmp
     assert listed.exit_code == 0, listed.output
     assert "(shipped with festina)" in listed.output
     assert len(stand_in.opened) == 2
+
+
+def test_the_dashboard_command_opens_the_configured_memory(festina_home, monkeypatch):
+    from tui.app import FestinaApp
+
+    opened: list[FestinaApp] = []
+    monkeypatch.setattr(FestinaApp, "run", lambda app: opened.append(app))
+    done = CliRunner().invoke(cli, ["tui"])
+    assert done.exit_code == 0, done.output
+    assert len(opened) == 1
+    assert (festina_home / "data" / "festina.db").is_file()
