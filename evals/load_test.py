@@ -56,6 +56,14 @@ START_TIMEOUT_S = 120.0
 DECIDED_TIMEOUT_S = 600.0
 
 
+def festina_module(tree: Path | None) -> str:
+    """The module that runs `festina` in `tree` (None: this one): a baseline from before
+    festina_cli.py ran it as agent.cli."""
+    if tree is None or (tree / f"{FESTINA_MODULE}.py").is_file():
+        return FESTINA_MODULE
+    return "agent.cli"
+
+
 @dataclass(frozen=True)
 class DaemonSetup:
     """How each daemon of a run is started: its gate, threads, the stand-in LLM, and the
@@ -191,9 +199,10 @@ class DaemonUnderLoad:
             env["PYTHONPATH"] = os.pathsep.join(
                 filter(None, [str(setup.tree), env.get("PYTHONPATH")])
             )
+        command = ["-m", festina_module(setup.tree), "--config", str(config), "daemon", "run"]
         self.spawned = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", FESTINA_MODULE, "--config", str(config), "daemon", "run"],
+            [sys.executable, *command],
             env=env,
             cwd=setup.tree,
             stdout=self.log,
