@@ -1,153 +1,44 @@
-"""The `festina` command line."""
+"""agent's commands: the daemon, its decisions, the configuration, the doctor and the
+shell hook. The root `festina` command (festina_cli.py) gathers them with the other
+packages' commands."""
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import os
 import secrets
 import shutil
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
 
-from agent.config import (
-    DEFAULT_CONFIG_TOML,
-    ConfigError,
-    Settings,
-    load_settings,
-    protect_secrets,
-)
-from agent.extras import missing_extra
-from agent.paths import FestinaPaths, resolve_paths
+from agent.cli_context import CliContext
+from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, protect_secrets
+from agent.live_status import live_status
+from agent.paths import FestinaPaths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from core.decision import Action
-from core.events import describe_validation_error
-from evals.cli import eval_group, gate_eval
-from gate.cli import gate
-from memory.cli import feedback, memory, pause, prefs, resume
 from memory.health import STORAGE_FAULTS, StorageUnavailable
 
 if TYPE_CHECKING:
     from core.decision import Decision
     from core.events import Event
     from core.outcome import StepOutcome
-    from memory.store import Store
 
 EXIT_ALREADY_RUNNING = 3
 # sysexits.h's EX_CONFIG: what is around festina needs fixing before it can start.
 EXIT_CANNOT_START = 78
 
 
-@dataclass
-class Context:
-    paths: FestinaPaths
-    config_path: Path
-    config_explicit: bool
-
-    def open_store(self) -> Store:
-        """The configured memory, creating the data directory on first use."""
-        from memory.integrity import StorageUnusable, check_memory
-        from memory.store import Store
-
-        self.paths.ensure()
-        url = self.database_url()
-        try:
-            for warning in check_memory(url):
-                click.echo(f"Warning: {warning}", err=True)
-        except StorageUnusable as error:
-            raise click.ClickException(str(error)) from error
-        return Store(url)
-
-    def daemon_running(self) -> bool:
-        return running_pid(self.paths.pid_file) is not None
-
-    def database_url(self) -> str:
-        """The configured memory's SQLAlchemy URL."""
-        return self.settings().storage.url or self.paths.database_url
-
-    def settings(self, **overrides: Any) -> Settings:
-        """Settings from the config file with command-line overrides applied."""
-        try:
-            settings = load_settings(self.config_path, required=self.config_explicit)
-        except ConfigError as error:
-            raise click.ClickException(str(error)) from error
-        merged = settings.model_dump()
-        for dotted, value in overrides.items():
-            if value is not None:
-                section, key = dotted.split(".")
-                merged[section][key] = value
-        try:
-            return Settings.model_validate(merged)
-        except ValidationError as error:
-            raise click.ClickException(describe_validation_error(error)) from error
-
-
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """festina's version, and the gate the daemon would run with the default config."""
-    if not value or ctx.resilient_parsing:
-        return
-    from importlib.metadata import version
-
-    from gate.loader import describe_choice
-    from gate.registry import RegistryError
-
-    paths = resolve_paths()
-    click.echo(f"festina {version('festina')}")
-    try:
-        model = load_settings(paths.config_file).gate.model
-        click.echo(f"gate {describe_choice(model, paths.models_dir)}")
-    except (ConfigError, RegistryError) as error:
-        click.echo(f"gate: cannot tell ({error})")
-    ctx.exit()
-
-
-class _Festina(click.Group):
-    """The root command: a missing optional extra ends a command with the install line."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ModuleNotFoundError as error:
-            message = missing_extra(error)
-            if message is None:
-                raise
-            raise click.ClickException(message) from error
-
-
-@click.group(cls=_Festina, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_version,
-    help="Show festina's version and the gate model's, then exit.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: the per-user config.toml; see `festina config path`).",
-)
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
-    """festina: a proactive agent that hurries slowly."""
-    paths = resolve_paths()
-    ctx.obj = Context(paths, config_path or paths.config_file, config_path is not None)
-
-
 # --- daemon -----------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def daemon() -> None:
     """Run, start, stop and inspect the background daemon."""
 
@@ -182,7 +73,7 @@ def _overrides(source: tuple[str, ...], speed: float | None, db_url: str | None)
 @click.option("--detached", is_flag=True, hidden=True, help="Log to the file only (used by start).")
 @click.pass_obj
 def daemon_run(
-    obj: Context,
+    obj: CliContext,
     source: tuple[str, ...],
     speed: float | None,
     db_url: str | None,
@@ -282,7 +173,7 @@ def _result_lines(outcomes: list[StepOutcome]) -> list[str]:
 @_run_options
 @click.pass_obj
 def daemon_start(
-    obj: Context, source: tuple[str, ...], speed: float | None, db_url: str | None
+    obj: CliContext, source: tuple[str, ...], speed: float | None, db_url: str | None
 ) -> None:
     """Start the daemon in the background."""
     from agent.control import start_background
@@ -318,7 +209,7 @@ def daemon_start(
     help="Seconds the stop may take: half to drain, then without draining, then SIGKILL.",
 )
 @click.pass_obj
-def daemon_stop(obj: Context, timeout: float) -> None:
+def daemon_stop(obj: CliContext, timeout: float) -> None:
     """Stop the background daemon (SIGTERM: drain, flush, exit), within --timeout."""
     from agent.control import stop_background
 
@@ -344,7 +235,7 @@ def daemon_stop(obj: Context, timeout: float) -> None:
 
 @daemon.command("unit")
 @click.pass_obj
-def daemon_unit(obj: Context) -> None:
+def daemon_unit(obj: CliContext) -> None:
     """Print a systemd user unit for this installation (see the README)."""
     from agent.daemon import systemd_unit
 
@@ -364,7 +255,7 @@ def daemon_unit(obj: Context) -> None:
 @daemon.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def daemon_status(obj: Context, as_json: bool) -> None:
+def daemon_status(obj: CliContext, as_json: bool) -> None:
     """Whether a daemon runs, its last run's counters, and what memory holds."""
     pid = running_pid(obj.paths.pid_file)
     store = obj.open_store()
@@ -377,7 +268,7 @@ def daemon_status(obj: Context, as_json: bool) -> None:
         report = {
             "running": pid is not None,
             "pid": pid,
-            "live": _live_status(obj.settings()) if pid is not None else None,
+            "live": live_status(obj.settings()) if pid is not None else None,
             "last_run": None
             if run is None
             else {
@@ -414,34 +305,14 @@ def daemon_status(obj: Context, as_json: bool) -> None:
     click.echo("memory: " + ", ".join(f"{k}={v}" for k, v in sorted(report["totals"].items())))
 
 
-def _live_status(settings: Settings, timeout_s: float = 2.0) -> dict[str, Any] | None:
-    """What the running daemon says of itself through its API, when it serves one: what
-    memory cannot show while it cannot be written."""
-    if "http" not in settings.daemon.source:  # with it, the configuration needs a token
-        return None
-    import httpx
-
-    host = "[::1]" if ":" in settings.api.host else "127.0.0.1"  # where it listens, locally
-    try:
-        response = httpx.get(
-            f"http://{host}:{settings.api.port}/v1/status",
-            headers={"Authorization": f"Bearer {settings.api.token}"},
-            timeout=timeout_s,
-        )
-        response.raise_for_status()
-        return response.json()
-    except (httpx.HTTPError, ValueError):
-        return None
-
-
 # --- decisions ----------------------------------------------------------------
 
 
-@cli.command("decisions")
+@click.command("decisions")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--offers", "offers_only", is_flag=True, help="Only the offers made.")
 @click.pass_obj
-def decisions(obj: Context, limit: int, offers_only: bool) -> None:
+def decisions(obj: CliContext, limit: int, offers_only: bool) -> None:
     """Show the latest decisions, newest first; each offer with what festina says."""
     store = obj.open_store()
     try:
@@ -504,38 +375,17 @@ def by_legend(deciders: Iterable[str | None]) -> str:
     )
 
 
-@cli.command("tui")
-@click.pass_obj
-def tui(obj: Context) -> None:
-    """Open the dashboard: watch decisions, answer offers, adjust costs live."""
-    from tui.app import FestinaApp
-
-    settings = obj.settings()
-    store = obj.open_store()
-    try:
-        FestinaApp(
-            store,
-            settings.gate.policy(),
-            obj.paths.pid_file,
-            storage_fault=lambda: (_live_status(settings, timeout_s=0.5) or {}).get(
-                "storage_fault"
-            ),
-        ).run()
-    finally:
-        store.close()
-
-
 # --- config -------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def config() -> None:
     """Create and inspect the configuration file."""
 
 
 @config.command("path")
 @click.pass_obj
-def config_path(obj: Context) -> None:
+def config_path(obj: CliContext) -> None:
     """Print where the config file, data and logs live."""
     click.echo(f"config: {obj.config_path}")
     click.echo(f"data:   {obj.paths.data_dir}")
@@ -545,7 +395,7 @@ def config_path(obj: Context) -> None:
 @config.command("init")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_obj
-def config_init(obj: Context, force: bool) -> None:
+def config_init(obj: CliContext, force: bool) -> None:
     """Write a config file with every setting at its documented default."""
     if obj.config_path.exists() and not force:
         raise click.ClickException(f"{obj.config_path} exists; use --force to overwrite")
@@ -560,7 +410,7 @@ def config_init(obj: Context, force: bool) -> None:
 
 @config.command("show")
 @click.pass_obj
-def config_show(obj: Context) -> None:
+def config_show(obj: CliContext) -> None:
     """Print the effective settings (file plus defaults) as JSON; the API token masked."""
     settings = obj.settings()
     if settings.api.token:
@@ -568,9 +418,9 @@ def config_show(obj: Context) -> None:
     click.echo(settings.model_dump_json(indent=2))
 
 
-@cli.command("doctor")
+@click.command("doctor")
 @click.pass_obj
-def doctor(obj: Context) -> None:
+def doctor(obj: CliContext) -> None:
     """Check that what the configuration asks for is there and answering: each source,
     the gate's model, the slow path's server (its model named), notifications."""
     from agent.doctor import Level, diagnose
@@ -583,10 +433,10 @@ def doctor(obj: Context) -> None:
         raise SystemExit(1)
 
 
-@cli.command("shell-hook")
+@click.command("shell-hook")
 @click.argument("shell", type=click.Choice(["bash", "zsh"]))
 @click.pass_obj
-def shell_hook(obj: Context, shell: str) -> None:
+def shell_hook(obj: CliContext, shell: str) -> None:
     """Print the hook that posts each terminal command to the daemon.
 
     Add `eval "$(festina shell-hook bash)"` to ~/.bashrc (or `zsh` to ~/.zshrc). The
@@ -613,38 +463,3 @@ def shell_hook(obj: Context, shell: str) -> None:
 def config_token() -> None:
     """Print a fresh random token for api.token."""
     click.echo(secrets.token_urlsafe(32))
-
-
-gate.add_command(gate_eval)
-cli.add_command(gate)
-cli.add_command(memory)
-cli.add_command(feedback)
-cli.add_command(prefs)
-cli.add_command(pause)
-cli.add_command(resume)
-cli.add_command(eval_group)
-
-
-def _whole_summaries(group: click.Group) -> None:
-    """Give every command its whole first paragraph as its summary in group help: click
-    would cut it at 45 characters or so, mid-sentence, with "..."."""
-    for command in group.commands.values():
-        if command.short_help is None and command.help:
-            paragraph = inspect.cleandoc(command.help).split("\n\n", 1)[0]
-            command.short_help = " ".join(paragraph.replace("\b", "").split())
-        if isinstance(command, click.Group):
-            _whole_summaries(command)
-
-
-_whole_summaries(cli)
-
-
-def main() -> None:
-    from agent.logs import quiet_library_noise
-
-    quiet_library_noise()
-    cli(prog_name="festina")
-
-
-if __name__ == "__main__":
-    main()

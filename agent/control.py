@@ -21,6 +21,9 @@ from agent.pidlock import running_pid
 logger = logging.getLogger("festina.daemon")
 
 START_TIMEOUT_S = 15.0
+# The root `festina` command's module (festina_cli.py, what [project.scripts] runs): run by
+# name with this interpreter, as agent may not import it (see the import contracts).
+FESTINA_MODULE = "festina_cli"
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def start_background(run_args: list[str], paths: FestinaPaths) -> StartResult:
     output_file = paths.log_dir / "daemon.out"
     with output_file.open("ab") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", *run_args],
+            [sys.executable, "-m", FESTINA_MODULE, *run_args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 import numpy as np
 
+from agent.control import FESTINA_MODULE
 from evals.load_test import free_port
 
 TOKEN = "answer-latency-token-0123456789"
@@ -76,7 +77,7 @@ def measure(events: int = 20) -> AnswerLatency:
         env = {**os.environ, "FESTINA_HOME": str(home)}
         log = (home / "daemon.out").open("wb")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "daemon", "run"],
+            [sys.executable, "-m", FESTINA_MODULE, "daemon", "run"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

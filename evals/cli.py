@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from agent.cli_context import CliContext
 from gate.cli import data_option, encoder_option, model_option
 
 
@@ -50,16 +51,15 @@ def eval_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_feedback(
-    obj: Any, data_dir: Path, refuse: str, cost_ratio: float, segments: int, as_json: bool
+    obj: CliContext, data_dir: Path, refuse: str, cost_ratio: float, segments: int, as_json: bool
 ) -> None:
     """Replay with a simulated user: false alarms with and without learning from feedback."""
     from core.events import EventKind
     from evals.cost_table import at_ratio
     from evals.feedback_replay import as_dict, format_results, run_feedback_replay
-    from gate.loader import load_gate
 
     settings = obj.settings()
-    gate = load_gate(settings.gate.model, obj.paths.models_dir, settings.gate.device)
+    gate = obj.load_gate()
     policy = at_ratio(settings.gate.policy(), cost_ratio)
     kind = EventKind(refuse)
     results = run_feedback_replay(data_dir, gate, policy, refused=kind, segments=segments)
@@ -81,7 +81,7 @@ def eval_feedback(
 @out_option("reports/personal")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def eval_personal(obj: Any, data_dir: Path, days: int, out_dir: Path, as_json: bool) -> None:
+def eval_personal(obj: CliContext, data_dir: Path, days: int, out_dir: Path, as_json: bool) -> None:
     """A panel of simulated users: cost per event against answers given, for the population
     gate, the context-offset learner and the personal model."""
     from evals.personal import plot_personal, run_personal
@@ -114,7 +114,7 @@ def eval_personal(obj: Any, data_dir: Path, days: int, out_dir: Path, as_json: b
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_online(
-    obj: Any, data_dir: Path, out_dir: Path, ratios: tuple[float, ...], as_json: bool
+    obj: CliContext, data_dir: Path, out_dir: Path, ratios: tuple[float, ...], as_json: bool
 ) -> None:
     """Each collection as one person's day, answered with the human labels through the
     real feedback path: cost per event after 10 and 30 answers, with and without learning,
@@ -126,7 +126,7 @@ def eval_online(
     from gate.features import FeatureBuilder
 
     settings = obj.settings()
-    encoder_dir = ensure_encoder(obj.paths.ensure().models_dir)
+    encoder_dir = ensure_encoder(obj.models_dir(ensure=True))
     report = run_online(
         data_dir,
         FeatureBuilder(OnnxEncoder(encoder_dir, device="cpu")),
@@ -166,7 +166,9 @@ def eval_online(
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def eval_sources(obj: Any, idle_s: float, busy_s: float, only_default: bool, as_json: bool) -> None:
+def eval_sources(
+    obj: CliContext, idle_s: float, busy_s: float, only_default: bool, as_json: bool
+) -> None:
     """Screen text: OCR accuracy on rendered screens, and the screen source's live cost."""
     from evals.sources import (
         FESTINA_SETTINGS,
@@ -213,7 +215,7 @@ def eval_answer(events: int, as_json: bool) -> None:
 @data_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
+def eval_by_hand(obj: CliContext, data_dir: Path, as_json: bool) -> None:
     """How often the done-by-hand rule fires where help was needed, against the base rate."""
     from evals.by_hand import measure_by_hand
     from gate.data import load_traces
@@ -227,16 +229,14 @@ def eval_by_hand(obj: Any, data_dir: Path, as_json: bool) -> None:
 @click.option("-k", "k", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def eval_recall(obj: Any, data_dir: Path, k: int, as_json: bool) -> None:
+def eval_recall(obj: CliContext, data_dir: Path, k: int, as_json: bool) -> None:
     """Recall from memory's float16 vectors against exact float32 ranking, and its cost
     with the index full."""
     from evals.recall_bench import as_dict, format_result, measure_recall
     from gate.base import Embedder
     from gate.data import load_traces
-    from gate.loader import load_gate
 
-    settings = obj.settings()
-    gate = load_gate(settings.gate.model, obj.paths.models_dir, settings.gate.device)
+    gate = obj.load_gate()
     if not isinstance(gate, Embedder):
         raise click.ClickException(f"the gate {gate.version} has no encoder: nothing to recall")
     result = measure_recall(load_traces(data_dir), gate, k)
@@ -293,7 +293,7 @@ def eval_recall(obj: Any, data_dir: Path, k: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_load(
-    obj: Any,
+    obj: CliContext,
     events: int,
     batch: int,
     senders: int,
@@ -317,7 +317,7 @@ def eval_load(
     settings = obj.settings()
     try:
         folders = [
-            str(choose_model_dir(name or settings.gate.model, obj.paths.models_dir) or CUE_GATE)
+            str(choose_model_dir(name or settings.gate.model, obj.models_dir()) or CUE_GATE)
             for name in models or ("",)
         ]
     except RegistryError as error:
@@ -362,14 +362,14 @@ def eval_load(
     )
 
 
-def _offline_judge_embeddings(obj: Any, data_dir: Path, cache_dir: Path) -> Any:
+def _offline_judge_embeddings(obj: CliContext, data_dir: Path, cache_dir: Path) -> Any:
     """Embeddings for the offline reward judge: always the bundled MiniLM (the encoder it
     is validated with, whatever --encoder the gates use), remembered in `cache_dir`."""
     from evals.reward_judge import embeddings_for
     from gate.build import ensure_encoder
     from gate.encoder import OnnxEncoder
 
-    encoder_dir = ensure_encoder(obj.paths.ensure().models_dir)
+    encoder_dir = ensure_encoder(obj.models_dir(ensure=True))
     encoder = OnnxEncoder(encoder_dir, device="cpu", cache_size=1 << 16)
     return embeddings_for(data_dir, encoder.encode, encoder_dir.name, cache_dir)
 
@@ -420,7 +420,7 @@ def _chat(url: str, model: str, key_env: str) -> Any:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_obj
 def eval_report(
-    obj: Any,
+    obj: CliContext,
     data_dir: Path,
     out_dir: Path,
     sections: tuple[str, ...],
@@ -454,7 +454,7 @@ def eval_report(
     if slow_path == "llm" and not (llm_url and llm_model):
         raise click.UsageError("--slow-path llm needs --llm-url and --llm-model")
     settings = obj.settings()
-    models_dir = obj.paths.ensure().models_dir
+    models_dir = obj.models_dir(ensure=True)
     encoder_dir = ensure_encoder(models_dir, encoder)
     chat = _chat(llm_url, llm_model, key_env) if llm_url else None
     if slow_path == "templates":
@@ -532,7 +532,7 @@ def eval_report(
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_drafts(
-    obj: Any,
+    obj: CliContext,
     data_dir: Path,
     encoder: str | None,
     llm_url: str | None,
@@ -581,7 +581,7 @@ def eval_drafts(
         judges["offline judge"] = offline.accepts
     from gate.loader import load_gate
 
-    gate = load_gate(settings.gate.model, obj.paths.ensure().models_dir, "cpu")
+    gate = load_gate(settings.gate.model, obj.models_dir(ensure=True), "cpu")
     check = gate_check(gate, settings.gate.policy())
     llm_judge = None
     if judge_url:
@@ -602,7 +602,7 @@ def eval_drafts(
         from gate.build import ensure_encoder
         from gate.encoder import OnnxEncoder
 
-        onnx = OnnxEncoder(ensure_encoder(obj.paths.ensure().models_dir, encoder), device="cpu")
+        onnx = OnnxEncoder(ensure_encoder(obj.models_dir(ensure=True), encoder), device="cpu")
     except ImportError as error:
         click.echo(f"templates + encoder not measured: {error} (train extra)", err=True)
     else:
@@ -682,7 +682,7 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
 
 
 # `festina gate eval`: defined here, beside the other benchmarks, and attached to the gate
-# group by the command line (agent/cli.py), so that gate/ never imports evals/.
+# group by the root command (festina_cli.py), so that gate/ never imports evals/.
 @click.command("eval")
 @data_option
 @model_option
@@ -702,7 +702,7 @@ def eval_generate(which: str, target: Path, data_dir: Path, seed: int | None) ->
 )
 @click.pass_obj
 def gate_eval(
-    obj: Any,
+    obj: CliContext,
     data_dir: Path,
     model: str | None,
     out_dir: Path,
@@ -722,7 +722,7 @@ def gate_eval(
     from gate.registry import RegistryError, encoder_dir_of, find_model_dir
 
     settings = obj.settings()
-    models_dir = obj.paths.ensure().models_dir
+    models_dir = obj.models_dir(ensure=True)
     try:
         model_dir = find_model_dir(models_dir, model)
     except RegistryError as error:

@@ -47,12 +47,21 @@ import httpx
 import numpy as np
 import psutil
 
+from agent.control import FESTINA_MODULE
 from agent.sources import bundled_stream_path
 from evals.stand_in_llm import ChatCompletionHandler
 
 TOKEN = "load-test-token-0123456789"
 START_TIMEOUT_S = 120.0
 DECIDED_TIMEOUT_S = 600.0
+
+
+def festina_module(tree: Path | None) -> str:
+    """The module that runs `festina` in `tree` (None: this one): a baseline from before
+    festina_cli.py ran it as agent.cli."""
+    if tree is None or (tree / f"{FESTINA_MODULE}.py").is_file():
+        return FESTINA_MODULE
+    return "agent.cli"
 
 
 @dataclass(frozen=True)
@@ -190,9 +199,10 @@ class DaemonUnderLoad:
             env["PYTHONPATH"] = os.pathsep.join(
                 filter(None, [str(setup.tree), env.get("PYTHONPATH")])
             )
+        command = ["-m", festina_module(setup.tree), "--config", str(config), "daemon", "run"]
         self.spawned = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "--config", str(config), "daemon", "run"],
+            [sys.executable, *command],
             env=env,
             cwd=setup.tree,
             stdout=self.log,

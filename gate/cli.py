@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gate.cli_context import GateCommandContext
 from gate.encoder_export import MissingExtra
 
 
@@ -65,7 +66,7 @@ def gate() -> None:
 @click.option("--if-missing", is_flag=True, help="Do nothing when a current model exists.")
 @click.pass_obj
 def gate_train(
-    obj: Any,
+    obj: GateCommandContext,
     data_dir: Path,
     labelled: tuple[Path, ...],
     encoder: str | None,
@@ -77,7 +78,7 @@ def gate_train(
     from gate.build import TrainingInputs, train_gate
     from gate.registry import current_model_dir, is_usable
 
-    current = current_model_dir(obj.paths.models_dir)
+    current = current_model_dir(obj.models_dir())
     if if_missing and current is not None and is_usable(current):
         click.echo(f"current gate model: {current.name}")
         return
@@ -85,7 +86,7 @@ def gate_train(
     try:
         manifest = train_gate(
             TrainingInputs(data_dir, labelled, window),
-            obj.paths.ensure().models_dir,
+            obj.models_dir(ensure=True),
             encoder=encoder,
             make_current=not no_activate,
         )
@@ -136,7 +137,7 @@ def gate_export(target: Path, encoder: str | None) -> None:
 
 @gate.command("list")
 @click.pass_obj
-def gate_list(obj: Any) -> None:
+def gate_list(obj: GateCommandContext) -> None:
     """List your trained models and the default one shipped with festina; * marks the one
     the daemon runs unless `gate.model` names another."""
     from gate.registry import (
@@ -147,7 +148,7 @@ def gate_list(obj: Any) -> None:
         read_manifest,
     )
 
-    models_dir = obj.paths.models_dir
+    models_dir = obj.models_dir()
     current = current_model_dir(models_dir)
     for manifest in list_versions(models_dir):
         mark = "*" if current is not None and current.name == manifest.version else " "
@@ -166,12 +167,12 @@ def gate_list(obj: Any) -> None:
 @gate.command("use")
 @click.argument("version")
 @click.pass_obj
-def gate_use(obj: Any, version: str) -> None:
+def gate_use(obj: GateCommandContext, version: str) -> None:
     """Make VERSION the model the daemon loads."""
     from gate.registry import RegistryError, set_current
 
     try:
-        set_current(obj.paths.models_dir, version)
+        set_current(obj.models_dir(), version)
     except RegistryError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"current gate: {version}")

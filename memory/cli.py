@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from memory.cli_context import MemoryCommandContext
+
 
 @click.group()
 def memory() -> None:
@@ -24,7 +26,7 @@ def memory() -> None:
     help="Write JSON Lines here (default: standard output).",
 )
 @click.pass_obj
-def memory_export(obj: Any, output: Path | None) -> None:
+def memory_export(obj: MemoryCommandContext, output: Path | None) -> None:
     """Every stored event with its decision, then rejected inputs, as JSON Lines."""
     store = obj.open_store()
     count = 0
@@ -43,7 +45,7 @@ def memory_export(obj: Any, output: Path | None) -> None:
 
 @memory.command("repair")
 @click.pass_obj
-def memory_repair(obj: Any) -> None:
+def memory_repair(obj: MemoryCommandContext) -> None:
     """Rebuild a damaged SQLite memory from what can still be read; the broken file is
     kept beside it (nothing is deleted). Stop the daemon first."""
     from memory.integrity import StorageUnusable, check_sqlite_file, repair, sqlite_path
@@ -81,7 +83,7 @@ def memory_repair(obj: Any) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def memory_forget(
-    obj: Any,
+    obj: MemoryCommandContext,
     older_than_days: int | None,
     before: datetime | None,
     source: str | None,
@@ -154,7 +156,11 @@ _REASON_WORDS = {
 )
 @click.pass_obj
 def feedback_give(
-    obj: Any, event_id: str, outcome: str, latency: float | None, reason: str | None
+    obj: MemoryCommandContext,
+    event_id: str,
+    outcome: str,
+    latency: float | None,
+    reason: str | None,
 ) -> None:
     """Record OUTCOME for the offer made on EVENT_ID (an id or a unique prefix of one)."""
     from memory.feedback import Outcome, Reason
@@ -184,7 +190,7 @@ def feedback_give(
 @click.option("--lessons", type=click.IntRange(0), default=5, show_default=True)
 @click.option("--features", type=click.IntRange(0), default=10, show_default=True)
 @click.pass_obj
-def feedback_show(obj: Any, lessons: int, features: int) -> None:
+def feedback_show(obj: MemoryCommandContext, lessons: int, features: int) -> None:
     """What your answers taught: the personal model's strongest features (logit shift of
     a welcome offer), its newest updates, and the newest lessons."""
     store = obj.open_store()
@@ -211,7 +217,7 @@ def feedback_show(obj: Any, lessons: int, features: int) -> None:
 
 @feedback.command("reset")
 @click.pass_obj
-def feedback_reset(obj: Any) -> None:
+def feedback_reset(obj: MemoryCommandContext) -> None:
     """Forget what your answers taught the gate (the personal model and its history)."""
     store = obj.open_store()
     try:
@@ -232,14 +238,12 @@ def feedback_reset(obj: Any) -> None:
     help="Recency weight: an episode this old counts half.",
 )
 @click.pass_obj
-def memory_recall(obj: Any, text: str, k: int, half_life_days: float) -> None:
+def memory_recall(obj: MemoryCommandContext, text: str, k: int, half_life_days: float) -> None:
     """Past episodes most similar to TEXT, with what was decided and what the user said."""
     from gate.base import Embedder
-    from gate.loader import load_gate
     from memory.retrieval import EpisodeIndex
 
-    settings = obj.settings()
-    gate = load_gate(settings.gate.model, obj.paths.models_dir, settings.gate.device)
+    gate = obj.load_gate()
     if not isinstance(gate, Embedder):
         raise click.ClickException(
             "recall needs a trained gate's encoder; run `festina gate train`"
@@ -261,7 +265,7 @@ def memory_recall(obj: Any, text: str, k: int, half_life_days: float) -> None:
         )
 
 
-def _update_preferences(obj: Any, **changes: Any) -> None:
+def _update_preferences(obj: MemoryCommandContext, **changes: Any) -> None:
     from pydantic import ValidationError
 
     from core.events import describe_validation_error
@@ -287,7 +291,7 @@ def prefs() -> None:
 
 @prefs.command("show")
 @click.pass_obj
-def prefs_show(obj: Any) -> None:
+def prefs_show(obj: MemoryCommandContext) -> None:
     """Print the preferences as JSON (null costs fall back to the config file)."""
     store = obj.open_store()
     try:
@@ -304,7 +308,11 @@ def prefs_show(obj: Any) -> None:
 @click.option("--clear", is_flag=True, help="Fall back to the config file's values.")
 @click.pass_obj
 def prefs_costs(
-    obj: Any, false_alarm: float | None, missed_help: float | None, delta: float | None, clear: bool
+    obj: MemoryCommandContext,
+    false_alarm: float | None,
+    missed_help: float | None,
+    delta: float | None,
+    clear: bool,
 ) -> None:
     """Set the gate's costs and escalation band."""
     if clear:
@@ -327,7 +335,7 @@ def prefs_costs(
 @prefs.command("dnd")
 @click.argument("state", type=click.Choice(["on", "off"]))
 @click.pass_obj
-def prefs_dnd(obj: Any, state: str) -> None:
+def prefs_dnd(obj: MemoryCommandContext, state: str) -> None:
     """Turn do-not-disturb on or off."""
     _update_preferences(obj, do_not_disturb=state == "on")
 
@@ -336,7 +344,7 @@ def prefs_dnd(obj: Any, state: str) -> None:
 @click.argument("app")
 @click.option("--undo", is_flag=True, help="Unmute instead.")
 @click.pass_obj
-def prefs_mute(obj: Any, app: str, undo: bool) -> None:
+def prefs_mute(obj: MemoryCommandContext, app: str, undo: bool) -> None:
     """Never offer help while APP is in use (matched case-insensitively)."""
     store = obj.open_store()
     try:
@@ -350,7 +358,7 @@ def prefs_mute(obj: Any, app: str, undo: bool) -> None:
 @prefs.command("quiet")
 @click.argument("windows", nargs=-1)
 @click.pass_obj
-def prefs_quiet(obj: Any, windows: tuple[str, ...]) -> None:
+def prefs_quiet(obj: MemoryCommandContext, windows: tuple[str, ...]) -> None:
     """Set quiet hours as HH:MM-HH:MM windows (local time); none clears them."""
     parsed = []
     for window in windows:
@@ -368,7 +376,7 @@ def prefs_quiet(obj: Any, windows: tuple[str, ...]) -> None:
     help="Resume by itself after this long (default: until `festina resume`).",
 )
 @click.pass_obj
-def pause(obj: Any, minutes: float | None) -> None:
+def pause(obj: MemoryCommandContext, minutes: float | None) -> None:
     """Private mode: take in nothing (events are only counted) until resumed."""
     until = None if minutes is None else datetime.now(UTC) + timedelta(minutes=minutes)
     _update_preferences(obj, paused=True, paused_until=until)
@@ -381,7 +389,7 @@ def pause(obj: Any, minutes: float | None) -> None:
 
 @click.command("resume")
 @click.pass_obj
-def resume(obj: Any) -> None:
+def resume(obj: MemoryCommandContext) -> None:
     """End private mode: take in events again."""
     _update_preferences(obj, paused=False, paused_until=None)
     click.echo("resumed")

@@ -30,13 +30,13 @@ import numpy as np
 from click.testing import CliRunner
 from textual.pilot import Pilot
 
-from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from agent.slowpath.facts import read_facts
 from agent.slowpath.templates import TEMPLATES, Candidate
 from core.decision import Action, Decision
 from core.events import Event
+from festina_cli import cli
 from gate.base import GateScores
 from gate.data import default_data_dir
 from gate.policy import GatePolicy
@@ -252,7 +252,7 @@ def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **opt
 
 # --- the festina command -------------------------------------------------------------
 
-FESTINA = [sys.executable, "-m", "agent.cli"]
+FESTINA = [sys.executable, "-m", "festina_cli"]
 
 
 def festina_without(*modules: str) -> list[str]:
@@ -268,7 +268,7 @@ class Refuse:
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 
 sys.meta_path.insert(0, Refuse())
-from agent.cli import main
+from festina_cli import main
 main()
 """
     return [sys.executable, "-c", script]

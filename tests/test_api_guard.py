@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from agent.api import ApiServer, build_app
 from agent.api_guard import host_name
-from agent.cli import cli
 from agent.config import ApiSettings, ConfigError, Settings, protect_secrets
 from agent.sources.http import HttpIngestSource
+from festina_cli import cli
 from memory.store import Store
 
 TOKEN = "guard-test-token-0123456789"

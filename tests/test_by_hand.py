@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from agent.cli import cli
 from core.decision import Action
 from core.events import Event
 from core.offer import Offer, PlannedCall
+from festina_cli import cli
 from memory.by_hand import DONE_WITHIN_S, done_by_hand, key_phrases
 from memory.feedback import Outcome
 from memory.learning import learn_from_answers

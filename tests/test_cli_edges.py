@@ -8,7 +8,7 @@ import json
 
 from click.testing import CliRunner
 
-from agent.cli import cli
+from festina_cli import cli
 
 TOKEN = "a-token-of-sixteen-or-more"
 

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from agent.cli import cli
 from agent.config import DEFAULT_CONFIG_TOML, ConfigError, Settings, load_settings
 from agent.paths import resolve_paths
+from festina_cli import cli
 
 
 def test_the_documented_template_is_exactly_the_defaults(tmp_path):

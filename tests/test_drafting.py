@@ -495,7 +495,7 @@ def test_the_daemon_prints_the_offers_it_made_with_their_words(tmp_path):
     (home / "config.toml").write_text('[gate]\nmodel = "cues"\n', encoding="utf-8")
     env = {**os.environ, "FESTINA_HOME": str(home)}
     run = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "daemon", "run", "--source", f"jsonl:{trace}"],
+        [sys.executable, "-m", "festina_cli", "daemon", "run", "--source", f"jsonl:{trace}"],
         env=env,
         capture_output=True,
         text=True,
@@ -505,7 +505,7 @@ def test_the_daemon_prints_the_offers_it_made_with_their_words(tmp_path):
     assert "offers made (newest first):" in run.stdout
     assert "says: \"'ruby capitalize name' has come up 2 times in 12 minutes" in run.stdout
     listed = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "decisions", "--offers"],
+        [sys.executable, "-m", "festina_cli", "decisions", "--offers"],
         env=env,
         capture_output=True,
         text=True,

@@ -8,7 +8,6 @@ from typing import ClassVar
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
 from agent.slowpath.llm import ChatError, ChatReply, OpenAICompatibleChat
 from evals import mobile, pira
 from evals.judges import HumanJudge, JudgeCase, JudgeError, LLMJudge
@@ -17,6 +16,7 @@ from evals.recorded_chat import RecordedChat
 from evals.reward_judge import Embeddings
 from evals.reward_judgement import _result, agreement
 from evals.stand_in_llm import ChatCompletionHandler
+from festina_cli import cli
 from gate.data import RewardItem, load_traces
 from tests.helpers import bag_of_words, free_port
 

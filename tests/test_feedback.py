@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from core.decision import Action
 from core.events import Event, EventKind
 from core.sources import StaticSource
 from evals.feedback_replay import run_feedback_replay
+from festina_cli import cli
 from gate.base import GateScores
 from gate.cues import CueGate
 from gate.policy import GatePolicy

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from agent.api import ApiServer, build_app
-from agent.cli import cli
 from agent.config import ApiSettings, EtiquetteSettings
 from agent.sources.http import HttpIngestSource
 from core.decision import Action
 from core.events import Event
 from core.sources import StaticSource
+from festina_cli import cli
 from memory.feedback import Outcome, Reason, lesson_for
 from memory.personal import PersonalModel
 from memory.store import Store

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
 from evals.cost_table import ALWAYS, NEVER, cost_row, cost_table, verdict
 from evals.gate_benchmark import judge, score_annotators
 from evals.metrics import best_f1, discrimination
 from evals.peers import annotator_votes, load_peer_answers, peer_consensus
+from festina_cli import cli
 from gate.data import load_traces
 from gate.registry import list_versions
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from festina_cli import cli
 from gate.calibration import Calibrator, expected_calibration_error
 from gate.data import default_data_dir, load_labelled_jsonl, load_traces
 from gate.encoder import OnnxEncoder

@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from festina_cli import cli
 from gate.base import NeedEvidence
 from gate.build import ensure_encoder
 from gate.data import load_traces
@@ -166,7 +166,7 @@ def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_
     config = tmp_path / "festina.toml"
     config.write_text(f'[storage]\nurl = "sqlite:///{db}"\n')
     env = {**os.environ, "FESTINA_HOME": str(trained_home)}
-    festina = [sys.executable, "-m", "agent.cli", "--config", str(config)]
+    festina = [sys.executable, "-m", "festina_cli", "--config", str(config)]
     trace = PROACTIVEBENCH / "test_data" / "code_11.json"  # a Ruby name-capitalisation session
     run = subprocess.run(
         [*festina, "daemon", "run", "--source", f"jsonl:{trace}"],

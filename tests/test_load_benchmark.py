@@ -7,10 +7,10 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
 from evals.checkout import CHECKOUT_ROOT, checked_out
-from evals.load_test import format_results, make_stream, run_load_test
+from evals.load_test import festina_module, format_results, make_stream, run_load_test
 from evals.soak import run_soak
+from festina_cli import cli
 from gate.registry import DEFAULT_MODEL_DIR, read_manifest
 
 
@@ -99,3 +99,10 @@ def test_a_short_soak_samples_memory_descriptors_queues_and_database(tmp_path, f
     assert all(s.rss_mb > 50 and s.open_files > 3 and s.database_mb > 0 for s in report.samples)
     assert report.rss_growth is None  # under two minutes: no settled trend to report
     assert "RSS growth after the first minute: -" in report.table()
+
+
+def test_a_baseline_from_before_festina_cli_runs_festina_as_agent_cli(tmp_path):
+    assert festina_module(None) == "festina_cli"
+    assert festina_module(tmp_path) == "agent.cli"
+    (tmp_path / "festina_cli.py").write_text("")
+    assert festina_module(tmp_path) == "festina_cli"

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from agent.sources.jsonl import JsonlSource
 from agent.surface import LogSurface
+from festina_cli import cli
 from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.schema import EventRow

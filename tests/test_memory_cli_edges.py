@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from festina_cli import cli
 from memory.store import Store
 from tests.helpers import event_record, run_daemon_here
 

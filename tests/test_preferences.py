@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from agent.cli import cli
 from agent.pipeline import Pipeline, PipelineOptions
 from agent.slowpath import GateRuleSlowPath
 from core.decision import Action
 from core.events import Event
 from core.sources import StaticSource
+from festina_cli import cli
 from gate.base import GateScores
 from gate.policy import GatePolicy
 from memory.preferences import Preferences, QuietHours

@@ -16,12 +16,12 @@ from pydantic import ValidationError
 from sqlalchemy import update
 
 from agent.api import ApiServer, build_app
-from agent.cli import cli
 from agent.config import ApiSettings, EtiquetteSettings, PrivacySettings
 from agent.privacy import ExclusionRules
 from agent.sources.http import HttpIngestSource
 from core.events import Event
 from core.sources import StaticSource
+from festina_cli import cli
 from gate.policy import GatePolicy
 from memory.preferences import Preferences
 from memory.schema import EventRow

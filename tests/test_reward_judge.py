@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
 from evals import reward_judge as rj
 from evals.judges import JudgeCase
 from evals.metrics import JudgedEvent
 from evals.proactivebench import ReplayedEvent
 from evals.slowpath_bench import slow_path_stats
+from festina_cli import cli
 from tests.helpers import PROACTIVEBENCH, bag_of_words
 
 needs_data = pytest.mark.skipif(

@@ -245,7 +245,7 @@ def test_a_daemon_killed_mid_deliberation_resumes_it_after_restart(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "agent.cli",
+        "festina_cli",
         "--config",
         str(config),
         "daemon",

@@ -242,7 +242,7 @@ async def test_watch_accept_and_steer_a_running_daemon(tmp_path):
         [
             sys.executable,
             "-m",
-            "agent.cli",
+            "festina_cli",
             "daemon",
             "run",
             "--source",
