@@ -53,7 +53,8 @@ def _run_options(fn: Any) -> Any:
     fn = click.option(
         "--source",
         multiple=True,
-        help="Event source, repeatable: jsonl:<file>, jsonl:-, activitywatch:<url> or http "
+        help="Event source, repeatable: jsonl:<file>, jsonl:-, proactivebench:<file>, "
+        "activitywatch:<url>, http, notifications, calendar:<path>, power or screen "
         "(default: daemon.source, else the bundled demo stream).",
     )(fn)
     return fn
