@@ -9,7 +9,7 @@ import contextlib
 import hmac
 import logging
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -285,14 +285,37 @@ async def _answer_when_stored(
     )
 
 
-def _ingest_routes(
-    settings: ApiSettings,
-    ingest: HttpIngestSource,
-    queue_wait_s: float,
-    storage_fault: Callable[[], str | None],
-) -> APIRouter:
-    """POST /v1/events: events in, answered once stored."""
-    router = APIRouter()
+_INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": IngestResult, "description": "queued, not yet stored"},
+    400: {"description": "the body is not JSON, not events, or nested too deeply"},
+    413: {"description": "body or event count over the limit"},
+    415: {"description": "Content-Type is not application/json"},
+    500: {
+        "model": IngestResult,
+        "description": "internal fault; nothing of the request was taken: resend it",
+    },
+    503: {"description": "busy, stopping, or memory cannot be written; retry later"},
+}
+
+# The body is read by hand (size limit, rejections kept), so the schema says what it holds.
+_EVENT_SCHEMA = {"$ref": "#/components/schemas/Event"}
+_INGEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}
+            }
+        },
+    }
+}
+
+
+def _records_reader(
+    settings: ApiSettings, ingest: HttpIngestSource
+) -> Callable[[Request], Awaitable[list[Any]]]:
+    """Reads a request's records, or raises the HTTP error that refuses it (the body kept
+    as a rejection where it was readable)."""
 
     async def keep_rejected(reason: str, raw: str) -> None:
         # Counted and stored like any malformed input, so nothing sent is lost silently.
@@ -300,8 +323,6 @@ def _ingest_routes(
             await ingest.submit([Rejection("http", ingest.next_position(), reason, raw)], 1.0)
 
     async def records_of(request: Request) -> list[Any]:
-        """The request's records, or the HTTP error that refuses it (the body kept as
-        a rejection where it was readable)."""
         try:
             body = await _read_limited(request, settings.max_body_bytes)
         except _TooLarge:
@@ -326,34 +347,57 @@ def _ingest_routes(
             )
         return records
 
-    event_schema = {"$ref": "#/components/schemas/Event"}
+    return records_of
+
+
+def _refuse_while_storage_faulty(storage_fault: Callable[[], str | None]) -> None:
+    """Refused at once: queued, the events would only wait for the fault to clear."""
+    if fault := storage_fault():
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"memory cannot be written ({fault}); nothing of this request was taken: "
+            "resend it later",
+            headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)},
+        )
+
+
+async def _take(records: list[Any], ingest: HttpIngestSource, queue_wait_s: float) -> JSONResponse:
+    """Queue the records and answer once they are stored (or with why none were taken)."""
+    try:
+        items = _to_items(records, ingest)
+        pending = await ingest.submit(items, queue_wait_s)
+    except IngestBusy as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(error), headers={"Retry-After": "1"}
+        ) from None
+    except IngestClosed as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
+    except Exception:
+        # Nothing was queued (submit takes all or nothing), so the answer can say so
+        # plainly: none of it is stored, and resending is safe.
+        logger.exception("taking a request of %d records failed", len(records))
+        return _nothing_taken(
+            "internal error; nothing of this request was stored: resend it",
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return await _answer_when_stored(items, pending)
+
+
+def _ingest_routes(
+    settings: ApiSettings,
+    ingest: HttpIngestSource,
+    queue_wait_s: float,
+    storage_fault: Callable[[], str | None],
+) -> APIRouter:
+    """POST /v1/events: events in, answered once stored."""
+    router = APIRouter()
+    records_of = _records_reader(settings, ingest)
 
     @router.post(
         "/v1/events",
         response_model=IngestResult,
-        responses={
-            202: {"model": IngestResult, "description": "queued, not yet stored"},
-            400: {"description": "the body is not JSON, not events, or nested too deeply"},
-            413: {"description": "body or event count over the limit"},
-            415: {"description": "Content-Type is not application/json"},
-            500: {
-                "model": IngestResult,
-                "description": "internal fault; nothing of the request was taken: resend it",
-            },
-            503: {"description": "busy, stopping, or memory cannot be written; retry later"},
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "anyOf": [event_schema, {"type": "array", "items": event_schema}]
-                        }
-                    }
-                },
-            }
-        },
+        responses=_INGEST_RESPONSES,
+        openapi_extra=_INGEST_BODY,
     )
     async def post_events(request: Request) -> Any:
         """Queue one event or a list of them; answers once they are stored.
@@ -361,32 +405,8 @@ def _ingest_routes(
         Malformed events are listed in `rejected` with the reason; the others are taken.
         """
         records = await records_of(request)
-        if fault := storage_fault():
-            # Refused at once: queued, the events would only wait for the fault to clear.
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"memory cannot be written ({fault}); nothing of this request was taken: "
-                "resend it later",
-                headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)},
-            )
-        try:
-            items = _to_items(records, ingest)
-            pending = await ingest.submit(items, queue_wait_s)
-        except IngestBusy as error:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, str(error), headers={"Retry-After": "1"}
-            ) from None
-        except IngestClosed as error:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-        except Exception:
-            # Nothing was queued (submit takes all or nothing), so the answer can say so
-            # plainly: none of it is stored, and resending is safe.
-            logger.exception("taking a request of %d records failed", len(records))
-            return _nothing_taken(
-                "internal error; nothing of this request was stored: resend it",
-                status.HTTP_500_INTERNAL_SERVER_ERROR,
-            )
-        return await _answer_when_stored(items, pending)
+        _refuse_while_storage_faulty(storage_fault)
+        return await _take(records, ingest, queue_wait_s)
 
     return router
 
@@ -399,6 +419,14 @@ def _memory_routes(
 ) -> APIRouter:
     """Decisions, answers, status, pause and forget: memory read and written."""
     router = APIRouter()
+    _add_decision_routes(router, store)
+    _add_status_route(router, store, ingest, counts, storage_fault)
+    _add_privacy_routes(router, store)
+    return router
+
+
+def _add_decision_routes(router: APIRouter, store: Store) -> None:
+    """GET /v1/decisions and POST /v1/feedback: what was decided, and the user's answers."""
 
     @router.get("/v1/decisions")
     async def get_decisions(
@@ -437,6 +465,16 @@ def _memory_routes(
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         return {"recorded": answer.outcome.value}
 
+
+def _add_status_route(
+    router: APIRouter,
+    store: Store,
+    ingest: HttpIngestSource,
+    counts: Callable[[], dict[str, int]],
+    storage_fault: Callable[[], str | None],
+) -> None:
+    """GET /v1/status."""
+
     @router.get("/v1/status")
     async def get_status() -> Status:
         """What this daemon run has taken and decided so far."""
@@ -448,6 +486,10 @@ def _memory_routes(
             paused=preferences.paused_at(datetime.now(UTC)),
             storage_fault=storage_fault(),
         )
+
+
+def _add_privacy_routes(router: APIRouter, store: Store) -> None:
+    """POST /v1/pause, /v1/resume and /v1/forget: private mode and forgetting."""
 
     def set_pause(paused: bool, until: datetime | None) -> PauseState:
         _, current = store.preferences()
@@ -474,8 +516,6 @@ def _memory_routes(
         them. Returns the rows deleted."""
         since = datetime.now(UTC) - timedelta(minutes=request.minutes)
         return await asyncio.to_thread(partial(store.forget, since=since))
-
-    return router
 
 
 class _Server(uvicorn.Server):

@@ -30,6 +30,7 @@ from memory.store import Store
 if TYPE_CHECKING:
     from agent.sources.http import HttpIngestSource
     from core.sources import EventSource
+    from gate.base import GateModel
 
 logger = logging.getLogger("festina.daemon")
 
@@ -130,52 +131,81 @@ async def _serve(
             await api.stop()
 
 
+def _open_store(settings: Settings, paths: FestinaPaths, *, accept_empty: bool) -> Store:
+    """Memory, checked and with the runs an earlier daemon left unfinished marked crashed."""
+    url = database_url(settings, paths)
+    for warning in check_memory(url, accept_empty=accept_empty):
+        logger.warning("%s", warning)
+    store = Store(url)
+    # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).
+    if crashed := store.end_dead_runs(os.getpid()):
+        logger.warning("%d earlier run(s) ended without finishing; marked crashed", crashed)
+    return store
+
+
+def _pipeline(
+    settings: Settings, paths: FestinaPaths, source: EventSource, store: Store, gate: GateModel
+) -> Pipeline:
+    """The pipeline from the source to the surfaces, as the settings configure it."""
+    slow_path = build_slow_path(
+        settings.slow_path,
+        paths=paths,
+        store=store,
+        gate=gate,
+        repeat_window_s=settings.etiquette.repeat_window_s,
+        # A reminder's offer lists that calendar's day: the user gave festina it to read.
+        also_read=calendar_paths(settings.daemon.source),
+    )
+    return Pipeline(
+        source=source,
+        gate=gate,
+        policy=settings.gate.policy(),
+        store=store,
+        slow_path=slow_path,
+        surface=surfaces(settings, store),
+        options=PipelineOptions(
+            queue_size=settings.daemon.queue_size,
+            slow_queue_size=settings.slow_path.max_waiting,
+            batch_size=settings.daemon.batch_size,
+            window_size=settings.gate.window,
+            redact_secrets=settings.storage.redact_secrets,
+            retention_days=settings.storage.retention_days,
+            etiquette=settings.etiquette,
+            exploration=settings.exploration,
+            privacy=settings.privacy,
+            # Every offer drafted, unless no drafter is configured at all.
+            draft_offers=settings.slow_path.backend != "gate-rule",
+        ),
+    )
+
+
+def _log_finished(stats: PipelineStats, source: EventSource) -> None:
+    logger.info(
+        "daemon finished: accepted=%d decided=%d duplicates=%d rejected=%d "
+        "escalated=%d intervened=%d excluded=%d paused=%d source_faults=%d",
+        stats.accepted,
+        stats.decided,
+        stats.duplicates,
+        stats.rejected,
+        stats.escalated,
+        stats.intervened,
+        stats.excluded,
+        stats.paused,
+        source.faults,
+    )
+
+
 def run_foreground(
     settings: Settings, paths: FestinaPaths, *, to_stderr: bool = True, accept_empty: bool = False
 ) -> PipelineStats:
     """Run until the source ends or SIGTERM/SIGINT arrives, then drain and return."""
     with _started(settings, paths, to_stderr=to_stderr):
         source, ingest = open_sources(settings)
-        url = database_url(settings, paths)
-        for warning in check_memory(url, accept_empty=accept_empty):
-            logger.warning("%s", warning)
-        store = Store(url)
-        # We hold the lock: a run still marked running was cut off (SIGKILL, power loss).
-        if crashed := store.end_dead_runs(os.getpid()):
-            logger.warning("%d earlier run(s) ended without finishing; marked crashed", crashed)
+        store = _open_store(settings, paths, accept_empty=accept_empty)
         gate = load_gate(
             settings.gate.model, paths.models_dir, settings.gate.device, settings.gate.threads
         )
-        slow_path = build_slow_path(
-            settings.slow_path,
-            paths=paths,
-            store=store,
-            gate=gate,
-            repeat_window_s=settings.etiquette.repeat_window_s,
-            # A reminder's offer lists that calendar's day: the user gave festina it to read.
-            also_read=calendar_paths(settings.daemon.source),
-        )
-        pipeline = Pipeline(
-            source=source,
-            gate=gate,
-            policy=settings.gate.policy(),
-            store=store,
-            slow_path=slow_path,
-            surface=surfaces(settings, store),
-            options=PipelineOptions(
-                queue_size=settings.daemon.queue_size,
-                slow_queue_size=settings.slow_path.max_waiting,
-                batch_size=settings.daemon.batch_size,
-                window_size=settings.gate.window,
-                redact_secrets=settings.storage.redact_secrets,
-                retention_days=settings.storage.retention_days,
-                etiquette=settings.etiquette,
-                exploration=settings.exploration,
-                privacy=settings.privacy,
-                # Every offer drafted, unless no drafter is configured at all.
-                draft_offers=settings.slow_path.backend != "gate-rule",
-            ),
-        )
+        pipeline = _pipeline(settings, paths, source, store, gate)
         logger.info(
             "daemon started: source=%s gate=%s store=%s",
             source.name,
@@ -187,19 +217,7 @@ def run_foreground(
             stats = asyncio.run(_serve(settings, pipeline, source, ingest, store))
         finally:
             store.close()
-        logger.info(
-            "daemon finished: accepted=%d decided=%d duplicates=%d rejected=%d "
-            "escalated=%d intervened=%d excluded=%d paused=%d source_faults=%d",
-            stats.accepted,
-            stats.decided,
-            stats.duplicates,
-            stats.rejected,
-            stats.escalated,
-            stats.intervened,
-            stats.excluded,
-            stats.paused,
-            source.faults,
-        )
+        _log_finished(stats, source)
         return stats
 
 

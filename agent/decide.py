@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,20 @@ from memory.feedback import Reason
 from memory.personal import PersonalModel
 from memory.preferences import Preferences
 from memory.store import AppliedFeedback
+
+
+def _gate_failed(common: dict[str, Any], error: Exception) -> Decision:
+    """Festina lente: when the model cannot judge, stay silent and say why."""
+    return Decision(
+        **common,
+        p_need=0.0,
+        p_accept=0.0,
+        tau=1.0,
+        gate_action=Action.SILENT,
+        final_action=Action.SILENT,
+        decided_by="gate-error",
+        reason=f"gate failed: {error!r}",
+    )
 
 
 class DecisionChain:
@@ -82,10 +97,7 @@ class DecisionChain:
         user's preferences, then etiquette (away, not now, a call, pending offer,
         cooldown, repeats, the daily cap). What is left is made, or handed to the slow
         path (the decision comes back unresolved)."""
-        if self.clock is None or event.time > self.clock:
-            self.clock = event.time
-        if self._etiquette is not None:
-            self._etiquette.observe(event)
+        self._observe(event)
         policy = self.effective_policy()
         common = {
             "event_id": event.id,
@@ -94,17 +106,7 @@ class DecisionChain:
             "gate_latency_ms": latency_ms,
         }
         if isinstance(scores, Exception):
-            # Festina lente: when the model cannot judge, stay silent and say why.
-            return Decision(
-                **common,
-                p_need=0.0,
-                p_accept=0.0,
-                tau=1.0,
-                gate_action=Action.SILENT,
-                final_action=Action.SILENT,
-                decided_by="gate-error",
-                reason=f"gate failed: {scores!r}",
-            )
+            return _gate_failed(common, scores)
         p_need, p_accept = self.personal.adjust(window, scores.p_need, scores.p_accept)
         evidence = scores.evidence.moved(scores.p_need, p_need) if scores.evidence else None
         ruled = policy.decide(p_need, p_accept, evidence)
@@ -118,22 +120,43 @@ class DecisionChain:
             "tau": call.tau,
             "gate_action": call.action,
         }
-        if call.action is not Action.SILENT and (
-            why := self.preferences.silence_reason(event, datetime.now(UTC))
-        ):
+        if (held := self._held_back(event, vector, call, fields)) is not None:
+            return held
+        if call is not ruled:  # exploring, and nothing held it back
+            assert self._exploration is not None
+            self._exploration.explored(event.id)
+        return self._made_or_handed_on(event, call, fields)
+
+    def _observe(self, event: Event) -> None:
+        """The stream's clock and etiquette move on to `event`, decided or not."""
+        if self.clock is None or event.time > self.clock:
+            self.clock = event.time
+        if self._etiquette is not None:
+            self._etiquette.observe(event)
+
+    def _held_back(
+        self, event: Event, vector: np.ndarray | None, call: GateCall, fields: dict[str, Any]
+    ) -> Decision | None:
+        """The silent decision when the user's preferences or etiquette hold back what the
+        gate would say (None: nothing holds it); an offer let through holds its context."""
+        if call.action is Action.SILENT:
+            return None
+        if why := self.preferences.silence_reason(event, datetime.now(UTC)):
             return Decision(
                 **fields, final_action=Action.SILENT, decided_by="preferences", reason=why
             )
-        if self._etiquette is not None and call.action is not Action.SILENT:
+        if self._etiquette is not None:
             if why := self._etiquette.hold_reason(event, vector):
                 return Decision(
                     **fields, final_action=Action.SILENT, decided_by="etiquette", reason=why
                 )
             # An escalation holds the context too: the slow path may make the offer.
             self._etiquette.offered(event, vector)
-        if call is not ruled:  # exploring, and nothing held it back
-            assert self._exploration is not None
-            self._exploration.explored(event.id)
+        return None
+
+    def _made_or_handed_on(self, event: Event, call: GateCall, fields: dict[str, Any]) -> Decision:
+        """The gate's call as made (silence, or an offer not to be drafted first), else
+        unresolved for the slow path."""
         resolved = call.action is Action.SILENT or (
             call.action is Action.INTERVENE and not self.draft_offers
         )

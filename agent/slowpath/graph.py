@@ -20,6 +20,10 @@ checkpointed per event.
 * memory_reflection: record a lesson when a repeat was avoided;
 * decide: intervene or stay silent, with the reason.
 
+This module wires the graph and runs its threads; the nodes' work is in `recall`,
+`drafting`, `checks` (counterfactual and capability) and `verdict` (decide), over the
+state in `state`.
+
 Each event's deliberation is a LangGraph thread checkpointed in SQLite (or in the
 PostgreSQL database when memory lives there), so a daemon
 killed mid-deliberation resumes it from the last finished node after a restart; the
@@ -29,65 +33,35 @@ thread is deleted once its result is stored in memory.
 from __future__ import annotations
 
 import asyncio
-import operator
-import re
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
-import numpy as np
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
 from agent.slowpath.base import Verdict
-from agent.slowpath.drafter import REPEAT_SIMILARITY, ChatDrafter, Drafter, DraftRequest
-from agent.slowpath.llm import ChatError, ChatModel
-from agent.slowpath.proposal import ProposalError, parse_proposal
-from agent.slowpath.template_drafter import TemplateDrafter
+from agent.slowpath.checks import capability, counterfactual
+from agent.slowpath.drafter import ChatDrafter, Drafter
+from agent.slowpath.drafting import after_draft, draft
+from agent.slowpath.fallback import fallback_offer
+from agent.slowpath.llm import ChatModel
+from agent.slowpath.recall import recall
+from agent.slowpath.state import DeliberationState, plan_of, window_of
+from agent.slowpath.verdict import verdict
 from core.decision import Action, Decision
 from core.events import Event
 from core.offer import Offer
 from gate.base import Embedder, GateModel
-from gate.policy import GatePolicy
 from memory.feedback import context_of
 from memory.retrieval import EpisodeIndex
 from memory.store import Store
 from tools.pool import ToolPool
-
-MAX_DRAFTS = 2
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-class DeliberationState(TypedDict, total=False):
-    window: list[dict[str, Any]]
-    decision: dict[str, Any]
-    recalled: list[str]
-    lessons: list[str]
-    rejected_tasks: list[str]
-    accepted_tasks: list[str]
-    offered_tasks: list[list[str]]
-    """[event time (ISO), task] of offers made within the repeat window before this event."""
-    proposal: dict[str, Any] | None
-    draft_error: str | None
-    attempts: int
-    counterfactual: dict[str, Any]
-    capability: dict[str, Any]
-    lesson: str | None
-    verdict: dict[str, str]
-    answer: str
-    step: int
-    executions: Annotated[list[dict[str, Any]], operator.add]
-    trace: Annotated[list[dict[str, Any]], operator.add]
-
-
-def _jaccard(a: str, b: str) -> float:
-    left, right = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
-    return len(left & right) / len(left | right) if left | right else 0.0
 
 
 def checkpoint_saver(storage_url: str, sqlite_file: Path) -> BaseCheckpointSaver:
@@ -156,16 +130,14 @@ class ReasoningSlowPath:
             ("counterfactual", self._counterfactual),
             ("capability", self._capability),
             ("memory_reflection", self._memory_reflection),
-            ("decide", self._decide),
+            ("decide", verdict),
             ("await_answer", self._await_answer),
             ("execute_step", self._execute_step),
         ):
             graph.add_node(name, self._timed(name, node))
         graph.add_edge(START, "recall")
         graph.add_edge("recall", "draft")
-        graph.add_conditional_edges(
-            "draft", self._after_draft, ["draft", "counterfactual", "decide"]
-        )
+        graph.add_conditional_edges("draft", after_draft, ["draft", "counterfactual", "decide"])
         graph.add_edge("counterfactual", "capability")
         graph.add_edge("capability", "memory_reflection")
         graph.add_edge("memory_reflection", "decide")
@@ -191,138 +163,32 @@ class ReasoningSlowPath:
 
         return run
 
-    @staticmethod
-    def _window(state: DeliberationState) -> list[Event]:
-        return [Event.model_validate(e) for e in state["window"]]
-
+    # The nodes read the attributes when they run, not when the graph is built: a drafter
+    # (or pool, memory, gate) put in place later is the one used.
     def _recall(self, state: DeliberationState) -> dict[str, Any]:
-        event = self._window(state)[-1]
-        recalled: list[str] = []
-        if self._index is not None:
-            query = self.gate.embed_texts([event.summary()])[0]  # type: ignore[attr-defined]
-            for episode in self._index.recall(query, 3, exclude={event.id}):
-                said = ", ".join(episode.outcomes) or "no answer"
-                action = episode.decision.final_action or "pending"
-                recalled.append(f"{episode.event.summary()[:150]} -> {action} ({said})")
-        context = context_of(event)
-        offered = (
-            self.store.offered_tasks(
-                event.time - timedelta(seconds=self.repeat_window_s), event.time
-            )
-            if self.repeat_window_s > 0
-            else []
+        return recall(
+            state,
+            store=self.store,
+            gate=self.gate,
+            index=self._index,
+            repeat_window_s=self.repeat_window_s,
         )
-        return {
-            "recalled": recalled,
-            "lessons": [r.lesson for r in self.store.reflections(context, limit=5)],
-            "rejected_tasks": self.store.turned_down_tasks(context, limit=20),
-            "accepted_tasks": self.store.accepted_tasks(context, limit=20),
-            "offered_tasks": [[when.isoformat(), task] for when, task in offered],
-        }
 
     def _draft(self, state: DeliberationState) -> dict[str, Any]:
-        attempts = state.get("attempts", 0) + 1
-        request = DraftRequest(
-            window=self._window(state),
-            recalled=state.get("recalled", []),
-            lessons=state.get("lessons", []),
-            rejected_tasks=state.get("rejected_tasks", []),
-            accepted_tasks=state.get("accepted_tasks", []),
-            offered_tasks=[task for _, task in state.get("offered_tasks", [])],
-            attempt=attempts,
-            error=state.get("draft_error"),
-        )
-        try:
-            reply = self.drafter.draft(request)
-        except ChatError as error:
-            return {
-                "attempts": attempts,
-                "proposal": None,
-                "draft_error": f"model unavailable: {error}",
-            }
-        tokens = reply.tokens
-        try:
-            proposal = parse_proposal(reply.text, self.pool)
-        except ProposalError as error:
-            return {
-                "attempts": attempts,
-                "proposal": None,
-                "draft_error": str(error),
-                "_tokens": tokens,
-            }
-        return {
-            "attempts": attempts,
-            "proposal": proposal.model_dump(mode="json"),
-            "draft_error": None,
-            "_tokens": tokens,
-        }
-
-    @staticmethod
-    def _after_draft(state: DeliberationState) -> str:
-        if state.get("proposal"):
-            return "counterfactual"
-        return "draft" if state.get("attempts", 0) < MAX_DRAFTS else "decide"
-
-    def _closest(self, task: str, others: list[str]) -> tuple[float, int | None]:
-        """The similarity of `task` to the closest of `others`, and its index."""
-        if not others:
-            return 0.0, None
-        if isinstance(self.gate, Embedder):
-            vectors = self.gate.embed_texts([task, *others])
-            scores = vectors[1:] @ vectors[0]
-        else:
-            scores = np.array([_jaccard(task, other) for other in others])
-        best = int(np.argmax(scores))
-        return float(scores[best]), best
+        return draft(state, drafter=self.drafter, pool=self.pool)
 
     def _counterfactual(self, state: DeliberationState) -> dict[str, Any]:
-        proposal = state["proposal"] or {}
-        decision = Decision.model_validate(state["decision"])
-        window = self._window(state)
-        score_tasks = getattr(self.gate, "score_tasks", None)
-        p_task = score_tasks([window], [proposal["task"]])[0] if score_tasks else decision.p_accept
-        # The bar the gate set for this event (its tau, from the p_need it trusted).
-        tau = decision.tau
-        rejected = state.get("rejected_tasks", [])
-        similarity, closest = self._closest(proposal["task"], rejected)
-        offered = state.get("offered_tasks", [])
-        like_offered, twin = self._closest(proposal["task"], [task for _, task in offered])
-        says_something = bool(proposal["speak"].strip())
-        # The gate's own offers passed the cost rule by more than delta already.
-        gate_offer = decision.gate_action is Action.INTERVENE
-        return {
-            "counterfactual": {
-                "model_says_speak": says_something,
-                "gate_offer": gate_offer,
-                "p_accept_task": round(float(p_task), 4),
-                "tau": round(tau, 4),
-                "speaking_beats_silence": says_something
-                and (gate_offer or GatePolicy.offering_pays(p_task, tau)),
-                "repeat_of_rejected": similarity >= REPEAT_SIMILARITY,
-                "closest_rejected": None if closest is None else rejected[closest],
-                "similarity": round(similarity, 4),
-                "repeat_of_offered": like_offered >= REPEAT_SIMILARITY,
-                "offered_before": None if twin is None else offered[twin],
-            }
-        }
+        return counterfactual(state, gate=self.gate)
 
     def _capability(self, state: DeliberationState) -> dict[str, Any]:
-        plan = (state["proposal"] or {}).get("tool_plan", [])
-        tools = [self.pool.get(call["tool"]) for call in plan]
-        return {
-            "capability": {
-                # parse_proposal already checked every tool exists and accepts its arguments
-                "feasible": True,
-                "tools": [t.name for t in tools],
-                "needs_confirmation": [t.name for t in tools if t.side_effect],
-            }
-        }
+        return capability(state, pool=self.pool)
 
     def _memory_reflection(self, state: DeliberationState) -> dict[str, Any]:
+        """Record a lesson when an offer was held back as a repeat of a recent one."""
         counterfactual = state["counterfactual"]
         if not counterfactual.get("repeat_of_offered"):
             return {"lesson": None}
-        event = self._window(state)[-1]
+        event = window_of(state)[-1]
         when, task = counterfactual["offered_before"]
         lesson = (
             f"Held back an offer ('{state['proposal']['task'][:120]}') too close to one made at "
@@ -331,49 +197,9 @@ class ReasoningSlowPath:
         self.store.record_reflection(context_of(event), event.id, lesson)
         return {"lesson": lesson}
 
-    def _decide(self, state: DeliberationState) -> dict[str, Any]:
-        proposal = state.get("proposal")
-        if not proposal:
-            tries = state.get("attempts", 0)
-            reason = f"no usable proposal after {tries} tries: {state.get('draft_error')}"
-            return {"verdict": {"action": "silent", "reason": reason}}
-        counterfactual = state["counterfactual"]
-        if counterfactual.get("repeat_of_offered"):
-            when, task = counterfactual["offered_before"]
-            reason = (
-                f"the same offer was made at {datetime.fromisoformat(when):%H:%M:%S}, within "
-                f"the repeat window: {task!r}"
-            )
-            return {"verdict": {"action": "silent", "reason": reason}}
-        if not counterfactual["model_says_speak"]:
-            reason = f"silence is better: the draft has nothing to say ({proposal['why_now']})"
-            return {"verdict": {"action": "silent", "reason": reason}}
-        if not counterfactual["speaking_beats_silence"]:
-            reason = (
-                f"silence is better: p_accept of the draft {counterfactual['p_accept_task']:.3f} "
-                f"vs tau {counterfactual['tau']:.3f}"
-            )
-            return {"verdict": {"action": "silent", "reason": reason}}
-        if counterfactual.get("gate_offer"):
-            decision = state["decision"]
-            reason = (
-                f"offer: {proposal['task']} (gate: p_accept {decision['p_accept']:.3f} >= "
-                f"tau {decision['tau']:.3f} beyond the band; {proposal['why_now']})"
-            )
-        else:
-            reason = (
-                f"offer: {proposal['task']} (p_accept {counterfactual['p_accept_task']:.3f} >= "
-                f"tau {counterfactual['tau']:.3f}; {proposal['why_now']})"
-            )
-        return {"verdict": {"action": "intervene", "reason": reason}}
-
-    @staticmethod
-    def _plan(state: DeliberationState) -> list[dict[str, Any]]:
-        return (state.get("proposal") or {}).get("tool_plan", [])
-
     def _after_decide(self, state: DeliberationState) -> str:
         offered = state["verdict"]["action"] == "intervene"
-        return "await_answer" if offered and self._plan(state) else END
+        return "await_answer" if offered and plan_of(state) else END
 
     def _await_answer(self, state: DeliberationState) -> dict[str, Any]:
         # Suspends the thread until the user answers the offer (see `poll`).
@@ -383,13 +209,13 @@ class ReasoningSlowPath:
     def _next_step(self, state: DeliberationState) -> str:
         if state.get("answer") != "accepted":
             return END
-        return "execute_step" if state.get("step", 0) < len(self._plan(state)) else END
+        return "execute_step" if state.get("step", 0) < len(plan_of(state)) else END
 
     def _execute_step(self, state: DeliberationState) -> dict[str, Any]:
         """Run one planned call. A side effect first waits for the user's confirmation;
         one step per node run means a finished step is never repeated on resume."""
         step = state.get("step", 0)
-        call = self._plan(state)[step]
+        call = plan_of(state)[step]
         tool = self.pool.get(call["tool"])
         confirmed = False
         if tool.side_effect:
@@ -510,23 +336,5 @@ class ReasoningSlowPath:
         return finished
 
     def fallback_offer(self, window: list[Event]) -> Offer:
-        """Words for an offer whose deliberation failed: the templates' best for this
-        window, drawing on nothing the failure may have come from (no encoder, no memory,
-        no model), else plain words about the event."""
-        for ranked in TemplateDrafter(self.pool).rank(DraftRequest(window)):
-            candidate = ranked.candidate
-            try:
-                return Offer(
-                    speak=candidate.speak,
-                    task=candidate.task,
-                    plan=candidate.plan,
-                    drafted_by="templates (fallback)",
-                )
-            except ValueError:  # a filled template too long for an offer: the next one
-                continue
-        summary = window[-1].summary()
-        return Offer(
-            speak=f"Can I help with this? {summary}"[:300],
-            task=f"Help with: {summary}"[:200],
-            drafted_by="fallback",
-        )
+        """Words for an offer whose deliberation failed (see `fallback.fallback_offer`)."""
+        return fallback_offer(self.pool, window)

@@ -17,6 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _create_runs()
+    _create_events()
+    _create_rejected_inputs()
+    _create_decisions()
+
+
+# One function per table, in the order the foreign keys need.
+def _create_runs() -> None:
     op.create_table(
         "runs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -31,6 +39,9 @@ def upgrade() -> None:
         sa.Column("decided", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+
+
+def _create_events() -> None:
     op.create_table(
         "events",
         sa.Column("id", sa.String(length=128), nullable=False),
@@ -54,6 +65,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_events_source"), ["source"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_time"), ["time"], unique=False)
 
+
+def _create_rejected_inputs() -> None:
     op.create_table(
         "rejected_inputs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -69,6 +82,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
+
+
+def _create_decisions() -> None:
     op.create_table(
         "decisions",
         sa.Column("event_id", sa.String(length=128), nullable=False),
