@@ -20,6 +20,7 @@ from agent.context import ContextWindows
 from agent.decide import DecisionChain
 from agent.intake import take
 from agent.memory_calls import MemoryCalls, in_thread
+from agent.pacing import Pacing
 from agent.pipeline_stats import PipelineStats
 from agent.profile_watch import ProfileWatch
 from agent.surface import Surface, show_offer
@@ -50,11 +51,10 @@ class GateStage:
         learn: bool,
         surface: Surface,
         stats: PipelineStats,
-        lockstep: bool,
+        pacing: Pacing,
         batch_size: int,
     ) -> None:
-        """`learn`: the answers given so far are learnt before each batch is decided.
-        `lockstep`: each batch's deliberations end before the next batch is scored."""
+        """`learn`: the answers given so far are learnt before each batch is decided."""
         self.gate = gate
         self.store = store
         self.memory = memory
@@ -65,7 +65,7 @@ class GateStage:
         self.learn = learn
         self.surface = surface
         self.stats = stats
-        self.lockstep = lockstep
+        self.pacing = pacing
         self.batch_size = batch_size
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="festina-gate")
 
@@ -88,8 +88,7 @@ class GateStage:
                 batch, finished = await take(gate_queue, size)
             if batch:
                 await self.decide_batch(batch, slow_queue)
-                if self.lockstep:
-                    await slow_queue.join()
+                await self.pacing.after_batch(slow_queue)
 
     async def decide_batch(
         self, fresh: list[Event], slow_queue: asyncio.Queue[Escalation | None]

@@ -32,6 +32,7 @@ from agent.deliberation import Deliberation
 from agent.gate_stage import Escalation, GateStage
 from agent.intake import BACKLOG_LIMIT, Intake
 from agent.memory_calls import MemoryCalls
+from agent.pacing import Overlapping, Pacing
 from agent.pipeline_stats import PipelineStats
 from agent.privacy import ExclusionRules
 from agent.profile_watch import ProfileWatch
@@ -66,9 +67,6 @@ class PipelineOptions:
     etiquette: EtiquetteSettings | None = None
     # What never to take in (apps, titles, URLs, private windows); None: no rules.
     privacy: PrivacySettings | None = None
-    # Decide each batch to the end, slow path included, before scoring the next: a run
-    # then never depends on timing (evaluations); the daemon overlaps the two instead.
-    lockstep: bool = False
     # Send the gate's own offers through the slow path too, so every offer is drafted
     # (words, task, plan) before the user sees it. The daemon does, whenever its slow
     # path drafts; evaluations that measure the gate's decisions alone do not.
@@ -103,7 +101,9 @@ class _Queues:
 
 
 class Pipeline:
-    """Runs one source to its end (or until stopped) through the gate and slow path."""
+    """Runs one source to its end (or until stopped) through the gate and slow path.
+
+    `pacing`: how the gate and the slow path share time; the daemon's overlaps them."""
 
     def __init__(
         self,
@@ -115,6 +115,7 @@ class Pipeline:
         slow_path: SlowPath,
         surface: Surface,
         options: PipelineOptions | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.source = source
         self.gate = gate
@@ -122,6 +123,7 @@ class Pipeline:
         self.slow_path = slow_path
         self.surface = surface
         self.options = options or PipelineOptions()
+        self.pacing = pacing or Overlapping()
         self.stats = PipelineStats()
         self.memory = MemoryCalls(lambda: self._stopping)
         self.health = self.memory.health
@@ -214,9 +216,7 @@ class Pipeline:
 
     def _start_loops(self) -> tuple[asyncio.Task[None], ...]:
         """The loops beside the stages: retention, preferences and forgets, answers."""
-        # In lockstep, learning waits for the next event, so that a run never depends on
-        # timing.
-        learn = self.options.learn_from_feedback and not self.options.lockstep
+        learn = self.options.learn_from_feedback and self.pacing.learns_as_answers_come
         return (
             asyncio.create_task(
                 forget_old_events(self.store, self.memory, self.options.retention_days)
@@ -248,7 +248,7 @@ class Pipeline:
             learn=self.options.learn_from_feedback,
             surface=self.surface,
             stats=self.stats,
-            lockstep=self.options.lockstep,
+            pacing=self.pacing,
             batch_size=self.options.batch_size,
         )
 
