@@ -141,6 +141,10 @@ class Pipeline:
         self._answers = Answers(
             store=store, memory=self.memory, chain=self.chain, window_size=self.options.window_size
         )
+        # Compiled here, so that a pattern that cannot be is refused before the run starts.
+        self._exclusions = (
+            ExclusionRules.from_settings(self.options.privacy) if self.options.privacy else None
+        )
         self._stopping = False
         self._abandoned = False
         self._reader: asyncio.Task[None] | None = None
@@ -253,7 +257,6 @@ class Pipeline:
         )
 
     def _intake(self, run_id: int) -> Intake:
-        privacy = self.options.privacy
         return Intake(
             source=self.source,
             store=self.store,
@@ -262,7 +265,7 @@ class Pipeline:
             stats=self.stats,
             run_id=run_id,
             redact_secrets=self.options.redact_secrets,
-            exclusions=ExclusionRules.from_settings(privacy) if privacy else None,
+            exclusions=self._exclusions,
         )
 
     def _deliberation(self) -> Deliberation:
