@@ -20,6 +20,15 @@ class Surface(Protocol):
         """An accepted offer's plan has run: what each step did."""
 
 
+def show_offer(surface: Surface, event: Event, decision: Decision) -> None:
+    """Show an offer whose decision is stored: a broken surface must not stop the
+    pipeline, so its failure is logged, and the offer stays in memory for the others."""
+    try:
+        surface.offer(event, decision)
+    except Exception:
+        logger.exception("surface failed to show the offer on %s", event.id)
+
+
 class LogSurface:
     """Writes each intervention to the log, one line per offer: what festina says, the
     task and the plan's tools (or that nothing was drafted), then the event."""

@@ -34,6 +34,7 @@ from core.events import Event
 from core.outcome import StepOutcome
 from core.sources import StaticSource
 from evals.judges import Judge, JudgeCase
+from evals.lockstep import Lockstep
 from evals.metrics import BenchScores, JudgedEvent, score, table
 from evals.peers import PEER_FOLDERS
 from gate.base import Embedder, GateModel
@@ -151,7 +152,6 @@ async def replay_events(
             batch_size=1,
             queue_size=1,
             window_size=window or getattr(gate, "window", 8),
-            lockstep=True,
             learn_from_feedback=learn,
             draft_offers=(
                 not isinstance(slow_path, GateRuleSlowPath)
@@ -160,6 +160,7 @@ async def replay_events(
             ),
             exploration=exploration,
         ),
+        pacing=Lockstep(),
     )
     await pipeline.run()
 

@@ -235,8 +235,9 @@ class RecordingSurface:
         self.results.append((event_id, outcomes))
 
 
-def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **options):
-    """A pipeline over `source` storing in `url`: FixedGate, equal costs, delta 0.1."""
+def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, pacing=None, **options):
+    """A pipeline over `source` storing in `url`: FixedGate, equal costs, delta 0.1;
+    paced as the daemon is unless `pacing` says otherwise (evals.lockstep.Lockstep)."""
     store = Store(url)
     pipeline = Pipeline(
         source=source,
@@ -246,6 +247,7 @@ def make_pipeline(url, source, *, gate=None, slow_path=None, surface=None, **opt
         slow_path=slow_path or GateRuleSlowPath(),
         surface=surface or RecordingSurface(),
         options=PipelineOptions(**options),
+        pacing=pacing,
     )
     return pipeline, store
 

@@ -17,6 +17,7 @@ from core.decision import SLOW_PATH_FALLBACK, Action
 from core.events import Event
 from core.offer import Offer
 from core.sources import EventSource, SourceItem, StaticSource
+from evals.lockstep import Lockstep
 from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.store import Store
@@ -223,7 +224,7 @@ async def test_in_lockstep_each_deliberation_ends_before_the_next_event_is_score
         gate=LoggingGate(),
         slow_path=SlowSlowPath(),
         batch_size=1,
-        lockstep=True,
+        pacing=Lockstep(),
     )
     await pipeline.run()
     assert order == [f"{step} edge {i}" for i in range(3) for step in ("score", "settled")]

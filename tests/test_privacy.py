@@ -21,6 +21,7 @@ from agent.privacy import ExclusionRules
 from agent.sources.http import HttpIngestSource
 from core.events import Event
 from core.sources import StaticSource
+from evals.lockstep import Lockstep
 from festina_cli import cli
 from gate.policy import GatePolicy
 from memory.preferences import Preferences
@@ -229,7 +230,7 @@ async def test_a_running_daemon_lets_go_of_forgotten_events_in_its_windows(tmp_p
         ForgettingSource([]),
         gate=WindowGate(),
         batch_size=1,
-        lockstep=True,
+        pacing=Lockstep(),
     )
     await pipeline.run()
     assert seen[2] == ["secret 0", "secret 1", "secret 2"]
@@ -254,7 +255,7 @@ async def test_a_forgotten_offer_is_no_longer_remembered_as_made(tmp_path):
         f"sqlite:///{tmp_path / 'f.db'}",
         ForgettingSource([]),
         batch_size=1,
-        lockstep=True,
+        pacing=Lockstep(),
         etiquette=EtiquetteSettings(cooldown_s=0, pending_timeout_s=600),
     )
     stats = await pipeline.run()

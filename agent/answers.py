@@ -1,0 +1,99 @@
+"""The user's answers, acted on while the pipeline runs: the slow path runs accepted
+plans and asks for confirmations, and the person's model learns from the answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from agent.decide import DecisionChain
+from agent.memory_calls import MemoryCalls
+from agent.slowpath import SlowPath
+from agent.surface import Surface
+from memory.learning import learn_from_answers
+from memory.store import Store
+
+logger = logging.getLogger("festina.pipeline")
+
+# How soon an answer given anywhere acts (a plan starts, the learner hears it) on a quiet
+# source; a poll of memory is a few queries.
+ANSWER_POLL_S = 0.25
+
+
+class Answers:
+    """Learns from the answers given on any surface, and has the slow path act on them.
+
+    `learning` is held while the person's model learns or decides: the gate stage holds
+    it to decide a batch, so deciding never sees a model half-way through learning."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        memory: MemoryCalls,
+        chain: DecisionChain,
+        window_size: int,
+    ) -> None:
+        self.store = store
+        self.memory = memory
+        self.chain = chain
+        self.window_size = window_size
+        self.learning = asyncio.Lock()
+
+    async def learn(self, now: datetime) -> None:
+        """Feed the answers given since the last call (any surface) to this person's
+        model and free their contexts. Learning keeps the stream's clock `now`, like the
+        etiquette: a replay learns as the day it records, and a burst of answers stays
+        within the hourly budget. Call with `learning` held."""
+        answered = await self.memory.retried(
+            learn_from_answers,
+            self.store,
+            self.chain.personal,
+            now,
+            self.window_size,
+        )
+        self.chain.answered(answered)
+
+    async def loop(self, slow_path: SlowPath, surface: Surface, *, learn: bool) -> None:
+        """Act on the user's answers within a second, whether or not another event
+        comes: the slow path runs accepted plans and asks for confirmations, and (with
+        `learn`) the answers are learnt."""
+        poll = getattr(slow_path, "poll", None)
+        while True:
+            if poll is not None:
+                # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
+                # waits for it instead of leaving it to write to memory after memory closed.
+                polling = asyncio.ensure_future(poll())
+                try:
+                    finished = await asyncio.shield(polling)
+                except asyncio.CancelledError:
+                    await asyncio.gather(polling, return_exceptions=True)
+                    raise
+                except Exception as error:
+                    self.memory.failed(error, "the slow path failed to act on an answer")
+                else:
+                    await self._show_results(surface, finished)
+            if learn and self.chain.clock is not None:
+                try:
+                    async with self.learning:
+                        await self.learn(self.chain.clock)
+                except Exception as error:
+                    self.memory.failed(error, "learning from the answers failed")
+            await asyncio.sleep(ANSWER_POLL_S)
+
+    async def _show_results(self, surface: Surface, event_ids: list[str]) -> None:
+        """What each finished plan did, to the surfaces (a turned-down offer ran nothing)."""
+        if not event_ids:
+            return
+        try:
+            results = await self.memory.once(self.store.plan_results, event_ids)
+        except Exception as error:  # the answers loop must go on: the results stay in memory
+            self.memory.failed(error, "reading the results of finished plans failed")
+            return
+        for event_id in event_ids:
+            if outcomes := results.get(event_id):
+                try:
+                    surface.result(event_id, outcomes)
+                except Exception:
+                    logger.exception("a surface failed to show the result of %s", event_id)
