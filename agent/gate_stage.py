@@ -20,9 +20,9 @@ from agent.context import ContextWindows
 from agent.decide import DecisionChain
 from agent.intake import take
 from agent.memory_calls import MemoryCalls, in_thread
-from agent.pacing import Pacing
 from agent.pipeline_stats import PipelineStats
 from agent.profile_watch import ProfileWatch
+from agent.stage_pacing import Pacing
 from agent.surface import Surface, show_offer
 from core.decision import Action, Decision
 from core.events import Event

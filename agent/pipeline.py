@@ -32,13 +32,13 @@ from agent.deliberation import Deliberation
 from agent.gate_stage import Escalation, GateStage
 from agent.intake import BACKLOG_LIMIT, Intake
 from agent.memory_calls import MemoryCalls
-from agent.pacing import Overlapping, Pacing
 from agent.pipeline_stats import PipelineStats
 from agent.privacy import ExclusionRules
 from agent.profile_watch import ProfileWatch
 from agent.restore import Restore, Resumed
 from agent.retention import forget_old_events
 from agent.slowpath import SlowPath
+from agent.stage_pacing import Overlapping, Pacing
 from agent.surface import Surface
 from core.events import Event
 from core.sources import EventSource

@@ -217,7 +217,7 @@ def eval_answer(events: int, as_json: bool) -> None:
 @click.pass_obj
 def eval_by_hand(obj: CliContext, data_dir: Path, as_json: bool) -> None:
     """How often the done-by-hand rule fires where help was needed, against the base rate."""
-    from evals.by_hand import measure_by_hand
+    from evals.by_hand_signal import measure_by_hand
     from gate.data import load_traces
 
     report = measure_by_hand(load_traces(data_dir), obj.settings().gate.window)
@@ -437,14 +437,14 @@ def eval_report(
 ) -> None:
     """Every evaluation in one run: results.json, report.md, report.html and plots."""
     from evals.judges import HumanJudge, JudgeError, LLMJudge
-    from evals.proactivebench import (
+    from evals.recorded_chat import RecordedChat
+    from evals.report import SECTIONS, ReportInputs, run_report
+    from evals.runtime_replay import (
         RECORDED_FOLDER,
         gate_rule_slow_path,
         graph_slow_path,
         recorded_tasks,
     )
-    from evals.recorded_chat import RecordedChat
-    from evals.report import SECTIONS, ReportInputs, run_report
     from gate.build import ensure_encoder
     from gate.data import load_traces
     from gate.encoder import OnnxEncoder
@@ -561,8 +561,8 @@ def eval_drafts(
         test_traces,
     )
     from evals.judges import HumanJudge, JudgeError, LLMJudge
-    from evals.proactivebench import recorded_tasks
     from evals.recorded_chat import RecordedChat
+    from evals.runtime_replay import recorded_tasks
     from tools import default_pool
 
     if llm_url and not llm_model:

@@ -41,7 +41,7 @@ from agent.slowpath.proposal import ProposalError, check_plan, parse_schema
 from core.events import Event
 from evals.judges import JudgeCase
 from evals.metrics import JudgedEvent, score
-from evals.proactivebench import RECORDED_FOLDER
+from evals.runtime_replay import RECORDED_FOLDER
 from gate.data import Trace, load_traces
 from gate.policy import GatePolicy
 from tools.pool import ToolPool

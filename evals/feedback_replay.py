@@ -19,7 +19,7 @@ from agent.slowpath import GateRuleSlowPath
 from core.decision import Decision
 from core.events import Event, EventKind
 from core.outcome import StepOutcome
-from evals.proactivebench import replay_events
+from evals.runtime_replay import replay_events
 from gate.base import GateModel
 from gate.data import load_traces
 from gate.policy import GatePolicy

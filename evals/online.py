@@ -35,7 +35,7 @@ from core.events import Event
 from core.outcome import StepOutcome
 from evals.cost_table import ALWAYS, COST_RATIOS, NEVER, at_ratio
 from evals.fold_gate import FoldGate, train_fold_gate
-from evals.proactivebench import SlowPathFactory, graph_slow_path, replay_events
+from evals.runtime_replay import SlowPathFactory, graph_slow_path, replay_events
 from evals.splits import confirmation_names, tuning_schemes
 from evals.variants import log_variant
 from gate.data import Trace, load_reward_items, load_traces

@@ -43,7 +43,7 @@ from core.events import Event
 from core.records import RecordAdapter, record_to_item
 from evals.feedback_replay import SimulatedUser
 from evals.metrics import BenchScores, timing
-from evals.proactivebench import SlowPathFactory, gate_rule_slow_path, replay_events
+from evals.runtime_replay import SlowPathFactory, gate_rule_slow_path, replay_events
 from gate import proactivebench
 from gate.base import GateModel
 from gate.data import Trace

@@ -38,7 +38,9 @@ from evals.fold_gate import FoldGate, train_fold_gate
 from evals.judges import HumanJudge, Judge
 from evals.metrics import BenchScores
 from evals.peers import load_peer_answers
-from evals.proactivebench import (
+from evals.progress import Bars
+from evals.reward_judge import PRISM, DisjointJudge, Embeddings, build_judge
+from evals.runtime_replay import (
     Cost,
     ReplayedEvent,
     ReplayReport,
@@ -46,8 +48,6 @@ from evals.proactivebench import (
     replay_all,
     score_replay,
 )
-from evals.progress import Bars
-from evals.reward_judge import PRISM, DisjointJudge, Embeddings, build_judge
 from evals.slowpath_bench import slow_path_stats
 from evals.splits import Scheme, confirmation_names, tuning_schemes
 from evals.variants import default_log, log_variant
@@ -274,7 +274,7 @@ def _proactivebench(
 
 
 def _reward(inputs: ReportInputs, folds: _Folds, bars: Bars) -> dict:
-    from evals.reward_judgement import run_reward_benchmark
+    from evals.gate_as_judge import run_reward_benchmark
 
     with bars.step("reward judgement", None) as tick:
         report = run_reward_benchmark(

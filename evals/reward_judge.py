@@ -51,10 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.judges import Judge, JudgeCase
-from evals.metrics import JudgedEvent, score
-from evals.proactivebench import TraceStep, judged_events
-from evals.reward_judgement import (
+from evals.gate_as_judge import (
     CATEGORIES,
     PUBLISHED_F1,
     Agreement,
@@ -63,6 +60,9 @@ from evals.reward_judgement import (
     agreement_row,
     published_rows,
 )
+from evals.judges import Judge, JudgeCase
+from evals.metrics import JudgedEvent, score
+from evals.runtime_replay import TraceStep, judged_events
 
 Embed = Callable[[list[str]], np.ndarray]
 EventKey = tuple[str, str]

@@ -1,6 +1,6 @@
 """What the slow path did in a replay, and what its counterfactual check changed.
 
-Every deliberation of a replay (`evals.proactivebench.ReplayedEvent`) either drafted an
+Every deliberation of a replay (`evals.runtime_replay.ReplayedEvent`) either drafted an
 offer with words to say or did not; of the drafted offers the graph kept some and held
 back the rest (the counterfactual check: the draft's own p_accept below tau, or a repeat
 of an offer turned down). A judge of offers (the offline reward judge) reads both kinds:
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evals.judges import Judge, JudgeCase
-from evals.proactivebench import ReplayedEvent
+from evals.runtime_replay import ReplayedEvent
 
 
 @dataclass

@@ -124,7 +124,7 @@ def test_a_held_back_draft_the_user_then_did_is_a_missed_offer_learnt_once(tmp_p
 
 
 def test_the_rules_benchmark_counts_offers_seen_done_where_help_was_needed():
-    from evals.by_hand import measure_by_hand
+    from evals.by_hand_signal import measure_by_hand
     from gate.data import Trace
 
     searched, done = event(0, SEARCH), event(120, BY_HAND, kind="editor", app="Editor")

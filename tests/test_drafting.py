@@ -612,8 +612,8 @@ def test_the_drafts_benchmark_scores_each_drafter_beside_the_recorded_drafts(pro
         test_traces,
     )
     from evals.judges import HumanJudge
-    from evals.proactivebench import recorded_tasks
     from evals.recorded_chat import RecordedChat
+    from evals.runtime_replay import recorded_tasks
 
     traces = test_traces(proactivebench)[:2]
     # A lone switch, nothing before it to note: the templates' one explicit silence.

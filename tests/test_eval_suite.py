@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from agent.slowpath.llm import ChatError, ChatReply, OpenAICompatibleChat
 from evals import mobile, pira
+from evals.gate_as_judge import _result, agreement
 from evals.judges import HumanJudge, JudgeCase, JudgeError, LLMJudge
 from evals.metrics import JudgedEvent, score, timing
 from evals.recorded_chat import RecordedChat
 from evals.reward_judge import Embeddings
-from evals.reward_judgement import _result, agreement
 from evals.stand_in_llm import ChatCompletionHandler
 from festina_cli import cli
 from gate.data import RewardItem, load_traces

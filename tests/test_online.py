@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from agent.config import ExplorationSettings
 from core.events import Event
 from evals.online import BETWEEN_RECORDINGS, SMALLEST_STEP, _replay, one_day, rows_of
-from evals.proactivebench import gate_rule_slow_path
+from evals.runtime_replay import gate_rule_slow_path
 from festina_cli import cli
 from gate.base import GateScores
 from gate.data import Trace

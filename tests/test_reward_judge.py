@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from evals import reward_judge as rj
 from evals.judges import JudgeCase
 from evals.metrics import JudgedEvent
-from evals.proactivebench import ReplayedEvent
+from evals.runtime_replay import ReplayedEvent
 from evals.slowpath_bench import slow_path_stats
 from festina_cli import cli
 from tests.helpers import PROACTIVEBENCH, bag_of_words
@@ -257,8 +257,8 @@ def test_the_gate_ceiling_offers_exactly_the_drafts_the_judge_accepts():
 def test_drafts_gets_a_held_back_column_and_the_judge_reads_only_kept_offers(tmp_path):
     from agent.slowpath.drafter import ChatDrafter
     from evals.drafts import benchmark_drafter, draft_cases, test_traces
-    from evals.proactivebench import recorded_tasks
     from evals.recorded_chat import RecordedChat
+    from evals.runtime_replay import recorded_tasks
     from tools import default_pool
 
     pool = default_pool(tmp_path / "ws", dry_run=True)
