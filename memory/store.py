@@ -27,12 +27,15 @@ from memory.stores.vectors import VectorMemory
 __all__ = ["AppliedFeedback", "RunCounts", "Store", "make_engine"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunCounts:
+    """What memory keeps with a run: how many events it took in, and what became of them."""
+
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
     decided: int = 0
+    # Events only counted, never stored: left out by a privacy rule, or taken while paused.
     excluded: int = 0
     paused: int = 0
 
