@@ -224,6 +224,10 @@ class DeliberationRow(Base):
     counterfactual: Mapped[dict[str, Any] | None]
     trace: Mapped[list[Any]] = mapped_column(NULLABLE_JSON)
     executions: Mapped[list[Any] | None] = mapped_column(NULLABLE_JSON)
+    partial: Mapped[dict[str, Any] | None]
+    """The step being run while its output is still arriving ({"step", "tool", "text"}):
+    the dashboard runs in another process and reads it from here. None once the plan
+    has finished (its `executions` hold the whole output)."""
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -63,11 +63,22 @@ class PlanMemory(StoreBase):
             )
 
     def record_executions(self, event_id: str, executions: list[dict[str, Any]]) -> None:
+        """The finished plan's steps; what was shown of a step still running goes."""
         with self._session() as session, session.begin():
             session.execute(
                 update(DeliberationRow)
                 .where(DeliberationRow.event_id == event_id)
-                .values(executions=executions)
+                .values(executions=executions, partial=None)
+            )
+
+    def record_partial(self, event_id: str, step: int, tool: str, text: str) -> None:
+        """What step `step` of an accepted plan has produced so far (a streamed answer),
+        for the surfaces in other processes to show while it runs."""
+        with self._session() as session, session.begin():
+            session.execute(
+                update(DeliberationRow)
+                .where(DeliberationRow.event_id == event_id)
+                .values(partial={"step": step, "tool": tool, "text": text})
             )
 
     def plan_results(self, event_ids: Sequence[str]) -> dict[str, list[StepOutcome]]:
