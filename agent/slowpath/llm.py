@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -76,6 +77,49 @@ class OpenAICompatibleChat:
             raise ChatError(f"{self.name}: {error}") from error
         usage = data.get("usage") or {}
         return ChatReply(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        """A free-text answer, piece by piece as the server writes it (`stream: true`:
+        server-sent events, one `data:` line per piece, `data: [DONE]` at the end).
+        Raises ChatError when the server cannot be reached or sends something unreadable;
+        the client's timeout bounds each wait for a piece, not the whole answer."""
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0.2,
+            "max_tokens": self.max_tokens,
+            "stream": True,
+        }
+        try:
+            with self._client.stream("POST", "/chat/completions", json=body) as response:
+                response.raise_for_status()
+                for line in response.iter_lines():
+                    piece = sse_piece(line)
+                    if piece is DONE:
+                        return
+                    if piece:
+                        yield str(piece)
+        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as error:
+            raise ChatError(f"{self.name}: {error or type(error).__name__}") from error
+
+
+DONE = object()
+"""What `sse_piece` returns for the stream's last event."""
+
+
+def sse_piece(line: str) -> str | object | None:
+    """The text one server-sent-events line of a streamed chat completion adds, `DONE`
+    at its end, or None for a line that adds nothing (a blank line, a comment, a role)."""
+    if not line.startswith("data:"):
+        return None
+    payload = line[len("data:") :].strip()
+    if payload == "[DONE]":
+        return DONE
+    choices = json.loads(payload).get("choices") or []
+    if not choices:
+        return None
+    content = (choices[0].get("delta") or {}).get("content")
+    return content if isinstance(content, str) else None
 
 
 EMBEDDED_MODELS = {
