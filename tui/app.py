@@ -396,6 +396,11 @@ class FestinaApp(App[None]):
         for outcome in outcomes_of(run.executions):
             lines.append(f"[b]{escape(outcome.tool)}[/b]: {escape(outcome.status.value)}")
             lines.extend(escape(f"  {line}") for line in outcome.text.splitlines()[:8])
+        if run.executions is None and run.partial:
+            # A step still writing its output (a streamed explanation): as far as it got.
+            lines.append(f"[b]{escape(str(run.partial['tool']))}[/b]: writing…")
+            text = str(run.partial["text"])
+            lines.extend(escape(f"  {line}") for line in text.splitlines()[-8:])
         for pending in details.pending:
             args = ", ".join(f"{k}={v!r}" for k, v in pending.args.items())
             lines.append(f"[b]y[/b] run / [b]n[/b] skip: {escape(f'{pending.tool}({args})'[:160])}")

@@ -28,6 +28,7 @@ def build_slow_path(
     if settings.backend == "gate-rule":
         return GateRuleSlowPath()
     from agent.slowpath.drafter import ChatDrafter, Drafter
+    from agent.slowpath.explain import ErrorExplainer
     from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
     from agent.slowpath.llm import EmbeddedChat, OpenAICompatibleChat
     from agent.slowpath.template_drafter import TemplateDrafter
@@ -35,6 +36,7 @@ def build_slow_path(
 
     pool = default_pool(paths.data_dir / "workspace", read_paths=[*settings.read_paths, *also_read])
     drafter: Drafter
+    explainer = None
     if settings.backend == "templates":
         # Ranked with the gate's encoder when it has one (the trained gate), by shared
         # words otherwise (the untrained cue gate).
@@ -49,6 +51,8 @@ def build_slow_path(
             settings.url, settings.model, api_key=api_key, timeout_s=settings.timeout_s
         )
         drafter = ChatDrafter(chat, pool)
+        # The same server explains an accepted "explain this error", streamed.
+        explainer = ErrorExplainer(chat, timeout_s=settings.timeout_s)
     return ReasoningSlowPath(
         drafter=drafter,
         pool=pool,
@@ -56,4 +60,5 @@ def build_slow_path(
         gate=gate,
         saver=checkpoint_saver(store.url, paths.data_dir / "deliberations.sqlite"),
         repeat_window_s=repeat_window_s,
+        explainer=explainer,
     )

@@ -33,6 +33,7 @@ thread is deleted once its result is stored in memory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from agent.slowpath.base import Verdict
 from agent.slowpath.checks import capability, counterfactual
 from agent.slowpath.drafter import ChatDrafter, Drafter
 from agent.slowpath.drafting import after_draft, draft
+from agent.slowpath.explain import ErrorExplainer
 from agent.slowpath.fallback import fallback_offer
 from agent.slowpath.llm import ChatModel
 from agent.slowpath.recall import recall
@@ -61,7 +63,10 @@ from gate.base import Embedder, GateModel
 from memory.feedback import context_of
 from memory.retrieval import EpisodeIndex
 from memory.store import Store
+from tools.base import ToolResult
 from tools.pool import ToolPool
+
+logger = logging.getLogger("festina.slowpath")
 
 
 def checkpoint_saver(storage_url: str, sqlite_file: Path) -> BaseCheckpointSaver:
@@ -89,7 +94,9 @@ def checkpoint_saver(storage_url: str, sqlite_file: Path) -> BaseCheckpointSaver
 
 class ReasoningSlowPath:
     """The slow path the daemon uses unless `gate-rule` is configured. It drafts with
-    `drafter`, or with `chat` through the proposal prompt when only a chat model is given."""
+    `drafter`, or with `chat` through the proposal prompt when only a chat model is given.
+    With `explainer`, an accepted "explain this error" step ends in the model's streamed
+    explanation instead of the offline one."""
 
     def __init__(
         self,
@@ -101,6 +108,7 @@ class ReasoningSlowPath:
         drafter: Drafter | None = None,
         chat: ChatModel | None = None,
         repeat_window_s: float = 0.0,
+        explainer: ErrorExplainer | None = None,
     ) -> None:
         if (drafter is None) == (chat is None):
             raise ValueError("give a drafter or a chat model, not both")
@@ -114,6 +122,7 @@ class ReasoningSlowPath:
         # Never the same offer twice within this many seconds (0: no such check), judged
         # on the drafted task: different events can draft the same offer.
         self.repeat_window_s = repeat_window_s
+        self.explainer = explainer
         self.name = f"graph:{self.drafter.name}"
         self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
         self._saver = saver
@@ -226,7 +235,22 @@ class ReasoningSlowPath:
                 record = {"step": step, "tool": tool.name, "ran": False, "message": "not confirmed"}
                 return {"step": step + 1, "executions": [record]}
         result = self.pool.call(tool.name, call["args"], confirmed=confirmed)
+        if self.explainer is not None and tool.name == self.explainer.tool:
+            result = self._explained(state["decision"]["event_id"], step, tool.name, result)
         return {"step": step + 1, "executions": [result.as_step(step, tool.name)]}
+
+    def _explained(self, event_id: str, step: int, tool: str, result: ToolResult) -> ToolResult:
+        """The model's explanation of `result`, its text so far kept in memory while it
+        streams: the dashboard, another process, shows it from there as it grows."""
+        assert self.explainer is not None
+
+        def publish(text: str) -> None:
+            try:
+                self.store.record_partial(event_id, step, tool, text)
+            except Exception:  # showing it early is a nicety: the explanation goes on
+                logger.warning("could not keep the partial explanation", exc_info=True)
+
+        return self.explainer.explain(result, publish)
 
     # --- running ----------------------------------------------------------------
 
