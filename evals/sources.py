@@ -295,7 +295,7 @@ def _cpu_seconds() -> float:
 @contextlib.contextmanager
 def _x_server() -> Iterator[str]:
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", "1", "-screen", "0", "1024x600x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", "1", "-screen", "0", "1024x600x24", "-nolisten", "tcp", "-noreset"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

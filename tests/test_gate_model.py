@@ -169,7 +169,7 @@ def test_the_daemon_stores_embeddings_and_recall_finds_related_episodes(trained_
     festina = [sys.executable, "-m", "festina_cli", "--config", str(config)]
     trace = PROACTIVEBENCH / "test_data" / "code_11.json"  # a Ruby name-capitalisation session
     run = subprocess.run(
-        [*festina, "daemon", "run", "--source", f"jsonl:{trace}"],
+        [*festina, "daemon", "run", "--source", f"proactivebench:{trace}"],
         env=env,
         capture_output=True,
         text=True,

@@ -72,22 +72,29 @@ def test_the_wheel_installs_alone_and_runs_the_shipped_gate(tmp_path: Path) -> N
     version = _run(*installed, "--version", cwd=away, env={**env, "FESTINA_HOME": installed_home})
     assert f"gate {shipped['version']} (shipped with festina)" in version.stdout
 
-    # The same bundled stream, from the install and from the checkout: the same decisions.
-    tables = []
+    # The same bundled stream, from the install and from the checkout: the same gate
+    # scores on every event, from the shipped model. Not the same final decisions: the
+    # daemon drafts while the gate goes on (agent.stage_pacing.Overlapping), so on a loaded
+    # machine which offers etiquette saw first, and so which it held, can differ.
+    scores = []
     for command, home in ((installed, installed_home), (FESTINA, checkout_home)):
         run_env = {**env, "FESTINA_HOME": str(home)}
         if command is FESTINA:
             run_env["PYTHONPATH"] = str(REPOSITORY)
         _run(*command, "daemon", "run", cwd=away, env=run_env)
-        tables.append(_run(*command, "decisions", "--limit", "10000", cwd=away, env=run_env).stdout)
+        table = _run(*command, "decisions", "--limit", "10000", cwd=away, env=run_env).stdout
+        assert table.count("\n") > 20
         database = home / "data" / "festina.db"
-        models = _run(
+        stored = _run(
             python,
             "-c",
-            "import sqlite3, sys; print(sorted({r[0] for r in sqlite3.connect(sys.argv[1])"
-            ".execute('select model_version from decisions')}))",
+            "import json, sqlite3, sys; print(json.dumps(sqlite3.connect(sys.argv[1]).execute("
+            "'select event_id, round(p_need, 6), round(p_accept, 6), model_version "
+            "from decisions order by event_id').fetchall()))",
             database,
         )
-        assert models.stdout.strip() == repr([shipped["version"]])
-    assert tables[0] == tables[1]
-    assert tables[0].count("\n") > 20
+        rows = json.loads(stored.stdout)
+        assert {row[3] for row in rows} == {shipped["version"]}
+        scores.append(rows)
+    assert scores[0] == scores[1]
+    assert len(scores[0]) > 20

@@ -42,7 +42,9 @@ collect2: error: ld returned 1 exit status
 @contextlib.contextmanager
 def xvfb(number: int | None = None) -> Iterator[str]:
     """A virtual X server; its display name. `number` reuses a display's name."""
-    command = ["Xvfb", "-screen", "0", "1024x600x24", "-nolisten", "tcp"]
+    # -noreset: by default Xvfb resets once its last client leaves (the readiness probe
+    # below), and a client connecting during the reset is refused ("connection reset").
+    command = ["Xvfb", "-screen", "0", "1024x600x24", "-nolisten", "tcp", "-noreset"]
     if number is None:
         command += ["-displayfd", "1"]
     else:
