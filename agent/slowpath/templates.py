@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 from agent.slowpath.facts import Facts, short
 from core.events import EventKind
 from core.offer import PlannedCall
+from core.stopwords import ENGLISH_STOP_WORDS
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
 _IDLE = re.compile(
@@ -27,6 +28,23 @@ _IDLE = re.compile(
     r"paus(ed|es) (their|the) activity|continu(ed|es) (working|using|to use))\b",
     re.I,
 )
+# Words of an event's narration ("The user returns to VS Code editing ..."), not its work.
+# One string split: as a list literal the formatter would give each word its own line.
+_NARRATION = frozenset(
+    """
+user users return returns returned returning switch switches switched back edit edits edited
+editing open opens opened opening window file files editor code visual studio vs terminal
+browser app application continue continues continued working works work types typing typed
+writes writing look looks looking
+""".split()  # noqa: SIM905
+)
+# "an e-mail to Dana Lee", "a reply to dana@example.org": who the e-mail is for.
+_EMAIL_PARTY = re.compile(
+    r"(?i:\b(?:e-?mails?|mail|message|reply|replies|replying)\b[^.\n]{0,40}?\bto)\s+"
+    r"(?P<party>[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
+)
+_TERM = re.compile(r"[^\W\d_]{3,}")
+_CASE_CHANGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 MAX_NOTE_LINES = 8
 OUTLINE_SOURCE_CHARS = 20_000
 
@@ -93,7 +111,7 @@ def _repeated_search(facts: Facts) -> Candidate | None:
     if not query or facts.query_count < 2:
         return None
     q = short(query)
-    link = "https://duckduckgo.com/?q=" + quote_plus(query)
+    link = search_link(query)
     return Candidate(
         key="repeated-search",
         speak=(
@@ -179,28 +197,71 @@ def _how_to(facts: Facts) -> Candidate | None:
     )
 
 
+def search_link(query: str) -> str:
+    """The search's results page (the web_search_query tool's default engine)."""
+    return "https://duckduckgo.com/?q=" + quote_plus(query)
+
+
 def _search(facts: Facts) -> Candidate | None:
     query = facts.query
     if not query or facts.query_count >= 2:
         return None
     q = short(query)
+    link = search_link(short(query, 200))
     return Candidate(
         key="search",
-        speak=f"Searching for '{q}'? Your notes may already have it; shall I check?",
-        task=f"Check your notes for '{q}'",
+        speak=(
+            f"Searching for '{q}'? I can check your notes for it, open the search in your "
+            "browser and keep it in today's session note."
+        ),
+        task=f"Check your notes for '{q}' and keep the search in today's session note",
         why_now="a search just started",
-        # The notes first; the search itself, ready to open, in case they hold nothing.
+        # The notes first; then the search itself, opened, and its query kept in the
+        # day's session note with its time and link (both side effects: each waits for
+        # the person's confirmation after the offer is accepted).
         plan=[
             _call("search_notes", query=short(query, 200)),
-            _call("web_search_query", query=short(query, 200)),
+            _call("open_url", url=link),
+            _call(
+                "add_to_session_note",
+                text=f"Searched for '{short(query, 200)}': {link}",
+                at=facts.event.time.isoformat(),
+            ),
         ],
-        expected_benefit="what you already found, without searching again",
+        expected_benefit="what you already found, the search at hand, and a trail of it",
+    )
+
+
+def _terms(text: str) -> set[str]:
+    """The content words of `text`, lower case: names split at underscores and case
+    changes ("TaskGroup" is "task" and "group"), stop words and narration left out."""
+    spaced = _CASE_CHANGE.sub(" ", text).replace("_", " ")
+    return {
+        w
+        for w in (m.lower() for m in _TERM.findall(spaced))
+        if w not in ENGLISH_STOP_WORDS and w not in _NARRATION
+    }
+
+
+def _related(query: str, task: str) -> bool:
+    """Whether a search is about the task: a content word in common, a plural or other
+    ending aside ("invoices" and "invoice")."""
+    return any(
+        a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+        for a in _terms(query)
+        for b in _terms(task)
     )
 
 
 def _back_to_code(facts: Facts) -> Candidate | None:
     file, query = facts.now.file, facts.earlier_query
-    if not file or not query:
+    # Joined only when the search was for this work: a search for something else (an
+    # asyncio example, back in invoice.py) is not "what you found" for the file.
+    if (
+        not file
+        or not query
+        or not _related(query, f"{file} {facts.now.summary.replace(query, ' ')}")
+    ):
         return None
     q = short(query)
     return Candidate(
@@ -347,26 +408,53 @@ def _bare_switch(facts: Facts) -> bool:
     return bool(_IDLE.search(text)) and len(text) < 90
 
 
+def _what_is_shown(facts: Facts) -> str | None:
+    """The specific thing the event shows the user busy with: the file, the named page or
+    document, the e-mail's party, the page's address. Never the window's or the app's
+    title alone ("Web browser", "Inbox - Mail"): an offer built from that says nothing."""
+    if facts.now.file:
+        return facts.now.file
+    if facts.now.subject:
+        return facts.now.subject
+    if match := _EMAIL_PARTY.search(facts.now.summary):
+        return f"the e-mail to {match.group('party')}"
+    url = facts.event.url
+    if url and (parts := urlsplit(url)).scheme in ("http", "https") and parts.hostname:
+        # The page's own title with its address; the address alone otherwise.
+        where = short(f"{parts.hostname}{parts.path}".rstrip("/"), 60)
+        return f"{facts.event.title} ({where})" if facts.event.title else where
+    return None
+
+
 def _session_note(facts: Facts) -> Candidate | None:
     """The weakest offer, for a moment the gate judged worth an offer but no sharper
-    template fits: keep a note of what the user is in the middle of."""
-    where = facts.event.app or facts.kind.value
+    template fits: keep a note of what the user is in the middle of, named. Nothing
+    specific shown, no offer: "what you are doing in Web browser" is not worth a word."""
     if _bare_switch(facts):
         return None  # not work in progress: see _left_off
+    thing = _what_is_shown(facts)
+    if thing is None:
+        return None
+    t = short(thing)
     return Candidate(
         key="session-note",
-        speak=f"Shall I note what you are doing in {where}, so you can come back to it?",
-        task=f"Note what you are doing in {where}",
-        why_now=f"you are busy in {where}",
+        speak=f"Shall I note where you are with {_quote(t)}, so you can come back to it?",
+        task=f"Note where you are with {_quote(t)}",
+        why_now=f"you are busy with {t}",
         plan=[
             _call(
                 "create_note",
-                title=note_title(f"Where I was in {where}", facts),
+                title=note_title(f"Where I was with {thing}", facts),
                 body=f"{facts.event.time:%Y-%m-%d %H:%M} UTC\n\n{_related_lines(facts)}",
             )
         ],
         expected_benefit="a place to resume from",
     )
+
+
+def _quote(thing: str) -> str:
+    """A name in quotes; a phrase ("the e-mail to Dana") as it is."""
+    return thing if thing.startswith("the ") else f"'{thing}'"
 
 
 def _left_off(facts: Facts) -> Candidate | None:
@@ -445,8 +533,8 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "search",
-        "check the notes for what is being searched",
-        ("search_notes", "web_search_query"),
+        "check the notes for what is being searched, open the search and keep it in a note",
+        ("search_notes", "open_url", "add_to_session_note"),
         0.5,
         _search,
     ),
