@@ -22,8 +22,10 @@ from tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, open_
 
 
 def session_note_path(context: ToolContext, day: datetime) -> Path:
-    """The session note of `day` (its local date) in the workspace's notes folder."""
-    return context.path("notes", f"session-{day.astimezone():%Y-%m-%d}.md")
+    """The session note of `day` (its local date) in the workspace's notes folder. Its
+    own name is not resolved: a link planted there must be refused when opened, not
+    followed to whatever it names."""
+    return context.path("notes") / f"session-{day.astimezone():%Y-%m-%d}.md"
 
 
 class SessionNoteArgs(ToolArgs):
