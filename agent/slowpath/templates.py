@@ -43,6 +43,19 @@ _EMAIL_PARTY = re.compile(
     r"(?i:\b(?:e-?mails?|mail|message|reply|replies|replying)\b[^.\n]{0,40}?\bto)\s+"
     r"(?P<party>[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
 )
+_WORD = re.compile(r"[\w.+#()-]*\w[\w()]*")
+# camelCase, snake_case, a dotted name or a call: an identifier, as specific as a name.
+_IDENTIFIER = re.compile(r"[a-z][A-Z]|\w_\w|\w\.\w|\(\)")
+_KEYS = re.compile(r"^(ctrl|shift|alt|cmd|key)\b|_[lr]$", re.I)
+_NARRATOR = re.compile(r"^(the )?user (is )?", re.I)
+# Names that say where, not what: apps, kinds of window, the narrator.
+_GENERIC_NAMES = frozenset(
+    """
+i the user web browser terminal visual studio code vs microsoft word excel powerpoint
+outlook google chrome firefox safari edge editor desktop app application e-mail email
+mail inbox finder explorer windows linux macos ide notepad slack teams zoom
+""".split()  # noqa: SIM905
+)
 _TERM = re.compile(r"[^\W\d_]{3,}")
 _CASE_CHANGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 MAX_NOTE_LINES = 8
@@ -423,7 +436,25 @@ def _what_is_shown(facts: Facts) -> str | None:
         # The page's own title with its address; the address alone otherwise.
         where = short(f"{parts.hostname}{parts.path}".rstrip("/"), 60)
         return f"{facts.event.title} ({where})" if facts.event.title else where
+    if _names_something(facts):
+        # The event's own words, when they name something ("reads the OAuth documentation
+        # on token scopes", "configures the EC2 instance in the AWS Pricing Calculator").
+        return _NARRATOR.sub("", facts.now.summary).rstrip(" .")
     return None
+
+
+def _names_something(facts: Facts) -> bool:
+    """Whether the event's words name a thing beyond the app it happens in: a proper
+    name or an identifier (OAuth, Katla, getOAuthToken, model.fit), not keys pressed."""
+    app = {w.lower() for w in _WORD.findall(facts.event.app or "")}
+    words = _WORD.findall(facts.now.summary)[1:]  # the first word is capitalised anyway
+    return any(
+        (w[0].isupper() or _IDENTIFIER.search(w))
+        and w.lower() not in app
+        and w.lower() not in _GENERIC_NAMES
+        and not _KEYS.search(w)
+        for w in words
+    )
 
 
 def _session_note(facts: Facts) -> Candidate | None:
