@@ -164,17 +164,27 @@ def test_a_named_thing_no_sharper_template_can_use_falls_back_to_the_note(pool):
     )
 
 
+def test_what_the_event_s_own_words_name_names_the_note(pool):
+    window = [event(0, "The user scrolls through the OAuth guide, pausing on token expiration.")]
+    assert drafted(TemplateDrafter(pool), window)["speak"] == (
+        "Shall I note where you are with 'scrolls through the OAuth guide, pausing on token "
+        "expiration', so you can come back to it?"
+    )
+
+
 @pytest.mark.parametrize(
     "shown",
     [
         # The newcomer's case: an e-mail being written, nothing of it in the event but the
         # app ("Shall I note what you are doing in Web browser...?" was offered).
         {"text": "The user is writing an e-mail in the web browser.", "app": "Web browser"},
-        {"text": "The user scrolls through the OAuth guide, pausing on token expiration."},
+        {"text": "The user scrolls through content on a web page.", "app": "Web browser"},
+        {"text": "The user double-clicks the 'Visual Studio Code' icon.", "app": "Code"},
         {"text": "The user is typing.", "app": "Mail", "title": "Inbox - Mail"},
     ],
 )
 def test_no_note_is_offered_from_an_app_or_a_window_title_alone(pool, shown):
+    # Nothing but the app, the window's title or generic words: no offer at all.
     proposal = drafted(TemplateDrafter(pool), [event(0, **shown)])
     assert (proposal["speak"], proposal["tool_plan"]) == ("", [])
 
