@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 from agent.slowpath.facts import Facts, short
+from agent.slowpath.naming import related, what_is_shown
 from core.events import EventKind
 from core.offer import PlannedCall
-from core.stopwords import ENGLISH_STOP_WORDS
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
 _IDLE = re.compile(
@@ -28,36 +28,6 @@ _IDLE = re.compile(
     r"paus(ed|es) (their|the) activity|continu(ed|es) (working|using|to use))\b",
     re.I,
 )
-# Words of an event's narration ("The user returns to VS Code editing ..."), not its work.
-# One string split: as a list literal the formatter would give each word its own line.
-_NARRATION = frozenset(
-    """
-user users return returns returned returning switch switches switched back edit edits edited
-editing open opens opened opening window file files editor code visual studio vs terminal
-browser app application continue continues continued working works work types typing typed
-writes writing look looks looking
-""".split()  # noqa: SIM905
-)
-# "an e-mail to Dana Lee", "a reply to dana@example.org": who the e-mail is for.
-_EMAIL_PARTY = re.compile(
-    r"(?i:\b(?:e-?mails?|mail|message|reply|replies|replying)\b[^.\n]{0,40}?\bto)\s+"
-    r"(?P<party>[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
-)
-_WORD = re.compile(r"[\w.+#()-]*\w[\w()]*")
-# camelCase, snake_case, a dotted name or a call: an identifier, as specific as a name.
-_IDENTIFIER = re.compile(r"[a-z][A-Z]|\w_\w|\w\.\w|\(\)")
-_KEYS = re.compile(r"^(ctrl|shift|alt|cmd|key)\b|_[lr]$", re.I)
-_NARRATOR = re.compile(r"^(the )?user (is )?", re.I)
-# Names that say where, not what: apps, kinds of window, the narrator.
-_GENERIC_NAMES = frozenset(
-    """
-i the user web browser terminal visual studio code vs microsoft word excel powerpoint
-outlook google chrome firefox safari edge editor desktop app application e-mail email
-mail inbox finder explorer windows linux macos ide notepad slack teams zoom
-""".split()  # noqa: SIM905
-)
-_TERM = re.compile(r"[^\W\d_]{3,}")
-_CASE_CHANGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 MAX_NOTE_LINES = 8
 OUTLINE_SOURCE_CHARS = 20_000
 
@@ -245,27 +215,6 @@ def _search(facts: Facts) -> Candidate | None:
     )
 
 
-def _terms(text: str) -> set[str]:
-    """The content words of `text`, lower case: names split at underscores and case
-    changes ("TaskGroup" is "task" and "group"), stop words and narration left out."""
-    spaced = _CASE_CHANGE.sub(" ", text).replace("_", " ")
-    return {
-        w
-        for w in (m.lower() for m in _TERM.findall(spaced))
-        if w not in ENGLISH_STOP_WORDS and w not in _NARRATION
-    }
-
-
-def _related(query: str, task: str) -> bool:
-    """Whether a search is about the task: a content word in common, a plural or other
-    ending aside ("invoices" and "invoice")."""
-    return any(
-        a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
-        for a in _terms(query)
-        for b in _terms(task)
-    )
-
-
 def _back_to_code(facts: Facts) -> Candidate | None:
     file, query = facts.now.file, facts.earlier_query
     # Joined only when the search was for this work: a search for something else (an
@@ -273,7 +222,7 @@ def _back_to_code(facts: Facts) -> Candidate | None:
     if (
         not file
         or not query
-        or not _related(query, f"{file} {facts.now.summary.replace(query, ' ')}")
+        or not related(query, f"{file} {facts.now.summary.replace(query, ' ')}")
     ):
         return None
     q = short(query)
@@ -421,49 +370,13 @@ def _bare_switch(facts: Facts) -> bool:
     return bool(_IDLE.search(text)) and len(text) < 90
 
 
-def _what_is_shown(facts: Facts) -> str | None:
-    """The specific thing the event shows the user busy with: the file, the named page or
-    document, the e-mail's party, the page's address. Never the window's or the app's
-    title alone ("Web browser", "Inbox - Mail"): an offer built from that says nothing."""
-    if facts.now.file:
-        return facts.now.file
-    if facts.now.subject:
-        return facts.now.subject
-    if match := _EMAIL_PARTY.search(facts.now.summary):
-        return f"the e-mail to {match.group('party')}"
-    url = facts.event.url
-    if url and (parts := urlsplit(url)).scheme in ("http", "https") and parts.hostname:
-        # The page's own title with its address; the address alone otherwise.
-        where = short(f"{parts.hostname}{parts.path}".rstrip("/"), 60)
-        return f"{facts.event.title} ({where})" if facts.event.title else where
-    if _names_something(facts):
-        # The event's own words, when they name something ("reads the OAuth documentation
-        # on token scopes", "configures the EC2 instance in the AWS Pricing Calculator").
-        return _NARRATOR.sub("", facts.now.summary).rstrip(" .")
-    return None
-
-
-def _names_something(facts: Facts) -> bool:
-    """Whether the event's words name a thing beyond the app it happens in: a proper
-    name or an identifier (OAuth, Katla, getOAuthToken, model.fit), not keys pressed."""
-    app = {w.lower() for w in _WORD.findall(facts.event.app or "")}
-    words = _WORD.findall(facts.now.summary)[1:]  # the first word is capitalised anyway
-    return any(
-        (w[0].isupper() or _IDENTIFIER.search(w))
-        and w.lower() not in app
-        and w.lower() not in _GENERIC_NAMES
-        and not _KEYS.search(w)
-        for w in words
-    )
-
-
 def _session_note(facts: Facts) -> Candidate | None:
     """The weakest offer, for a moment the gate judged worth an offer but no sharper
     template fits: keep a note of what the user is in the middle of, named. Nothing
     specific shown, no offer: "what you are doing in Web browser" is not worth a word."""
     if _bare_switch(facts):
         return None  # not work in progress: see _left_off
-    thing = _what_is_shown(facts)
+    thing = what_is_shown(facts)
     if thing is None:
         return None
     t = short(thing)
