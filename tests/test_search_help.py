@@ -13,6 +13,7 @@ from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.template_drafter import TemplateDrafter
 from core.events import Event
 from core.outcome import StepStatus, outcomes_of
+from tests.helpers import wait_for
 from tools import default_pool
 
 URL = "https://duckduckgo.com/?q=asyncio+TaskGroup+cancel+example"
@@ -227,3 +228,15 @@ def test_a_page_is_named_by_its_title_and_address_not_the_app(pool):
     assert only.candidate.task == (
         "Note where you are with 'Expense claim (intranet.example.org/expenses/new)'"
     )
+
+
+def test_a_handler_still_running_after_the_handoff_has_the_link(tmp_path, monkeypatch):
+    # xdg-open's generic fallback runs the browser in the foreground: still running when
+    # the handoff time is up, it has the link (and is left running, on its own session).
+    from tools.browser import open_link
+
+    pid = tmp_path / "pid"
+    _handler(tmp_path, monkeypatch, f"echo $$ > {pid}\nexec sleep 60")
+    open_link(URL, handoff_s=0.2)  # returns, no error: the handler did not fail
+    wait_for(lambda: pid.exists() and pid.read_text().strip(), timeout=10)
+    os.kill(int(pid.read_text()), 9)
