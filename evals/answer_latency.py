@@ -30,16 +30,21 @@ from evals.load_test import free_port
 TOKEN = "answer-latency-token-0123456789"
 START_TIMEOUT_S = 120.0
 POLL_S = 0.01
-# Searches with no words in common, so that no offer is the "repeated search" one, whose
-# note needs a confirmation before its plan can finish.
+# How-to searches with no words in common: their offer's plan (the notes, a search for a
+# worked example) has no side effect, so it runs to its end on "yes" alone. A plain
+# search's plan opens the search and writes the session note, and a repeated search's
+# makes a note: side effects, which wait for a confirmation the HTTP API does not take.
 QUERIES = (
-    "python dict get default", "asyncio taskgroup cancel", "postgres socket refused",
-    "undo last git commit", "css grid centering", "rust borrow checker",
-    "libssl headers debian", "pytest fixture scope", "docker compose volumes",
-    "typescript generics constraint", "bash array length", "sqlite fts5 ranking",
-    "kubernetes pod restart", "numpy broadcasting rules", "regex lookbehind",
-    "utf8 decode error", "make phony targets", "ssh agent forwarding",
-    "vim macro repeat", "json schema oneof",
+    "how to get a python dict default", "how to cancel an asyncio taskgroup",
+    "how to fix postgres socket refused", "how to undo the last git commit",
+    "how to center with css grid", "how to satisfy the rust borrow checker",
+    "how to install libssl headers on debian", "how to set pytest fixture scope",
+    "how to mount docker compose volumes", "how to constrain typescript generics",
+    "how to get a bash array length", "how to rank sqlite fts5 results",
+    "how to restart a kubernetes pod", "how to read numpy broadcasting rules",
+    "how to write a regex lookbehind", "how to handle a utf8 decode error",
+    "how to declare make phony targets", "how to use ssh agent forwarding",
+    "how to repeat a vim macro", "how to use json schema oneof",
 )  # fmt: skip
 T = TypeVar("T")
 

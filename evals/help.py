@@ -467,7 +467,8 @@ def run_help() -> list[HelpScore]:
         (workspace / "notes").mkdir(parents=True)
         for title, body in NOTES.items():
             (workspace / "notes" / f"{title}.md").write_text(f"# {title}\n\n{body}\n")
-        pool = default_pool(workspace, read_paths=[project])
+        # Plans run unattended here, every step confirmed: no tab is opened on this machine.
+        pool = default_pool(workspace, read_paths=[project], opens_links=False)
         drafter = TemplateDrafter(pool)
         return [score(situation, pool, drafter) for situation in made]
 

@@ -133,4 +133,6 @@ def test_the_rules_benchmark_counts_offers_seen_done_where_help_was_needed():
     # The notes search offered on the search is seen done in the editor; nothing follows
     # the last event, so its offer cannot be.
     assert (report.fired, report.fired_needed, report.precision) == (1, 1, 1.0)
-    assert report.examples[0]["task"] == f"Check your notes for '{QUERY}'"
+    assert report.examples[0]["task"] == (
+        f"Check your notes for '{QUERY}' and keep the search in today's session note"
+    )

@@ -39,8 +39,9 @@ WINDOWS = [
 ]
 PAST_TASKS = [
     "Find a worked example for 'how to split a string in ruby'",
-    "Check your notes for 'how to split a string in ruby'",
-    "Check your notes for 'regex groups'",
+    "Check your notes for 'how to split a string in ruby' and keep the search in today's "
+    "session note",
+    "Check your notes for 'regex groups' and keep the search in today's session note",
     "Explain the error and suggest a fix",
     "Show today's calendar events",
 ]

@@ -23,6 +23,7 @@ from agent.sources.http import HttpIngestSource
 from agent.surface import LogSurface
 from core.decision import SLOW_PATH_FALLBACK, Action, Decision
 from core.events import Event
+from core.outcome import StepStatus, outcomes_of
 from core.sources import StaticSource
 from gate.base import GateScores
 from gate.cues import CueGate
@@ -48,6 +49,9 @@ REPEATED_SEARCH = [
     event(1, "The user reads a Stack Overflow answer on 'Capitalize words in Ruby'"),
     event(2, "The user searches again for 'ruby capitalize name'"),
 ]
+
+
+SESSION_NOTE_TASK = " and keep the search in today's session note"
 
 
 @pytest.fixture
@@ -121,7 +125,7 @@ def test_an_error_told_in_words_is_explained_by_its_quoted_message(pool, text):
 def test_a_query_next_to_the_word_error_is_still_a_search(pool):
     window = [event(0, "The user searches again for 'ruby capitalize name' after an error")]
     assert drafted(TemplateDrafter(pool), window)["task"] == (
-        "Check your notes for 'ruby capitalize name'"
+        "Check your notes for 'ruby capitalize name' and keep the search in today's session note"
     )
 
 
@@ -136,13 +140,16 @@ def test_a_long_document_is_offered_an_outline_its_plan_can_run(pool):
     assert summary.ok and summary.output.count("Sentence") == 5
 
 
-def test_work_in_progress_without_a_sharper_cue_gets_a_note_to_resume_from(pool):
+def test_work_in_progress_without_a_sharper_cue_gets_a_note_naming_it(pool):
     window = [
         event(0, "The user opens the OAuth guide in the web browser."),
-        event(60, "The user scrolls through the OAuth guide, pausing on token expiration."),
+        event(60, "The user writes an e-mail to Dana Lee about token expiration.", app="Mail"),
     ]
     proposal = drafted(TemplateDrafter(pool), window)
-    assert proposal["task"].startswith("Note what you are doing in")
+    # Named by what the event shows (who the e-mail is for), not by the app it is in.
+    assert proposal["speak"] == (
+        "Shall I note where you are with the e-mail to Dana Lee, so you can come back to it?"
+    )
     [step] = proposal["tool_plan"]
     assert "token expiration" in step["args"]["body"]  # the note holds the window's work
     assert pool.call(step["tool"], step["args"], confirmed=True).ok
@@ -152,7 +159,34 @@ def test_a_named_thing_no_sharper_template_can_use_falls_back_to_the_note(pool):
     # A quoted name that is not a query, a file, a page being read or an error: before,
     # no template applied and a gate's offer went silent.
     window = [event(0, "The user clicks on the 'Cost Explorer' tab in the AWS console.")]
-    assert drafted(TemplateDrafter(pool), window)["task"].startswith("Note what you are doing")
+    assert (
+        drafted(TemplateDrafter(pool), window)["task"] == "Note where you are with 'Cost Explorer'"
+    )
+
+
+def test_what_the_event_s_own_words_name_names_the_note(pool):
+    window = [event(0, "The user scrolls through the OAuth guide, pausing on token expiration.")]
+    assert drafted(TemplateDrafter(pool), window)["speak"] == (
+        "Shall I note where you are with 'scrolls through the OAuth guide, pausing on token "
+        "expiration', so you can come back to it?"
+    )
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        # The newcomer's case: an e-mail being written, nothing of it in the event but the
+        # app ("Shall I note what you are doing in Web browser...?" was offered).
+        {"text": "The user is writing an e-mail in the web browser.", "app": "Web browser"},
+        {"text": "The user scrolls through content on a web page.", "app": "Web browser"},
+        {"text": "The user double-clicks the 'Visual Studio Code' icon.", "app": "Code"},
+        {"text": "The user is typing.", "app": "Mail", "title": "Inbox - Mail"},
+    ],
+)
+def test_no_note_is_offered_from_an_app_or_a_window_title_alone(pool, shown):
+    # Nothing but the app, the window's title or generic words: no offer at all.
+    proposal = drafted(TemplateDrafter(pool), [event(0, **shown)])
+    assert (proposal["speak"], proposal["tool_plan"]) == ("", [])
 
 
 def test_the_note_never_outranks_a_sharper_offer(pool):
@@ -186,9 +220,13 @@ def test_memory_moves_the_ranking_away_from_refused_offers(pool):
     first = drafted(drafter, search)
     assert first["task"].startswith("Find a worked example")
     refused = drafted(drafter, search, rejected_tasks=[first["task"]])
-    assert refused["task"] == "Check your notes for 'how to split a string in ruby'"
+    assert refused["task"] == (
+        "Check your notes for 'how to split a string in ruby'" + SESSION_NOTE_TASK
+    )
     # Having accepted a notes check elsewhere pulls that offer up even with nothing refused.
-    liked = drafted(drafter, search, accepted_tasks=["Check your notes for 'regex groups'"])
+    liked = drafted(
+        drafter, search, accepted_tasks=["Check your notes for 'regex groups'" + SESSION_NOTE_TASK]
+    )
     assert liked["task"].startswith("Check your notes")
 
 
@@ -284,7 +322,9 @@ async def test_a_refused_template_offer_is_not_drafted_again_in_its_context(tmp_
     assert store.turned_down_tasks("browser:-") == [offered.offer.task]
     # The same offer would be held back as a repeat; the drafter offers the next one.
     assert verdict.action is Action.INTERVENE
-    assert verdict.offer.task == "Check your notes for 'how to split a string in ruby'"
+    assert verdict.offer.task == (
+        "Check your notes for 'how to split a string in ruby'" + SESSION_NOTE_TASK
+    )
 
 
 class ClearGate:
@@ -314,7 +354,7 @@ async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_pa
     assert stats.intervened == 1
     [(shown, decision)] = surface.offers
     assert shown.id == events[1].id and decision.decided_by == "gate"
-    assert decision.offer.task == "Check your notes for 'ruby capitalize name'"
+    assert decision.offer.task == "Check your notes for 'ruby capitalize name'" + SESSION_NOTE_TASK
     assert f'"{decision.offer.speak}"' in caplog.text  # the log line carries the words
     by_id = {e.id: d for e, d in store.decisions(10)}
     assert by_id[events[1].id].offer == decision.offer
@@ -324,7 +364,34 @@ async def test_the_gates_own_offers_are_drafted_before_the_user_sees_them(tmp_pa
     store.close()
 
 
-async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path):
+def confirm_all(store: Store) -> None:
+    """Say yes to every step waiting for confirmation, as `y` in the dashboard does."""
+    for pending in store.pending_confirmations():
+        store.answer_confirmation(pending.id, approved=True)
+
+
+@pytest.fixture
+def no_display(monkeypatch):
+    """No screen to open a link on (and no tab opened on the machine running the tests)."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    """A display, and a stand-in xdg-open that records what it was asked to open (one
+    argument list a line), as the notifications' tests do."""
+    opened = tmp_path / "opened"
+    handler = tmp_path / "bin" / "xdg-open"
+    handler.parent.mkdir()
+    handler.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {opened}\n')
+    handler.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DISPLAY", ":99")
+    return opened
+
+
+async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path, no_display):
     """Accepting starts the plan and is learnt from without waiting for another event."""
     url = f"sqlite:///{tmp_path / 'f.db'}"
     ingest = HttpIngestSource(16)
@@ -347,11 +414,17 @@ async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path):
         assert offer.offer.plan  # something to run
         store.record_feedback(search.id, Outcome.ACCEPTED)
         await eventually(
-            lambda: store.deliberation(search.id).executions is not None, timeout=10, unless=running
+            lambda: confirm_all(store) or store.deliberation(search.id).executions is not None,
+            timeout=10,
+            unless=running,
         )
         steps = store.deliberation(search.id).executions
         assert [step["tool"] for step in steps] == [call.tool for call in offer.offer.plan]
         assert all(step["ran"] for step in steps)
+        # No display here: the search is not opened, and its step does not say it was.
+        opened = outcomes_of(steps)[1]
+        assert (opened.tool, opened.status) == ("open_url", StepStatus.NOT_PERFORMED)
+        assert "no display" in opened.text
         await eventually(lambda: pipeline.chain.personal.answers == 1, timeout=10, unless=running)
     finally:
         pipeline.request_stop()
@@ -534,7 +607,10 @@ async def test_a_gate_offer_with_no_room_to_draft_is_not_made(tmp_path):
     store.close()
 
 
-async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_path):
+async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_path, browser):
+    """A search offered, accepted and its side effects confirmed: the notes are checked,
+    the search opened in the browser (the desktop's handler), its query kept in the day's
+    session note, and the results say so."""
     settings = ApiSettings(port=0, token="test-token-0123456789")
     ingest = HttpIngestSource(capacity=8)
     pipeline, store = make_pipeline(
@@ -566,6 +642,7 @@ async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_pa
             assert (await client.post("/v1/feedback", json=answer, headers=auth)).is_success
             deadline = asyncio.get_running_loop().time() + 30
             while not listed["results"] and asyncio.get_running_loop().time() < deadline:
+                confirm_all(store)  # each side effect, as `y` in the dashboard
                 await asyncio.sleep(0.05)
                 [listed] = (await client.get("/v1/decisions", headers=auth)).json()
     finally:
@@ -574,30 +651,51 @@ async def test_the_http_api_lists_each_offer_with_its_words_task_and_plan(tmp_pa
         await running
         store.close()
     assert listed["feedback"] == "accepted"
-    notes, search = listed["results"]
+    notes, opened, kept = listed["results"]
     assert (notes["tool"], notes["status"], notes["text"]) == (
         "search_notes",
         "done",
         "nothing found",
     )
     url = "https://duckduckgo.com/?q=ruby+capitalize+name"
-    assert (search["tool"], search["status"], search["links"]) == (
-        "web_search_query",
+    assert (opened["tool"], opened["status"], opened["text"], opened["links"]) == (
+        "open_url",
         "done",
+        f"opened in the browser\n{url}",
         [url],
+    )
+    assert browser.read_text() == f"{url}\n"  # the desktop's handler got the link, once
+    searched = REPEATED_SEARCH[0].time.astimezone()
+    note = tmp_path / "workspace" / "notes" / f"session-{searched:%Y-%m-%d}.md"
+    entry = f"- {searched:%H:%M} Searched for 'ruby capitalize name': {url}"
+    assert note.read_text() == f"# Session {searched:%Y-%m-%d}\n\n{entry}\n"
+    assert (kept["tool"], kept["status"], kept["text"], kept["paths"]) == (
+        "add_to_session_note",
+        "done",
+        f"added to {note}\n{entry}",
+        [str(note)],
     )
     # ... and the surfaces were shown it as soon as the plan finished.
     [(shown_for, shown)] = pipeline.surface.results
-    assert shown_for == listed["event"]["id"] and [o.text for o in shown] == ["nothing found", url]
+    assert shown_for == listed["event"]["id"]
+    assert [o.text for o in shown] == [notes["text"], opened["text"], kept["text"]]
     assert listed["decision"]["final_action"] == "intervene", "the offer was never drafted"
     offer = listed["decision"]["offer"]
     assert offer["speak"] == (
-        "Searching for 'ruby capitalize name'? Your notes may already have it; shall I check?"
+        "Searching for 'ruby capitalize name'? I can check your notes for it, open the search "
+        "in your browser and keep it in today's session note."
     )
-    assert offer["task"] == "Check your notes for 'ruby capitalize name'"
+    assert offer["task"] == "Check your notes for 'ruby capitalize name'" + SESSION_NOTE_TASK
     assert offer["plan"] == [
         {"tool": "search_notes", "args": {"query": "ruby capitalize name"}},
-        {"tool": "web_search_query", "args": {"query": "ruby capitalize name"}},
+        {"tool": "open_url", "args": {"url": url}},
+        {
+            "tool": "add_to_session_note",
+            "args": {
+                "text": f"Searched for 'ruby capitalize name': {url}",
+                "at": REPEATED_SEARCH[0].time.isoformat(),
+            },
+        },
     ]
     assert offer["drafted_by"] == "graph:templates"
 

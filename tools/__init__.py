@@ -11,10 +11,12 @@ from tools.device import DEVICE_TOOLS
 from tools.errors import ExplainError
 from tools.organizer import ORGANIZER_TOOLS
 from tools.pool import ToolPool
+from tools.session_note import AddToSessionNote
 from tools.text import TEXT_TOOLS
 
 ALL_TOOLS: tuple[type[Tool], ...] = (
     *DESKTOP_TOOLS,
+    AddToSessionNote,
     ExplainError,
     *ORGANIZER_TOOLS,
     *TEXT_TOOLS,
@@ -23,8 +25,13 @@ ALL_TOOLS: tuple[type[Tool], ...] = (
 
 
 def default_pool(
-    workspace: Path, *, dry_run: bool = False, read_paths: Iterable[str | Path] = ()
+    workspace: Path,
+    *,
+    dry_run: bool = False,
+    read_paths: Iterable[str | Path] = (),
+    opens_links: bool = True,
 ) -> ToolPool:
-    """Every built-in tool, writing inside `workspace` and reading there and in `read_paths`."""
-    context = ToolContext(workspace, dry_run, tuple(Path(p) for p in read_paths))
+    """Every built-in tool, writing inside `workspace` and reading there and in `read_paths`;
+    `opens_links=False`: links are never opened on this desktop (see `ToolContext`)."""
+    context = ToolContext(workspace, dry_run, tuple(Path(p) for p in read_paths), opens_links)
     return ToolPool((tool() for tool in ALL_TOOLS), context)

@@ -48,12 +48,15 @@ class ToolError(RuntimeError):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Where tools may write (the workspace) and read (it and `read_paths`), and whether
-    side effects are only simulated."""
+    """Where tools may write (the workspace) and read (it and `read_paths`), whether
+    side effects are only simulated, and whether links may be opened on this desktop."""
 
     workspace: Path
     dry_run: bool = False
     read_paths: tuple[Path, ...] = ()
+    opens_links: bool = True
+    """False where plans run unattended with every step confirmed (the help benchmark):
+    a run of the benchmark must not open browser tabs on the machine running it."""
 
     def path(self, *parts: str) -> Path:
         """A path inside the workspace; anything escaping it is refused."""

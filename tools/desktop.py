@@ -16,7 +16,6 @@ import shlex
 import shutil
 import sqlite3
 import subprocess
-import webbrowser
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -40,6 +39,7 @@ from tools.base import (
     run_program,
     write_file,
 )
+from tools.browser import cannot_open, open_link
 
 MAX_READ_BYTES = 200_000
 MAX_NOTE_HITS = 20
@@ -274,16 +274,20 @@ class UrlArgs(ToolArgs):
 
 class OpenUrl(Tool):
     name = "open_url"
-    description = "Open a web page in the default browser."
+    description = "Open an http(s) web page in the default browser (xdg-open)."
     Args: ClassVar = UrlArgs
     side_effect = True
 
     def run(self, args: UrlArgs, context: ToolContext) -> ToolResult:
+        url = str(args.url)
         if context.dry_run:
-            return ToolResult(dry_run=True, message=f"would open {args.url}")
-        if not webbrowser.open(str(args.url)):
-            return recorded(f"open {args.url} (no browser available)", args)
-        return ToolResult(output=str(args.url), message=f"opened {args.url}")
+            return ToolResult(dry_run=True, message=f"would open {url}")
+        why = cannot_open(url) if context.opens_links else "this run opens no links"
+        if why:
+            # Not done, and the link still shown: the person can open it by hand.
+            return ToolResult(dry_run=True, output=url, message=f"{url} not opened: {why}")
+        open_link(url)
+        return ToolResult(output=url, message="opened in the browser")
 
 
 class OpenFile(Tool):

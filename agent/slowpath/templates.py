@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from agent.slowpath.facts import Facts, short
+from agent.slowpath.naming import related, what_is_shown
 from core.events import EventKind
 from core.offer import PlannedCall
 
@@ -93,7 +94,7 @@ def _repeated_search(facts: Facts) -> Candidate | None:
     if not query or facts.query_count < 2:
         return None
     q = short(query)
-    link = "https://duckduckgo.com/?q=" + quote_plus(query)
+    link = search_link(query)
     return Candidate(
         key="repeated-search",
         speak=(
@@ -179,28 +180,50 @@ def _how_to(facts: Facts) -> Candidate | None:
     )
 
 
+def search_link(query: str) -> str:
+    """The search's results page (the web_search_query tool's default engine)."""
+    return "https://duckduckgo.com/?q=" + quote_plus(query)
+
+
 def _search(facts: Facts) -> Candidate | None:
     query = facts.query
     if not query or facts.query_count >= 2:
         return None
     q = short(query)
+    link = search_link(short(query, 200))
     return Candidate(
         key="search",
-        speak=f"Searching for '{q}'? Your notes may already have it; shall I check?",
-        task=f"Check your notes for '{q}'",
+        speak=(
+            f"Searching for '{q}'? I can check your notes for it, open the search in your "
+            "browser and keep it in today's session note."
+        ),
+        task=f"Check your notes for '{q}' and keep the search in today's session note",
         why_now="a search just started",
-        # The notes first; the search itself, ready to open, in case they hold nothing.
+        # The notes first; then the search itself, opened, and its query kept in the
+        # day's session note with its time and link (both side effects: each waits for
+        # the person's confirmation after the offer is accepted).
         plan=[
             _call("search_notes", query=short(query, 200)),
-            _call("web_search_query", query=short(query, 200)),
+            _call("open_url", url=link),
+            _call(
+                "add_to_session_note",
+                text=f"Searched for '{short(query, 200)}': {link}",
+                at=facts.event.time.isoformat(),
+            ),
         ],
-        expected_benefit="what you already found, without searching again",
+        expected_benefit="what you already found, the search at hand, and a trail of it",
     )
 
 
 def _back_to_code(facts: Facts) -> Candidate | None:
     file, query = facts.now.file, facts.earlier_query
-    if not file or not query:
+    # Joined only when the search was for this work: a search for something else (an
+    # asyncio example, back in invoice.py) is not "what you found" for the file.
+    if (
+        not file
+        or not query
+        or not related(query, f"{file} {facts.now.summary.replace(query, ' ')}")
+    ):
         return None
     q = short(query)
     return Candidate(
@@ -349,24 +372,33 @@ def _bare_switch(facts: Facts) -> bool:
 
 def _session_note(facts: Facts) -> Candidate | None:
     """The weakest offer, for a moment the gate judged worth an offer but no sharper
-    template fits: keep a note of what the user is in the middle of."""
-    where = facts.event.app or facts.kind.value
+    template fits: keep a note of what the user is in the middle of, named. Nothing
+    specific shown, no offer: "what you are doing in Web browser" is not worth a word."""
     if _bare_switch(facts):
         return None  # not work in progress: see _left_off
+    thing = what_is_shown(facts)
+    if thing is None:
+        return None
+    t = short(thing)
     return Candidate(
         key="session-note",
-        speak=f"Shall I note what you are doing in {where}, so you can come back to it?",
-        task=f"Note what you are doing in {where}",
-        why_now=f"you are busy in {where}",
+        speak=f"Shall I note where you are with {_quote(t)}, so you can come back to it?",
+        task=f"Note where you are with {_quote(t)}",
+        why_now=f"you are busy with {t}",
         plan=[
             _call(
                 "create_note",
-                title=note_title(f"Where I was in {where}", facts),
+                title=note_title(f"Where I was with {thing}", facts),
                 body=f"{facts.event.time:%Y-%m-%d %H:%M} UTC\n\n{_related_lines(facts)}",
             )
         ],
         expected_benefit="a place to resume from",
     )
+
+
+def _quote(thing: str) -> str:
+    """A name in quotes; a phrase ("the e-mail to Dana") as it is."""
+    return thing if thing.startswith("the ") else f"'{thing}'"
 
 
 def _left_off(facts: Facts) -> Candidate | None:
@@ -445,8 +477,8 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "search",
-        "check the notes for what is being searched",
-        ("search_notes", "web_search_query"),
+        "check the notes for what is being searched, open the search and keep it in a note",
+        ("search_notes", "open_url", "add_to_session_note"),
         0.5,
         _search,
     ),
