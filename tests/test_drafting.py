@@ -173,19 +173,29 @@ def test_what_the_event_s_own_words_name_names_the_note(pool):
 
 
 @pytest.mark.parametrize(
-    "shown",
+    ("shown", "words"),
     [
         # The newcomer's case: an e-mail being written, nothing of it in the event but the
         # app ("Shall I note what you are doing in Web browser...?" was offered).
-        {"text": "The user is writing an e-mail in the web browser.", "app": "Web browser"},
-        {"text": "The user scrolls through content on a web page.", "app": "Web browser"},
-        {"text": "The user double-clicks the 'Visual Studio Code' icon.", "app": "Code"},
-        {"text": "The user is typing.", "app": "Mail", "title": "Inbox - Mail"},
+        (
+            {"text": "The user is writing an e-mail in the web browser.", "app": "Web browser"},
+            "'writing an e-mail in the web browser'",
+        ),
+        (
+            {"text": "The user is typing.", "app": "Mail", "title": "Inbox - Mail"},
+            "'typing'",
+        ),
     ],
 )
-def test_no_note_is_offered_from_an_app_or_a_window_title_alone(pool, shown):
-    # Nothing but the app, the window's title or generic words: no offer at all.
-    proposal = drafted(TemplateDrafter(pool), [event(0, **shown)])
+def test_a_note_on_nothing_specific_is_named_by_the_event_s_words_never_its_app(pool, shown, words):
+    speak = drafted(TemplateDrafter(pool), [event(0, **shown)])["speak"]
+    assert speak == f"Shall I note where you are with {words}, so you can come back to it?"
+
+
+def test_no_note_is_offered_from_an_app_or_a_window_title_alone(pool):
+    # An event with no text of its own shows only where the user is, not what they do.
+    shown = event(0, "", app="Thunderbird", title="Inbox - Mail")
+    proposal = drafted(TemplateDrafter(pool), [shown])
     assert (proposal["speak"], proposal["tool_plan"]) == ("", [])
 
 

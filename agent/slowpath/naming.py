@@ -69,6 +69,17 @@ def what_is_shown(facts: Facts) -> str | None:
     return None
 
 
+def what_is_done(facts: Facts) -> str | None:
+    """The event's own words for what the user is doing (its text, the narrator left
+    out: "writes a reply about the Q3 invoice"), for an event that names nothing more
+    specific; None for an event with no text of its own, which shows only an app and a
+    window's title. On the recordings, the moments with nothing specific still wanted
+    help about a third of the time: a plain offer there costs less than silence at the
+    default costs (see docs/evaluation.md)."""
+    text = _NARRATOR.sub("", facts.event.text or "").rstrip(" .")
+    return text or None
+
+
 def _names_something(facts: Facts) -> bool:
     """Whether the event's words name a thing beyond the app it happens in: a proper
     name or an identifier (OAuth, Katla, getOAuthToken, model.fit), not keys pressed."""

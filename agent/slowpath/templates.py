@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from agent.slowpath.facts import Facts, short
-from agent.slowpath.naming import related, what_is_shown
+from agent.slowpath.naming import related, what_is_done, what_is_shown
 from core.events import EventKind
 from core.offer import PlannedCall
 
@@ -372,11 +372,12 @@ def _bare_switch(facts: Facts) -> bool:
 
 def _session_note(facts: Facts) -> Candidate | None:
     """The weakest offer, for a moment the gate judged worth an offer but no sharper
-    template fits: keep a note of what the user is in the middle of, named. Nothing
-    specific shown, no offer: "what you are doing in Web browser" is not worth a word."""
+    template fits: keep a note of what the user is in the middle of, named by what the
+    event shows, else by its own words; never by an app's or a window's title alone
+    ("what you are doing in Web browser" says nothing)."""
     if _bare_switch(facts):
         return None  # not work in progress: see _left_off
-    thing = what_is_shown(facts)
+    thing = what_is_shown(facts) or what_is_done(facts)
     if thing is None:
         return None
     t = short(thing)
