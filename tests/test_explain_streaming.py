@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +25,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port
 from tests.test_slowpath import ScriptedChat, proposal, stored_event
 from tools.base import ToolResult
 from tui.app import FestinaApp
@@ -96,10 +95,7 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture
 def unreachable_url() -> str:
-    with socket.socket() as free:  # a port nothing listens on once it is closed
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there once it is free
 
 
 @pytest.fixture
