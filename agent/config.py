@@ -75,6 +75,9 @@ url = "http://127.0.0.1:11434/v1"
 model = ""
 # Name of the environment variable holding the API key, if the server needs one.
 api_key_env = ""
+# For "openai": how long one request may take; the streamed explanation of an accepted
+# "explain this error" (see docs/tools.md) gets this long in all before the offline one is
+# shown.
 timeout_s = 60.0
 # Escalations waiting beyond this many are settled by the gate's rule instead: a
 # deliberation that starts minutes late helps no one, and ingest must not stall.
