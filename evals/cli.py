@@ -111,10 +111,23 @@ def eval_personal(obj: CliContext, data_dir: Path, days: int, out_dir: Path, as_
     multiple=True,
     help="C_FN/C_FA to replay at (repeatable) [default: 1 2 3 5 8 13].",
 )
+@click.option(
+    "--events",
+    "keep_events",
+    is_flag=True,
+    help="Keep every run's decision at every event in online.json (where the cost comes from).",
+)
+@click.option("--note", default="", help="What this run varies, for the variants log.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_online(
-    obj: CliContext, data_dir: Path, out_dir: Path, ratios: tuple[float, ...], as_json: bool
+    obj: CliContext,
+    data_dir: Path,
+    out_dir: Path,
+    ratios: tuple[float, ...],
+    keep_events: bool,
+    note: str,
+    as_json: bool,
 ) -> None:
     """Each collection as one person's day, answered with the human labels through the
     real feedback path: cost per event after 10 and 30 answers, with and without learning,
@@ -134,11 +147,12 @@ def eval_online(
         encoder_id=encoder_dir.name,
         window=settings.gate.window,
         **({"ratios": ratios} if ratios else {}),
+        keep_events=keep_events,
         progress=lambda step: click.echo(f"... {step}", err=True),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "online.json").write_text(json.dumps(report.to_dict(), indent=2))
-    log_online(report, default_log())
+    log_online(report, default_log(), note)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
     click.echo(f"report: {out_dir / 'online.json'}", err=True)
 

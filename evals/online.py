@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -91,6 +92,25 @@ class LabelledPerson:
 
 
 @dataclass(frozen=True)
+class EventRecord:
+    """What was decided at one event of a day, and why: to say where a day's cost comes
+    from (the gate's rule, the person's model, exploring, the slow path)."""
+
+    needed: bool
+    offered: bool
+    p_need_model: float | None
+    p_need: float
+    p_accept_model: float | None
+    p_accept: float
+    tau: float
+    gate_action: str
+    decided_by: str | None
+    reason: str | None
+    answers_before: int
+    """How many answers the person had given before this event."""
+
+
+@dataclass(frozen=True)
 class DayRun:
     """One day replayed at one cost ratio."""
 
@@ -98,6 +118,7 @@ class DayRun:
     answered_at: list[int]
     """Event positions of the answers, in order."""
     slow_path_failures: int
+    events: list[EventRecord] = field(default_factory=list)
 
 
 async def _replay(
@@ -130,10 +151,30 @@ async def _replay(
         finally:
             store.close()
     position = {e.id: i for i, e in enumerate(events)}
+    answered_at = sorted(position[i] for i in person.answered)
+    offered = [decided[e.id].final_action is Action.INTERVENE for e in events]
     return DayRun(
-        offered=[decided[e.id].final_action is Action.INTERVENE for e in events],
-        answered_at=sorted(position[i] for i in person.answered),
+        offered=offered,
+        answered_at=answered_at,
         slow_path_failures=sum(d.decided_by == SLOW_PATH_FALLBACK for d in decided.values()),
+        events=[
+            EventRecord(
+                needed=needed,
+                offered=made,
+                p_need_model=d.p_need_model,
+                p_need=d.p_need,
+                p_accept_model=d.p_accept_model,
+                p_accept=d.p_accept,
+                tau=d.tau,
+                gate_action=d.gate_action.value,
+                decided_by=d.decided_by,
+                reason=d.reason,
+                answers_before=bisect_left(answered_at, i),
+            )
+            for i, (d, needed, made) in enumerate(
+                zip((decided[e.id] for e in events), needs, offered, strict=True)
+            )
+        ],
     )
 
 
@@ -195,6 +236,9 @@ class OnlineReport:
     persons: dict[str, list[str]]
     """Person (the collection scored) -> its recordings, in replay order."""
     rows: list[OnlineRow]
+    events: dict[str, list[EventRecord]] = field(default_factory=dict)
+    """Per run ("<person>, learning on|off, ratio <r>"), what was decided at each event;
+    kept only when asked (`run_online(keep_events=True)`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -237,11 +281,13 @@ def run_online(
     ratios: Sequence[float] = COST_RATIOS,
     slow_path: SlowPathFactory | None = None,
     exploration: ExplorationSettings | None = None,
+    keep_events: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> OnlineReport:
     """Every collection's tuning recordings as one person's day, gate trained on the
     other collection, with and without learning, at each of `ratios` (C_FN/C_FA). The
-    learning runs explore as the daemon does by default, unless told otherwise."""
+    learning runs explore as the daemon does by default, unless told otherwise;
+    `keep_events`: the report keeps every run's decision at every event."""
     explores = exploration or ExplorationSettings()
     traces = load_traces(root)
     confirmation = sorted(confirmation_names(traces))
@@ -250,7 +296,7 @@ def run_online(
     by_name = {t.name: t for t in traces}
     # The daemon's slow path (templates), etiquette's repeat window off like the rest of it.
     slow = slow_path or graph_slow_path()
-    persons, rows = {}, []
+    persons, rows, kept = {}, [], {}
     for scheme in tuning_schemes(traces)[1:]:  # across collections
         [excluded] = set(scheme.held_out.values())
         gate = train_fold_gate(dataset, builder, excluded, encoder_id=encoder_id)
@@ -264,20 +310,27 @@ def run_online(
                 learns = explores if learning else None
                 run = asyncio.run(_replay(events, needs, gate, at, slow, learns))
                 rows += rows_of(scheme.name, learning, ratio, run, needs)
-    return OnlineReport(policy.model_dump(), explores.model_dump(), persons, rows)
+                if keep_events:
+                    kept[_run_name(scheme.name, learning, ratio)] = run.events
+    return OnlineReport(policy.model_dump(), explores.model_dump(), persons, rows, kept)
 
 
-def log_online(report: OnlineReport, log: Path | None) -> None:
+def _run_name(person: str, learning: bool, ratio: float) -> str:
+    return f"{person}, learning {'on' if learning else 'off'}, ratio {ratio:g}"
+
+
+def log_online(report: OnlineReport, log: Path | None, note: str = "") -> None:
     """The replay is a scored variant too (`evals.variants`): festina's cost after each
-    count of answers, by person, learning and ratio."""
+    count of answers, by person, learning and ratio; `note` says what was varied."""
     figures: dict[str, list[float]] = {}
     for row in report.rows:
-        key = f"{row.person}, learning {'on' if row.learning else 'off'}, ratio {row.cost_ratio:g}"
+        key = _run_name(row.person, row.learning, row.cost_ratio)
         figures.setdefault(key, []).append(round(row.cost_per_event["festina"], 3))
     log_variant(
         log,
         f"festina eval online: policy {report.policy}; exploration {report.exploration}; "
-        "cost after 0/10/30 answers",
+        + (f"{note}; " if note else "")
+        + "cost after 0/10/30 answers",
         "14 tuning recordings, each collection one day",
         figures,
     )

@@ -68,6 +68,11 @@ def test_every_offer_is_answered_through_the_feedback_path_and_priced_after_each
     after_ten = rows[10].cost_per_event
     assert after_ten["festina"] == after_ten["always offer"] == pytest.approx(5 / 10)
     assert after_ten["never offer"] == pytest.approx(3 * 5 / 10)
+    # Each event's record says what was decided, by what, and how many answers came before.
+    assert [e.answers_before for e in run.events] == list(range(20))
+    assert [e.needed for e in run.events] == needs
+    assert all(e.offered and e.gate_action == "intervene" for e in run.events)
+    assert {e.decided_by for e in run.events} == {"gate"}
 
 
 def test_the_command_replays_each_collection_as_a_day(
@@ -75,7 +80,7 @@ def test_the_command_replays_each_collection_as_a_day(
 ):
     monkeypatch.setenv("FESTINA_HOME", str(trained_home))
     args = ["eval", "online", "--data", str(proactivebench), "--out", str(tmp_path)]
-    result = CliRunner().invoke(cli, [*args, "--ratio", "3", "--json"])
+    result = CliRunner().invoke(cli, [*args, "--ratio", "3", "--events", "--note", "x", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     # Each collection's tuning recordings, the confirmation split left out.
@@ -100,4 +105,11 @@ def test_the_command_replays_each_collection_as_a_day(
     assert json.loads((tmp_path / "online.json").read_text()) == report
     [logged] = [json.loads(line) for line in variants_log.read_text().splitlines()]
     assert logged["what"].startswith("festina eval online")
+    assert "; x; cost after" in logged["what"]  # the note says what the run varied
+    # --events: every run's decision at each event, its label beside it.
+    assert {name: len(run) for name, run in report["events"].items()} == {
+        f"{person}, learning {on}, ratio 3": n
+        for person, n in (("extra_traces -> test_data", 112), ("test_data -> extra_traces", 160))
+        for on in ("on", "off")
+    }
     assert len(logged["figures"]) == 4  # two people, learning on and off, one ratio
