@@ -35,10 +35,8 @@ def verdict(state: DeliberationState) -> dict[str, Any]:
         )
         return {"verdict": {"action": "silent", "reason": reason}}
     if counterfactual.get("gate_offer"):
-        decision = state["decision"]
         reason = (
-            f"offer: {proposal['task']} (gate: p_accept {decision['p_accept']:.3f} >= "
-            f"tau {decision['tau']:.3f} beyond the band; {proposal['why_now']})"
+            f"offer: {proposal['task']} ({_why_the_gate_offered(state)}; {proposal['why_now']})"
         )
     else:
         reason = (
@@ -46,3 +44,13 @@ def verdict(state: DeliberationState) -> dict[str, Any]:
             f"tau {counterfactual['tau']:.3f}; {proposal['why_now']})"
         )
     return {"verdict": {"action": "intervene", "reason": reason}}
+
+
+def _why_the_gate_offered(state: DeliberationState) -> str:
+    """The rule's comparison where the rule offered, else (exploring) the gate's own
+    reason: an exploratory offer is made below tau, and its record must say so."""
+    decision = state["decision"]
+    if decision["p_accept"] >= decision["tau"]:
+        p_accept, tau = decision["p_accept"], decision["tau"]
+        return f"gate: p_accept {p_accept:.3f} >= tau {tau:.3f} beyond the band"
+    return f"gate: {decision.get('reason') or 'offered below tau'}"
