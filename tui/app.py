@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 from agent.pidlock import running_pid
 from core.decision import Action, Decision
 from core.events import Event, describe_validation_error
-from core.outcome import outcomes_of
+from core.progress import PlanProgress
 from gate.policy import GatePolicy
 from memory.feedback import Outcome, Reason
 from memory.health import STORAGE_FAULTS, describe
@@ -66,6 +66,8 @@ class Details:
 
     run: DeliberationRow | None
     pending: list[ConfirmationRow]
+    plan: PlanProgress | None = None
+    """Where the accepted plan stands (the same reading as the CLI's and the API's)."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,11 @@ class FestinaApp(App[None]):
 
     def _details(self, event_id: str) -> Details:
         store = self.store
-        return Details(store.deliberation(event_id), store.pending_confirmations(event_id))
+        return Details(
+            store.deliberation(event_id),
+            store.pending_confirmations(event_id),
+            store.plan_progress([event_id]).get(event_id),
+        )
 
     def refresh_data(self) -> None:
         """Read memory now and redraw what changed: after the user acted, so that what
@@ -393,14 +399,14 @@ class FestinaApp(App[None]):
                 f"check: draft p_accept {check['p_accept_task']:.3f} vs tau {check['tau']:.3f}; "
                 f"repeat of a turned-down offer: {'yes' if check['repeat_of_rejected'] else 'no'}"
             )
-        for outcome in outcomes_of(run.executions):
+        plan = details.plan
+        for outcome in plan.done if plan is not None else []:
             lines.append(f"[b]{escape(outcome.tool)}[/b]: {escape(outcome.status.value)}")
             lines.extend(escape(f"  {line}") for line in outcome.text.splitlines()[:8])
-        if run.executions is None and run.partial:
+        if plan is not None and plan.writing is not None:
             # A step still writing its output (a streamed explanation): as far as it got.
-            lines.append(f"[b]{escape(str(run.partial['tool']))}[/b]: writing…")
-            text = str(run.partial["text"])
-            lines.extend(escape(f"  {line}") for line in text.splitlines()[-8:])
+            lines.append(f"[b]{escape(plan.writing.tool)}[/b]: writing…")
+            lines.extend(escape(f"  {line}") for line in plan.writing.text.splitlines()[-8:])
         for pending in details.pending:
             args = ", ".join(f"{k}={v!r}" for k, v in pending.args.items())
             lines.append(f"[b]y[/b] run / [b]n[/b] skip: {escape(f'{pending.tool}({args})'[:160])}")
