@@ -68,9 +68,14 @@ class Answers:
             loops.append(asyncio.ensure_future(self._poll_loop(poll, surface)))
         if learn:
             loops.append(asyncio.ensure_future(self._learn_loop()))
-        try:
-            await asyncio.gather(*loops)
+        if not loops:
             await asyncio.Event().wait()  # nothing to act on: wait to be stopped
+        try:
+            # Neither loop ends but by failing; `wait`, unlike `gather`, cancels neither
+            # when this is cancelled: each is cancelled once, below.
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for ended in done:
+                ended.result()
         finally:
             for running in loops:
                 running.cancel()
