@@ -33,6 +33,7 @@ from memory.health import STORAGE_FAULTS, describe
 from memory.preferences import Preferences
 from memory.schema import ConfirmationRow, DeliberationRow
 from memory.store import Store
+from memory.stores.plans import ConfirmationAnswered, UnknownConfirmation
 from tui.reasons import RejectReason
 from tui.stats import summarize
 
@@ -549,7 +550,13 @@ class FestinaApp(App[None]):
         if not pending:
             self.notify("nothing here is waiting for your confirmation", severity="warning")
             return
-        if self._written(self.store.answer_confirmation, pending[0].id, approved) is None:
+        try:
+            if self._written(self.store.answer_confirmation, pending[0].id, approved) is None:
+                return
+        except (UnknownConfirmation, ConfirmationAnswered) as error:
+            # Answered meanwhile elsewhere (`festina confirm`, the API): one answer holds.
+            self.notify(str(error), severity="warning")
+            self.refresh_data()
             return
         verb = "will run" if approved else "skipped"
         self.notify(f"{pending[0].tool} {verb}; the daemon acts on it within a second")
