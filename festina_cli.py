@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from agent.cli import config, daemon, decisions, doctor, shell_hook
+from agent.cli import config, confirm, daemon, decisions, doctor, shell_hook
 from agent.cli_context import CliContext
 from agent.extras import missing_extra
 from evals.cli import eval_group, gate_eval
@@ -83,6 +83,7 @@ gate.add_command(gate_eval)
 for command in (
     daemon,
     decisions,
+    confirm,
     config,
     doctor,
     shell_hook,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from agent.decide import DecisionChain
@@ -58,23 +59,49 @@ class Answers:
     async def loop(self, slow_path: SlowPath, surface: Surface, *, learn: bool) -> None:
         """Act on the user's answers within a second, whether or not another event
         comes: the slow path runs accepted plans and asks for confirmations, and (with
-        `learn`) the answers are learnt."""
+        `learn`) the answers are learnt. The two go side by side: a step of a plan can
+        take many seconds (a model's streamed explanation), and the answers given
+        meanwhile are learnt without waiting for it."""
         poll = getattr(slow_path, "poll", None)
+        loops = []
+        if poll is not None:
+            loops.append(asyncio.ensure_future(self._poll_loop(poll, surface)))
+        if learn:
+            loops.append(asyncio.ensure_future(self._learn_loop()))
+        if not loops:
+            await asyncio.Event().wait()  # nothing to act on: wait to be stopped
+        try:
+            # Neither loop ends but by failing; `wait`, unlike `gather`, cancels neither
+            # when this is cancelled: each is cancelled once, below.
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for ended in done:
+                ended.result()
+        finally:
+            for running in loops:
+                running.cancel()
+            # A stop waits for both: the poll's thread finishes its step first (see
+            # `_poll_loop`), rather than writing to memory after memory closed.
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _poll_loop(self, poll: Callable[[], Awaitable[list[str]]], surface: Surface) -> None:
         while True:
-            if poll is not None:
-                # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
-                # waits for it instead of leaving it to write to memory after memory closed.
-                polling = asyncio.ensure_future(poll())
-                try:
-                    finished = await asyncio.shield(polling)
-                except asyncio.CancelledError:
-                    await asyncio.gather(polling, return_exceptions=True)
-                    raise
-                except Exception as error:
-                    self.memory.failed(error, "the slow path failed to act on an answer")
-                else:
-                    await self._show_results(surface, finished)
-            if learn and self.chain.clock is not None:
+            # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
+            # waits for it instead of leaving it to write to memory after memory closed.
+            polling = asyncio.ensure_future(poll())
+            try:
+                finished = await asyncio.shield(polling)
+            except asyncio.CancelledError:
+                await asyncio.gather(polling, return_exceptions=True)
+                raise
+            except Exception as error:
+                self.memory.failed(error, "the slow path failed to act on an answer")
+            else:
+                await self._show_results(surface, finished)
+            await asyncio.sleep(ANSWER_POLL_S)
+
+    async def _learn_loop(self) -> None:
+        while True:
+            if self.chain.clock is not None:
                 try:
                     async with self.learning:
                         await self.learn(self.chain.clock)

@@ -31,10 +31,12 @@ from core import jsonsafe
 from core.decision import Decision
 from core.events import Event
 from core.outcome import StepOutcome
+from core.progress import PlanProgress
 from core.records import record_to_item
 from core.sources import Rejection, SourceItem
 from memory.feedback import AlreadyAnswered, Outcome, Reason
 from memory.store import Store
+from memory.stores.plans import ConfirmationAnswered, UnknownConfirmation
 
 logger = logging.getLogger("festina.api")
 
@@ -64,7 +66,30 @@ class DecisionRecord(BaseModel):
     decision: Decision
     feedback: str | None
     results: list[StepOutcome] = []
-    """What the accepted offer's plan did, step by step (empty until it has run)."""
+    """What the accepted offer's plan did, step by step (empty until it has finished)."""
+    plan: PlanProgress | None = None
+    """Where the accepted offer's plan stands: the steps done so far, the step being
+    written with its text so far, the steps waiting for the person's confirmation (answer
+    with POST /v1/confirmations/{id}), and whether it has finished. None until it starts."""
+
+
+class ConfirmationAnswer(BaseModel):
+    """The person's go (true) or no (false) for a step waiting for confirmation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+
+
+class ConfirmationGiven(BaseModel):
+    """The answer kept: the daemon runs (or skips) the step within a second."""
+
+    id: int
+    event_id: str
+    step: int
+    tool: str
+    status: str
+    """approved or denied"""
 
 
 class FeedbackGiven(BaseModel):
@@ -426,7 +451,8 @@ def _memory_routes(
 
 
 def _add_decision_routes(router: APIRouter, store: Store) -> None:
-    """GET /v1/decisions and POST /v1/feedback: what was decided, and the user's answers."""
+    """GET /v1/decisions, POST /v1/feedback and POST /v1/confirmations/{id}: what was
+    decided, and the user's answers to offers and to the steps of accepted plans."""
 
     @router.get("/v1/decisions")
     async def get_decisions(
@@ -435,16 +461,20 @@ def _add_decision_routes(router: APIRouter, store: Store) -> None:
         """The most recent decisions, newest first, with the user's feedback if any and
         what an accepted offer's plan did."""
         rows = await asyncio.to_thread(store.recent_activity, limit)
-        results = await asyncio.to_thread(store.plan_results, [event.id for event, _, _ in rows])
-        return [
-            DecisionRecord(
-                event=event,
-                decision=decision,
-                feedback=feedback,
-                results=results.get(event.id, []),
+        plans = await asyncio.to_thread(store.plan_progress, [event.id for event, _, _ in rows])
+        records = []
+        for event, decision, feedback in rows:
+            plan = plans.get(event.id)
+            records.append(
+                DecisionRecord(
+                    event=event,
+                    decision=decision,
+                    feedback=feedback,
+                    results=plan.done if plan is not None and plan.finished else [],
+                    plan=plan,
+                )
             )
-            for event, decision, feedback in rows
-        ]
+        return records
 
     @router.post(
         "/v1/feedback",
@@ -464,6 +494,30 @@ def _add_decision_routes(router: APIRouter, store: Store) -> None:
         except ValueError as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         return {"recorded": answer.outcome.value}
+
+    @router.post(
+        "/v1/confirmations/{confirmation_id}",
+        responses={
+            404: {"description": "no confirmation has that id"},
+            409: {"description": "the confirmation was already answered: a step takes one"},
+        },
+    )
+    async def post_confirmation(
+        confirmation_id: int, answer: ConfirmationAnswer
+    ) -> ConfirmationGiven:
+        """Run (approve: true) or skip (false) a step of an accepted plan that waits for
+        the person's confirmation; its id is in GET /v1/decisions' `plan.waiting_for`."""
+        try:
+            row = await asyncio.to_thread(
+                store.answer_confirmation, confirmation_id, answer.approve
+            )
+        except UnknownConfirmation as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+        except ConfirmationAnswered as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+        return ConfirmationGiven(
+            id=row.id, event_id=row.event_id, step=row.step, tool=row.tool, status=row.status
+        )
 
 
 def _add_status_route(

@@ -23,12 +23,14 @@ from agent.paths import FestinaPaths
 from agent.pidlock import AlreadyRunning, running_pid
 from agent.sources import SourceSpecError
 from core.decision import Action
+from core.progress import confirm_command
 from memory.health import STORAGE_FAULTS, StorageUnavailable
 
 if TYPE_CHECKING:
     from core.decision import Decision
     from core.events import Event
     from core.outcome import StepOutcome
+    from core.progress import PlanProgress
 
 EXIT_ALREADY_RUNNING = 3
 # sysexits.h's EX_CONFIG: what is around festina needs fixing before it can start.
@@ -168,6 +170,55 @@ def _result_lines(outcomes: list[StepOutcome]) -> list[str]:
         lines.append(f"{outcome.tool}: {outcome.status.value}" + (f": {text[0]}" if text else ""))
         lines.extend(f"  {line}" for line in text[1:6])
     return lines
+
+
+def _plan_lines(plan: PlanProgress | None) -> list[str]:
+    """Where an accepted plan stands: the steps done, the step being written (its last
+    lines so far), and the steps waiting for the person, with how to answer them."""
+    if plan is None:
+        return []
+    lines = _result_lines(plan.done)
+    if plan.writing is not None:
+        lines.append(f"{plan.writing.tool}: writing…")
+        lines.extend(f"  {line}" for line in plan.writing.text.splitlines()[-5:])
+    if plan.waiting_for:
+        steps = ", ".join(
+            f"{waiting.tool} ({_args(waiting.args)})" if waiting.args else waiting.tool
+            for waiting in plan.waiting_for
+        )
+        lines.append(f"waiting for your confirmation: {steps}")
+        first = plan.waiting_for[0]
+        if first.confirmation_id is not None:  # the step the plan is suspended on
+            lines.append(f"  answer {first.tool}: {confirm_command(first.confirmation_id)}")
+    return lines
+
+
+def _args(args: dict[str, Any]) -> str:
+    shown = ", ".join(f"{key}={value!r}" for key, value in args.items())
+    return shown if len(shown) <= 100 else shown[:99] + "…"
+
+
+@click.command("confirm")
+@click.argument("confirmation_id", metavar="ID", type=int)
+@click.option("--no", "deny", is_flag=True, help="Skip the step instead of running it.")
+@click.pass_obj
+def confirm(obj: CliContext, confirmation_id: int, deny: bool) -> None:
+    """Run (or, with --no, skip) a step of an accepted plan that waits for your
+    confirmation; `festina decisions --offers` lists the waiting steps with their ids.
+
+    The daemon acts on the answer within a second. An id that is unknown or already
+    answered is an error (exit status 1)."""
+    from memory.stores.plans import ConfirmationAnswered, UnknownConfirmation
+
+    store = obj.open_store()
+    try:
+        row = store.answer_confirmation(confirmation_id, approved=not deny)
+    except (UnknownConfirmation, ConfirmationAnswered) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.close()
+    verb = "skipped" if deny else "will run"
+    click.echo(f"{row.tool} {verb}; the daemon acts on it within a second")
 
 
 @daemon.command("start")
@@ -320,7 +371,7 @@ def decisions(obj: CliContext, limit: int, offers_only: bool) -> None:
         rows = store.decisions(limit, offers_only=offers_only)
         offers = [event.id for event, d in rows if d.final_action is Action.INTERVENE]
         answers = store.latest_answers(offers)
-        results = store.plan_results(offers)
+        plans = store.plan_progress(offers)
     finally:
         store.close()
     if not rows:
@@ -342,7 +393,7 @@ def decisions(obj: CliContext, limit: int, offers_only: bool) -> None:
             lines = [
                 *_offer_lines(decision),
                 f"answer: {answer or 'none yet'}",
-                *_result_lines(results.get(event.id, [])),
+                *_plan_lines(plans.get(event.id)),
             ]
             for line in lines:
                 click.echo(f"{'':14}{line}")

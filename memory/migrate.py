@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 """The newest migration's revision (a test holds it to Alembic's own head)."""
 _PG_LOCK_KEY = 0x66657374  # "fest": one advisory lock id for festina's migrations
 

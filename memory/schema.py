@@ -228,6 +228,11 @@ class DeliberationRow(Base):
     """The step being run while its output is still arriving ({"step", "tool", "text"}):
     the dashboard runs in another process and reads it from here. None once the plan
     has finished (its `executions` hold the whole output)."""
+    progress: Mapped[dict[str, Any] | None]
+    """Where an accepted plan stands while it runs or waits for the person's confirmation:
+    {"done": [execution records so far], "to_come": [{"step", "tool", "args", "confirm"}]}
+    (`confirm`: the step waits for the person's go). None before the plan starts (and in
+    rows older than revision 0015) and once it has finished (`executions` then)."""
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

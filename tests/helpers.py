@@ -348,16 +348,18 @@ def http_daemon(
     also: tuple[str, ...] = (),
     max_open_files: int | None = None,
     output: Path | None = None,
+    config: str = "",
 ) -> Iterator[Daemon]:
     """`festina daemon run` with the http source (and the sources `also` names), up and
     answering; `max_open_files` lowers its descriptor limit (as `ulimit -n` would);
-    `output`: where its stdout and stderr go (default: daemon.out in `home`)."""
+    `output`: where its stdout and stderr go (default: daemon.out in `home`); `config`:
+    more of the config file (sections other than daemon, api and etiquette)."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         f"[daemon]\nsource = {json.dumps(['http', *also])}\n"
         f'[api]\nport = {port}\ntoken = "{TOKEN}"\n'
         # Offers every few events: the slow path and etiquette are on the hot path too.
-        "[etiquette]\ncooldown_s = 5.0\n",
+        "[etiquette]\ncooldown_s = 5.0\n" + config,
         encoding="utf-8",
     )
     env = {**os.environ, "FESTINA_HOME": str(home)}

@@ -12,20 +12,25 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import httpx
 import pytest
+from click.testing import CliRunner
 
-from agent.config import SlowPathSettings
+from agent.api import ApiServer, build_app
+from agent.config import ApiSettings, EtiquetteSettings, SlowPathSettings
 from agent.paths import FestinaPaths
 from agent.slowpath.explain import ErrorExplainer, explanation_prompt
 from agent.slowpath.factory import build_slow_path
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.llm import ChatError, OpenAICompatibleChat, sse_piece
+from agent.sources.http import HttpIngestSource
 from core.outcome import StepStatus, outcomes_of
+from festina_cli import cli
 from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import eventually, free_port
+from tests.helpers import RecordingSurface, event_at, eventually, free_port, make_pipeline
 from tests.test_slowpath import ScriptedChat, proposal, stored_event
 from tools.base import ToolResult
 from tui.app import FestinaApp
@@ -111,7 +116,10 @@ def project(tmp_path):
     return folder
 
 
-def explaining_path(tmp_path, store, project, url: str) -> ReasoningSlowPath:
+def explaining_path(
+    tmp_path, store, project, url: str, read_timeout_s: float = 5.0
+) -> ReasoningSlowPath:
+    """`read_timeout_s`: how long the model's server may pause mid-answer."""
     from tools import default_pool
 
     return ReasoningSlowPath(
@@ -122,7 +130,7 @@ def explaining_path(tmp_path, store, project, url: str) -> ReasoningSlowPath:
         saver=checkpoint_saver(store.url, tmp_path / "checkpoints.sqlite"),
         # Every piece is kept as it comes, so the test need not wait out an interval.
         explainer=ErrorExplainer(
-            OpenAICompatibleChat(url, "stand-in", timeout_s=5.0),
+            OpenAICompatibleChat(url, "stand-in", timeout_s=read_timeout_s),
             timeout_s=WAIT_S,
             publish_every_s=0.0,
         ),
@@ -303,3 +311,112 @@ async def test_the_dashboard_shows_the_explanation_growing_while_it_streams(
         assert "writing…" not in detail()
         await pilot.pause()
     assert await asyncio.wait_for(running, WAIT_S) == 1
+
+
+async def _plan_listed(client: httpx.AsyncClient, event_id: str) -> dict | None:
+    """The plan of the offer on `event_id`, as GET /v1/decisions lists it."""
+    response = await client.get("/v1/decisions")
+    assert response.status_code == 200, response.text
+    [offer] = [d for d in response.json() if d["event"]["id"] == event_id]
+    return offer["plan"]
+
+
+async def _until(check, timeout: float, running: asyncio.Future) -> None:
+    """Await `check()` until it is true; fail after `timeout` s or if `running` ends."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert not running.done(), running
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_api_and_the_command_line_show_the_explanation_while_learning_goes_on(
+    tmp_path, project, server_url
+):
+    """The daemon's pipeline with its API: an accepted explanation streams; GET
+    /v1/decisions and `festina decisions --offers` show its text so far, and another offer
+    turned down meanwhile is learnt from before the explanation has finished."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    surface = RecordingSurface()
+    ingest = HttpIngestSource(16)
+    pipeline, store = make_pipeline(
+        f"sqlite:///{home / 'data' / 'festina.db'}",
+        ingest,
+        surface=surface,
+        draft_offers=True,
+        etiquette=EtiquetteSettings(cooldown_s=0),
+    )
+    # The stream pauses while the test checks what is shown and answers another offer,
+    # which may take longer than the other tests' few seconds on a busy machine.
+    path = explaining_path(tmp_path, store, project, server_url, read_timeout_s=WAIT_S)
+    args = {"error": "KeyError: 'price'", "context": TRACEBACK.format(path=project / "invoice.py")}
+    path.drafter.chat.answers = [  # type: ignore[attr-defined]
+        proposal(
+            task="Explain the KeyError in invoice.py",
+            speak="Shall I explain that KeyError?",
+            plan=[{"tool": "explain_error", "args": args}],
+        )
+    ]
+    pipeline.slow_path = path
+    settings = ApiSettings(port=0, token="test-token-0123456789")
+    server = ApiServer(build_app(settings, ingest, store, lambda: {}), settings)
+    running = asyncio.ensure_future(pipeline.run())
+    await server.start()
+    auth = {"Authorization": f"Bearer {settings.token}"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{server.port}", headers=auth, timeout=WAIT_S
+        ) as client:
+            first = event_at(0, "I need help: KeyError: 'price' in pytest")
+            await asyncio.gather(*await ingest.submit([first], 5))
+            await eventually(lambda: len(surface.offers) == 1, WAIT_S, unless=running)
+            store.record_feedback(first.id, Outcome.ACCEPTED)
+
+            async def writing() -> bool:
+                plan = await _plan_listed(client, first.id)
+                return bool(plan and plan["writing"] and plan["writing"]["text"])
+
+            await _until(writing, WAIT_S, running)
+            plan = await _plan_listed(client, first.id)
+            assert plan == {
+                "done": [],
+                "writing": {"step": 0, "tool": "explain_error", "text": "".join(FIRST)},
+                "waiting_for": [],
+                "finished": False,
+            }
+            shown = CliRunner().invoke(
+                cli, ["decisions", "--offers"], env={"FESTINA_HOME": str(home)}
+            )
+            assert shown.exit_code == 0, shown.output
+            assert "explain_error: writing…\n" in shown.output
+            assert "The items passed to total() lack a 'price' key." in shown.output
+
+            # An offer turned down while the explanation streams is learnt from meanwhile.
+            second = event_at(1, "I need help with the invoice totals")
+            await asyncio.gather(*await ingest.submit([second], 5))
+            await eventually(lambda: len(surface.offers) == 2, WAIT_S, unless=running)
+            learnt = pipeline.chain.personal.answers
+            store.record_feedback(second.id, Outcome.REJECTED)
+            await eventually(
+                lambda: pipeline.chain.personal.answers == learnt + 1, WAIT_S, unless=running
+            )
+            assert partial_text(store, first.id) == "".join(FIRST)  # still streaming
+
+            StreamingServer.release.set()
+
+            async def finished() -> bool:
+                plan = await _plan_listed(client, first.id)
+                return bool(plan and plan["finished"])
+
+            await _until(finished, WAIT_S, running)
+            plan = await _plan_listed(client, first.id)
+            [step] = plan["done"]
+            assert step["text"] == "".join(FIRST + REST).strip()
+            assert plan["writing"] is None
+    finally:
+        StreamingServer.release.set()
+        await server.stop()
+        pipeline.request_stop()
+        await running
+        store.close()

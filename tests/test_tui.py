@@ -127,6 +127,23 @@ async def test_an_accepted_plan_s_results_show_in_the_detail(store):
     assert " ok" not in detail
 
 
+async def test_a_plan_waiting_for_a_confirmation_shows_what_it_did_so_far(store):
+    offer_id = store.recent_activity(1)[0][0].id
+    store.record_deliberation(offer_id, "graph:templates", "intervene", "drafted", None, None, [])
+    store.record_progress(
+        offer_id,
+        [{"step": 0, "tool": "search_notes", "ran": True, "ok": True, "output": []}],
+        [{"step": 1, "tool": "create_note", "args": {"title": "Fix"}, "confirm": True}],
+    )
+    store.request_confirmation(offer_id, 1, "create_note", {"title": "Fix"})
+    app = FestinaApp(store, GatePolicy())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = str(app.query_one("#detail").render())
+    assert "search_notes: done\n  nothing found" in detail
+    assert "y run / n skip: create_note(title='Fix')" in detail
+
+
 async def test_the_selection_stays_on_its_event_when_newer_decisions_arrive(store):
     app = FestinaApp(store, GatePolicy())
     async with app.run_test(size=SIZE) as pilot:

@@ -26,13 +26,14 @@ from textual.worker import get_current_worker
 from agent.pidlock import running_pid
 from core.decision import Action, Decision
 from core.events import Event, describe_validation_error
-from core.outcome import outcomes_of
+from core.progress import PlanProgress
 from gate.policy import GatePolicy
 from memory.feedback import Outcome, Reason
 from memory.health import STORAGE_FAULTS, describe
 from memory.preferences import Preferences
 from memory.schema import ConfirmationRow, DeliberationRow
 from memory.store import Store
+from memory.stores.plans import ConfirmationAnswered, UnknownConfirmation
 from tui.reasons import RejectReason
 from tui.stats import summarize
 
@@ -66,6 +67,8 @@ class Details:
 
     run: DeliberationRow | None
     pending: list[ConfirmationRow]
+    plan: PlanProgress | None = None
+    """Where the accepted plan stands (the same reading as the CLI's and the API's)."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,11 @@ class FestinaApp(App[None]):
 
     def _details(self, event_id: str) -> Details:
         store = self.store
-        return Details(store.deliberation(event_id), store.pending_confirmations(event_id))
+        return Details(
+            store.deliberation(event_id),
+            store.pending_confirmations(event_id),
+            store.plan_progress([event_id]).get(event_id),
+        )
 
     def refresh_data(self) -> None:
         """Read memory now and redraw what changed: after the user acted, so that what
@@ -393,14 +400,14 @@ class FestinaApp(App[None]):
                 f"check: draft p_accept {check['p_accept_task']:.3f} vs tau {check['tau']:.3f}; "
                 f"repeat of a turned-down offer: {'yes' if check['repeat_of_rejected'] else 'no'}"
             )
-        for outcome in outcomes_of(run.executions):
+        plan = details.plan
+        for outcome in plan.done if plan is not None else []:
             lines.append(f"[b]{escape(outcome.tool)}[/b]: {escape(outcome.status.value)}")
             lines.extend(escape(f"  {line}") for line in outcome.text.splitlines()[:8])
-        if run.executions is None and run.partial:
+        if plan is not None and plan.writing is not None:
             # A step still writing its output (a streamed explanation): as far as it got.
-            lines.append(f"[b]{escape(str(run.partial['tool']))}[/b]: writing…")
-            text = str(run.partial["text"])
-            lines.extend(escape(f"  {line}") for line in text.splitlines()[-8:])
+            lines.append(f"[b]{escape(plan.writing.tool)}[/b]: writing…")
+            lines.extend(escape(f"  {line}") for line in plan.writing.text.splitlines()[-8:])
         for pending in details.pending:
             args = ", ".join(f"{k}={v!r}" for k, v in pending.args.items())
             lines.append(f"[b]y[/b] run / [b]n[/b] skip: {escape(f'{pending.tool}({args})'[:160])}")
@@ -543,7 +550,13 @@ class FestinaApp(App[None]):
         if not pending:
             self.notify("nothing here is waiting for your confirmation", severity="warning")
             return
-        if self._written(self.store.answer_confirmation, pending[0].id, approved) is None:
+        try:
+            if self._written(self.store.answer_confirmation, pending[0].id, approved) is None:
+                return
+        except (UnknownConfirmation, ConfirmationAnswered) as error:
+            # Answered meanwhile elsewhere (`festina confirm`, the API): one answer holds.
+            self.notify(str(error), severity="warning")
+            self.refresh_data()
             return
         verb = "will run" if approved else "skipped"
         self.notify(f"{pending[0].tool} {verb}; the daemon acts on it within a second")

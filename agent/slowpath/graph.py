@@ -224,11 +224,13 @@ class ReasoningSlowPath:
         """Run one planned call. A side effect first waits for the user's confirmation;
         one step per node run means a finished step is never repeated on resume."""
         step = state.get("step", 0)
-        call = plan_of(state)[step]
+        plan = plan_of(state)
+        call = plan[step]
         tool = self.pool.get(call["tool"])
+        event_id = state["decision"]["event_id"]
+        self._keep_progress(event_id, state.get("executions", []), plan, step)
         confirmed = False
         if tool.side_effect:
-            event_id = state["decision"]["event_id"]
             self.store.request_confirmation(event_id, step, tool.name, call["args"])
             confirmed = bool(interrupt({"kind": "confirm", "step": step}))
             if not confirmed:
@@ -238,6 +240,32 @@ class ReasoningSlowPath:
         if self.explainer is not None and tool.name == self.explainer.tool:
             result = self._explained(state["decision"]["event_id"], step, tool.name, result)
         return {"step": step + 1, "executions": [result.as_step(step, tool.name)]}
+
+    def _keep_progress(
+        self,
+        event_id: str,
+        done: list[dict[str, Any]],
+        plan: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        """Where the plan stands as step `step` starts, for the surfaces in other processes:
+        the plan may now wait for the person for hours, and what it did so far (a notes
+        search, say) is worth showing meanwhile. Run again when a suspended step resumes,
+        with the same values."""
+        to_come = [
+            {
+                "step": index,
+                "tool": call["tool"],
+                "args": call["args"],
+                "confirm": self.pool.get(call["tool"]).side_effect,
+            }
+            for index, call in enumerate(plan)
+            if index >= step
+        ]
+        try:
+            self.store.record_progress(event_id, done, to_come)
+        except Exception:  # showing it early is a nicety: the finished plan's record holds all
+            logger.warning("could not keep the plan's progress", exc_info=True)
 
     def _explained(self, event_id: str, step: int, tool: str, result: ToolResult) -> ToolResult:
         """The model's explanation of `result`, its text so far kept in memory while it

@@ -8,8 +8,26 @@ from typing import Any
 from sqlalchemy import select, update
 
 from core.outcome import StepOutcome, outcomes_of
+from core.progress import Confirmation, PlanProgress, progress_of
 from memory.schema import ConfirmationRow, DeliberationRow, utcnow
 from memory.stores.base import StoreBase
+
+
+class UnknownConfirmation(LookupError):
+    """No confirmation has this id (never asked for, or its event was forgotten)."""
+
+    def __init__(self, confirmation_id: int) -> None:
+        super().__init__(f"no confirmation {confirmation_id}: see `festina decisions --offers`")
+
+
+class ConfirmationAnswered(ValueError):
+    """The confirmation was answered already: a step takes one answer."""
+
+    def __init__(self, confirmation_id: int, status: str) -> None:
+        super().__init__(
+            f"confirmation {confirmation_id} was already answered ({status}): a step takes "
+            "one answer"
+        )
 
 
 class PlanMemory(StoreBase):
@@ -35,13 +53,23 @@ class PlanMemory(StoreBase):
                 query = query.where(ConfirmationRow.event_id == event_id)
             return list(session.scalars(query.order_by(ConfirmationRow.id)))
 
-    def answer_confirmation(self, confirmation_id: int, approved: bool) -> None:
+    def answer_confirmation(self, confirmation_id: int, approved: bool) -> ConfirmationRow:
+        """Approve or deny a step waiting for the person's go (the daemon acts on it within
+        a second); the confirmation as answered. UnknownConfirmation or
+        ConfirmationAnswered, which say so in words, when there is nothing to answer."""
         with self._session() as session, session.begin():
+            # One conditional update: of two surfaces answering at once, one answer holds.
+            answered = session.execute(
+                update(ConfirmationRow)
+                .where(ConfirmationRow.id == confirmation_id, ConfirmationRow.status == "pending")
+                .values(status="approved" if approved else "denied", answered_at=utcnow())
+            )
             row = session.get(ConfirmationRow, confirmation_id)
-            if row is None or row.status != "pending":
-                raise ValueError(f"no pending confirmation {confirmation_id}")
-            row.status = "approved" if approved else "denied"
-            row.answered_at = utcnow()
+            if row is None:
+                raise UnknownConfirmation(confirmation_id)
+            if answered.rowcount == 0:  # type: ignore[attr-defined]
+                raise ConfirmationAnswered(confirmation_id, row.status)
+            return row
 
     def confirmation(self, event_id: str, step: int) -> ConfirmationRow | None:
         with self._session() as session:
@@ -63,12 +91,26 @@ class PlanMemory(StoreBase):
             )
 
     def record_executions(self, event_id: str, executions: list[dict[str, Any]]) -> None:
-        """The finished plan's steps; what was shown of a step still running goes."""
+        """The finished plan's steps; what was shown of a step still running, and of the
+        plan's progress, goes."""
         with self._session() as session, session.begin():
             session.execute(
                 update(DeliberationRow)
                 .where(DeliberationRow.event_id == event_id)
-                .values(executions=executions, partial=None)
+                .values(executions=executions, partial=None, progress=None)
+            )
+
+    def record_progress(
+        self, event_id: str, done: list[dict[str, Any]], to_come: list[dict[str, Any]]
+    ) -> None:
+        """Where an accepted plan stands as a step starts: the execution records of the
+        steps done, and the steps to come ({"step", "tool", "args", "confirm"}). What the
+        previous step wrote while running is part of its record now, so it goes."""
+        with self._session() as session, session.begin():
+            session.execute(
+                update(DeliberationRow)
+                .where(DeliberationRow.event_id == event_id)
+                .values(progress={"done": done, "to_come": to_come}, partial=None)
             )
 
     def record_partial(self, event_id: str, step: int, tool: str, text: str) -> None:
@@ -80,6 +122,42 @@ class PlanMemory(StoreBase):
                 .where(DeliberationRow.event_id == event_id)
                 .values(partial={"step": step, "tool": tool, "text": text})
             )
+
+    def plan_progress(self, event_ids: Sequence[str]) -> dict[str, PlanProgress]:
+        """Where each of these offers' accepted plans stands (see `core.progress`); offers
+        whose plan has not started (not accepted, or not yet picked up) are absent."""
+        ids = list(event_ids)
+        with self._session() as session:
+            rows = session.execute(
+                select(
+                    DeliberationRow.event_id,
+                    DeliberationRow.executions,
+                    DeliberationRow.progress,
+                    DeliberationRow.partial,
+                ).where(DeliberationRow.event_id.in_(ids), DeliberationRow.action == "intervene")
+            ).all()
+            asked: dict[str, list[Confirmation]] = {}
+            for row in session.scalars(
+                select(ConfirmationRow)
+                .where(ConfirmationRow.event_id.in_(ids))
+                .order_by(ConfirmationRow.step)
+            ):
+                asked.setdefault(row.event_id, []).append(
+                    Confirmation(
+                        id=row.id, step=row.step, tool=row.tool, args=row.args, status=row.status
+                    )
+                )
+        found = {}
+        for event_id, executions, progress, partial in rows:
+            plan = progress_of(
+                executions=executions,
+                progress=progress,
+                partial=partial,
+                confirmations=asked.get(event_id, []),
+            )
+            if plan is not None:
+                found[event_id] = plan
+        return found
 
     def plan_results(self, event_ids: Sequence[str]) -> dict[str, list[StepOutcome]]:
         """What each of these offers' accepted plans did, step by step; offers whose plan
