@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from agent.slowpath.facts import Facts, short
-from agent.slowpath.naming import related, what_is_done, what_is_shown
+from agent.slowpath.naming import page_name, related, what_is_done, what_is_shown
 from core.events import EventKind
 from core.offer import PlannedCall
 from tools.local_docs import look_up, may_answer
@@ -291,8 +291,13 @@ def _writing_topic(facts: Facts) -> Candidate | None:
 
 
 def _save_page(facts: Facts) -> Candidate | None:
-    title = facts.page_title
-    if not title or not facts.now.reading or facts.query == title:
+    if not facts.page_title or not facts.now.reading or facts.query == facts.page_title:
+        return None
+    # Named by what the event shows (the title its text quotes, the page's own title, the
+    # address), the window's title only without the browser's name and as a last resort:
+    # "Git - Undoing things - Mozilla Firefox" is not what the note is about.
+    title = page_name(facts)
+    if not title:
         return None
     t = short(title)
     where = facts.event.url or facts.event.app or "the web"
