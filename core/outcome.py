@@ -18,6 +18,10 @@ MAX_SHOWN_CHARS = 1200
 MAX_ITEMS = 12
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 _PATH = re.compile(r"(?<![\w:/])(/(?:[\w.@+-]+/)*[\w.@+-]+)")
+# A line that is one absolute path to a file, spaces and all: a saved note's own line
+# ("/home/dana/notes/Git - Undoing things 2026-12-07 0930.md"), which `_PATH` would cut
+# at its first space. No colon in it: "/usr/bin/ld: cannot find -lssl" is a message.
+_PATH_LINE = re.compile(r"^(/(?:[^\n/:]+/)*[^\n/:]+\.\w{1,8})$", re.M)
 
 
 class StepStatus(StrEnum):
@@ -80,9 +84,15 @@ def _outcome(record: dict[str, Any]) -> StepOutcome:
         status=StepStatus.DONE,
         text=_cut(shown),
         links=list(dict.fromkeys(_URL.findall(shown))),
-        paths=list(dict.fromkeys(_PATH.findall(_URL.sub(" ", shown)))),
+        paths=_paths(_URL.sub(" ", shown)),
         output=output,
     )
+
+
+def _paths(text: str) -> list[str]:
+    """The absolute paths a result names: whole lines that are one, then those in text."""
+    whole = _PATH_LINE.findall(text)
+    return list(dict.fromkeys([*whole, *_PATH.findall(_PATH_LINE.sub(" ", text))]))
 
 
 def render(output: Any) -> str:

@@ -5,9 +5,13 @@ Each situation is real output made on this machine when the benchmark runs, in a
 project: Python programs that fail with their tracebacks, shell commands that fail with
 their messages, C files that fail to compile or link, calendar files read by the calendar
 source, notifications as the notifications source makes them, pages read and searches
-made. Each one becomes the events festina would see; the default drafter (templates, no
-model) drafts its offer; the offer is accepted and its whole plan run (side effects
-confirmed) in a scratch workspace that may read the project; and the result is scored:
+made, and how-to searches whose answer is in this machine's own documentation (what the
+result must hold is read here when the benchmark runs: the standard-library object's
+docstring lines, with Python's inspect; the option lines of the command's manual page, as
+`man` renders it; a situation whose page or object is missing here is not made). Each
+one becomes the events festina would see; the default drafter (templates, no model)
+drafts its offer; the offer is accepted and its whole plan run (side effects confirmed)
+in a scratch workspace that may read the project; and the result is scored:
 - visible: at least one step is `done` with text to show;
 - holds what is needed: every string the situation names (the failing line, the missing
   key, the meeting's time...) is in the results' text (URL-decoded, any case);
@@ -22,6 +26,10 @@ the tuning part's misses are listed.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -250,6 +258,29 @@ SEARCHES: tuple[tuple[str, str], ...] = (
     ("Bing", "pytest fixture scope module"),
 )
 
+# How-to searches whose answer is in the documentation on this machine: (where the search
+# is made, the query, the standard-library object it is about, words whose docstring line
+# the result must hold beside its first line).
+HOWTO_PYTHON: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("Google", "python dict get default", "builtins.dict.get", ()),
+    ("", "how to cancel an asyncio TaskGroup", "asyncio.TaskGroup", ("cancel",)),
+    ("DuckDuckGo", "json dumps indent", "json.dumps", ("indent",)),
+    ("", "subprocess run timeout", "subprocess.run", ("timeout",)),
+    ("Google", "datetime strptime format", "datetime.datetime.strptime", ()),
+    ("", "pathlib Path glob recursive", "pathlib.Path.glob", ()),
+)
+
+# (where, the query, the manual page, the option lines the result must hold: each a
+# pattern matched at a line's start in the page as `man` renders it; group 1 if it has one)
+HOWTO_COMMANDS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("Google", "tar extract to directory", "tar", (r"-C, --directory=\S+", r"-x, --extract\b")),
+    ("", "git rebase onto", "git-rebase", (r"--onto <newbase>",)),
+    ("Bing", "grep recursive ignore case", "grep", (r"-i, --ignore-case", r"-r, --recursive")),
+    ("", "ls sort by time", "ls", (r"-t\s+(sort by time[^;.]*)",)),
+    ("Google", "find files modified in the last day", "find", (r"-mtime n",)),
+    ("", "how to show line numbers with grep", "grep", (r"-n, --line-number",)),
+)
+
 # (page title, URL)
 PAGES: tuple[tuple[str, str], ...] = (
     ("Task groups - Python documentation", "https://docs.python.org/3/library/asyncio-task.html"),
@@ -366,10 +397,79 @@ def _notifications(
 
 def _searches(_: Path, start: datetime) -> Iterator[tuple[str, list[Event], list[str], list[str]]]:
     for number, (engine, query) in enumerate(SEARCHES):
-        where = f"{engine} " if engine else ""
-        text = f"The user searches {where}for '{query}'"
-        event = _event(start, number, EventKind.BROWSER, text, app="Firefox")
-        yield f"search-{number}", [event], [query], [query]
+        yield f"search-{number}", [_search_event(start, number, engine, query)], [query], [query]
+
+
+def _search_event(start: datetime, number: int, engine: str, query: str) -> Event:
+    where = f"{engine} " if engine else ""
+    return _event(
+        start, number, EventKind.BROWSER, f"The user searches {where}for '{query}'", app="Firefox"
+    )
+
+
+def _howto_python(
+    _: Path, start: datetime
+) -> Iterator[tuple[str, list[Event], list[str], list[str]]]:
+    for number, (engine, query, dotted, words) in enumerate(HOWTO_PYTHON):
+        found = _stdlib_object(dotted)
+        if found is None:
+            continue  # not in this Python
+        name, doc = found
+        lines = [line.strip() for line in doc.splitlines() if line.strip()]
+        if not lines:
+            continue
+        # Its name, its docstring's first line, and the line that speaks of each word.
+        needs = [name, lines[0]]
+        needs += [next(line for line in lines if re.search(rf"\b{w}\b", line, re.I)) for w in words]
+        yield (
+            f"howto-python-{number}",
+            [_search_event(start, number, engine, query)],
+            needs,
+            [query],
+        )
+
+
+def _stdlib_object(dotted: str) -> tuple[str, str] | None:
+    """A standard-library object's shown name ("dict.get" for builtins.dict.get) and
+    docstring, read here with Python's own inspect."""
+    module, *attributes = dotted.split(".")
+    try:
+        obj: Any = importlib.import_module(module)
+        for attribute in attributes:
+            obj = getattr(obj, attribute)
+    except (ImportError, AttributeError):
+        return None
+    shown = ".".join(attributes) if module == "builtins" else dotted
+    return shown, inspect.getdoc(obj) or ""
+
+
+def _howto_commands(
+    _: Path, start: datetime
+) -> Iterator[tuple[str, list[Event], list[str], list[str]]]:
+    man = shutil.which("man")
+    for number, (engine, query, page, patterns) in enumerate(HOWTO_COMMANDS):
+        program = page.split("-")[0]
+        if man is None or shutil.which(program) is None:
+            continue
+        # The page as man renders it for a reader, read here on its own (not by the tool).
+        done = subprocess.run(
+            [man, "--nh", "--nj", "-P", "cat", page],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env={**os.environ, "MANWIDTH": "100", "LANG": "C.UTF-8"},
+        )
+        lines = [line.strip() for line in done.stdout.splitlines()]
+        needs = []
+        for pattern in patterns:
+            match = next((m for line in lines if (m := re.match(pattern, line))), None)
+            if match is not None:
+                needs.append(match.group(1) if match.groups() else match.group(0))
+        if len(needs) < len(patterns):
+            continue  # no such page here, or another version that words it otherwise
+        event = _search_event(start, number, engine, query)
+        yield f"howto-man-{page}-{number}", [event], [page.split("-")[0], *needs], [query]
 
 
 def _pages(_: Path, start: datetime) -> Iterator[tuple[str, list[Event], list[str], list[str]]]:
@@ -393,6 +493,8 @@ MAKERS: tuple[tuple[str, Callable[[Path, datetime], Iterator[Any]]], ...] = (
     ("calendar", _calendar),
     ("notification", _notifications),
     ("search", _searches),
+    ("how-to search", _howto_python),
+    ("how-to search", _howto_commands),
     ("reading", _pages),
 )
 
@@ -477,7 +579,8 @@ def summarise(scores: list[HelpScore]) -> list[dict[str, Any]]:
     """The shares per kind of situation and per part (tuning, kept out, all)."""
     rows = []
     groups: list[tuple[str, list[HelpScore]]] = [
-        (kind, [s for s in scores if s.kind == kind]) for kind, _ in MAKERS
+        (kind, [s for s in scores if s.kind == kind])
+        for kind in dict.fromkeys(kind for kind, _ in MAKERS)
     ]
     groups += [
         ("tuning part", [s for s in scores if not s.held_out]),

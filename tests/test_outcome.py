@@ -37,6 +37,20 @@ def test_each_kind_of_step_reads_as_what_happened():
     assert note.paths == ["/home/dana/festina/notes/Prices.md"]
 
 
+def test_a_path_with_spaces_on_its_own_line_is_one_path():
+    # A saved note's name holds spaces (its title and time); a message with a colon is no
+    # path, and a path inside a sentence still ends at its first space.
+    saved = "/home/dana/festina/notes/Git - Undoing things 2026-12-07 0930.md"
+    [note] = outcomes_of(
+        [
+            {"step": 0, "tool": "create_note", "ran": True, "ok": True, "dry_run": False,
+             "message": "note saved",
+             "output": f"{saved}\n/usr/bin/ld: cannot find -lssl\nsee /var/log/x.log today"},
+        ]
+    )  # fmt: skip
+    assert note.paths == [saved, "/usr/bin/ld", "/var/log/x.log"]
+
+
 def test_outputs_render_as_lines_people_read():
     events = [
         {"title": "Dentist", "start": "2026-12-07T14:30:00+00:00", "location": ""},

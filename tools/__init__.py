@@ -9,6 +9,7 @@ from tools.base import Tool, ToolContext
 from tools.desktop import DESKTOP_TOOLS
 from tools.device import DEVICE_TOOLS
 from tools.errors import ExplainError
+from tools.local_docs import LocalDocs
 from tools.organizer import ORGANIZER_TOOLS
 from tools.pool import ToolPool
 from tools.session_note import AddToSessionNote
@@ -18,6 +19,7 @@ ALL_TOOLS: tuple[type[Tool], ...] = (
     *DESKTOP_TOOLS,
     AddToSessionNote,
     ExplainError,
+    LocalDocs,
     *ORGANIZER_TOOLS,
     *TEXT_TOOLS,
     *DEVICE_TOOLS,

@@ -56,7 +56,7 @@ class ToolContext:
     read_paths: tuple[Path, ...] = ()
     opens_links: bool = True
     """False where plans run unattended with every step confirmed (the help benchmark):
-    a run of the benchmark must not open browser tabs on the machine running it."""
+    a run of the benchmark must not open browser tabs or files on the machine running it."""
 
     def path(self, *parts: str) -> Path:
         """A path inside the workspace; anything escaping it is refused."""

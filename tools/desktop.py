@@ -39,7 +39,7 @@ from tools.base import (
     run_program,
     write_file,
 )
-from tools.browser import cannot_open, open_link
+from tools.browser import cannot_hand_over, cannot_open, open_link, open_path
 
 MAX_READ_BYTES = 200_000
 MAX_NOTE_HITS = 20
@@ -292,7 +292,7 @@ class OpenUrl(Tool):
 
 class OpenFile(Tool):
     name = "open_file"
-    description = "Open a file with its default application (xdg-open)."
+    description = "Open a file with its default application (xdg-open), where there is a display."
     Args: ClassVar = PathArgs
     side_effect = True
 
@@ -300,9 +300,15 @@ class OpenFile(Tool):
         path = readable_path(args.path, context)
         if not path.exists():
             raise ToolError(f"no such file: {path}")
-        if context.dry_run or not run_program(["xdg-open", str(path)]):
-            return recorded(f"open {path}", args)
-        return ToolResult(output=str(path), message=f"opened {path}")
+        if context.dry_run:
+            return ToolResult(dry_run=True, message=f"would open {path}")
+        why = cannot_hand_over() if context.opens_links else "this run opens no files"
+        if why:
+            # Not done (no screen to show it on, no handler), and the path still shown: the
+            # person can open it by hand where they are.
+            return ToolResult(dry_run=True, output=str(path), message=f"{path} not opened: {why}")
+        open_path(path)
+        return ToolResult(output=str(path), message="opened with its application")
 
 
 class SearchWebArgs(ToolArgs):

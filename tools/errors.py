@@ -14,11 +14,9 @@ the screen showed it) it gathers what can be known for certain:
 from __future__ import annotations
 
 import builtins
-import os
 import re
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 from typing import ClassVar
 
@@ -34,10 +32,10 @@ from tools.base import (
     read_roots,
     readable_path,
 )
+from tools.manual import manual_text, name_line
 
 AROUND = 2
 MAX_SOURCE_BYTES = 2_000_000
-MAN_TIMEOUT_S = 5.0
 
 # `File "/home/dana/shop/invoice.py", line 42, in total` (Python tracebacks).
 _PYTHON_FRAME = re.compile(r'File "([^"\n]+)", line (\d+)(?:, in ([\w<>.]+))?')
@@ -209,28 +207,8 @@ def _program(command: str) -> str | None:
 
 
 def _manual_summary(program: str) -> str | None:
-    """The NAME line of the program's manual page; `man` only reads it, never runs it."""
-    man = shutil.which("man")
-    if man is None or shutil.which(program) is None:
+    """The NAME line of the program's manual page (`tools.manual`: read, never run)."""
+    if shutil.which(program) is None:
         return None
-    try:
-        done = subprocess.run(
-            [man, "-P", "cat", "--", program],
-            capture_output=True,
-            text=True,
-            timeout=MAN_TIMEOUT_S,
-            env={
-                "MANWIDTH": "100",
-                "LANG": "C.UTF-8",
-                "PATH": "/usr/bin:/bin",
-                **({"MANPATH": os.environ["MANPATH"]} if "MANPATH" in os.environ else {}),
-            },
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = done.stdout.splitlines()
-    for index, heading in enumerate(lines):
-        if heading.strip() == "NAME" and index + 1 < len(lines):
-            return " ".join(lines[index + 1].split())
-    return None
+    text = manual_text(program)
+    return name_line(text) if text else None

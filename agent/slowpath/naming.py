@@ -10,7 +10,7 @@ from what the event shows, never from a window's or an app's title alone.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from agent.slowpath.facts import Facts, short
 from core.stopwords import ENGLISH_STOP_WORDS
@@ -44,6 +44,17 @@ mail inbox finder explorer windows linux macos ide notepad slack teams zoom
 """.split()  # noqa: SIM905
 )
 _TERM = re.compile(r"[^\W\d_]{3,}")
+# What a browser adds to its window's title: "Git - Undoing things - Mozilla Firefox",
+# "Task groups — Chromium", "Inbox (3) - Google Chrome (Incognito)".
+_BROWSERS = (
+    r"(?:Mozilla Firefox|Firefox(?: Developer Edition| Nightly)?|Google Chrome|Chromium|Brave|"
+    r"Microsoft\u200b? ?Edge|Opera|Vivaldi|Safari|Epiphany|GNOME Web|LibreWolf|Tor Browser)"
+    r"(?: Private Browsing| \((?:Private|Private Browsing|Incognito)\))?"
+)
+_BROWSER_SUFFIX = re.compile(rf"\s+[-\u2013\u2014|]\s+{_BROWSERS}\s*$", re.I)
+_BROWSER_ONLY = re.compile(rf"^\s*{_BROWSERS}\s*$", re.I)
+_EMPTY_PAGES = frozenset({"new tab", "new private tab", "private browsing", "start page"})
+_PAGE_EXTENSION = re.compile(r"\.(?:s?html?|php|aspx?|jsp|md)$", re.I)
 _CASE_CHANGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
@@ -58,10 +69,10 @@ def what_is_shown(facts: Facts) -> str | None:
     if match := _EMAIL_PARTY.search(facts.now.summary):
         return f"the e-mail to {match.group('party')}"
     url = facts.event.url
-    if url and (parts := urlsplit(url)).scheme in ("http", "https") and parts.hostname:
+    if url and (where := _address(url)):
         # The page's own title with its address; the address alone otherwise.
-        where = short(f"{parts.hostname}{parts.path}".rstrip("/"), 60)
-        return f"{facts.event.title} ({where})" if facts.event.title else where
+        title = without_browser(facts.event.title or "")
+        return f"{title} ({where})" if title else where
     if _names_something(facts):
         # The event's own words, when they name something ("reads the OAuth documentation
         # on token scopes", "configures the EC2 instance in the AWS Pricing Calculator").
@@ -113,3 +124,54 @@ def related(query: str, task: str) -> bool:
         for a in _terms(query)
         for b in _terms(task)
     )
+
+
+def without_browser(title: str) -> str:
+    """A window's title without what the browser adds ("Git - Undoing things - Mozilla
+    Firefox" is "Git - Undoing things"); empty when nothing else is left (the browser's
+    name alone, "New Tab")."""
+    page = _BROWSER_SUFFIX.sub("", title).strip()
+    if _BROWSER_ONLY.match(page) or page.casefold() in _EMPTY_PAGES:
+        return ""
+    return page
+
+
+def page_name(facts: Facts) -> str | None:
+    """What a page being read is called, from what the event shows: the title its text
+    quotes ("reads the article 'Git - Undoing things'"); the page's own title where the
+    event carries its address (a browser's extension reports the tab's title, not the
+    window's); a title the address spells ("/Git-Basics-Undoing-Things" is "Git Basics
+    Undoing Things"); only then the window's title, without the browser's name; else the
+    address itself. None when the event shows none of these."""
+    url = facts.event.url if facts.event.url and _address(facts.event.url) else None
+    title = without_browser(facts.event.title or "")
+    if title and _address(title):
+        title = ""  # an address in the title's place (a tab with no title of its own)
+    if facts.now.subject:
+        return facts.now.subject
+    if url and title:
+        return title
+    if url and (spelled := _url_title(url)):
+        return spelled
+    if title:
+        return title
+    return _address(url) if url else None
+
+
+def _address(url: str) -> str | None:
+    """An http(s) address as "host/path", cut; None for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return short(f"{parts.hostname}{parts.path}".rstrip("/"), 60)
+
+
+def _url_title(url: str) -> str | None:
+    """The words the address's last part spells ("ch04-02-references-and-borrowing" is
+    "references and borrowing"), when it spells two or more; None for an id or a name."""
+    segments = [part for part in urlsplit(url).path.split("/") if part]
+    if not segments:
+        return None
+    last = _PAGE_EXTENSION.sub("", unquote(segments[-1]))
+    words = [w for w in re.split(r"[-_+\s]+", last) if re.fullmatch(r"[^\W\d_]+", w)]
+    return " ".join(words) if len(words) >= 2 else None

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from agent.slowpath.facts import Facts, short
-from agent.slowpath.naming import related, what_is_done, what_is_shown
+from agent.slowpath.naming import page_name, related, what_is_done, what_is_shown
 from core.events import EventKind
 from core.offer import PlannedCall
+from tools.local_docs import look_up, may_answer
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
 _IDLE = re.compile(
@@ -167,17 +168,34 @@ def _how_to(facts: Facts) -> Candidate | None:
     if not query or facts.query_count >= 2 or not re.search(r"\bhow\b|如何|怎么", query, re.I):
         return None
     q = short(query)
+    docs, what = _local_docs(query)
+    shown = f"show {what}, " if docs else ""
     return Candidate(
         key="how-to",
-        speak=f"Looking up '{q}'? I can find a worked example and check your notes for it.",
+        speak=f"Looking up '{q}'? I can {shown}find a worked example and check your notes for it.",
         task=f"Find a worked example for '{q}'",
         why_now="a how-to search just started",
         plan=[
+            *docs,
             _call("search_notes", query=short(query, 200)),
             _call("web_search_query", query=short(f"{query} example", 500)),
         ],
         expected_benefit="an example to follow instead of a page of results",
     )
+
+
+def _local_docs(query: str) -> tuple[list[PlannedCall], str]:
+    """The answer on this machine, first in the plan, where its documentation holds one
+    (a Python standard-library name, an installed command's manual page): the person sees
+    it, not only a link; with what it is, in words, for the offer. Looked up now (a few
+    hundred milliseconds, only for a query naming such a word): an offer promising an
+    answer that turns out to be "nothing found" would say more than it does."""
+    if not may_answer(query):
+        return [], ""
+    found = look_up(query)
+    if not found.names:
+        return [], ""
+    return [_call("local_docs", query=short(query, 200))], found.described()
 
 
 def search_link(query: str) -> str:
@@ -191,19 +209,34 @@ def _search(facts: Facts) -> Candidate | None:
         return None
     q = short(query)
     link = search_link(short(query, 200))
-    return Candidate(
-        key="search",
-        speak=(
+    # First what can be known here: the answer in this machine's documentation where the
+    # query names something it holds, else the notes. A plan holds three steps (the
+    # proposal's limit): with an answer here, the notes give way to it.
+    docs, what = _local_docs(query)
+    if docs:
+        first = docs
+        speak = (
+            f"Searching for '{q}'? I can show {what}, open the search in your browser "
+            "and keep it in today's session note."
+        )
+        task = f"Look up '{q}' on this machine and keep the search in today's session note"
+    else:
+        first = [_call("search_notes", query=short(query, 200))]
+        speak = (
             f"Searching for '{q}'? I can check your notes for it, open the search in your "
             "browser and keep it in today's session note."
-        ),
-        task=f"Check your notes for '{q}' and keep the search in today's session note",
+        )
+        task = f"Check your notes for '{q}' and keep the search in today's session note"
+    return Candidate(
+        key="search",
+        speak=speak,
+        task=task,
         why_now="a search just started",
-        # The notes first; then the search itself, opened, and its query kept in the
-        # day's session note with its time and link (both side effects: each waits for
-        # the person's confirmation after the offer is accepted).
+        # Then the search itself, opened, and its query kept in the day's session note with
+        # its time and link (both side effects: each waits for the person's confirmation
+        # after the offer is accepted).
         plan=[
-            _call("search_notes", query=short(query, 200)),
+            *first,
             _call("open_url", url=link),
             _call(
                 "add_to_session_note",
@@ -258,8 +291,13 @@ def _writing_topic(facts: Facts) -> Candidate | None:
 
 
 def _save_page(facts: Facts) -> Candidate | None:
-    title = facts.page_title
-    if not title or not facts.now.reading or facts.query == title:
+    if not facts.page_title or not facts.now.reading or facts.query == facts.page_title:
+        return None
+    # Named by what the event shows (the title its text quotes, the page's own title, the
+    # address), the window's title only without the browser's name and as a last resort:
+    # "Git - Undoing things - Mozilla Firefox" is not what the note is about.
+    title = page_name(facts)
+    if not title:
         return None
     t = short(title)
     where = facts.event.url or facts.event.app or "the web"
@@ -458,7 +496,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         "how-to",
         "find a worked example for a how-to question being searched",
-        ("search_notes", "web_search_query"),
+        ("local_docs", "search_notes", "web_search_query"),
         0.7,
         _how_to,
     ),
@@ -479,7 +517,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         "search",
         "check the notes for what is being searched, open the search and keep it in a note",
-        ("search_notes", "open_url", "add_to_session_note"),
+        ("local_docs", "search_notes", "open_url", "add_to_session_note"),
         0.5,
         _search,
     ),
