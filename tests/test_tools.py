@@ -269,3 +269,35 @@ def test_reads_are_limited_to_the_workspace_and_the_allowed_folders(tmp_path, mo
     assert ok(allowed.call("read_file", {"path": "~/docs/plan.txt"})) == "allowed"
     assert not allowed.call("read_file", {"path": "~/secret.txt"}).ok
     assert not allowed.call("read_file", {"path": "~/docs/../secret.txt"}).ok
+
+
+def _program(folder: Path, name: str, script: str) -> None:
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+
+
+def test_a_helper_program_that_fails_is_a_failed_step_not_a_crash(pool, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _program(bin_dir, "notify-send", 'echo "cannot connect to the session bus" >&2; exit 1')
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    result = pool.call("show_notification", {"title": "t", "body": "b"}, confirmed=True)
+    assert not result.ok
+    assert result.message == (
+        "notify-send failed (exit status 1): cannot connect to the session bus"
+    )
+
+
+def test_a_failing_clipboard_program_gives_way_to_the_next(pool, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    copied = tmp_path / "copied"
+    _program(bin_dir, "wl-copy", 'echo "Failed to connect to a Wayland server" >&2; exit 1')
+    _program(bin_dir, "xclip", f'cat > "{copied}"')
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert ok(pool.call("copy_to_clipboard", {"text": "hello"}, confirmed=True)) is None
+    assert copied.read_text() == "hello"
+    (bin_dir / "xclip").unlink()
+    failed = pool.call("copy_to_clipboard", {"text": "hello"}, confirmed=True)
+    assert not failed.ok and failed.message.startswith("wl-copy failed (exit status 1)")

@@ -13,7 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -232,11 +232,38 @@ def write_file(context: ToolContext, path: Path, data: str | bytes, done: str) -
 
 
 def run_program(argv: list[str], stdin: str | None = None) -> bool:
-    """Run a helper program (notify-send, xdg-open...) if installed; False if it is not."""
+    """Run a helper program (notify-send, xdg-open...) if installed; False if it is not.
+
+    A program that fails or hangs raises `ToolError` naming it and what it said, so the
+    step reads as failed (the pool turns `ToolError` into a failed result) instead of
+    ending the plan with an uncaught exception."""
     if shutil.which(argv[0]) is None:
         return False
-    subprocess.run(argv, input=stdin, text=True, check=True, timeout=10, capture_output=True)
+    try:
+        subprocess.run(argv, input=stdin, text=True, check=True, timeout=10, capture_output=True)
+    except subprocess.CalledProcessError as error:
+        said = (error.stderr or error.stdout or "").strip().splitlines()
+        reason = f": {said[-1]}" if said else ""
+        raise ToolError(f"{argv[0]} failed (exit status {error.returncode}){reason}") from None
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{argv[0]} did not finish within 10 s") from None
     return True
+
+
+def run_first(alternatives: Sequence[list[str]], stdin: str | None = None) -> bool:
+    """Run the first of several programs doing one job (wl-copy or xclip...) that works:
+    one installed but failing (wl-copy on an X11 desktop) gives way to the next. False
+    if none is installed; the last failure if every installed one failed."""
+    failure = None
+    for argv in alternatives:
+        try:
+            if run_program(argv, stdin=stdin):
+                return True
+        except ToolError as error:
+            failure = error
+    if failure is not None:
+        raise failure
+    return False
 
 
 def recorded(action: str, args: ToolArgs) -> ToolResult:

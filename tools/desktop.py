@@ -36,6 +36,7 @@ from tools.base import (
     read_workspace_text,
     readable_path,
     recorded,
+    run_first,
     run_program,
     write_file,
 )
@@ -343,10 +344,9 @@ class CopyToClipboard(Tool):
     side_effect = True
 
     def run(self, args: ClipboardArgs, context: ToolContext) -> ToolResult:
-        if not context.dry_run:
-            for argv in (["wl-copy"], ["xclip", "-selection", "clipboard"]):
-                if run_program(argv, stdin=args.text):
-                    return ToolResult(message=f"copied {len(args.text)} characters")
+        clipboards = (["wl-copy"], ["xclip", "-selection", "clipboard"])
+        if not context.dry_run and run_first(clipboards, stdin=args.text):
+            return ToolResult(message=f"copied {len(args.text)} characters")
         return recorded(f"copy {len(args.text)} characters to the clipboard", args)
 
 

@@ -24,6 +24,7 @@ from tools.base import (
     ToolError,
     ToolResult,
     recorded,
+    run_first,
     run_program,
 )
 
@@ -251,9 +252,9 @@ class TakeScreenshot(Tool):
         path = context.path("screenshots", f"{args.name}-{datetime.now():%Y%m%d-%H%M%S}.png")
         if not context.dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
-            for argv in (["grim", str(path)], ["import", "-window", "root", str(path)]):
-                if shutil.which(argv[0]) and run_program(argv) and path.exists():
-                    return ToolResult(output=str(path), message=f"saved {path.name}")
+            grabbers = (["grim", str(path)], ["import", "-window", "root", str(path)])
+            if run_first(grabbers) and path.exists():
+                return ToolResult(output=str(path), message=f"saved {path.name}")
         return recorded("take a screenshot", args)
 
 
