@@ -301,3 +301,24 @@ def test_a_failing_clipboard_program_gives_way_to_the_next(pool, tmp_path, monke
     (bin_dir / "xclip").unlink()
     failed = pool.call("copy_to_clipboard", {"text": "hello"}, confirmed=True)
     assert not failed.ok and failed.message.startswith("wl-copy failed (exit status 1)")
+
+
+def test_a_tool_s_bug_is_that_step_s_failure(tmp_path, caplog):
+    from typing import ClassVar
+
+    from tools.base import NoArgs, Tool, ToolContext
+    from tools.pool import ToolPool
+
+    class Broken(Tool):
+        name = "broken"
+        description = "Divides by zero."
+        Args: ClassVar = NoArgs
+
+        def run(self, args, context):
+            return 1 / 0
+
+    pool = ToolPool([Broken()], ToolContext(tmp_path, False, (), False))
+    result = pool.call("broken", {})
+    assert not result.ok
+    assert result.message == "broken failed unexpectedly: ZeroDivisionError('division by zero')"
+    assert "Traceback" in caplog.text and "tool broken failed unexpectedly" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 
 from core.events import describe_validation_error
 from tools.base import Tool, ToolContext, ToolError, ToolResult
+
+logger = logging.getLogger("festina.tools")
 
 
 class UnknownTool(KeyError):
@@ -84,6 +87,11 @@ class ToolPool:
             result = tool.run(args, self.context)
         except (ToolError, OSError) as error:
             result = ToolResult(ok=False, message=str(error))
+        except Exception as error:
+            # A tool's bug must not end the person's accepted plan in an exception (the
+            # plan would be retried, and fail, at every poll): it is that step's failure.
+            logger.exception("tool %s failed unexpectedly", tool.name)
+            result = ToolResult(ok=False, message=f"{tool.name} failed unexpectedly: {error!r}")
         return self._record(tool, args.model_dump(mode="json"), confirmed, result)
 
     def _record(
