@@ -85,7 +85,7 @@ def daemon_run(
     from agent.startup import long_lived
 
     with long_lived():
-        from agent.api_connections import ApiUnavailable
+        from agent.api_errors import ApiUnavailable
         from agent.daemon import CannotStart, run_foreground
         from memory.integrity import StorageUnusable
 
