@@ -78,7 +78,7 @@ def test_a_replay_freezes_its_start_up_and_imports_no_live_source(tmp_path: Path
     # The default slow path drafts through the reasoning graph: its imports are the
     # start-up's too, and frozen with it.
     assert "langgraph" in report["modules"]
-    unneeded = {"icalendar", "dbus_fast", "uvicorn", "fastapi", "email_validator"}
+    unneeded = {"icalendar", "dbus_fast", "uvicorn", "fastapi", "email_validator", "sklearn"}
     assert unneeded.isdisjoint(report["modules"])
     # Most of what the process holds is left out of collections, and collecting is on.
     assert report["frozen"] > report["tracked"]
