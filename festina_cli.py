@@ -13,13 +13,18 @@ from typing import Any
 
 import click
 
-from agent.cli import config, confirm, daemon, decisions, doctor, shell_hook
-from agent.cli_context import CliContext
-from agent.extras import missing_extra
-from evals.cli import eval_group, gate_eval
-from gate.cli import gate
-from memory.cli import feedback, memory, pause, prefs, resume
-from tui.cli import tui
+from agent.startup import long_lived
+
+# The packages' modules live as long as the command: imported without the collector's
+# passes over them, and left out of its later ones (agent/startup.py).
+with long_lived():
+    from agent.cli import config, confirm, daemon, decisions, doctor, shell_hook
+    from agent.cli_context import CliContext
+    from agent.extras import missing_extra
+    from evals.cli import eval_group, gate_eval
+    from gate.cli import gate
+    from memory.cli import feedback, memory, pause, prefs, resume
+    from tui.cli import tui
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

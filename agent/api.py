@@ -22,7 +22,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import ClientDisconnect
 
-from agent.api_connections import ACCEPT_BURST, ApiUnavailable, guarded_protocol
+from agent.api_connections import ACCEPT_BURST, guarded_protocol
+from agent.api_errors import ApiUnavailable
 from agent.api_guard import HostAndOriginGuard, allowed_hosts
 from agent.config import ApiSettings
 from agent.sources.http import HttpIngestSource, IdTaken, IngestBusy, IngestClosed

@@ -29,11 +29,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 logger = logging.getLogger("festina.api")
 
 
-class ApiUnavailable(RuntimeError):
-    """The API cannot listen where configured (port taken, address not local...). Here,
-    not beside the app, so that catching it does not cost a replay FastAPI's import."""
-
-
 #: At most one log line per this many seconds about connections closed by the guard.
 LOG_EVERY_S = 60.0
 #: Connections taken from the listening socket in one go (and its queue's length).

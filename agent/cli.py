@@ -84,9 +84,12 @@ def daemon_run(
     detached: bool,
 ) -> None:
     """Run in the foreground until the source ends or SIGTERM/SIGINT (drains first)."""
-    from agent.api_connections import ApiUnavailable
-    from agent.daemon import CannotStart, run_foreground
-    from memory.integrity import StorageUnusable
+    from agent.startup import long_lived
+
+    with long_lived():
+        from agent.api_errors import ApiUnavailable
+        from agent.daemon import CannotStart, run_foreground
+        from memory.integrity import StorageUnusable
 
     settings = obj.settings(**_overrides(source, speed, db_url))
     try:

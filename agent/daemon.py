@@ -22,6 +22,7 @@ from agent.pidlock import PidLock
 from agent.pipeline import Pipeline, PipelineOptions, PipelineStats
 from agent.slowpath.factory import build_slow_path
 from agent.sources import calendar_paths, open_sources
+from agent.startup import long_lived
 from agent.surface import LogSurface, Surface
 from gate.loader import load_gate
 from memory.integrity import check_memory
@@ -83,22 +84,23 @@ async def _serve(
     api = None
     if ingest is not None:
         # Imported here: FastAPI costs a second or two of start-up for a replay.
-        from agent.api import ApiServer, build_app
+        with long_lived():
+            from agent.api import ApiServer, build_app
 
-        api = ApiServer(
-            build_app(
+            api = ApiServer(
+                build_app(
+                    settings.api,
+                    ingest,
+                    store,
+                    lambda: {
+                        **asdict(pipeline.stats),
+                        **pipeline.waiting(),
+                        "source_faults": source.faults,
+                    },
+                    storage_fault=lambda: pipeline.health.fault,
+                ),
                 settings.api,
-                ingest,
-                store,
-                lambda: {
-                    **asdict(pipeline.stats),
-                    **pipeline.waiting(),
-                    "source_faults": source.faults,
-                },
-                storage_fault=lambda: pipeline.health.fault,
-            ),
-            settings.api,
-        )
+            )
         await api.start()
         logger.info("API listening on http://%s:%d", settings.api.host, api.port)
 
@@ -200,12 +202,14 @@ def run_foreground(
 ) -> PipelineStats:
     """Run until the source ends or SIGTERM/SIGINT arrives, then drain and return."""
     with _started(settings, paths, to_stderr=to_stderr):
-        source, ingest = open_sources(settings)
-        store = _open_store(settings, paths, accept_empty=accept_empty)
-        gate = load_gate(
-            settings.gate.model, paths.models_dir, settings.gate.device, settings.gate.threads
-        )
-        pipeline = _pipeline(settings, paths, source, store, gate)
+        # The parts live for the run, the slow path's imports (LangGraph) for the process.
+        with long_lived():
+            source, ingest = open_sources(settings)
+            store = _open_store(settings, paths, accept_empty=accept_empty)
+            gate = load_gate(
+                settings.gate.model, paths.models_dir, settings.gate.device, settings.gate.threads
+            )
+            pipeline = _pipeline(settings, paths, source, store, gate)
         logger.info(
             "daemon started: source=%s gate=%s store=%s",
             source.name,

@@ -284,6 +284,22 @@ def eval_recall(obj: CliContext, data_dir: Path, k: int, as_json: bool) -> None:
     "its memory, descriptors, queues and database size every 10 s.",
 )
 @click.option(
+    "--cold-start",
+    "cold_starts",
+    type=click.IntRange(min=1),
+    metavar="RUNS",
+    help="Instead: time RUNS cold starts of `festina daemon run` on 10 events not seen "
+    "before, in a home whose database exists, from exec to exit (and --baseline's, "
+    "interleaved).",
+)
+@click.option(
+    "--slow-path",
+    "backends",
+    multiple=True,
+    type=click.Choice(["templates", "gate-rule"]),
+    help="With --cold-start: the slow path's backend; repeat to compare (default: templates).",
+)
+@click.option(
     "--llm-latency",
     type=click.FloatRange(min=0),
     default=0.5,
@@ -314,6 +330,8 @@ def eval_load(
     rate: float,
     baseline_ref: str | None,
     soak_minutes: float | None,
+    cold_starts: int | None,
+    backends: tuple[str, ...],
     llm_latency: float,
     models: tuple[str, ...],
     threads: tuple[int, ...],
@@ -349,6 +367,9 @@ def eval_load(
             )
         click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
         return
+    if cold_starts is not None:
+        _cold_starts(folders[0], cold_starts, backends or ("templates",), baseline_ref, as_json)
+        return
     with tempfile.TemporaryDirectory(prefix="festina-load-") as workdir, ExitStack() as stack:
         try:
             baseline = (
@@ -374,6 +395,32 @@ def eval_load(
         f"{os.cpu_count()} CPUs; stand-in LLM {llm_latency:g}s per call",
         err=True,
     )
+
+
+def _cold_starts(
+    model: str, runs: int, backends: tuple[str, ...], baseline_ref: str | None, as_json: bool
+) -> None:
+    """`festina eval load --cold-start`: see evals/cold_start.py."""
+    import tempfile
+    from contextlib import ExitStack
+
+    from evals.checkout import CheckoutError, checked_out
+    from evals.cold_start import Tree, as_dicts, format_cold_starts, run_cold_starts
+
+    with tempfile.TemporaryDirectory(prefix="festina-cold-") as workdir, ExitStack() as stack:
+        trees = [Tree("this tree")]
+        if baseline_ref:
+            try:
+                name, path = stack.enter_context(
+                    checked_out(baseline_ref, Path(workdir) / "baseline")
+                )
+            except CheckoutError as error:
+                raise click.ClickException(str(error)) from error
+            trees.append(Tree(name, path))
+        results = run_cold_starts(
+            Path(workdir) / "homes", trees, model=model, backends=list(backends), runs=runs
+        )
+    click.echo(json.dumps(as_dicts(results), indent=2) if as_json else format_cold_starts(results))
 
 
 def _offline_judge_embeddings(obj: CliContext, data_dir: Path, cache_dir: Path) -> Any:

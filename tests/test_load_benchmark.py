@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 
 import pytest
@@ -106,3 +107,26 @@ def test_a_baseline_from_before_festina_cli_runs_festina_as_agent_cli(tmp_path):
     assert festina_module(tmp_path) == "agent.cli"
     (tmp_path / "festina_cli.py").write_text("")
     assert festina_module(tmp_path) == "festina_cli"
+
+
+def test_cold_starts_time_each_tree_on_events_memory_has_not_seen(tmp_path, festina_home):
+    from evals.cold_start import Tree, format_cold_starts, new_events, run_cold_starts
+
+    records = [{"text": "edits notes.md"}]
+    one, other = new_events(records, 0, 2), new_events(records, 0, 1)
+    # Within a run the stream may recur; from one run to the next no text does.
+    assert one[0]["text"] == one[1]["text"] != other[0]["text"]
+    assert one[0]["text"].startswith("edits notes.md")
+
+    results = run_cold_starts(
+        tmp_path, [Tree("this tree")], model="default", backends=["gate-rule"], runs=2
+    )
+    [result] = results
+    assert (result.code, result.backend) == ("this tree", "gate-rule")
+    assert len(result.wall_s) == len(result.cpu_s) == len(result.load) == 2
+    assert all(wall > 0 for wall in result.wall_s) and all(cpu > 0 for cpu in result.cpu_s)
+    # The home's database was made first, untimed; every timed run stored 10 new events.
+    database = tmp_path / "0-gate-rule" / "data" / "festina.db"
+    with sqlite3.connect(database) as db:
+        assert db.execute("select count(*) from events").fetchone()[0] == 30
+    assert "this tree" in format_cold_starts(results)

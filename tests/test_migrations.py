@@ -104,4 +104,8 @@ def test_vectors_written_as_float32_before_0013_read_back_beside_float16_ones(da
     assert vectors[before.id].tolist() == old[0].tolist()  # the old row, untouched
     assert vectors[after.id].dtype == np.float32
     np.testing.assert_allclose(vectors[after.id], new[0], rtol=1e-3)
+    # And together, as the recall index loads them.
+    _, _, _, matrix = again.episode_vectors("enc")
+    assert matrix.dtype == np.float32 and matrix[0].tolist() == old[0].tolist()
+    np.testing.assert_allclose(matrix[1], new[0], rtol=1e-3)
     again.close()

@@ -92,6 +92,27 @@ def test_the_newest_embeddings_come_back_keyed_by_summary_oldest_first(database_
     assert store.recent_embeddings("another-encoder", limit=2)[0] == []
 
 
+def test_restored_keys_are_the_summaries_of_the_events_stored(database_url):
+    """Read from the columns alone, they must be what the gate embedded: Event.summary()."""
+    store = Store(database_url)
+    shapes = [
+        {"app": "Firefox", "title": "Docs", "text": "reads about asyncio"},
+        {"app": None, "title": "Inbox (3)", "url": "https://mail.example.org/"},
+        {"app": "Terminal", "url": "https://example.org/error", "text": ""},
+        {"text": "types a note"},
+    ]
+    events = [
+        Event.model_validate({**event_record(i), "text": "", **shape})
+        for i, shape in enumerate(shapes)
+    ]
+    decisions = [gate_decision(e) for e in events]
+    matrix = np.stack([unit(1, i) for i in range(len(events))])
+    store.record_decisions(None, list(zip(events, decisions, strict=True)), ("enc", matrix))
+    texts, _ = store.recent_embeddings("enc", limit=10)
+    assert texts == [e.summary() for e in events]
+    assert texts[1] == "Inbox (3) | https://mail.example.org/"
+
+
 def test_the_index_holds_only_the_newest_episodes_up_to_its_capacity(database_url):
     """A daemon stores a vector per event: an index of all of them grows without end."""
     store = Store(database_url)

@@ -22,9 +22,11 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 
 class ToolArgs(BaseModel):
-    """Base of every tool's arguments: unknown fields are refused."""
+    """Base of every tool's arguments: unknown fields are refused. Each tool's validator
+    is built when its arguments are first checked (or their schema asked for): a daemon's
+    start-up built all 46 of them, and imported email-validator, for a plan or two."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class NoArgs(ToolArgs):

@@ -13,8 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
-import icalendar
-import recurring_ical_events
 from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from tools.base import (
@@ -76,6 +74,8 @@ class CreateCalendarEvent(Tool):
     domain = "organizer"
 
     def run(self, args: EventArgs, context: ToolContext) -> ToolResult:
+        import icalendar  # imported when a calendar is written: a daemon's start-up needs none
+
         uid = f"{uuid.uuid4()}@festina"
         event = icalendar.Event()
         event.add("uid", uid)
@@ -120,6 +120,9 @@ class ListCalendarEvents(Tool):
     domain = "organizer"
 
     def run(self, args: CalendarRangeArgs, context: ToolContext) -> ToolResult:
+        import icalendar  # imported when a calendar is read: a daemon's start-up needs none
+        import recurring_ical_events
+
         where = readable_path(args.calendar, context) if args.calendar else context.path("calendar")
         files = (
             sorted(where.rglob("*.ics")) if where.is_dir() else [where] if where.is_file() else []

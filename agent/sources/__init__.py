@@ -12,14 +12,9 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.privacy import ExclusionRules
-from agent.sources.activitywatch import ActivityWatchSource
-from agent.sources.calendar import CalendarSource
 from agent.sources.http import HttpIngestSource
 from agent.sources.jsonl import JsonlSource
 from agent.sources.merge import MergedSource
-from agent.sources.notifications import NotificationSource
-from agent.sources.power import PowerSource
-from agent.sources.screen import ScreenSource
 from core.sources import EventSource, Rejection, SourceItem
 from gate import proactivebench
 
@@ -60,7 +55,13 @@ def _proactivebench(target: str, settings: Settings) -> EventSource:
     )
 
 
+# The live sources are imported when configured: their libraries (icalendar, dbus-fast,
+# psutil, httpx) cost a replay's or another source's start-up about 0.1 s otherwise.
+
+
 def _activitywatch(target: str, settings: Settings) -> EventSource:
+    from agent.sources.activitywatch import ActivityWatchSource
+
     try:
         return ActivityWatchSource(
             target,
@@ -75,10 +76,32 @@ def _calendar(target: str, settings: Settings) -> EventSource:
     # A missing path is not refused: a synced folder may appear after the daemon starts.
     if not target:
         raise SourceSpecError("source 'calendar:' needs an .ics file or a folder of them")
+    from agent.sources.calendar import CalendarSource
+
     return CalendarSource(
         Path(target).expanduser(),
         lead_s=settings.calendar.lead_minutes * 60,
         poll_s=settings.calendar.poll_s,
+    )
+
+
+def _notifications() -> EventSource:
+    from agent.sources.notifications import NotificationSource
+
+    return NotificationSource()
+
+
+def _power(settings: Settings) -> EventSource:
+    from agent.sources.power import PowerSource
+
+    return PowerSource(poll_s=settings.power.poll_s, low_levels=settings.power.low_levels)
+
+
+def _screen(settings: Settings) -> EventSource:
+    from agent.sources.screen import ScreenSource
+
+    return ScreenSource(
+        rules=ExclusionRules.from_settings(settings.privacy), interval_s=settings.screen.interval_s
     )
 
 
@@ -91,14 +114,9 @@ _FACTORIES: dict[str, Callable[[str, Settings], EventSource]] = {
 # Sources named without a target.
 _PLAIN: dict[str, Callable[[Settings], EventSource]] = {
     "http": lambda settings: HttpIngestSource(settings.daemon.queue_size),
-    "notifications": lambda settings: NotificationSource(),
-    "power": lambda settings: PowerSource(
-        poll_s=settings.power.poll_s, low_levels=settings.power.low_levels
-    ),
-    "screen": lambda settings: ScreenSource(
-        rules=ExclusionRules.from_settings(settings.privacy),
-        interval_s=settings.screen.interval_s,
-    ),
+    "notifications": lambda settings: _notifications(),
+    "power": lambda settings: _power(settings),
+    "screen": lambda settings: _screen(settings),
 }
 
 

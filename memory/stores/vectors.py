@@ -8,8 +8,9 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select
 
+from core.events import summary_of
 from memory.schema import EpisodeVectorRow, EventRow
-from memory.stores.base import StoreBase, event_from_row
+from memory.stores.base import StoreBase
 
 STORED_DTYPE = "float16"
 """How vectors are written: unit-norm embeddings lose nothing recall can see (the
@@ -23,6 +24,13 @@ def packed_vector(vector: np.ndarray) -> dict[str, bytes | str]:
 
 def unpacked_vectors(rows: Sequence[tuple[bytes, str]]) -> np.ndarray:
     """float32 rows from stored (bytes, dtype) pairs, whatever each was written as."""
+    dtypes = {dtype for _, dtype in rows}
+    if len(dtypes) == 1:  # the usual case: one block, not a stack of thousands of rows
+        return (
+            np.frombuffer(b"".join(blob for blob, _ in rows), dtype=dtypes.pop())
+            .reshape(len(rows), -1)
+            .astype(np.float32)
+        )
     return np.stack([np.frombuffer(blob, dtype=dtype).astype(np.float32) for blob, dtype in rows])
 
 
@@ -52,13 +60,13 @@ class VectorMemory(StoreBase):
         rows.reverse()
         if not rows:
             return [], [], [], np.zeros((0, 0), dtype=np.float32)
-        matrix = unpacked_vectors([(r.vector, r.dtype) for r in rows])
-        return (
-            [r.id for r in rows],
-            [r.event_id for r in rows],
-            [r.received_at for r in rows],
-            matrix,
+        # Columns by position and vectors as one block: the first recall loads up to
+        # 50 000 rows, and 6 020 took 0.12-0.22 s by name and row by row, 0.04-0.08 s so.
+        ids, event_ids, received, vectors, dtypes = (
+            list(column) for column in zip(*rows, strict=True)
         )
+        matrix = unpacked_vectors(list(zip(vectors, dtypes, strict=True)))
+        return ids, event_ids, received, matrix
 
     def event_vectors(self, event_ids: Sequence[str], encoder: str) -> dict[str, np.ndarray]:
         """The vectors `encoder` stored for these events, by event id."""
@@ -78,9 +86,18 @@ class VectorMemory(StoreBase):
     def recent_embeddings(self, encoder: str, limit: int) -> tuple[list[str], np.ndarray]:
         """The event summaries and vectors `encoder` stored last (at most `limit`, oldest
         first): what a restarted gate would otherwise embed again."""
+        # Only the columns a summary reads: whole events, validated, took 0.15 s of a
+        # start for the 4 096 a full cache holds, these 0.03 s.
         with self._session() as session:
             rows = session.execute(
-                select(EventRow, EpisodeVectorRow.vector, EpisodeVectorRow.dtype)
+                select(
+                    EventRow.app,
+                    EventRow.title,
+                    EventRow.text,
+                    EventRow.url,
+                    EpisodeVectorRow.vector,
+                    EpisodeVectorRow.dtype,
+                )
                 .join(EpisodeVectorRow, EpisodeVectorRow.event_id == EventRow.id)
                 .where(EpisodeVectorRow.encoder == encoder)
                 .order_by(EpisodeVectorRow.id.desc())
@@ -89,8 +106,8 @@ class VectorMemory(StoreBase):
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)
         rows.reverse()
-        summaries = [event_from_row(event).summary() for event, _, _ in rows]
-        return summaries, unpacked_vectors([(vector, dtype) for _, vector, dtype in rows])
+        summaries = [summary_of(app, title, text, url) for app, title, text, url, _, _ in rows]
+        return summaries, unpacked_vectors([(vector, dtype) for *_, vector, dtype in rows])
 
     def vector_count(self, encoder: str) -> int:
         with self._session() as session:
