@@ -12,6 +12,7 @@ from agent.decide import DecisionChain
 from agent.memory_calls import MemoryCalls
 from agent.slowpath import SlowPath
 from agent.surface import Surface
+from core.progress import PlanProgress
 from memory.learning import learn_from_answers
 from memory.store import Store
 
@@ -89,14 +90,14 @@ class Answers:
             # waits for it instead of leaving it to write to memory after memory closed.
             polling = asyncio.ensure_future(poll())
             try:
-                finished = await asyncio.shield(polling)
+                moved = await asyncio.shield(polling)
             except asyncio.CancelledError:
                 await asyncio.gather(polling, return_exceptions=True)
                 raise
             except Exception as error:
                 self.memory.failed(error, "the slow path failed to act on an answer")
             else:
-                await self._show_results(surface, finished)
+                await self._show_progress(surface, moved)
             await asyncio.sleep(ANSWER_POLL_S)
 
     async def _learn_loop(self) -> None:
@@ -109,18 +110,31 @@ class Answers:
                     self.memory.failed(error, "learning from the answers failed")
             await asyncio.sleep(ANSWER_POLL_S)
 
-    async def _show_results(self, surface: Surface, event_ids: list[str]) -> None:
-        """What each finished plan did, to the surfaces (a turned-down offer ran nothing)."""
+    async def _show_progress(self, surface: Surface, event_ids: list[str]) -> None:
+        """To the surfaces, for each plan that moved: what it did once it has finished
+        (a turned-down offer ran nothing), or the step it now waits on for the person's
+        go, with what it has done so far."""
         if not event_ids:
             return
         try:
-            results = await self.memory.once(self.store.plan_results, event_ids)
+            plans = await self.memory.once(self.store.plan_progress, event_ids)
         except Exception as error:  # the answers loop must go on: the results stay in memory
             self.memory.failed(error, "reading the results of finished plans failed")
             return
+        waiting = getattr(surface, "waiting", None)
         for event_id in event_ids:
-            if outcomes := results.get(event_id):
-                try:
-                    surface.result(event_id, outcomes)
-                except Exception:
-                    logger.exception("a surface failed to show the result of %s", event_id)
+            plan = plans.get(event_id)
+            try:
+                if plan is None:
+                    continue
+                if plan.finished and plan.done:
+                    surface.result(event_id, plan.done)
+                elif waiting is not None and _asks(plan):
+                    waiting(event_id, plan)
+            except Exception:
+                logger.exception("a surface failed to show where the plan of %s stands", event_id)
+
+
+def _asks(plan: PlanProgress) -> bool:
+    """The plan is suspended on the person's go for its next step."""
+    return bool(plan.waiting_for) and plan.waiting_for[0].confirmation_id is not None

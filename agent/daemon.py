@@ -41,7 +41,10 @@ def surfaces(settings: Settings, store: Store) -> Surface:
     (silently none on a machine without a desktop session)."""
     if not settings.notifications.desktop:
         return LogSurface()
-    desktop = DesktopSurface(lambda event_id, outcome: store.record_feedback(event_id, outcome))
+    desktop = DesktopSurface(
+        lambda event_id, outcome: store.record_feedback(event_id, outcome),
+        confirm=lambda confirmation_id, go: store.answer_confirmation(confirmation_id, go),
+    )
     return Surfaces(LogSurface(), desktop) if desktop.enabled else LogSurface()
 
 

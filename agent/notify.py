@@ -22,13 +22,18 @@ from typing import Any
 from core.decision import Decision
 from core.events import Event
 from core.outcome import StepOutcome, StepStatus
+from core.progress import PlanProgress
 from memory.feedback import AlreadyAnswered, Outcome
+from memory.stores.plans import ConfirmationAnswered, UnknownConfirmation
 
 logger = logging.getLogger("festina.notify")
 
 Answer = Callable[[str, Outcome], None]
+Confirm = Callable[[int, bool], object]
+"""Answers a waiting step: its confirmation id, and whether to run it."""
 TITLE = "festina offers help"
 RESULT_TITLE = "festina: done"
+WAITING_TITLE = "festina: go ahead?"
 MAX_RESULT_LINES = 4
 #: The application name on festina's own notifications (the notifications source skips them).
 APP_NAME = "festina"
@@ -44,8 +49,15 @@ class DesktopSurface:
     """Shows each offer as a desktop notification; `answer(event_id, outcome)` records the
     button pressed. Never raises: a notification that cannot be shown costs nothing."""
 
-    def __init__(self, answer: Answer, *, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        answer: Answer,
+        *,
+        confirm: Confirm | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
         self._answer = answer
+        self._confirm = confirm
         self._notifier: Any = None
         self._sending: set[asyncio.Task[None]] = set()
         # One notification at a time, in the order offered: sent concurrently, a later offer
@@ -75,6 +87,14 @@ class DesktopSurface:
             return
         self._start(self._send_result(outcomes))
 
+    def waiting(self, event_id: str, plan: PlanProgress) -> None:
+        """Ask for the go on the step an accepted plan waits on, with Do it and Skip
+        buttons (without a way to answer, nothing is asked here: the dashboard and
+        `festina confirm` still are)."""
+        if self._notifier is None or self._confirm is None:
+            return
+        self._start(self._send_waiting(plan))
+
     def _start(self, sending: Any) -> None:
         task = asyncio.ensure_future(sending)
         self._sending.add(task)
@@ -101,11 +121,7 @@ class DesktopSurface:
     async def _send_result(self, outcomes: list[StepOutcome]) -> None:
         from desktop_notifier import Button
 
-        lines = []
-        for outcome in outcomes:
-            first = outcome.text.splitlines()[0] if outcome.text else ""
-            said = "" if outcome.status is StepStatus.DONE else f" ({outcome.status.value})"
-            lines.append(f"{outcome.tool}{said}: {first}"[:200])
+        lines = _outcome_lines(outcomes)
         target = next(
             (found for o in outcomes for found in (*o.links, *filter(_safe_file, o.paths))),
             None,
@@ -117,6 +133,20 @@ class DesktopSurface:
             else []
         )
         await self._send(RESULT_TITLE, "\n".join(lines[:MAX_RESULT_LINES]), buttons)
+
+    async def _send_waiting(self, plan: PlanProgress) -> None:
+        from desktop_notifier import Button
+
+        step = plan.waiting_for[0]
+        confirmation_id = step.confirmation_id
+        assert confirmation_id is not None
+        shown = ", ".join(f"{value}" for value in step.args.values())[:200]
+        lines = [*_outcome_lines(plan.done)[: MAX_RESULT_LINES - 1], f"next: {step.tool} {shown}"]
+        buttons = [
+            Button("Do it", on_pressed=lambda: self._confirmed(confirmation_id, True)),
+            Button("Skip", on_pressed=lambda: self._confirmed(confirmation_id, False)),
+        ]
+        await self._send(WAITING_TITLE, "\n".join(lines), buttons)
 
     async def _send(self, title: str, message: str, buttons: list[Any]) -> None:
         # One notification at a time, in order (see __init__).
@@ -146,6 +176,25 @@ class DesktopSurface:
             logger.info("notification button ignored: %s", error)
         except Exception:
             logger.exception("recording the answer from a notification failed")
+
+    def _confirmed(self, confirmation_id: int, approved: bool) -> None:
+        assert self._confirm is not None
+        try:
+            self._confirm(confirmation_id, approved)
+        except (ConfirmationAnswered, UnknownConfirmation) as error:  # answered elsewhere
+            logger.info("notification button ignored: %s", error)
+        except Exception:
+            logger.exception("recording the confirmation from a notification failed")
+
+
+def _outcome_lines(outcomes: list[StepOutcome]) -> list[str]:
+    """Each step on one line: its tool, its status unless done, its result's first line."""
+    lines = []
+    for outcome in outcomes:
+        first = outcome.text.splitlines()[0] if outcome.text else ""
+        said = "" if outcome.status is StepStatus.DONE else f" ({outcome.status.value})"
+        lines.append(f"{outcome.tool}{said}: {first}"[:200])
+    return lines
 
 
 def _safe_file(path: str) -> bool:
@@ -192,3 +241,11 @@ class Surfaces:
                 surface.result(event_id, outcomes)
             except Exception:
                 logger.exception("a surface failed to show the result of %s", event_id)
+
+    def waiting(self, event_id: str, plan: PlanProgress) -> None:
+        for surface in self.surfaces:
+            try:
+                if (waiting := getattr(surface, "waiting", None)) is not None:
+                    waiting(event_id, plan)
+            except Exception:
+                logger.exception("a surface failed to ask for the next step of %s", event_id)

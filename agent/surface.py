@@ -3,12 +3,14 @@ daemon logs both; the dashboard reads memory."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Protocol
 
 from core.decision import Decision
 from core.events import Event
 from core.outcome import StepOutcome
+from core.progress import PlanProgress, confirm_command
 
 logger = logging.getLogger("festina.surface")
 
@@ -18,6 +20,11 @@ class Surface(Protocol):
 
     def result(self, event_id: str, outcomes: list[StepOutcome]) -> None:
         """An accepted offer's plan has run: what each step did."""
+
+
+# A surface may also offer `waiting(event_id, plan: PlanProgress)`: an accepted plan now
+# waits for the person's go on its next step (`plan.waiting_for[0]`, whose confirmation
+# id answers it), having done `plan.done` so far.
 
 
 def show_offer(surface: Surface, event: Event, decision: Decision) -> None:
@@ -61,3 +68,14 @@ class LogSurface:
                 outcome.status.value,
                 " | ".join(outcome.text.splitlines())[:300],
             )
+
+    def waiting(self, event_id: str, plan: PlanProgress) -> None:
+        step = plan.waiting_for[0]
+        assert step.confirmation_id is not None
+        logger.info(
+            "plan of %s waits for your confirmation of %s %s: %s",
+            event_id,
+            step.tool,
+            json.dumps(step.args, ensure_ascii=False)[:300],
+            confirm_command(step.confirmation_id),
+        )

@@ -3,22 +3,26 @@ freedesktop notification server, answered with its buttons, skipped without a de
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import AsyncIterator
 
 import pytest
 
 from agent.config import Settings
 from agent.daemon import surfaces
-from agent.notify import RESULT_TITLE, TITLE, DesktopSurface, Surfaces
+from agent.notify import RESULT_TITLE, TITLE, WAITING_TITLE, DesktopSurface, Surfaces
 from agent.surface import LogSurface
 from core.decision import Action
 from core.events import Event
 from core.outcome import outcomes_of
-from core.sources import StaticSource
+from core.sources import EventSource, StaticSource
 from memory.feedback import Outcome
+from tests import test_drafting as drafting
 from tests.helpers import eventually, make_pipeline
 from tests.notification_server import notification_server, session_bus
+from tools import default_pool
 
 START = 1_700_000_000.0
 
@@ -161,3 +165,81 @@ async def test_a_finished_plan_s_result_is_a_notification_that_opens_its_link(
         ]
         server.press(shown, "Open")
         await eventually(lambda: opened.exists() and opened.read_text() == url, timeout=10)
+
+
+class ThenIdle(EventSource):
+    """A live source: these events, then nothing until it is closed (the answers loop
+    still runs)."""
+
+    name = "live"
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self._closed = asyncio.Event()
+
+    async def items(self) -> AsyncIterator[Event]:
+        for one in self._events:
+            yield one
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        self._closed.set()
+
+
+async def test_an_accepted_plan_asks_for_each_side_effect_and_ends_in_its_result(
+    tmp_path, bus, monkeypatch
+):
+    """Accept, then Do it and Skip, all from notifications: the plan asks for its next step
+    where the person is, with what it has done so far, and ends in the result."""
+    opened = tmp_path / "opened"
+    handler = tmp_path / "bin" / "xdg-open"
+    handler.parent.mkdir()
+    handler.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    handler.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DISPLAY", ":99")  # a display to open the search on (the stand-in)
+    search = drafting.REPEATED_SEARCH[:1]
+    source = ThenIdle(search)
+    async with notification_server(bus) as server:
+        pipeline, store = make_pipeline(
+            f"sqlite:///{tmp_path / 'f.db'}",
+            source,
+            gate=drafting.ClearGate(),
+            draft_offers=True,
+        )
+        pool = default_pool(tmp_path / "workspace")
+        pipeline.slow_path = drafting.slow_path(tmp_path, store, pool)
+        pipeline.surface = DesktopSurface(
+            lambda event_id, outcome: store.record_feedback(event_id, outcome),
+            confirm=store.answer_confirmation,
+        )
+        running = asyncio.ensure_future(pipeline.run())
+
+        def shown(title: str) -> list:
+            return [n for n in server.shown if n.title == title]
+
+        await eventually(lambda: shown(TITLE), timeout=30)
+        server.press(shown(TITLE)[0], "Accept")
+        await eventually(lambda: shown(WAITING_TITLE), timeout=30)
+        [first] = shown(WAITING_TITLE)
+        [pending] = store.pending_confirmations(search[0].id)
+        link = pending.args["url"]
+        assert pending.tool == "open_url"
+        assert first.body.splitlines() == ["search_notes: nothing found", f"next: open_url {link}"]
+        assert sorted(first.actions.values()) == ["", "Do it", "Skip"]
+        server.press(first, "Do it")
+        await eventually(lambda: opened.exists() and opened.read_text() == link, timeout=30)
+        await eventually(lambda: len(shown(WAITING_TITLE)) == 2, timeout=30)
+        second = shown(WAITING_TITLE)[1]
+        assert second.body.splitlines()[-1].startswith("next: add_to_session_note Searched for")
+        server.press(second, "Skip")
+        await eventually(lambda: shown(RESULT_TITLE), timeout=30)
+        [result] = shown(RESULT_TITLE)
+        assert result.body.splitlines()[1:] == [
+            "open_url: opened in the browser",
+            "add_to_session_note (skipped): not confirmed",
+        ]
+        await source.close()
+        await running
+        await pipeline.surface.wait_sent()
+        store.close()

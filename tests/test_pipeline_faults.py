@@ -13,6 +13,7 @@ from agent.slowpath import GateRuleSlowPath
 from agent.sources.jsonl import JsonlSource
 from core.decision import Action
 from core.outcome import StepOutcome, StepStatus
+from core.progress import PlanProgress
 from core.sources import EventSource, SourceItem
 from gate.base import GateScores
 from tests.helpers import (
@@ -75,7 +76,7 @@ async def test_background_failures_are_logged_and_the_run_goes_on(tmp_path, capl
 
     store.profile_marks = marks_fail_once
     done = StepOutcome(step=0, tool="search_notes", status=StepStatus.DONE, text="nothing found")
-    store.plan_results = lambda ids: {"e1": [done]}
+    store.plan_progress = lambda ids: {"e1": PlanProgress(done=[done], finished=True)}
     with caplog.at_level(logging.ERROR, logger="festina.pipeline"):
         running = asyncio.ensure_future(pipeline.run())
         await eventually(lambda: len(polls) >= 3 and reads["n"] >= 4, timeout=20, unless=running)
@@ -86,7 +87,7 @@ async def test_background_failures_are_logged_and_the_run_goes_on(tmp_path, capl
         await asyncio.wait_for(running, 30)
     messages = [record.getMessage() for record in caplog.records]
     assert "the slow path failed to act on an answer" in messages
-    assert "a surface failed to show the result of e1" in messages
+    assert "a surface failed to show where the plan of e1 stands" in messages
     assert "reading the preferences failed" in messages
     assert store.last_run().status == "interrupted"  # stopped as asked, not failed
     store.close()

@@ -323,21 +323,19 @@ class ReasoningSlowPath:
         gate_decided = decision.gate_action is Action.INTERVENE and action is Action.INTERVENE
         return Verdict(action, verdict["reason"], "gate" if gate_decided else self.name, offer)
 
-    def _settle(self, event_id: str) -> bool:
+    def _settle(self, event_id: str) -> None:
         """After a run: keep a thread suspended on the user, or store its outcome and drop
         the checkpoint, which would otherwise hold the event's text outside memory's
-        retention and `memory forget`. True when an answered offer's plan has finished."""
+        retention and `memory forget`."""
         config = {"configurable": {"thread_id": event_id}}
         snapshot = self.graph.get_state(config)
         if snapshot.next:
             self._waiting_threads().add(event_id)
-            return False
+            return
         self._waiting_threads().discard(event_id)
-        answered = "answer" in snapshot.values
-        if answered:
+        if "answer" in snapshot.values:
             self.store.record_executions(event_id, snapshot.values.get("executions", []))
         self._saver.delete_thread(event_id)
-        return answered
 
     def _waiting_threads(self) -> set[str]:
         if self._waiting is None:  # first use, perhaps after a restart: ask memory
@@ -361,12 +359,12 @@ class ReasoningSlowPath:
         row = self.store.confirmation(event_id, pending[0]["step"])
         return None if row is None or row.status == "pending" else row.status == "approved"
 
-    def poll_once(self, finished: list[str] | None = None) -> int:
+    def poll_once(self, moved: list[str] | None = None) -> int:
         """Resume every suspended thread whose answer has arrived in memory; returns how
-        many moved, and adds to `finished` the offers whose plan has now run to its end
-        (or was turned down). The first call also finds threads suspended before a
-        restart."""
-        moved = 0
+        many moved, and adds them to `moved`: each has now run to its end (or was turned
+        down), or waits for the person's confirmation of its next step. The first call
+        also finds threads suspended before a restart."""
+        count = 0
         for event_id in sorted(self._waiting_threads()):
             if self.store.deliberation(event_id) is None:  # forgotten: drop its checkpoint too
                 self._waiting_threads().discard(event_id)
@@ -376,16 +374,17 @@ class ReasoningSlowPath:
             if answer is None:
                 continue
             self.graph.invoke(Command(resume=answer), {"configurable": {"thread_id": event_id}})
-            if self._settle(event_id) and finished is not None:
-                finished.append(event_id)
-            moved += 1
-        return moved
+            self._settle(event_id)
+            if moved is not None:
+                moved.append(event_id)
+            count += 1
+        return count
 
     async def poll(self) -> list[str]:
-        """`poll_once` in a thread; the offers whose accepted plan has finished."""
-        finished: list[str] = []
-        await asyncio.to_thread(self.poll_once, finished)
-        return finished
+        """`poll_once` in a thread; the offers whose accepted plan moved (see there)."""
+        moved: list[str] = []
+        await asyncio.to_thread(self.poll_once, moved)
+        return moved
 
     def fallback_offer(self, window: list[Event]) -> Offer:
         """Words for an offer whose deliberation failed (see `fallback.fallback_offer`)."""

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from core.outcome import StepOutcome, outcomes_of
 from core.progress import Confirmation, PlanProgress, progress_of
 from memory.schema import ConfirmationRow, DeliberationRow, utcnow
 from memory.stores.base import StoreBase
@@ -158,15 +157,3 @@ class PlanMemory(StoreBase):
             if plan is not None:
                 found[event_id] = plan
         return found
-
-    def plan_results(self, event_ids: Sequence[str]) -> dict[str, list[StepOutcome]]:
-        """What each of these offers' accepted plans did, step by step; offers whose plan
-        has not run (not accepted, or not yet) are absent."""
-        with self._session() as session:
-            rows = session.execute(
-                select(DeliberationRow.event_id, DeliberationRow.executions).where(
-                    DeliberationRow.event_id.in_(list(event_ids)),
-                    DeliberationRow.executions.is_not(None),
-                )
-            ).all()
-        return {event_id: outcomes_of(executions) for event_id, executions in rows}
