@@ -98,6 +98,7 @@ _PLAIN: dict[str, Callable[[Settings], EventSource]] = {
     "screen": lambda settings: ScreenSource(
         rules=ExclusionRules.from_settings(settings.privacy),
         interval_s=settings.screen.interval_s,
+        region=settings.screen.region,
     ),
 }
 

@@ -7,8 +7,16 @@ private browser window, is never captured. Otherwise the window's region is capt
 cursor does not change), and only a changed frame is read by OCR. The event carries only
 the lines that are new since that window's earlier frames, with app, title and region.
 
-X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so and
-captures nothing; the desktop portal's screenshot interface is not supported.
+With `region="screen"` the whole screen is read instead, and only while no window on it
+is excluded: one excluded or private window anywhere on the screen, or a list of windows
+that cannot be known, means the frame is not captured (checked again after the capture,
+so a window that appears meanwhile drops the frame before it is read). Blanking the
+excluded window's rectangle instead would rely on every window reporting its geometry
+truly, and on nothing being drawn over it in between.
+
+X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so,
+and whether the desktop portal's Screenshot interface is there (festina does not use it
+yet), and captures nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import ValidationError
@@ -29,10 +37,14 @@ from pydantic import ValidationError
 from agent.privacy import ExclusionRules
 from agent.sources.backend import BackendUnavailable, PollingSource
 from agent.sources.ocr import OcrUnavailable, TesseractOcr
+from agent.sources.portal import screenshot_portal
 from core.events import MAX_TEXT_CHARS, Event, EventKind, describe_validation_error
 from core.sources import Rejection, SourceItem
 
 logger = logging.getLogger("festina.sources.screen")
+
+#: What the source reads: the window in front, or the whole screen.
+Region = Literal["window", "screen"]
 
 # Frames are compared in cells of this many pixels a side; a frame is unchanged when at
 # most CURSOR_CELLS cells differ by more than CELL_LEVELS grey levels (a cursor, a clock).
@@ -55,7 +67,7 @@ TERMINALS = frozenset(
 
 @dataclass(frozen=True)
 class Window:
-    """The window in front: its identity for the privacy rules and where it is."""
+    """A window (or the whole screen): its identity for the privacy rules and where it is."""
 
     id: int
     app: str | None
@@ -64,12 +76,21 @@ class Window:
     top: int
     width: int
     height: int
+    #: The other name in WM_CLASS (its instance, "navigator" for Firefox's "firefox"):
+    #: an app excluded by either name is excluded.
+    instance: str | None = None
 
 
 class Display(Protocol):
-    """The screen festina reads: which window is in front, and its pixels."""
+    """The screen festina reads: which window is in front, which are shown, the pixels."""
 
     def front_window(self) -> Window | None: ...
+
+    def visible_windows(self) -> list[Window] | None:
+        """Every window shown on the screen; None when that cannot be known now."""
+        ...
+
+    def whole_screen(self) -> Window: ...
 
     def grab(self, window: Window) -> np.ndarray: ...
 
@@ -90,7 +111,10 @@ class X11Display:
         if not name:
             missing = "an X server (DISPLAY is not set)"
             if os.environ.get("WAYLAND_DISPLAY"):
-                missing += "; on Wayland, festina reads the screen only through XWayland"
+                missing += (
+                    "; on Wayland, festina reads the screen only through XWayland, which "
+                    f"this session does not offer, and {screenshot_portal()}"
+                )
             raise BackendUnavailable(f"screen capture needs {missing}")
         try:
             import mss
@@ -111,15 +135,62 @@ class X11Display:
         window = self._active() or self._topmost()
         if window is None:
             return None
-        geometry = window.get_geometry()
-        origin = window.translate_coords(self._root, 0, 0)
+        return self._described(window, window, CELL_PX)
+
+    def visible_windows(self) -> list[Window] | None:
+        """Every top-level window mapped and at least partly on the screen, bottom to top
+        (hidden behind others or not); None when one went away while being listed."""
+        from Xlib import error as xerror
+
+        shown = []
+        try:
+            for frame in self._root.query_tree().children:
+                if frame.get_attributes().map_state != 2:  # IsViewable
+                    continue
+                described = self._described(self._client(frame), frame, 1)
+                if described is not None:
+                    shown.append(described)
+        except (xerror.BadWindow, xerror.BadDrawable, xerror.BadMatch):
+            return None
+        return shown
+
+    def whole_screen(self) -> Window:
+        screen = self._x.screen()
+        return Window(
+            id=self._root.id,
+            app=None,
+            title="whole screen",  # what an event is named when no window is in front
+            left=0,
+            top=0,
+            width=screen.width_in_pixels,
+            height=screen.height_in_pixels,
+        )
+
+    def _client(self, frame: Any) -> Any:
+        """The application's window in a top-level one: itself, or, under a window manager
+        that frames windows, the child (or grandchild) that holds a WM_CLASS."""
+        if frame.get_wm_class():
+            return frame
+        for child in frame.query_tree().children:
+            if child.get_wm_class():
+                return child
+            for grandchild in child.query_tree().children:
+                if grandchild.get_wm_class():
+                    return grandchild
+        return frame
+
+    def _described(self, window: Any, frame: Any, min_px: int) -> Window | None:
+        """`window`'s names, at `frame`'s place on the screen; None when less than
+        `min_px` of it is on the screen."""
+        geometry = frame.get_geometry()
+        origin = frame.translate_coords(self._root, 0, 0)
         left, top = -origin.x, -origin.y
         # Only the part on the screen can be captured.
         screen = self._x.screen()
         right = min(left + geometry.width, screen.width_in_pixels)
         bottom = min(top + geometry.height, screen.height_in_pixels)
         left, top = max(left, 0), max(top, 0)
-        if right - left < CELL_PX or bottom - top < CELL_PX:
+        if right - left < min_px or bottom - top < min_px:
             return None
         wm_class = window.get_wm_class()
         return Window(
@@ -130,6 +201,7 @@ class X11Display:
             top=top,
             width=right - left,
             height=bottom - top,
+            instance=wm_class[0] if wm_class else None,
         )
 
     def _active(self) -> Any:
@@ -194,6 +266,16 @@ class _Seen:
     signature: np.ndarray | None
     lines: OrderedDict[str, None]
 
+    def remember(self, lines: list[str]) -> list[str]:
+        """The lines not seen before, in order; all of them are remembered now."""
+        new = [line for line in dict.fromkeys(lines) if line not in self.lines]
+        for line in lines:
+            self.lines[line] = None
+            self.lines.move_to_end(line)
+        while len(self.lines) > SEEN_LINES:
+            self.lines.popitem(last=False)
+        return new
+
 
 @dataclass
 class ScreenCounts:
@@ -206,20 +288,23 @@ class ScreenCounts:
 
 
 class ScreenSource(PollingSource):
-    """New text in the window in front, every `interval_s` seconds."""
+    """New text in the window in front (or on the whole screen), every `interval_s` s."""
 
     def __init__(
         self,
         *,
         rules: ExclusionRules,
         interval_s: float = 5.0,
+        region: Region = "window",
         open_display: Callable[[], Display] = X11Display,
         ocr: Ocr | None = None,
         terminal_ocr: Ocr | None = None,
+        screen_ocr: Ocr | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__("screen", logger, interval_s)
         self._rules = rules
+        self._region = region
         self._open_display = open_display
         self._display: Display | None = None
         # Held while a frame is taken in its thread: closing waits for it, rather than
@@ -229,6 +314,9 @@ class ScreenSource(PollingSource):
         # A terminal is one column of lines, ending at a cursor: tesseract's column layout
         # (page mode 4) reads it best, its single block (6) the rest (`festina eval sources`).
         self._terminal_ocr = terminal_ocr or TesseractOcr(page_mode=4)
+        # A screen holds windows side by side: tesseract's automatic layout (page mode 3)
+        # finds their columns (`festina eval sources`, the whole-screen rows).
+        self._screen_ocr = screen_ocr or TesseractOcr(page_mode=3)
         self._clock = clock
         self._windows: OrderedDict[int, _Seen] = OrderedDict()
         self.counts = ScreenCounts()
@@ -264,45 +352,79 @@ class ScreenSource(PollingSource):
     def _frame_in_use(self) -> SourceItem | None:
         if self._display is None:
             self._display = self._open_display()
-        window = self._display.front_window()
-        if window is None:
-            return None
+        display = self._display
+        front = display.front_window()
+        if self._region == "window":
+            if front is None:
+                return None
+            shown: list[Window] | None = [front]
+            target = front
+        else:
+            shown = display.visible_windows()
+            target = display.whole_screen()
         self.counts.frames += 1
-        now = self._clock()
+        # The event is named after the window in front, even when the screen is read.
+        named = front or target
         try:
-            probe = Event(
-                time=now,
-                source=self.name,
-                kind=EventKind.WINDOW,
-                app=window.app[:512] if window.app else None,
-                title=(window.title or window.app or "untitled window")[:512],
-            )
+            probe = self._probe(named)
         except ValidationError as error:  # a name no event may hold: not captured either
-            reason = f"window {window.id:#x}: {describe_validation_error(error)}"
-            return Rejection(self.name, self.counts.frames, reason, repr(window))
-        if self._rules.rule_for(probe) is not None:  # never captured, only counted
+            reason = f"window {named.id:#x}: {describe_validation_error(error)}"
+            return Rejection(self.name, self.counts.frames, reason, repr(named))
+        # Every window that would be captured is checked first; none is captured otherwise.
+        if not self._allowed(shown):
             self.counts.excluded += 1
             return None
-        gray = self._display.grab(window)
-        seen = self._seen(window.id)
+        gray = display.grab(target)
+        # On the whole screen, a window shown between the check and the capture drops the
+        # frame before anything reads it.
+        if self._region == "screen" and not self._allowed(display.visible_windows()):
+            self.counts.excluded += 1
+            return None
+        seen = self._seen(target.id)
         now_signature = signature(gray)
         if unchanged(seen.signature, now_signature):
             self.counts.unchanged += 1
             return None
         seen.signature = now_signature
-        terminal = (window.app or "").casefold() in TERMINALS
-        ocr = self._terminal_ocr if terminal else self._ocr
+        terminal = (named.app or "").casefold() in TERMINALS
+        if self._region == "screen":
+            ocr = self._screen_ocr
+        else:
+            ocr = self._terminal_ocr if terminal else self._ocr
         lines = ocr.read(gray)
         self.counts.read += 1
-        new = [line for line in dict.fromkeys(lines) if line not in seen.lines]
-        for line in lines:
-            seen.lines[line] = None
-            seen.lines.move_to_end(line)
-        while len(seen.lines) > SEEN_LINES:
-            seen.lines.popitem(last=False)
+        new = seen.remember(lines)
         if not new:
             return None
-        return self._event(probe, window, new, ocr.name, terminal)
+        return self._event(probe, target, new, ocr.name, terminal)
+
+    def _allowed(self, shown: list[Window] | None) -> bool:
+        """Whether these windows may be captured: known, and none of them excluded."""
+        return shown is not None and not any(self._excluded(window) for window in shown)
+
+    def _probe(self, window: Window, app: str | None = None) -> Event:
+        """The window as an event the privacy rules can judge (raises ValidationError for a
+        name no event may hold)."""
+        app = app or window.app
+        return Event(
+            time=self._clock(),
+            source=self.name,
+            kind=EventKind.WINDOW,
+            app=app[:512] if app else None,
+            title=(window.title or app or "untitled window")[:512],
+        )
+
+    def _excluded(self, window: Window) -> bool:
+        """Whether a privacy rule excludes the window, by either of its names; a window
+        whose name no event may hold cannot be judged, so it counts as excluded."""
+        names = dict.fromkeys(name for name in (window.app, window.instance) if name) or [None]
+        for app in names:
+            try:
+                if self._rules.rule_for(self._probe(window, app)) is not None:
+                    return True
+            except ValidationError:
+                return True
+        return False
 
     def _seen(self, window_id: int) -> _Seen:
         seen = self._windows.get(window_id)
@@ -328,7 +450,12 @@ class ScreenSource(PollingSource):
             app=probe.app,
             title=probe.title,
             text=text,
-            attributes={"region": region, "ocr": ocr, "new_lines": len(lines)},
+            attributes={
+                "region": region,
+                "captured": self._region,
+                "ocr": ocr,
+                "new_lines": len(lines),
+            },
         )
 
     async def close(self) -> None:
