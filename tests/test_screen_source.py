@@ -110,17 +110,25 @@ def _source(display: str, **privacy) -> ScreenSource:
     return ScreenSource(rules=rules, interval_s=0.5, open_display=lambda: X11Display(display))
 
 
-async def _next_event(source: ScreenSource, timeout: float = 30) -> Event:
+async def _next_events(source: ScreenSource, timeout: float = 30) -> list[Event]:
     """Poll until the source reads something (the xterm takes a moment to draw)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         items = await source.poll()
         if items:
-            [event] = items
-            assert isinstance(event, Event)
-            return event
+            assert all(isinstance(event, Event) for event in items)
+            return items
         await asyncio.sleep(0.1)
     raise AssertionError(f"nothing read within {timeout} s: {source.counts}")
+
+
+async def _next_event(source: ScreenSource, timeout: float = 30) -> Event:
+    [event] = await _next_events(source, timeout)
+    return event
+
+
+def _holding(events: list[Event], words: str) -> Event | None:
+    return next((event for event in events if words in event.text), None)
 
 
 async def test_a_traceback_in_an_xterm_becomes_an_event_holding_the_exception(tmp_path):
@@ -207,36 +215,37 @@ async def test_the_whole_screen_is_read_only_while_no_excluded_window_is_on_it(t
     (tmp_path / "second.txt").write_text(LINKER)
     first, second = (f"cat {tmp_path / name}" for name in ("first.txt", "second.txt"))
     rules = ExclusionRules.from_settings(PrivacySettings(exclude_titles=["secret"]))
-    with xvfb() as display, xterm(display, "pytest - shop", first, "70x8+0+0"):
+    with xvfb() as display, xterm(display, "pytest - shop", first, "55x8+0+0"):
         CountingDisplay.grabs = 0
         source = ScreenSource(
             rules=rules, region="screen", open_display=lambda: CountingDisplay(display)
         )
         probe = X11Display(display)
         try:
-            with xterm(display, "notes - secret", second, "70x8+200+300"):
+            with xterm(display, "notes - secret", second, "55x8+515+0"):
                 wait_for(lambda: len(probe.visible_windows() or []) == 2, timeout=20)
                 # The excluded window is not in front, only on the screen: nothing is taken.
                 for _ in range(3):
                     assert await source.poll() == []
                 assert (source.counts.excluded, CountingDisplay.grabs) == (3, 0)
             wait_for(lambda: len(probe.visible_windows() or []) == 1, timeout=20)
-            # Closed, and another window opened where it was: the screen is read, both
-            # windows' text, the one in front naming the event.
-            with xterm(display, "build", second, "70x8+200+300"):
+            # Closed, and another window opened beside the first, their lines side by
+            # side: every window on the screen is read on its own, as its own event.
+            with xterm(display, "build", second, "55x8+515+0"):
                 wait_for(lambda: len(probe.visible_windows() or []) == 2, timeout=20)
-                events = []
-                while not any("cannot find -lssl" in event.text for event in events):
-                    events.append(await _next_event(source))
+                events: list[Event] = []
+                while not (_holding(events, "KeyError") and _holding(events, "-lssl")):
+                    events += await _next_events(source)
         finally:
             probe.close()
         await source.close()
-    lines = "\n".join(event.text for event in events).splitlines()
-    assert "KeyError: 'price'" in lines
-    assert {(event.title, event.attributes["captured"]) for event in events} == {
-        ("build", "screen")
-    }
-    assert events[0].attributes["region"] == {"left": 0, "top": 0, "width": 1024, "height": 600}
+    traceback, linker = _holding(events, "KeyError"), _holding(events, "-lssl")
+    assert traceback is not None and linker is not None
+    assert (traceback.title, linker.title) == ("pytest - shop", "build")
+    assert "KeyError: 'price'" in traceback.text.splitlines()
+    assert "-lssl" not in traceback.text and "KeyError" not in linker.text
+    assert {event.attributes["captured"] for event in events} == {"screen"}
+    assert linker.attributes["region"]["left"] >= 515
     assert source.counts.excluded == 3
 
 

@@ -7,12 +7,13 @@ private browser window, is never captured. Otherwise the window's region is capt
 cursor does not change), and only a changed frame is read by OCR. The event carries only
 the lines that are new since that window's earlier frames, with app, title and region.
 
-With `region="screen"` the whole screen is read instead, and only while no window on it
-is excluded: one excluded or private window anywhere on the screen, or a list of windows
-that cannot be known, means the frame is not captured (checked again after the capture,
-so a window that appears meanwhile drops the frame before it is read). Blanking the
-excluded window's rectangle instead would rely on every window reporting its geometry
-truly, and on nothing being drawn over it in between.
+With `region="screen"` every window shown on the screen is read, each on its own (one
+capture of the whole screen, cut into windows; an event per window with new lines), and
+only while no window on it is excluded: one excluded or private window anywhere on the
+screen, or a list of windows that cannot be known, means the frame is not captured
+(checked again after the capture, so a window that appears meanwhile drops the frame
+before it is read). Blanking the excluded window's rectangle instead would rely on every
+window reporting its geometry truly, and on nothing being drawn over it in between.
 
 X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so,
 and whether the desktop portal's Screenshot interface is there (festina does not use it
@@ -246,6 +247,37 @@ class X11Display:
                 logger.debug("closing the X connection failed", exc_info=True)
 
 
+def window_parts(
+    gray: np.ndarray, captured: Window, shown: list[Window]
+) -> list[tuple[Window, np.ndarray]]:
+    """Each shown window's pixels in `gray` (the capture of `captured`), the one on top
+    first, with what the windows above it cover filled with its own background; windows
+    smaller than a cell left out.
+
+    A screen is read window by window: read whole, lines of windows side by side run
+    together into one (`festina eval sources`, whole screens)."""
+    parts = []
+    above: list[Window] = []
+    for window in reversed(shown):
+        top, left = window.top - captured.top, window.left - captured.left
+        part = gray[max(top, 0) : top + window.height, max(left, 0) : left + window.width]
+        if part.shape[0] < CELL_PX or part.shape[1] < CELL_PX:
+            above.append(window)
+            continue
+        part = part.copy()
+        edge = np.concatenate([part[0], part[-1], part[:, 0], part[:, -1]])
+        background = int(np.bincount(edge).argmax())
+        for over in above:
+            rows = slice(max(over.top - window.top, 0), max(over.top + over.height - window.top, 0))
+            cols = slice(
+                max(over.left - window.left, 0), max(over.left + over.width - window.left, 0)
+            )
+            part[rows, cols] = background
+        above.append(window)
+        parts.append((window, part))
+    return parts
+
+
 def signature(gray: np.ndarray) -> np.ndarray:
     """The frame in CELL_PX cells, each its mean grey: what `unchanged` compares."""
     height = gray.shape[0] - gray.shape[0] % CELL_PX
@@ -299,7 +331,6 @@ class ScreenSource(PollingSource):
         open_display: Callable[[], Display] = X11Display,
         ocr: Ocr | None = None,
         terminal_ocr: Ocr | None = None,
-        screen_ocr: Ocr | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__("screen", logger, interval_s)
@@ -314,16 +345,13 @@ class ScreenSource(PollingSource):
         # A terminal is one column of lines, ending at a cursor: tesseract's column layout
         # (page mode 4) reads it best, its single block (6) the rest (`festina eval sources`).
         self._terminal_ocr = terminal_ocr or TesseractOcr(page_mode=4)
-        # A screen holds windows side by side: tesseract's automatic layout (page mode 3)
-        # finds their columns (`festina eval sources`, the whole-screen rows).
-        self._screen_ocr = screen_ocr or TesseractOcr(page_mode=3)
         self._clock = clock
         self._windows: OrderedDict[int, _Seen] = OrderedDict()
         self.counts = ScreenCounts()
 
     async def poll(self) -> list[SourceItem]:
         try:
-            item = await asyncio.to_thread(self._frame)
+            items = await asyncio.to_thread(self._frame)
         except BackendUnavailable:
             self._drop_display()
             raise
@@ -334,7 +362,7 @@ class ScreenSource(PollingSource):
             raise BackendUnavailable(
                 f"screen capture failed: {type(error).__name__}: {error}"
             ) from error
-        return [] if item is None else [item]
+        return items
 
     def _drop_display(self) -> None:
         with self._in_use:
@@ -345,58 +373,66 @@ class ScreenSource(PollingSource):
             # for other windows, whose lines are all new.
             self._windows.clear()
 
-    def _frame(self) -> SourceItem | None:
+    def _frame(self) -> list[SourceItem]:
         with self._in_use:
             return self._frame_in_use()
 
-    def _frame_in_use(self) -> SourceItem | None:
+    def _frame_in_use(self) -> list[SourceItem]:
         if self._display is None:
             self._display = self._open_display()
         display = self._display
-        front = display.front_window()
         if self._region == "window":
+            front = display.front_window()
             if front is None:
-                return None
+                return []
             shown: list[Window] | None = [front]
             target = front
+            try:
+                self._probe(front)
+            except ValidationError as error:  # a name no event may hold: not captured
+                self.counts.frames += 1
+                reason = f"window {front.id:#x}: {describe_validation_error(error)}"
+                return [Rejection(self.name, self.counts.frames, reason, repr(front))]
         else:
             shown = display.visible_windows()
             target = display.whole_screen()
         self.counts.frames += 1
-        # The event is named after the window in front, even when the screen is read.
-        named = front or target
-        try:
-            probe = self._probe(named)
-        except ValidationError as error:  # a name no event may hold: not captured either
-            reason = f"window {named.id:#x}: {describe_validation_error(error)}"
-            return Rejection(self.name, self.counts.frames, reason, repr(named))
         # Every window that would be captured is checked first; none is captured otherwise.
-        if not self._allowed(shown):
+        if shown is None or not self._allowed(shown):
             self.counts.excluded += 1
-            return None
+            return []
         gray = display.grab(target)
         # On the whole screen, a window shown between the check and the capture drops the
         # frame before anything reads it.
         if self._region == "screen" and not self._allowed(display.visible_windows()):
             self.counts.excluded += 1
-            return None
-        seen = self._seen(target.id)
+            return []
+        items = []
+        read = self.counts.read
+        for window, part in window_parts(gray, target, shown):
+            item = self._read(window, part)
+            if item is not None:
+                items.append(item)
+        if self.counts.read == read:
+            self.counts.unchanged += 1
+        return items
+
+    def _read(self, window: Window, gray: np.ndarray) -> SourceItem | None:
+        """The new lines of one window's pixels, as an event; None when it has not changed
+        or shows nothing new."""
+        seen = self._seen(window.id)
         now_signature = signature(gray)
         if unchanged(seen.signature, now_signature):
-            self.counts.unchanged += 1
             return None
         seen.signature = now_signature
-        terminal = (named.app or "").casefold() in TERMINALS
-        if self._region == "screen":
-            ocr = self._screen_ocr
-        else:
-            ocr = self._terminal_ocr if terminal else self._ocr
+        terminal = (window.app or "").casefold() in TERMINALS
+        ocr = self._terminal_ocr if terminal else self._ocr
         lines = ocr.read(gray)
         self.counts.read += 1
         new = seen.remember(lines)
         if not new:
             return None
-        return self._event(probe, target, new, ocr.name, terminal)
+        return self._event(self._probe(window), window, new, ocr.name, terminal)
 
     def _allowed(self, shown: list[Window] | None) -> bool:
         """Whether these windows may be captured: known, and none of them excluded."""
