@@ -159,8 +159,9 @@ poll_s = 30.0
 # Seconds between looks at the window in front. Windows the [privacy] rules exclude are
 # never captured; a frame that has not changed is not read again.
 interval_s = 5.0
-# What is read: "window" (the window in front) or "screen" (the whole screen, only while
-# no window the [privacy] rules exclude is shown anywhere on it: otherwise nothing).
+# What is read: "window" (the window in front) or "screen" (every window shown on the
+# screen, each on its own; only while no window the [privacy] rules exclude is shown
+# anywhere on it: otherwise nothing).
 region = "window"
 
 [power]
