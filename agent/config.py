@@ -37,7 +37,7 @@ DEFAULT_CONFIG_TOML = """\
 #   "notifications"  desktop notifications seen on the session bus (D-Bus)
 #   "calendar:<path>"  reminders before the entries of an .ics file or folder (see [calendar])
 #   "power"  the battery: charger in or out, low levels (see [power])
-#   "screen"  new text in the window in front, read by OCR (X11, tesseract; see [screen])
+#   "screen"  new text on the screen, read by OCR (X11, tesseract; see [screen])
 # An empty list replays the bundled demo stream.
 source = []
 # Replay pace of jsonl and proactivebench files as a multiple of real time; 0 replays as
@@ -159,6 +159,10 @@ poll_s = 30.0
 # Seconds between looks at the window in front. Windows the [privacy] rules exclude are
 # never captured; a frame that has not changed is not read again.
 interval_s = 5.0
+# What is read: "window" (the window in front) or "screen" (every window shown on the
+# screen, each on its own; only while no window the [privacy] rules exclude is shown
+# anywhere on it: otherwise nothing).
+region = "window"
 
 [power]
 # Seconds between battery readings.
@@ -393,6 +397,7 @@ class ScreenSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interval_s: float = Field(5.0, ge=0.5)
+    region: Literal["window", "screen"] = "window"
 
 
 class PowerSettings(BaseModel):

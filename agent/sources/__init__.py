@@ -101,7 +101,9 @@ def _screen(settings: Settings) -> EventSource:
     from agent.sources.screen import ScreenSource
 
     return ScreenSource(
-        rules=ExclusionRules.from_settings(settings.privacy), interval_s=settings.screen.interval_s
+        rules=ExclusionRules.from_settings(settings.privacy),
+        interval_s=settings.screen.interval_s,
+        region=settings.screen.region,
     )
 
 

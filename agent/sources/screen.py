@@ -7,8 +7,17 @@ private browser window, is never captured. Otherwise the window's region is capt
 cursor does not change), and only a changed frame is read by OCR. The event carries only
 the lines that are new since that window's earlier frames, with app, title and region.
 
-X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so and
-captures nothing; the desktop portal's screenshot interface is not supported.
+With `region="screen"` every window shown on the screen is read, each on its own (one
+capture of the whole screen, cut into windows; an event per window with new lines), and
+only while no window on it is excluded: one excluded or private window anywhere on the
+screen, or a list of windows that cannot be known, means the frame is not captured
+(checked again after the capture, so a window that appears meanwhile drops the frame
+before it is read). Blanking the excluded window's rectangle instead would rely on every
+window reporting its geometry truly, and on nothing being drawn over it in between.
+
+X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so,
+and whether the desktop portal's Screenshot interface is there (festina does not use it
+yet), and captures nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import ValidationError
@@ -29,10 +38,14 @@ from pydantic import ValidationError
 from agent.privacy import ExclusionRules
 from agent.sources.backend import BackendUnavailable, PollingSource
 from agent.sources.ocr import OcrUnavailable, TesseractOcr
+from agent.sources.portal import screenshot_portal
 from core.events import MAX_TEXT_CHARS, Event, EventKind, describe_validation_error
 from core.sources import Rejection, SourceItem
 
 logger = logging.getLogger("festina.sources.screen")
+
+#: What the source reads: the window in front, or the whole screen.
+Region = Literal["window", "screen"]
 
 # Frames are compared in cells of this many pixels a side; a frame is unchanged when at
 # most CURSOR_CELLS cells differ by more than CELL_LEVELS grey levels (a cursor, a clock).
@@ -55,7 +68,7 @@ TERMINALS = frozenset(
 
 @dataclass(frozen=True)
 class Window:
-    """The window in front: its identity for the privacy rules and where it is."""
+    """A window (or the whole screen): its identity for the privacy rules and where it is."""
 
     id: int
     app: str | None
@@ -64,12 +77,21 @@ class Window:
     top: int
     width: int
     height: int
+    #: The other name in WM_CLASS (its instance, "navigator" for Firefox's "firefox"):
+    #: an app excluded by either name is excluded.
+    instance: str | None = None
 
 
 class Display(Protocol):
-    """The screen festina reads: which window is in front, and its pixels."""
+    """The screen festina reads: which window is in front, which are shown, the pixels."""
 
     def front_window(self) -> Window | None: ...
+
+    def visible_windows(self) -> list[Window] | None:
+        """Every window shown on the screen; None when that cannot be known now."""
+        ...
+
+    def whole_screen(self) -> Window: ...
 
     def grab(self, window: Window) -> np.ndarray: ...
 
@@ -90,7 +112,10 @@ class X11Display:
         if not name:
             missing = "an X server (DISPLAY is not set)"
             if os.environ.get("WAYLAND_DISPLAY"):
-                missing += "; on Wayland, festina reads the screen only through XWayland"
+                missing += (
+                    "; on Wayland, festina reads the screen only through XWayland, which "
+                    f"this session does not offer, and {screenshot_portal()}"
+                )
             raise BackendUnavailable(f"screen capture needs {missing}")
         try:
             import mss
@@ -111,15 +136,62 @@ class X11Display:
         window = self._active() or self._topmost()
         if window is None:
             return None
-        geometry = window.get_geometry()
-        origin = window.translate_coords(self._root, 0, 0)
+        return self._described(window, window, CELL_PX)
+
+    def visible_windows(self) -> list[Window] | None:
+        """Every top-level window mapped and at least partly on the screen, bottom to top
+        (hidden behind others or not); None when one went away while being listed."""
+        from Xlib import error as xerror
+
+        shown = []
+        try:
+            for frame in self._root.query_tree().children:
+                if frame.get_attributes().map_state != 2:  # IsViewable
+                    continue
+                described = self._described(self._client(frame), frame, 1)
+                if described is not None:
+                    shown.append(described)
+        except (xerror.BadWindow, xerror.BadDrawable, xerror.BadMatch):
+            return None
+        return shown
+
+    def whole_screen(self) -> Window:
+        screen = self._x.screen()
+        return Window(
+            id=self._root.id,
+            app=None,
+            title="whole screen",  # what an event is named when no window is in front
+            left=0,
+            top=0,
+            width=screen.width_in_pixels,
+            height=screen.height_in_pixels,
+        )
+
+    def _client(self, frame: Any) -> Any:
+        """The application's window in a top-level one: itself, or, under a window manager
+        that frames windows, the child (or grandchild) that holds a WM_CLASS."""
+        if frame.get_wm_class():
+            return frame
+        for child in frame.query_tree().children:
+            if child.get_wm_class():
+                return child
+            for grandchild in child.query_tree().children:
+                if grandchild.get_wm_class():
+                    return grandchild
+        return frame
+
+    def _described(self, window: Any, frame: Any, min_px: int) -> Window | None:
+        """`window`'s names, at `frame`'s place on the screen; None when less than
+        `min_px` of it is on the screen."""
+        geometry = frame.get_geometry()
+        origin = frame.translate_coords(self._root, 0, 0)
         left, top = -origin.x, -origin.y
         # Only the part on the screen can be captured.
         screen = self._x.screen()
         right = min(left + geometry.width, screen.width_in_pixels)
         bottom = min(top + geometry.height, screen.height_in_pixels)
         left, top = max(left, 0), max(top, 0)
-        if right - left < CELL_PX or bottom - top < CELL_PX:
+        if right - left < min_px or bottom - top < min_px:
             return None
         wm_class = window.get_wm_class()
         return Window(
@@ -130,6 +202,7 @@ class X11Display:
             top=top,
             width=right - left,
             height=bottom - top,
+            instance=wm_class[0] if wm_class else None,
         )
 
     def _active(self) -> Any:
@@ -174,6 +247,37 @@ class X11Display:
                 logger.debug("closing the X connection failed", exc_info=True)
 
 
+def window_parts(
+    gray: np.ndarray, captured: Window, shown: list[Window]
+) -> list[tuple[Window, np.ndarray]]:
+    """Each shown window's pixels in `gray` (the capture of `captured`), the one on top
+    first, with what the windows above it cover filled with its own background; windows
+    smaller than a cell left out.
+
+    A screen is read window by window: read whole, lines of windows side by side run
+    together into one (`festina eval sources`, whole screens)."""
+    parts = []
+    above: list[Window] = []
+    for window in reversed(shown):
+        top, left = window.top - captured.top, window.left - captured.left
+        part = gray[max(top, 0) : top + window.height, max(left, 0) : left + window.width]
+        if part.shape[0] < CELL_PX or part.shape[1] < CELL_PX:
+            above.append(window)
+            continue
+        part = part.copy()
+        edge = np.concatenate([part[0], part[-1], part[:, 0], part[:, -1]])
+        background = int(np.bincount(edge).argmax())
+        for over in above:
+            rows = slice(max(over.top - window.top, 0), max(over.top + over.height - window.top, 0))
+            cols = slice(
+                max(over.left - window.left, 0), max(over.left + over.width - window.left, 0)
+            )
+            part[rows, cols] = background
+        above.append(window)
+        parts.append((window, part))
+    return parts
+
+
 def signature(gray: np.ndarray) -> np.ndarray:
     """The frame in CELL_PX cells, each its mean grey: what `unchanged` compares."""
     height = gray.shape[0] - gray.shape[0] % CELL_PX
@@ -194,6 +298,16 @@ class _Seen:
     signature: np.ndarray | None
     lines: OrderedDict[str, None]
 
+    def remember(self, lines: list[str]) -> list[str]:
+        """The lines not seen before, in order; all of them are remembered now."""
+        new = [line for line in dict.fromkeys(lines) if line not in self.lines]
+        for line in lines:
+            self.lines[line] = None
+            self.lines.move_to_end(line)
+        while len(self.lines) > SEEN_LINES:
+            self.lines.popitem(last=False)
+        return new
+
 
 @dataclass
 class ScreenCounts:
@@ -206,13 +320,14 @@ class ScreenCounts:
 
 
 class ScreenSource(PollingSource):
-    """New text in the window in front, every `interval_s` seconds."""
+    """New text in the window in front (or on the whole screen), every `interval_s` s."""
 
     def __init__(
         self,
         *,
         rules: ExclusionRules,
         interval_s: float = 5.0,
+        region: Region = "window",
         open_display: Callable[[], Display] = X11Display,
         ocr: Ocr | None = None,
         terminal_ocr: Ocr | None = None,
@@ -220,6 +335,7 @@ class ScreenSource(PollingSource):
     ) -> None:
         super().__init__("screen", logger, interval_s)
         self._rules = rules
+        self._region = region
         self._open_display = open_display
         self._display: Display | None = None
         # Held while a frame is taken in its thread: closing waits for it, rather than
@@ -235,7 +351,7 @@ class ScreenSource(PollingSource):
 
     async def poll(self) -> list[SourceItem]:
         try:
-            item = await asyncio.to_thread(self._frame)
+            items = await asyncio.to_thread(self._frame)
         except BackendUnavailable:
             self._drop_display()
             raise
@@ -246,7 +362,7 @@ class ScreenSource(PollingSource):
             raise BackendUnavailable(
                 f"screen capture failed: {type(error).__name__}: {error}"
             ) from error
-        return [] if item is None else [item]
+        return items
 
     def _drop_display(self) -> None:
         with self._in_use:
@@ -257,52 +373,94 @@ class ScreenSource(PollingSource):
             # for other windows, whose lines are all new.
             self._windows.clear()
 
-    def _frame(self) -> SourceItem | None:
+    def _frame(self) -> list[SourceItem]:
         with self._in_use:
             return self._frame_in_use()
 
-    def _frame_in_use(self) -> SourceItem | None:
+    def _frame_in_use(self) -> list[SourceItem]:
         if self._display is None:
             self._display = self._open_display()
-        window = self._display.front_window()
-        if window is None:
-            return None
+        display = self._display
+        if self._region == "window":
+            front = display.front_window()
+            if front is None:
+                return []
+            shown: list[Window] | None = [front]
+            target = front
+            try:
+                self._probe(front)
+            except ValidationError as error:  # a name no event may hold: not captured
+                self.counts.frames += 1
+                reason = f"window {front.id:#x}: {describe_validation_error(error)}"
+                return [Rejection(self.name, self.counts.frames, reason, repr(front))]
+        else:
+            shown = display.visible_windows()
+            target = display.whole_screen()
         self.counts.frames += 1
-        now = self._clock()
-        try:
-            probe = Event(
-                time=now,
-                source=self.name,
-                kind=EventKind.WINDOW,
-                app=window.app[:512] if window.app else None,
-                title=(window.title or window.app or "untitled window")[:512],
-            )
-        except ValidationError as error:  # a name no event may hold: not captured either
-            reason = f"window {window.id:#x}: {describe_validation_error(error)}"
-            return Rejection(self.name, self.counts.frames, reason, repr(window))
-        if self._rules.rule_for(probe) is not None:  # never captured, only counted
+        # Every window that would be captured is checked first; none is captured otherwise.
+        if shown is None or not self._allowed(shown):
             self.counts.excluded += 1
-            return None
-        gray = self._display.grab(window)
+            return []
+        gray = display.grab(target)
+        # On the whole screen, a window shown between the check and the capture drops the
+        # frame before anything reads it.
+        if self._region == "screen" and not self._allowed(display.visible_windows()):
+            self.counts.excluded += 1
+            return []
+        items = []
+        read = self.counts.read
+        for window, part in window_parts(gray, target, shown):
+            item = self._read(window, part)
+            if item is not None:
+                items.append(item)
+        if self.counts.read == read:
+            self.counts.unchanged += 1
+        return items
+
+    def _read(self, window: Window, gray: np.ndarray) -> SourceItem | None:
+        """The new lines of one window's pixels, as an event; None when it has not changed
+        or shows nothing new."""
         seen = self._seen(window.id)
         now_signature = signature(gray)
         if unchanged(seen.signature, now_signature):
-            self.counts.unchanged += 1
             return None
         seen.signature = now_signature
         terminal = (window.app or "").casefold() in TERMINALS
         ocr = self._terminal_ocr if terminal else self._ocr
         lines = ocr.read(gray)
         self.counts.read += 1
-        new = [line for line in dict.fromkeys(lines) if line not in seen.lines]
-        for line in lines:
-            seen.lines[line] = None
-            seen.lines.move_to_end(line)
-        while len(seen.lines) > SEEN_LINES:
-            seen.lines.popitem(last=False)
+        new = seen.remember(lines)
         if not new:
             return None
-        return self._event(probe, window, new, ocr.name, terminal)
+        return self._event(self._probe(window), window, new, ocr.name, terminal)
+
+    def _allowed(self, shown: list[Window] | None) -> bool:
+        """Whether these windows may be captured: known, and none of them excluded."""
+        return shown is not None and not any(self._excluded(window) for window in shown)
+
+    def _probe(self, window: Window, app: str | None = None) -> Event:
+        """The window as an event the privacy rules can judge (raises ValidationError for a
+        name no event may hold)."""
+        app = app or window.app
+        return Event(
+            time=self._clock(),
+            source=self.name,
+            kind=EventKind.WINDOW,
+            app=app[:512] if app else None,
+            title=(window.title or app or "untitled window")[:512],
+        )
+
+    def _excluded(self, window: Window) -> bool:
+        """Whether a privacy rule excludes the window, by either of its names; a window
+        whose name no event may hold cannot be judged, so it counts as excluded."""
+        names = dict.fromkeys(name for name in (window.app, window.instance) if name) or [None]
+        for app in names:
+            try:
+                if self._rules.rule_for(self._probe(window, app)) is not None:
+                    return True
+            except ValidationError:
+                return True
+        return False
 
     def _seen(self, window_id: int) -> _Seen:
         seen = self._windows.get(window_id)
@@ -328,7 +486,12 @@ class ScreenSource(PollingSource):
             app=probe.app,
             title=probe.title,
             text=text,
-            attributes={"region": region, "ocr": ocr, "new_lines": len(lines)},
+            attributes={
+                "region": region,
+                "captured": self._region,
+                "ocr": ocr,
+                "new_lines": len(lines),
+            },
         )
 
     async def close(self) -> None:
