@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from textual.pilot import Pilot
 
@@ -136,6 +137,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stand_in_opener(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str | None = None
+) -> Path:
+    """A display, and a stand-in xdg-open first on PATH (the desktop's handler cannot run
+    here, and must not open tabs on the machine running the tests). By default it records
+    each call's arguments, a line each, in the file returned; `script` replaces that."""
+    record = tmp_path / "opened"
+    handler = tmp_path / "bin" / "xdg-open"
+    handler.parent.mkdir(exist_ok=True)
+    body = script if script is not None else f'printf "%s\\n" "$*" >> {record}'
+    handler.write_text(f"#!/bin/sh\n{body}\n")
+    handler.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DISPLAY", ":99")
+    return record
 
 
 def ok(result):

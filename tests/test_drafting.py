@@ -30,7 +30,7 @@ from gate.cues import CueGate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
-from tests.helpers import RecordingSurface, eventually, make_pipeline, write_jsonl
+from tests.helpers import RecordingSurface, eventually, make_pipeline, stand_in_opener, write_jsonl
 from tools import default_pool
 
 START = 1_700_000_000.0
@@ -391,14 +391,7 @@ def no_display(monkeypatch):
 def browser(tmp_path, monkeypatch):
     """A display, and a stand-in xdg-open that records what it was asked to open (one
     argument list a line), as the notifications' tests do."""
-    opened = tmp_path / "opened"
-    handler = tmp_path / "bin" / "xdg-open"
-    handler.parent.mkdir()
-    handler.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {opened}\n')
-    handler.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
-    monkeypatch.setenv("DISPLAY", ":99")
-    return opened
+    return stand_in_opener(tmp_path, monkeypatch)
 
 
 async def test_an_answer_acts_at_once_on_a_quiet_source(tmp_path, no_display):

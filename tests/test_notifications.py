@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,7 +19,7 @@ from core.outcome import outcomes_of
 from core.sources import EventSource, StaticSource
 from memory.feedback import Outcome
 from tests import test_drafting as drafting
-from tests.helpers import eventually, make_pipeline
+from tests.helpers import eventually, make_pipeline, stand_in_opener
 from tests.notification_server import notification_server, session_bus
 from tools import default_pool
 
@@ -31,6 +30,11 @@ def _event(i: int, text: str) -> Event:
     return Event.model_validate(
         {"time": START + i * 600, "source": "t", "kind": "editor", "app": "Editor", "text": text}
     )
+
+
+def _opened(record) -> list[str]:
+    """What the stand-in xdg-open was asked to open so far."""
+    return record.read_text().splitlines() if record.exists() else []
 
 
 @pytest.fixture
@@ -137,12 +141,7 @@ async def test_a_finished_plan_s_result_is_a_notification_that_opens_its_link(
 ):
     # The desktop's handler for links cannot run here: a stand-in xdg-open records what
     # it was asked to open.
-    opened = tmp_path / "opened"
-    handler = tmp_path / "bin" / "xdg-open"
-    handler.parent.mkdir()
-    handler.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
-    handler.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
+    opened = stand_in_opener(tmp_path, monkeypatch)
     url = "https://duckduckgo.com/?q=KeyError+price"
     outcomes = outcomes_of(
         [
@@ -164,7 +163,9 @@ async def test_a_finished_plan_s_result_is_a_notification_that_opens_its_link(
             "toggle_setting (not performed): recorded, not performed: turn battery_saver on",
         ]
         server.press(shown, "Open")
-        await eventually(lambda: opened.exists() and opened.read_text() == url, timeout=10)
+        await eventually(
+            lambda: opened.exists() and opened.read_text().splitlines() == [url], timeout=10
+        )
 
 
 class ThenIdle(EventSource):
@@ -191,13 +192,7 @@ async def test_an_accepted_plan_asks_for_each_side_effect_and_ends_in_its_result
 ):
     """Accept, then Do it and Skip, all from notifications: the plan asks for its next step
     where the person is, with what it has done so far, and ends in the result."""
-    opened = tmp_path / "opened"
-    handler = tmp_path / "bin" / "xdg-open"
-    handler.parent.mkdir()
-    handler.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
-    handler.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
-    monkeypatch.setenv("DISPLAY", ":99")  # a display to open the search on (the stand-in)
+    opened = stand_in_opener(tmp_path, monkeypatch)
     search = drafting.REPEATED_SEARCH[:1]
     source = ThenIdle(search)
     async with notification_server(bus) as server:
@@ -228,7 +223,9 @@ async def test_an_accepted_plan_asks_for_each_side_effect_and_ends_in_its_result
         assert first.body.splitlines() == ["search_notes: nothing found", f"next: open_url {link}"]
         assert sorted(first.actions.values()) == ["", "Do it", "Skip"]
         server.press(first, "Do it")
-        await eventually(lambda: opened.exists() and opened.read_text() == link, timeout=30)
+        await eventually(
+            lambda: opened.exists() and opened.read_text().splitlines() == [link], timeout=30
+        )
         await eventually(lambda: len(shown(WAITING_TITLE)) == 2, timeout=30)
         second = shown(WAITING_TITLE)[1]
         assert second.body.splitlines()[-1].startswith("next: add_to_session_note Searched for")

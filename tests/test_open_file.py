@@ -9,7 +9,7 @@ import os
 import pytest
 
 from core.outcome import StepStatus, outcomes_of
-from tests.helpers import wait_for
+from tests.helpers import stand_in_opener, wait_for
 from tools import default_pool
 
 
@@ -26,21 +26,10 @@ def pool(workspace):
     return default_pool(workspace)
 
 
-def _handler(tmp_path, monkeypatch, script: str) -> None:
-    handler = tmp_path / "bin" / "xdg-open"
-    handler.parent.mkdir(exist_ok=True)
-    handler.write_text(f"#!/bin/sh\n{script}\n")
-    handler.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
-    monkeypatch.setenv("DISPLAY", ":99")
-
-
 @pytest.fixture
 def opened(tmp_path, monkeypatch):
     """A display and a stand-in xdg-open recording each call's arguments, a line each."""
-    record = tmp_path / "opened"
-    _handler(tmp_path, monkeypatch, f'printf "%s\\n" "$*" >> {record}')
-    return record
+    return stand_in_opener(tmp_path, monkeypatch)
 
 
 def _open(pool, path: str):
@@ -91,7 +80,7 @@ def test_with_no_xdg_open_the_step_says_so(pool, workspace, tmp_path, monkeypatc
 
 
 def test_a_handler_that_fails_is_a_failed_step(pool, workspace, tmp_path, monkeypatch):
-    _handler(tmp_path, monkeypatch, "exit 3")
+    stand_in_opener(tmp_path, monkeypatch, "exit 3")
     outcome = _open(pool, "files/report 2026.txt")
     assert outcome.status is StepStatus.FAILED
     assert outcome.text == (
@@ -103,7 +92,7 @@ def test_a_handler_still_running_after_the_handoff_has_the_file(pool, tmp_path, 
     # xdg-open's generic fallback runs the viewer in the foreground: the step is done once
     # the handoff time is up, and the viewer is left running on its own session.
     pid = tmp_path / "pid"
-    _handler(tmp_path, monkeypatch, f"echo $$ > {pid}\nexec sleep 60")
+    stand_in_opener(tmp_path, monkeypatch, f"echo $$ > {pid}\nexec sleep 60")
     from tools.browser import open_path
 
     open_path(tmp_path / "workspace" / "files" / "report 2026.txt", handoff_s=0.2)

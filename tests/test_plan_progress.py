@@ -5,7 +5,6 @@ each step is confirmed (or skipped) through the API or the command line, once.""
 
 from __future__ import annotations
 
-import os
 import time
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 
 from core.outcome import StepOutcome
 from core.progress import Confirmation, progress_of
-from tests.helpers import AUTH, festina, free_port, http_daemon, wait_for
+from tests.helpers import AUTH, festina, free_port, http_daemon, stand_in_opener, wait_for
 
 SEARCH = "The user searches on Google for 'ruby capitalize name'"
 URL = "https://duckduckgo.com/?q=ruby+capitalize+name"
@@ -24,14 +23,7 @@ WAIT_S = 60.0
 def browser(tmp_path, monkeypatch):
     """A display, and a stand-in xdg-open (found by the daemon on its PATH) that records
     what it was asked to open, a line each."""
-    opened = tmp_path / "opened"
-    handler = tmp_path / "bin" / "xdg-open"
-    handler.parent.mkdir()
-    handler.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {opened}\n')
-    handler.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
-    monkeypatch.setenv("DISPLAY", ":99")
-    return opened
+    return stand_in_opener(tmp_path, monkeypatch)
 
 
 def _listed(daemon) -> dict:

@@ -13,7 +13,7 @@ from agent.slowpath.drafter import DraftRequest
 from agent.slowpath.template_drafter import TemplateDrafter
 from core.events import Event
 from core.outcome import StepStatus, outcomes_of
-from tests.helpers import wait_for
+from tests.helpers import stand_in_opener, wait_for
 from tools import default_pool
 
 URL = "https://duckduckgo.com/?q=asyncio+TaskGroup+cancel+example"
@@ -26,21 +26,10 @@ def pool(tmp_path):
     return default_pool(tmp_path / "workspace")
 
 
-def _handler(tmp_path, monkeypatch, script: str):
-    handler = tmp_path / "bin" / "xdg-open"
-    handler.parent.mkdir(exist_ok=True)
-    handler.write_text(f"#!/bin/sh\n{script}\n")
-    handler.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{handler.parent}:{os.environ['PATH']}")
-    monkeypatch.setenv("DISPLAY", ":99")
-
-
 @pytest.fixture
 def opened(tmp_path, monkeypatch):
     """A display and a stand-in xdg-open recording each call's arguments, a line each."""
-    record = tmp_path / "opened"
-    _handler(tmp_path, monkeypatch, f'printf "%s\\n" "$*" >> {record}')
-    return record
+    return stand_in_opener(tmp_path, monkeypatch)
 
 
 def _step(pool, tool: str, args: dict):
@@ -95,7 +84,7 @@ def test_with_no_xdg_open_the_step_says_so(pool, tmp_path, monkeypatch):
 
 
 def test_a_handler_that_fails_is_a_failed_step(pool, tmp_path, monkeypatch):
-    _handler(tmp_path, monkeypatch, "exit 4")
+    stand_in_opener(tmp_path, monkeypatch, "exit 4")
     outcome = _step(pool, "open_url", {"url": URL})
     assert outcome.status is StepStatus.FAILED
     assert outcome.text == f"xdg-open could not open {URL} (exit status 4)"
@@ -237,7 +226,7 @@ def test_a_handler_still_running_after_the_handoff_has_the_link(tmp_path, monkey
     from tools.browser import open_link
 
     pid = tmp_path / "pid"
-    _handler(tmp_path, monkeypatch, f"echo $$ > {pid}\nexec sleep 60")
+    stand_in_opener(tmp_path, monkeypatch, f"echo $$ > {pid}\nexec sleep 60")
     open_link(URL, handoff_s=0.2)  # returns, no error: the handler did not fail
     wait_for(lambda: pid.exists() and pid.read_text().strip(), timeout=10)
     os.kill(int(pid.read_text()), 9)
