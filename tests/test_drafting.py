@@ -111,6 +111,28 @@ def test_a_search_for_an_error_s_words_is_a_search_not_an_error(pool):
 
 
 @pytest.mark.parametrize(
+    "fields",
+    [
+        {"text": "The user reads 'PEP 654 - Exception Groups and except*'"},
+        {"title": "PEP 654 - Exception Groups and except* | peps.python.org"},
+    ],
+)
+def test_a_page_about_exceptions_is_reading_not_an_error(pool, fields):
+    # Found by hand: a PEP's title read as "That ended in an error: 'PEP 654 ...'".
+    page = event(
+        0, fields.pop("text", ""), app="Firefox", url="https://peps.python.org/pep-0654/", **fields
+    )
+    proposal = drafted(TemplateDrafter(pool), [page])
+    assert proposal is None or "error" not in proposal["speak"].lower()
+
+
+def test_an_exception_named_in_a_page_s_title_is_still_an_error(pool):
+    page = event(0, "", app="Firefox", title="TypeError: x is undefined - Stack Overflow")
+    proposal = drafted(TemplateDrafter(pool), [page])
+    assert proposal["task"].startswith("Explain the error 'TypeError: x is undefined")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "The user sees an error message in the terminal indicating 'Invalid OAuth token'.",

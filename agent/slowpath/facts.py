@@ -47,8 +47,10 @@ _ERROR = re.compile(
     re.I,
 )
 # A line that is an error message itself, not a sentence about one ("... after an error").
+# An exception is named (KeyError, IOException) or followed by its message ("Exception:
+# boom"): the bare word, as in a page titled "Exception Groups", is not one.
 _ERROR_MESSAGE = re.compile(
-    r"\b\w*(Error|Exception)\b|\berror:|Traceback|\bFAILED\b|failed with|"
+    r"\b\w+(Error|Exception)\b|\b(Error|Exception):|\berror:|Traceback|\bFAILED\b|failed with|"
     r"exit (code|status) [1-9]|command not found|No such file|Permission denied|"
     r"Segmentation fault|panic:|undefined reference"
 )
@@ -64,6 +66,11 @@ _RAISED = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b(:|$)")
 _SUMMARY = re.compile(r"collect2: error|make: \*\*\*|exit (code|status) \d|^\d+ failed")
 # pytest marks the lines of a failure's report with "E" ("E   KeyError: 'price'").
 _PYTEST_MARK = re.compile(r"^\s*E\s{2,}")
+_READ_BEFORE_QUOTE = re.compile(
+    r"\b(reads?|reading|views?|viewing|opens?|opened|visits?|visiting|browses?|browsing)\b"
+    r"[^'\"]{0,30}$",
+    re.I,
+)
 _ERROR_AFTER_QUOTE = re.compile(r"^['\"]?\s*(error|exception)\b", re.I)
 _READING = re.compile(
     r"\b(reads?|reading|scroll\w*|review\w*|views?|viewing|brows\w*|article|documentation|"
@@ -190,13 +197,19 @@ def _error(event: Event, summary: str) -> str | None:
     if event.kind is EventKind.FAILED_COMMAND and (failed := _failed_command(event)):
         return failed
     quoted = _quoted(summary)
-    for _, term in quoted:
-        if _ERROR.search(term):
+    for start, term in quoted:
+        # "The user reads 'PEP 654 - Exception Groups'": a title being read, not an error.
+        if _ERROR.search(term) and not _READ_BEFORE_QUOTE.search(
+            summary[max(0, start - 40) : start]
+        ):
             return term
+    # A summary line joins the app, the title and the text with " | ": the error is the
+    # part that says it, not the app's name before it.
     messages = [
-        _PYTEST_MARK.sub("", line).strip()
+        _PYTEST_MARK.sub("", part).strip()
         for line in (event.text or summary).splitlines()
-        if _ERROR_MESSAGE.search(line)
+        for part in (line.split(" | ") if not event.text else [line])
+        if _ERROR_MESSAGE.search(part)
     ]
     if messages:
         # A traceback's own line says only that one follows: its exception line is the error.
