@@ -102,6 +102,19 @@ def test_a_failing_command_is_offered_an_explanation_and_a_fix(pool):
     assert explain["command"] == "pytest tests" and "1 failed" in explain["context"]
 
 
+def test_an_error_s_words_keep_a_short_path_whole_and_a_deep_one_by_its_name(pool):
+    # Found by hand: "tar: /srv/data: Cannot open" was offered as "tar: data: Cannot open".
+    failed = event(
+        0,
+        "tar xzf backup.tgz -C /srv/data failed with exit status 2: "
+        "tar: /srv/data: Cannot open: No such file or directory",
+        kind="terminal",
+    )
+    assert "backup.tgz -C /srv/data failed" in drafted(TemplateDrafter(pool), [failed])["speak"]
+    compiled = event(0, "/home/ana/shop/src/main.c:12:5: error: 'x' undeclared", kind="terminal")
+    assert "main.c:12:5: error" in drafted(TemplateDrafter(pool), [compiled])["speak"]
+
+
 def test_a_search_for_an_error_s_words_is_a_search_not_an_error(pool):
     # The newcomer's case: read as "That ended in an error: 'The user searches ...'".
     searching = event(0, "The user searches Google for 'python KeyError dict missing key'")

@@ -58,7 +58,9 @@ class Template:
     judged an offer worth its cost, but never beats a sharper one."""
 
 
-_ABSOLUTE_PATH = re.compile(r"(/[^\s:'\"]+/)([^/\s:'\"]+)")
+# A path two folders deep or more ("/home/ana/shop/src/main.c"): its folders say little
+# beside the message. "/srv/data" stays whole: "data" alone would name another place.
+_ABSOLUTE_PATH = re.compile(r"(/[^\s:'\"/]+/[^\s:'\"]+/)([^/\s:'\"]+)")
 
 
 def _call(tool: str, **args: object) -> PlannedCall:
