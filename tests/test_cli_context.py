@@ -21,6 +21,7 @@ from memory.store import Store
 
 COMMANDS = [
     "config",
+    "confirm",
     "daemon",
     "decisions",
     "doctor",

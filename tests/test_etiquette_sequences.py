@@ -2,8 +2,10 @@
 slow path withdraws, answers, "not now", restarts, and a clock that jumps forwards and
 backwards (a replay of older data). What must hold whatever the sequence:
 
-- no offer while its context holds an unanswered offer younger than the pending timeout,
-  and none within the cooldown after one that was shown;
+- no offer while its context holds an unanswered offer younger than the pending timeout
+  (an offer lets go of its context at the first event past that timeout, and an older
+  event arriving after that one finds it free), and none within the cooldown after one
+  that was shown;
 - a withdrawn escalation gives back its daily-cap slot and its repeat entry, and does not
   count for the cooldown (the user never saw it);
 - after a restart, etiquette rebuilt from what memory holds (`restore`, in the order the
@@ -87,6 +89,12 @@ class EtiquetteDay(RuleBasedStateMachine):
         """Offers made or reserved for the slow path, and not withdrawn, in order."""
         return [e for e in self.log if e.offered and not e.withdrawn]
 
+    def _let_go(self, offer: Entry) -> bool:
+        """An event since `offer` came at or past its pending timeout."""
+        since = self.log[self.log.index(offer) + 1 :]
+        timeout = timedelta(seconds=SETTINGS.pending_timeout_s)
+        return any(e.event.time - offer.event.time >= timeout for e in since)
+
     def _remembered(self, offer: Entry) -> bool:
         """Each event forgets offers from days before its yesterday (local days)."""
         made = offer.event.time.astimezone().date()
@@ -112,7 +120,7 @@ class EtiquetteDay(RuleBasedStateMachine):
             return
         context = context_of(event)
         in_context = [e for e in self._counted() if context_of(e.event) == context]
-        if in_context and not in_context[-1].answered:
+        if in_context and not in_context[-1].answered and not self._let_go(in_context[-1]):
             waited = (event.time - in_context[-1].event.time).total_seconds()
             assert not 0 <= waited < SETTINGS.pending_timeout_s, "an offer in a held context"
         for shown in self._counted():
@@ -163,3 +171,18 @@ class EtiquetteDay(RuleBasedStateMachine):
 
 EtiquetteDay.TestCase.settings = settings(max_examples=400, stateful_step_count=50, deadline=None)
 test_etiquette_over_generated_days = EtiquetteDay.TestCase
+
+
+def test_an_older_event_after_the_timeout_finds_the_context_free():
+    """The day hypothesis found: an offer, an event 600 s later in its context (the
+    offer lets go), then one stamped a second earlier, which may be offered on."""
+    day = EtiquetteDay()
+    day.an_event(place=0, text=0, afk=None, offer=True)
+    day.clock_moves(step=600)
+    day.an_event(place=0, text=0, afk=None, offer=False)
+    day.clock_moves(step=-1)
+    late = day._event(0, 0, None)
+    day.etiquette.observe(late)
+    assert day.etiquette.hold_reason(late) is None
+    day.a_restart()  # and a restart keeps it so
+    assert day.etiquette.hold_reason(late) is None
