@@ -15,7 +15,7 @@ import pytest
 from agent.api import ApiServer, build_app
 from agent.config import ApiSettings, EtiquetteSettings
 from agent.slowpath import GateRuleSlowPath
-from agent.slowpath.drafter import DraftRequest
+from agent.slowpath.drafter import DraftRequest, about_other_things
 from agent.slowpath.graph import ReasoningSlowPath, checkpoint_saver
 from agent.slowpath.proposal import parse_proposal
 from agent.slowpath.template_drafter import TemplateDrafter
@@ -27,6 +27,7 @@ from core.outcome import StepStatus, outcomes_of
 from core.sources import StaticSource
 from gate.base import GateScores
 from gate.cues import CueGate
+from gate.loader import load_gate
 from gate.policy import GatePolicy
 from memory.feedback import Outcome
 from memory.store import Store
@@ -234,6 +235,44 @@ def test_no_note_is_offered_from_an_app_or_a_window_title_alone(pool):
     assert (proposal["speak"], proposal["tool_plan"]) == ("", [])
 
 
+def test_a_window_title_never_names_a_note_even_when_it_names_something(pool):
+    # Found by hand: "Shall I note where you are with 'Spotify | Spotify Premium'".
+    assert (
+        drafted(TemplateDrafter(pool), [event(0, "", app="Spotify", title="Spotify Premium")])[
+            "tool_plan"
+        ]
+        == []
+    )
+    # An e-mail being written is named by its own words, not "Thunderbird | Write: ...".
+    writing = event(
+        0,
+        "Hi Tom, thanks for the numbers. I checked the Q3 totals and",
+        kind="editor",
+        app="Thunderbird",
+        title="Write: Re: Q3 invoice numbers - Thunderbird",
+    )
+    speak = drafted(TemplateDrafter(pool), [writing])["speak"]
+    assert speak.startswith("Shall I note where you are with 'Hi Tom, thanks for the numbers")
+    assert "Thunderbird" not in speak
+
+
+def test_a_page_open_at_its_address_is_reading(pool):
+    # Found by hand: a tutorial open in the browser was offered "note where you are with
+    # 'How to use git rebase --onto | Atlassian Git Tutorial…'", not to keep the page.
+    page = event(
+        0,
+        "",
+        app="Firefox",
+        title="How to use git rebase --onto | Atlassian Git Tutorial - Mozilla Firefox",
+        url="https://www.atlassian.com/git/tutorials/rewriting-history/git-rebase",
+    )
+    proposal = drafted(TemplateDrafter(pool), [page])
+    assert proposal["speak"] == (
+        "Shall I keep 'How to use git rebase --onto | Atlassian Git Tutorial' in your notes "
+        "so you can find it again?"
+    )
+
+
 def test_the_note_never_outranks_a_sharper_offer(pool):
     keys = [r.candidate.key for r in TemplateDrafter(pool).rank(DraftRequest(REPEATED_SEARCH))]
     assert keys and "session-note" not in keys and "left-off" not in keys
@@ -282,6 +321,51 @@ def test_an_offer_made_within_the_repeat_window_goes_last_without_counting_as_re
     ranked = drafter.rank(DraftRequest(search, offered_tasks=[first]))
     assert [r.candidate.task for r in ranked][-1] == first and ranked[-1].repeat
     assert all(r.memory == 0.0 for r in ranked)  # made, not turned down
+
+
+@pytest.mark.parametrize("encoder", [False, True])
+def test_an_offer_on_another_error_is_no_repeat_of_the_last_one(pool, tmp_path, encoder):
+    # Found by hand: a linker error nine minutes after a psql error was offered "note
+    # where you are in 'main.c'": the two explanations' tasks are 0.84 alike by the
+    # encoder, over the repeat threshold, though they are about different errors.
+    psql = event(
+        0,
+        'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" '
+        "failed: No such file or directory",
+        kind="terminal",
+    )
+    linker = event(
+        1,
+        "gcc -o app main.c util.c\nutil.c:(.text+0x1a): undefined reference to `json_loads'\n"
+        "collect2: error: ld returned 1 exit status",
+        kind="terminal",
+    )
+    # With the shipped gate's encoder, as the daemon drafts, and by words without one.
+    embed = load_gate("default", tmp_path).embed_texts if encoder else None
+    drafter = TemplateDrafter(pool, embed=embed)
+    first = drafted(drafter, [psql])["task"]
+    [top, *_] = drafter.rank(DraftRequest([linker], offered_tasks=[first]))
+    assert top.candidate.task.startswith("Explain the error 'util.c:(.text+0x1a)")
+    assert not top.repeat
+    # The same error again is still a repeat.
+    again = drafter.rank(DraftRequest([psql], offered_tasks=[first]))
+    assert [r.repeat for r in again if r.candidate.task == first] == [True]
+
+
+@pytest.mark.parametrize(
+    ("task", "other", "different"),
+    [
+        ("Show the day around 'Dentist'", "Show the day around 'Team stand-up'", True),
+        ("Summarise the answers you opened for 'ruby capitalize name' in one note",
+         "Summarise the answers you opened for 'ruby capitalise names' in one note", False),
+        ("Explain the error 'KeyError: 'price'' and find a fix",
+         "Explain the error 'KeyError: 'name'' and find a fix", False),
+        ("Show the day around 'Dentist'", "Show today's calendar events", False),
+    ],
+)  # fmt: skip
+def test_tasks_about_clearly_different_things_never_repeat(task, other, different):
+    assert about_other_things(task, other) is different
+    assert about_other_things(other, task) is different
 
 
 def test_a_second_attempt_takes_the_next_candidate(pool):

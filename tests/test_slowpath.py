@@ -420,3 +420,17 @@ def test_the_configured_slow_path_reads_the_folders_the_config_allows(tmp_path):
         assert not slow.pool.call("read_file", {"path": str(tmp_path / "memory.db")}).ok
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("encoder", [False, True])
+def test_the_graph_s_repeat_check_skips_offers_about_other_things(tmp_path, encoder):
+    from agent.slowpath.checks import closest
+    from gate.cues import CueGate
+    from gate.loader import load_gate
+
+    gate = load_gate("default", tmp_path) if encoder else CueGate()
+    psql = "Explain the error 'psql: error: connection to server failed' and find a fix"
+    linker = "Explain the error 'undefined reference to `json_loads`' and find a fix"
+    assert closest(gate, linker, [psql]) == (0.0, None)
+    similarity, nearest = closest(gate, psql, [linker, psql])
+    assert nearest == 1 and similarity == pytest.approx(1.0, abs=1e-3)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.slowpath.drafter import REPEAT_SIMILARITY
+from agent.slowpath.drafter import REPEAT_SIMILARITY, about_other_things
 from agent.slowpath.state import DeliberationState, window_of
 from core.decision import Action, Decision
 from gate.base import Embedder, GateModel
@@ -24,17 +24,19 @@ def _jaccard(a: str, b: str) -> float:
 
 
 def closest(gate: GateModel, task: str, others: list[str]) -> tuple[float, int | None]:
-    """The similarity of `task` to the closest of `others`, and its index: by the gate's
-    embeddings when it has them, else by shared words."""
-    if not others:
+    """The similarity of `task` to the closest of `others` about the same thing (see
+    `about_other_things`), and its index: by the gate's embeddings when it has them, else
+    by shared words."""
+    candidates = [i for i, other in enumerate(others) if not about_other_things(task, other)]
+    if not candidates:
         return 0.0, None
     if isinstance(gate, Embedder):
-        vectors = gate.embed_texts([task, *others])
+        vectors = gate.embed_texts([task, *(others[i] for i in candidates)])
         scores = vectors[1:] @ vectors[0]
     else:
-        scores = np.array([_jaccard(task, other) for other in others])
+        scores = np.array([_jaccard(task, others[i]) for i in candidates])
     best = int(np.argmax(scores))
-    return float(scores[best]), best
+    return float(scores[best]), candidates[best]
 
 
 def counterfactual(state: DeliberationState, *, gate: GateModel) -> dict[str, Any]:

@@ -7,7 +7,9 @@ remembered and executed alike.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Protocol
 
 from agent.slowpath.llm import ChatModel
@@ -19,6 +21,22 @@ from tools.pool import ToolPool
 # (cosine with the gate's encoder) repeats it: the graph holds it back, and the template
 # drafter ranks it last.
 REPEAT_SIMILARITY = 0.8
+# What a task is about, as drafts quote it ("Explain the error 'X' and find a fix").
+_QUOTED_THING = re.compile(r"(?<!\w)'(.+)'(?!\w)")
+# Below this (difflib's ratio, lower case) two quoted things are different things: a typo,
+# a plural or another key of the same error still reads as the same.
+SAME_THING_RATIO = 0.5
+
+
+def about_other_things(task: str, other: str) -> bool:
+    """Whether two tasks quote clearly different things, and so never repeat each other,
+    however alike their template's words make them: the encoder rates two error
+    explanations, for a psql socket and a missing symbol, 0.84 alike."""
+    mine, theirs = _QUOTED_THING.search(task), _QUOTED_THING.search(other)
+    if mine is None or theirs is None:
+        return False
+    a, b = mine.group(1).lower(), theirs.group(1).lower()
+    return SequenceMatcher(None, a, b).ratio() < SAME_THING_RATIO
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,15 @@ class EventFacts:
             error=error,
             command=_command(event),
             searching=searching,
-            reading=bool(_READING.search(summary)),
+            # A page open at its address, other than a search, with no words saying what
+            # is done there (a browser watcher's title and URL), is being read.
+            reading=bool(_READING.search(summary))
+            or (
+                event.kind is EventKind.BROWSER
+                and bool(event.url)
+                and not event.text
+                and not searching
+            ),
             writing=bool(_WRITING.search(summary)),
         )
 

@@ -75,8 +75,9 @@ def what_is_shown(facts: Facts) -> str | None:
         return f"{title} ({where})" if title else where
     if _names_something(facts):
         # The event's own words, when they name something ("reads the OAuth documentation
-        # on token scopes", "configures the EC2 instance in the AWS Pricing Calculator").
-        return _NARRATOR.sub("", facts.now.summary).rstrip(" .")
+        # on token scopes", "configures the EC2 instance in the AWS Pricing Calculator"):
+        # its text, not the summary, which starts with the app's name and window's title.
+        return _NARRATOR.sub("", facts.event.text or "").rstrip(" .")
     return None
 
 
@@ -92,10 +93,11 @@ def what_is_done(facts: Facts) -> str | None:
 
 
 def _names_something(facts: Facts) -> bool:
-    """Whether the event's words name a thing beyond the app it happens in: a proper
-    name or an identifier (OAuth, Katla, getOAuthToken, model.fit), not keys pressed."""
+    """Whether the event's own words (its text; a window's title is not the user's doing)
+    name a thing beyond the app it happens in: a proper name or an identifier (OAuth,
+    Katla, getOAuthToken, model.fit), not keys pressed."""
     app = {w.lower() for w in _WORD.findall(facts.event.app or "")}
-    words = _WORD.findall(facts.now.summary)[1:]  # the first word is capitalised anyway
+    words = _WORD.findall(facts.event.text or "")[1:]  # the first word is capitalised anyway
     return any(
         (w[0].isupper() or _IDENTIFIER.search(w))
         and w.lower() not in app

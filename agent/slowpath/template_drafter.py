@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.slowpath.drafter import REPEAT_SIMILARITY, Draft, DraftRequest
+from agent.slowpath.drafter import REPEAT_SIMILARITY, Draft, DraftRequest, about_other_things
 from agent.slowpath.facts import Facts, read_facts
 from agent.slowpath.templates import TEMPLATES, Candidate, Template
 from tools.pool import ToolPool
@@ -148,8 +148,17 @@ class TemplateDrafter:
         accepted, rejected = request.accepted_tasks, request.rejected_tasks
         repeatable = [*rejected, *request.offered_tasks]
         words = [_words(task) for task in tasks]
+        # Pairs about clearly different things never repeat (see `about_other_things`).
+        same = np.array(
+            [[not about_other_things(task, other) for other in repeatable] for task in tasks],
+            dtype=bool,
+        ).reshape(len(tasks), len(repeatable))
         repeats = [
-            any(_jaccard(w, _words(other)) >= REPEAT_OVERLAP for other in repeatable) for w in words
+            any(
+                same[row, col] and _jaccard(w, _words(other)) >= REPEAT_OVERLAP
+                for col, other in enumerate(repeatable)
+            )
+            for row, w in enumerate(words)
         ]
         if not (accepted or repeatable):
             return [0.0] * len(tasks), repeats
@@ -168,7 +177,10 @@ class TemplateDrafter:
             # Accepted tasks alone say nothing of repeats: with nothing repeatable the
             # lexical check stands (and the slice below would be empty).
             if repeatable:
-                near = similarity[:, len(accepted) :].max(axis=1) >= REPEAT_SIMILARITY
+                near = (
+                    np.where(same, similarity[:, len(accepted) :], -1.0).max(axis=1)
+                    >= REPEAT_SIMILARITY
+                )
                 repeats = [bool(n) or lexical for n, lexical in zip(near, repeats, strict=True)]
             return [float(v) for v in closeness], repeats
 
