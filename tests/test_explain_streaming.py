@@ -117,7 +117,7 @@ def project(tmp_path):
 
 
 def explaining_path(
-    tmp_path, store, project, url: str, read_timeout_s: float = 5.0
+    tmp_path, store, project, url: str, read_timeout_s: float = WAIT_S
 ) -> ReasoningSlowPath:
     """`read_timeout_s`: how long the model's server may pause mid-answer."""
     from tools import default_pool

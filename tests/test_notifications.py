@@ -213,8 +213,14 @@ async def test_an_accepted_plan_asks_for_each_side_effect_and_ends_in_its_result
         def shown(title: str) -> list:
             return [n for n in server.shown if n.title == title]
 
+        async def press(notification, button: str) -> None:
+            # desktop-notifier ties a notification to its buttons once the Notify call
+            # returns, which may be after the server shows it: press only then.
+            await pipeline.surface.wait_sent()
+            server.press(notification, button)
+
         await eventually(lambda: shown(TITLE), timeout=30)
-        server.press(shown(TITLE)[0], "Accept")
+        await press(shown(TITLE)[0], "Accept")
         await eventually(lambda: shown(WAITING_TITLE), timeout=30)
         [first] = shown(WAITING_TITLE)
         [pending] = store.pending_confirmations(search[0].id)
@@ -222,14 +228,12 @@ async def test_an_accepted_plan_asks_for_each_side_effect_and_ends_in_its_result
         assert pending.tool == "open_url"
         assert first.body.splitlines() == ["search_notes: nothing found", f"next: open_url {link}"]
         assert sorted(first.actions.values()) == ["", "Do it", "Skip"]
-        server.press(first, "Do it")
-        await eventually(
-            lambda: opened.exists() and opened.read_text().splitlines() == [link], timeout=30
-        )
+        await press(first, "Do it")
+        await eventually(lambda: _opened(opened) == [link], timeout=30)
         await eventually(lambda: len(shown(WAITING_TITLE)) == 2, timeout=30)
         second = shown(WAITING_TITLE)[1]
         assert second.body.splitlines()[-1].startswith("next: add_to_session_note Searched for")
-        server.press(second, "Skip")
+        await press(second, "Skip")
         await eventually(lambda: shown(RESULT_TITLE), timeout=30)
         [result] = shown(RESULT_TITLE)
         assert result.body.splitlines()[1:] == [
