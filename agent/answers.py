@@ -12,7 +12,6 @@ from agent.decide import DecisionChain
 from agent.memory_calls import MemoryCalls
 from agent.slowpath import SlowPath
 from agent.surface import Surface
-from core.progress import PlanProgress
 from memory.learning import learn_from_answers
 from memory.store import Store
 
@@ -129,12 +128,7 @@ class Answers:
                     continue
                 if plan.finished and plan.done:
                     surface.result(event_id, plan.done)
-                elif waiting is not None and _asks(plan):
+                elif waiting is not None and plan.asking is not None:
                     waiting(event_id, plan)
             except Exception:
                 logger.exception("a surface failed to show where the plan of %s stands", event_id)
-
-
-def _asks(plan: PlanProgress) -> bool:
-    """The plan is suspended on the person's go for its next step."""
-    return bool(plan.waiting_for) and plan.waiting_for[0].confirmation_id is not None

@@ -190,9 +190,8 @@ def _plan_lines(plan: PlanProgress | None) -> list[str]:
             for waiting in plan.waiting_for
         )
         lines.append(f"waiting for your confirmation: {steps}")
-        first = plan.waiting_for[0]
-        if first.confirmation_id is not None:  # the step the plan is suspended on
-            lines.append(f"  answer {first.tool}: {confirm_command(first.confirmation_id)}")
+        if (asking := plan.asking) is not None and asking.confirmation_id is not None:
+            lines.append(f"  answer {asking.tool}: {confirm_command(asking.confirmation_id)}")
     return lines
 
 

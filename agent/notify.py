@@ -137,9 +137,9 @@ class DesktopSurface:
     async def _send_waiting(self, plan: PlanProgress) -> None:
         from desktop_notifier import Button
 
-        step = plan.waiting_for[0]
+        step = plan.asking
+        assert step is not None and step.confirmation_id is not None
         confirmation_id = step.confirmation_id
-        assert confirmation_id is not None
         shown = ", ".join(f"{value}" for value in step.args.values())[:200]
         lines = [*_outcome_lines(plan.done)[: MAX_RESULT_LINES - 1], f"next: {step.tool} {shown}"]
         buttons = [

@@ -70,8 +70,8 @@ class LogSurface:
             )
 
     def waiting(self, event_id: str, plan: PlanProgress) -> None:
-        step = plan.waiting_for[0]
-        assert step.confirmation_id is not None
+        step = plan.asking
+        assert step is not None and step.confirmation_id is not None
         logger.info(
             "plan of %s waits for your confirmation of %s %s: %s",
             event_id,

@@ -45,6 +45,13 @@ class PlanProgress(BaseModel):
     waiting_for: list[WaitingStep] = []
     finished: bool = False
 
+    @property
+    def asking(self) -> WaitingStep | None:
+        """The step the plan is suspended on for the person's go now (the first waiting
+        one, once it has its confirmation id), or None."""
+        first = self.waiting_for[0] if self.waiting_for else None
+        return first if first is not None and first.confirmation_id is not None else None
+
 
 class Confirmation(BaseModel):
     """A stored confirmation of one step, as `progress_of` needs it."""

@@ -163,9 +163,7 @@ async def test_a_finished_plan_s_result_is_a_notification_that_opens_its_link(
             "toggle_setting (not performed): recorded, not performed: turn battery_saver on",
         ]
         server.press(shown, "Open")
-        await eventually(
-            lambda: opened.exists() and opened.read_text().splitlines() == [url], timeout=10
-        )
+        await eventually(lambda: _opened(opened) == [url], timeout=10)
 
 
 class ThenIdle(EventSource):
