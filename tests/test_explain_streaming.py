@@ -70,6 +70,7 @@ class StreamingServer(BaseHTTPRequestHandler):
         first, rest = self.pieces
         for piece in first:
             self._send({"choices": [{"delta": {"content": piece}}]})
+            import time; time.sleep(1.5)
         StreamingServer.release.wait(WAIT_S)
         for piece in rest:
             self._send({"choices": [{"delta": {"content": piece}}]})
@@ -302,8 +303,14 @@ async def test_the_dashboard_shows_the_explanation_growing_while_it_streams(
         def detail() -> str:
             return str(app.query_one("#detail").render())
 
-        await eventually(lambda: "explain_error: writing…" in detail(), WAIT_S, unless=running)
-        assert "The items passed to total() lack a 'price' key." in detail()
+        # Each piece is stored as it comes and the dashboard reads memory every second:
+        # a reading may fall between the first two pieces, so wait for both.
+        await eventually(
+            lambda: "explain_error: writing…\n  The items passed to total() lack a 'price' key."
+            in detail(),
+            WAIT_S,
+            unless=running,
+        )
         assert "Check where the items are built" not in detail()
         StreamingServer.release.set()
         await eventually(lambda: "explain_error: done" in detail(), WAIT_S)
