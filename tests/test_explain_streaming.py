@@ -70,7 +70,9 @@ class StreamingServer(BaseHTTPRequestHandler):
         first, rest = self.pieces
         for piece in first:
             self._send({"choices": [{"delta": {"content": piece}}]})
-            import time; time.sleep(1.5)
+            import time
+
+            time.sleep(1.5)
         StreamingServer.release.wait(WAIT_S)
         for piece in rest:
             self._send({"choices": [{"delta": {"content": piece}}]})
@@ -306,8 +308,10 @@ async def test_the_dashboard_shows_the_explanation_growing_while_it_streams(
         # Each piece is stored as it comes and the dashboard reads memory every second:
         # a reading may fall between the first two pieces, so wait for both.
         await eventually(
-            lambda: "explain_error: writing…\n  The items passed to total() lack a 'price' key."
-            in detail(),
+            lambda: (
+                "explain_error: writing…\n  The items passed to total() lack a 'price' key."
+                in detail()
+            ),
             WAIT_S,
             unless=running,
         )
@@ -381,8 +385,9 @@ async def test_the_api_and_the_command_line_show_the_explanation_while_learning_
             store.record_feedback(first.id, Outcome.ACCEPTED)
 
             async def writing() -> bool:
+                # Each piece is stored as it comes: wait for both before the pause.
                 plan = await _plan_listed(client, first.id)
-                return bool(plan and plan["writing"] and plan["writing"]["text"])
+                return bool(plan and plan["writing"] and plan["writing"]["text"] == "".join(FIRST))
 
             await _until(writing, WAIT_S, running)
             plan = await _plan_listed(client, first.id)
