@@ -385,6 +385,27 @@ def _calendar(
         yield f"calendar-{number}", [event], [title, shown], [title, shown]
 
 
+def _posted_reminders(
+    _: Path, start: datetime
+) -> Iterator[tuple[str, list[Event], list[str], list[str]]]:
+    """Reminders another program posts to the API (a mail client's or a phone's alarm):
+    a title that names no entry, the entry in the text, and a workspace calendar that
+    does not hold it."""
+    for number, (title, minutes, place, _people) in enumerate(MEETINGS[:3]):
+        now = start + timedelta(hours=number)
+        shown = (now + timedelta(minutes=minutes)).strftime("%H:%M")
+        where = f", {place}" if place else ""
+        event = Event(
+            time=now,
+            source="http",
+            kind=EventKind.CALENDAR,
+            app="Thunderbird",
+            title="Reminder",
+            text=f"{title} today at {shown}{where}",
+        )
+        yield f"reminder-posted-{number}", [event], [title, shown], [title, shown]
+
+
 def _notifications(
     _: Path, start: datetime
 ) -> Iterator[tuple[str, list[Event], list[str], list[str]]]:
@@ -491,6 +512,7 @@ MAKERS: tuple[tuple[str, Callable[[Path, datetime], Iterator[Any]]], ...] = (
     ("shell error", _shell),
     ("compiler error", _compiler),
     ("calendar", _calendar),
+    ("calendar", _posted_reminders),
     ("notification", _notifications),
     ("search", _searches),
     ("how-to search", _howto_python),

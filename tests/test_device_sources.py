@@ -25,6 +25,7 @@ from tests.helpers import (
     collect_items,
     count,
     database,
+    event_at,
     eventually,
     first_offer,
     free_port,
@@ -206,6 +207,50 @@ def test_the_calendar_listing_reads_an_allowed_calendar_with_its_repeats(tmp_pat
         "list_calendar_events", {"days": 1, "calendar": str(folder)}
     )
     assert not refused.ok and "slow_path.read_paths" in refused.message
+
+
+def test_a_reminder_posted_by_another_program_is_offered_as_its_own_entry(tmp_path):
+    """The newcomer's case: a dentist reminder posted over HTTP was offered "Show today's
+    calendar events", held back as a repeat of that offer made for another entry, and its
+    result listed a calendar that did not hold it."""
+    from agent.slowpath.drafter import about_other_things
+    from tools import default_pool
+
+    def reminder(text: str) -> Event:
+        return event_at(0, text, kind="calendar", app="Thunderbird", title="Reminder")
+
+    dentist = first_offer(reminder("Dentist appointment at 15:30, Dr. Weber, Main St 5"))
+    stand_up = first_offer(reminder("Team stand-up at 09:30, Room 4"))
+    assert dentist.key == "calendar"
+    assert dentist.speak.startswith("Coming up: Dentist appointment at 15:30, Dr. Weber")
+    assert about_other_things(dentist.task, stand_up.task)
+    # The result names the entry, then the rest of the workspace calendar's day.
+    pool = default_pool(tmp_path / "ws")
+    [listing] = dentist.plan
+    listed = pool.call(listing.tool, listing.args)
+    assert listed.ok and listed.output == [
+        {
+            "title": "Dentist appointment at 15:30, Dr. Weber, Main St 5",
+            "start": "",
+            "location": "",
+            "from": "the reminder",
+        }
+    ]
+
+
+def test_a_reminder_of_an_entry_the_calendar_holds_is_not_listed_twice(tmp_path):
+    from tools import default_pool
+
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    (tmp_path / "work.ics").write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\nBEGIN:VEVENT\nUID:d@t\n"
+        f"DTSTAMP:20260101T000000Z\nDTSTART:{soon:%Y%m%dT%H%M%SZ}\n"
+        "SUMMARY:Dentist\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    pool = default_pool(tmp_path / "ws", read_paths=[tmp_path])
+    args = {"days": 1, "calendar": str(tmp_path / "work.ics")}
+    listed = pool.call("list_calendar_events", {**args, "entry": "Dentist at 15:30"})
+    assert listed.ok and [e["title"] for e in listed.output] == ["Dentist"]
 
 
 async def test_an_entry_is_announced_once_and_not_before_its_lead_time(tmp_path):

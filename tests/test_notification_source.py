@@ -78,10 +78,13 @@ async def test_notifications_shown_by_other_programs_become_events(tmp_path):
         "Dana in #billing",
         "can you check the totals?",
     )
-    # The offer names the message and who sent it, not the channel alone.
+    # The offer names the message and who sent it, not the channel alone; the to-do leads
+    # with the message.
     offer = first_offer(event)
     assert offer.key == "notification-todo"
-    assert "'Dana in #billing: can you check the totals?'" in offer.speak
+    assert "'can you check the totals?' from Dana in #billing" in offer.speak
+    [todo] = offer.plan
+    assert todo.args == {"text": "can you check the totals? (Dana in #billing)"}
 
 
 async def test_the_bus_going_away_is_a_fault_and_its_return_is_picked_up(tmp_path, caplog):

@@ -108,6 +108,12 @@ class CalendarRangeArgs(RangeArgs):
         description="an .ics file or folder of them (in an allowed folder); "
         "empty: the workspace calendar",
     )
+    entry: str = Field(
+        "",
+        max_length=300,
+        description="the entry the listing is about, as its reminder said it: listed "
+        "first when the calendar read holds no entry of that name",
+    )
 
 
 class ListCalendarEvents(Tool):
@@ -151,7 +157,15 @@ class ListCalendarEvents(Tool):
                     }
                 )
         message = f"skipped unreadable: {', '.join(sorted(set(unreadable)))}" if unreadable else ""
-        return ToolResult(output=sorted(events, key=lambda e: e["start"]), message=message)
+        events.sort(key=lambda e: e["start"])
+        said = args.entry.strip()
+        # A reminder posted by another program (a mail client, a phone) is about an entry
+        # this calendar may not hold: its words lead, so the result still names it.
+        if said and not any(
+            e["title"] and e["title"].casefold() in said.casefold() for e in events
+        ):
+            events.insert(0, {"title": said, "start": "", "location": "", "from": "the reminder"})
+        return ToolResult(output=events, message=message)
 
 
 def _aware(moment: date) -> datetime:

@@ -342,29 +342,30 @@ def _file_progress(facts: Facts) -> Candidate | None:
 def _calendar(facts: Facts) -> Candidate | None:
     if facts.kind is not EventKind.CALENDAR:
         return None
-    what = short(facts.page_title or facts.now.summary)
-    # A reminder from the calendar source says when and where: "Team stand-up at 09:30
-    # (in 10 min), Room 4".
-    coming = short(facts.event.text, 100) if "starts" in facts.event.attributes else None
-    speak = (
-        f"Coming up: {coming}. Want to see the rest of today's events?"
-        if coming
-        else f"'{what}' is on your calendar. Want to see the rest of today's events?"
-    )
+    event = facts.event
+    # The calendar source names the entry in the title and says when and where in the
+    # text ("Team stand-up at 09:30 (in 10 min), Room 4"). A reminder posted by another
+    # program may carry a title that names no entry ("Reminder"): its text does.
+    from_source = "starts" in event.attributes
+    said = short(event.text, 100) if event.text else short(facts.page_title or facts.now.summary)
+    entry = short(event.title) if from_source and event.title else said
     # The calendar the reminder came from (the calendar source names it), else the
-    # workspace's own.
-    source = facts.event.source
+    # workspace's own; the reminder's own words lead the result when that calendar does
+    # not hold the entry.
+    source = event.source
     where = {"calendar": source.removeprefix("calendar:")} if source.startswith("calendar:") else {}
     return Candidate(
         key="calendar",
-        speak=speak,
-        # A reminder's task names its entry: two entries' offers are not the same offer
-        # (the repeat rule held the newcomer's dentist back as a repeat of the stand-up).
-        task=f"Show the day around '{short(facts.event.title or what)}'"
-        if coming
-        else "Show today's calendar events",
-        why_now=f"a calendar entry came up: {what}",
-        plan=[_call("list_calendar_events", days=1, **where)],
+        speak=f"Coming up: {said}. Want to see the rest of today's events?",
+        # The task names its entry: two entries' offers are not the same offer (the repeat
+        # rule held the newcomer's dentist back as a repeat of the stand-up).
+        task=f"Show the day around '{entry}'",
+        why_now=f"a calendar entry came up: {entry}",
+        plan=[
+            _call("list_calendar_events", days=1, **where)
+            if from_source
+            else _call("list_calendar_events", days=1, entry=short(event.text or said, 300))
+        ],
         expected_benefit="the rest of the day at a glance",
     )
 
@@ -388,18 +389,26 @@ def _battery(facts: Facts) -> Candidate | None:
 def _notification(facts: Facts) -> Candidate | None:
     if facts.kind is not EventKind.NOTIFICATION:
         return None
-    # The message itself, with who sent it: "Slack: #billing" alone is not a task.
+    # The message is the to-do, who sent it where says where it came from: "Slack:
+    # #billing" alone is not a task, and a to-do list read by its first words should
+    # show the message's.
     sender, message = facts.event.title, facts.event.text
-    what = f"{sender}: {message}" if sender and message else (message or facts.page_title)
+    what = message or facts.page_title
     if not what:
         return None
     w = short(what)
+    came = f" from {short(sender, 40)}" if sender and message else ""
     return Candidate(
         key="notification-todo",
-        speak=f"Shall I put '{w}' on your to-do list so it is not lost?",
+        speak=f"Shall I put '{w}'{came} on your to-do list so it is not lost?",
         task=f"Add '{w}' to your to-do list",
         why_now="a notification arrived",
-        plan=[_call("create_todo", text=short(what, 500))],
+        plan=[
+            _call(
+                "create_todo",
+                text=short(f"{what} ({sender})" if came else what, 500),
+            )
+        ],
         expected_benefit="the notification becomes something you can tick off",
     )
 
