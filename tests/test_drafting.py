@@ -323,6 +323,22 @@ def test_an_offer_made_within_the_repeat_window_goes_last_without_counting_as_re
     assert all(r.memory == 0.0 for r in ranked)  # made, not turned down
 
 
+def test_a_failed_command_is_not_offered_a_command_from_earlier_in_the_terminal(pool):
+    # The newcomer's case: a psql failure whose plan suggested running the line typed
+    # before it, `export OPENAI_API_KEY=...`.
+    earlier = event(0, "$ export OPENAI_API_KEY=sk-abc123def456ghi789jkl\n$ ls", kind="terminal")
+    psql = event(
+        1,
+        '$ psql -h localhost shop\npsql: error: connection to server at "localhost" '
+        "(127.0.0.1), port 5432 failed: Connection refused",
+        kind="terminal",
+    )
+    proposal = drafted(TemplateDrafter(pool), [earlier, psql])
+    assert proposal["task"].startswith("Explain the error 'psql: error: connection to server")
+    assert "suggest_terminal_command" not in [call["tool"] for call in proposal["tool_plan"]]
+    assert "OPENAI_API_KEY" not in json.dumps(proposal)
+
+
 @pytest.mark.parametrize("encoder", [False, True])
 def test_an_offer_on_another_error_is_no_repeat_of_the_last_one(pool, tmp_path, encoder):
     # Found by hand: a linker error nine minutes after a psql error was offered "note
