@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from agent.decide import DecisionChain
 from agent.memory_calls import MemoryCalls
+from agent.plan_runs import PlanRuns, Plans
 from agent.slowpath import SlowPath
 from agent.surface import Surface
 from memory.learning import learn_from_answers
@@ -59,13 +59,19 @@ class Answers:
     async def loop(self, slow_path: SlowPath, surface: Surface, *, learn: bool) -> None:
         """Act on the user's answers within a second, whether or not another event
         comes: the slow path runs accepted plans and asks for confirmations, and (with
-        `learn`) the answers are learnt. The two go side by side: a step of a plan can
-        take many seconds (a model's streamed explanation), and the answers given
-        meanwhile are learnt without waiting for it."""
-        poll = getattr(slow_path, "poll", None)
+        `learn`) the answers are learnt. All go side by side: a step of a plan can take
+        many seconds (a model's streamed explanation), and meanwhile other plans run
+        (`agent.plan_runs`) and the answers given are learnt."""
+        plans = slow_path if isinstance(slow_path, Plans) else None
+        runs = None
         loops = []
-        if poll is not None:
-            loops.append(asyncio.ensure_future(self._poll_loop(poll, surface)))
+        if plans is not None:
+            runs = PlanRuns(
+                plans,
+                moved=lambda event_id: self._show_progress(surface, [event_id]),
+                failed=self.memory.failed,
+            )
+            loops.append(asyncio.ensure_future(self._plans_loop(runs)))
         if learn:
             loops.append(asyncio.ensure_future(self._learn_loop()))
         if not loops:
@@ -79,24 +85,19 @@ class Answers:
         finally:
             for running in loops:
                 running.cancel()
-            # A stop waits for both: the poll's thread finishes its step first (see
-            # `_poll_loop`), rather than writing to memory after memory closed.
             await asyncio.gather(*loops, return_exceptions=True)
+            if runs is not None:
+                # A stop waits a little for the steps running, rather than have them
+                # write to memory after memory closed; a long one is run again at the
+                # next start (see `agent.plan_runs.STOP_GRACE_S`).
+                await runs.stop()
 
-    async def _poll_loop(self, poll: Callable[[], Awaitable[list[str]]], surface: Surface) -> None:
+    async def _plans_loop(self, runs: PlanRuns) -> None:
         while True:
-            # Shielded: a poll runs in a thread that cancelling cannot stop, so a stop
-            # waits for it instead of leaving it to write to memory after memory closed.
-            polling = asyncio.ensure_future(poll())
             try:
-                moved = await asyncio.shield(polling)
-            except asyncio.CancelledError:
-                await asyncio.gather(polling, return_exceptions=True)
-                raise
+                await runs.start_ready()
             except Exception as error:
                 self.memory.failed(error, "the slow path failed to act on an answer")
-            else:
-                await self._show_progress(surface, moved)
             await asyncio.sleep(ANSWER_POLL_S)
 
     async def _learn_loop(self) -> None:

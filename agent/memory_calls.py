@@ -31,9 +31,10 @@ async def in_thread(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) 
 
 
 class MemoryCalls:
-    """Runs memory's calls on one thread, which keeps SQLite single-writer, and keeps
-    the storage's health (`health`) as those calls find it. `stopping` says whether the
-    daemon was asked to stop: a fault then ends the retries after a while."""
+    """Runs memory's calls on one thread, which keeps the pipeline's writes one at a
+    time, and keeps the storage's health (`health`) as those calls find it. `stopping`
+    says whether the daemon was asked to stop: a fault then ends the retries after a
+    while."""
 
     def __init__(self, stopping: Callable[[], bool]) -> None:
         self.health = StorageHealth()

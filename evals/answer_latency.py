@@ -6,20 +6,31 @@ post it, wait until its offer is listed (`GET /v1/decisions`), accept it (`POST
 /v1/feedback`), then poll the listing every 10 ms until the plan's results are there. No
 other event arrives meanwhile: the answer must act on its own. Reported beside the floor
 measured in the same run: one `GET /v1/decisions` round trip.
+
+With `busy`, another accepted plan's step runs all along: the daemon drafts with a
+stand-in model server (`[slow_path] backend = "openai"`), an error is offered and accepted
+first, and its explanation is held mid-answer by the server until the timing ends. Each
+search's offer then runs a notes search; the figure says whether one plan's long step
+holds the others back. Whether the explanation was still held at the end is reported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import numpy as np
@@ -46,6 +57,9 @@ QUERIES = (
     "how to declare make phony targets", "how to use ssh agent forwarding",
     "how to repeat a vim macro", "how to use json schema oneof",
 )  # fmt: skip
+# The busy run's error, whose accepted explanation is held while the searches are timed.
+ERROR_TEXT = "The user runs pytest: FAILED tests/test_invoice.py::test_total - KeyError: 'price'"
+HOLD_S = 600.0  # the longest the stand-in holds the explanation
 T = TypeVar("T")
 
 
@@ -57,6 +71,10 @@ class AnswerLatency:
     answer_to_result_ms_p95: float
     answer_to_result_ms_max: float
     listing_round_trip_ms_p50: float
+    busy: bool = False
+    """Another accepted plan's step (a held explanation) ran while these were timed."""
+    held_throughout: bool | None = None
+    """With `busy`: that step was still running when the timing ended."""
 
 
 def _wait(condition: Callable[[], T], timeout_s: float, what: str) -> T:
@@ -68,16 +86,23 @@ def _wait(condition: Callable[[], T], timeout_s: float, what: str) -> T:
     raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")
 
 
-def measure(events: int = 20) -> AnswerLatency:
-    """Run the daemon in a scratch home and time `events` accepted offers."""
-    with tempfile.TemporaryDirectory(prefix="festina-answer-") as scratch:
+def measure(events: int = 20, *, busy: bool = False) -> AnswerLatency:
+    """Run the daemon in a scratch home and time `events` accepted offers; with `busy`,
+    while another accepted plan's step is held (see the module)."""
+    with tempfile.TemporaryDirectory(prefix="festina-answer-") as scratch, _model(busy) as model:
         home = Path(scratch)
         port = free_port()
+        slow_path = (
+            f'[slow_path]\nbackend = "openai"\nurl = "{model.url}"\nmodel = "stand-in"\n'
+            f"timeout_s = {HOLD_S}\n"
+            if model
+            else ""
+        )
         (home / "config.toml").write_text(
             f'[daemon]\nsource = "http"\n[api]\nport = {port}\ntoken = "{TOKEN}"\n'
             "[gate]\ncost_missed_help = 13.0\n"
             "[etiquette]\ncooldown_s = 0.0\npending_timeout_s = 0.0\nrepeat_window_s = 0.0\n"
-            "max_offers_per_day = 0\n"
+            "max_offers_per_day = 0\n" + slow_path
         )
         env = {**os.environ, "FESTINA_HOME": str(home)}
         log = (home / "daemon.out").open("wb")
@@ -94,12 +119,125 @@ def measure(events: int = 20) -> AnswerLatency:
         )
         try:
             _wait(lambda: _answers(client, daemon), START_TIMEOUT_S, "the daemon's start")
-            return _time_answers(client, events)
+            if model is None:
+                return _time_answers(client, events)
+            held = _hold_an_explanation(client, model)
+            result = _time_answers(client, events)
+            plan = (_listed(client, held, limit=events + 5) or {}).get("plan")
+            result.busy = True
+            result.held_throughout = plan is not None and not plan["finished"]
+            return result
         finally:
             client.close()
             daemon.terminate()
             daemon.wait(timeout=60)
             log.close()
+
+
+class _HoldingModel(BaseHTTPRequestHandler):
+    """A stand-in OpenAI-compatible server: drafts an explanation of the busy run's error
+    and a notes search for anything else, and streams an explanation's first words, then
+    holds it until `release` is set (`streaming` says it has begun)."""
+
+    release: ClassVar[threading.Event] = threading.Event()
+    streaming: ClassVar[threading.Event] = threading.Event()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        if body.get("stream"):
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self._piece("The key 'price' is missing from an item; ")
+            self.streaming.set()
+            self.release.wait(HOLD_S)
+            # The daemon may have stopped and closed the stream meanwhile.
+            with contextlib.suppress(OSError):
+                self._piece("build the items with it.")
+                self.wfile.write(b"data: [DONE]\n\n")
+            return
+        asked = body["messages"][-1]["content"]
+        reply = {"choices": [{"message": {"content": json.dumps(_proposal(asked))}}]}
+        data = json.dumps(reply).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _piece(self, text: str) -> None:
+        chunk = {"choices": [{"delta": {"content": text}}]}
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.flush()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _proposal(asked: str) -> dict[str, Any]:
+    # A search's prompt may show the error too, among the events before it.
+    if "The user searches for" not in asked:
+        return {
+            "speak": "That test failed with KeyError: 'price'. Shall I explain it?",
+            "task": "Explain the KeyError: 'price' in test_total",
+            "why_now": "the test just failed",
+            "tool_plan": [
+                {"tool": "explain_error", "args": {"error": "KeyError: 'price'", "context": ""}}
+            ],
+            "expected_benefit": "the cause of the failure",
+        }
+    return {
+        "speak": "Shall I look in your notes for what you are searching?",
+        "task": "Look in the notes for the search",
+        "why_now": "the user is searching",
+        "tool_plan": [{"tool": "search_notes", "args": {"query": "how to"}}],
+        "expected_benefit": "an answer already written down",
+    }
+
+
+@dataclass
+class _Model:
+    url: str
+    handler: type[_HoldingModel]
+
+
+@contextmanager
+def _model(busy: bool) -> Iterator[_Model | None]:
+    """With `busy`, the holding stand-in model, released and shut down at the end;
+    otherwise none."""
+    if not busy:
+        yield None
+        return
+    handler = type(
+        "Holding", (_HoldingModel,), {"release": threading.Event(), "streaming": threading.Event()}
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield _Model(f"http://127.0.0.1:{server.server_port}/v1", handler)
+    finally:
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _hold_an_explanation(client: httpx.Client, model: _Model) -> str:
+    """Post the busy run's error, accept its offer, and wait until its explanation is
+    being written (held by the stand-in); the error's event id."""
+    record = {
+        "time": time.time() - 60,
+        "source": "answer-latency",
+        "kind": "terminal",
+        "app": "Terminal",
+        "text": ERROR_TEXT,
+    }
+    [event_id] = client.post("/v1/events", json=record).json()["accepted"]
+    decided = _wait(partial(_decided, client, event_id), 30, "the error's decision")
+    if decided["decision"]["final_action"] != "intervene":
+        raise RuntimeError("the daemon offered no help on the error to hold")
+    client.post("/v1/feedback", json={"event_id": event_id, "outcome": "accepted"})
+    if not model.handler.streaming.wait(30):
+        raise TimeoutError("the held explanation did not start within 30 s")
+    return event_id
 
 
 def _answers(client: httpx.Client, daemon: subprocess.Popen[bytes]) -> bool:
@@ -111,8 +249,8 @@ def _answers(client: httpx.Client, daemon: subprocess.Popen[bytes]) -> bool:
         return False
 
 
-def _listed(client: httpx.Client, event_id: str) -> dict[str, Any] | None:
-    for record in client.get("/v1/decisions", params={"limit": 5}).json():
+def _listed(client: httpx.Client, event_id: str, limit: int = 5) -> dict[str, Any] | None:
+    for record in client.get("/v1/decisions", params={"limit": limit}).json():
         if record["event"]["id"] == event_id:
             return record
     return None
@@ -163,8 +301,12 @@ def _time_answers(client: httpx.Client, events: int) -> AnswerLatency:
 
 
 def format_result(result: AnswerLatency) -> str:
+    busy = ""
+    if result.busy:
+        held = "held throughout" if result.held_throughout else "NOT held throughout"
+        busy = f"while another accepted plan's explanation was {held}\n"
     return (
-        f"accepted offers timed: {result.offers} (not offered: {result.not_offered})\n"
+        busy + f"accepted offers timed: {result.offers} (not offered: {result.not_offered})\n"
         f"answer -> result listed: p50 {result.answer_to_result_ms_p50:.0f} ms, "
         f"p95 {result.answer_to_result_ms_p95:.0f} ms, "
         f"max {result.answer_to_result_ms_max:.0f} ms\n"

@@ -215,13 +215,18 @@ def eval_help(as_json: bool) -> None:
 
 @eval_group.command("answer")
 @click.option("--events", type=click.IntRange(1, 20), default=20, show_default=True)
+@click.option(
+    "--busy",
+    is_flag=True,
+    help="While another accepted plan's step (an explanation a stand-in model holds) runs.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def eval_answer(events: int, as_json: bool) -> None:
+def eval_answer(events: int, busy: bool, as_json: bool) -> None:
     """From "yes" to a result: the real daemon on a quiet HTTP source, each offer accepted
     and timed until its plan's results are listed."""
     from evals.answer_latency import as_dict, format_result, measure
 
-    result = measure(events)
+    result = measure(events, busy=busy)
     click.echo(json.dumps(as_dict(result), indent=2) if as_json else format_result(result))
 
 

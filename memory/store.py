@@ -1,7 +1,9 @@
 """The runtime's persistent memory, behind one class that owns the database engine.
 
-All methods are synchronous and short; the pipeline calls them from a single worker
-thread so SQLite sees one writer at a time while readers (the dashboard) use WAL.
+All methods are synchronous and short, and each opens its own session, so any thread may
+call them. The pipeline makes its own calls from a single worker thread; the slow path's
+deliberations and accepted plans write from threads of their own, a few rows each, which
+SQLite serialises (WAL, with a busy timeout) while readers (the dashboard) go on.
 """
 
 from __future__ import annotations

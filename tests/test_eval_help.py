@@ -49,6 +49,20 @@ def test_eval_answer_times_accepted_offers_on_the_real_daemon(tmp_path):
     assert result["offers"] + result["not_offered"] == 3 and result["offers"] >= 1
     assert 0 < result["answer_to_result_ms_p50"] <= result["answer_to_result_ms_p95"]
     assert result["answer_to_result_ms_p95"] <= result["answer_to_result_ms_max"]
+    assert result["busy"] is False and result["held_throughout"] is None
+
+
+def test_eval_answer_busy_times_offers_while_another_plan_s_step_is_held(tmp_path):
+    """Each accepted search ends in its result while an accepted explanation is held
+    mid-answer by the stand-in model all along (before plans ran side by side, the first
+    search's result waited for the explanation, and the run failed)."""
+    done = festina(
+        "eval", "answer", "--busy", "--events", "3", "--json", home=tmp_path, timeout=240
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["busy"] is True and result["held_throughout"] is True
+    assert result["offers"] == 3
 
 
 def test_how_to_searches_must_hold_what_this_machine_s_documentation_says(tmp_path):

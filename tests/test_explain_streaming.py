@@ -9,7 +9,9 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -89,16 +91,25 @@ class StreamingServer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
+    with streaming_server() as url:
+        yield url
+
+
+@contextmanager
+def streaming_server() -> Iterator[str]:
+    """A `StreamingServer` on a free port, its script and requests reset; its URL."""
     StreamingServer.requests = []
     StreamingServer.release = threading.Event()
     StreamingServer.pieces = (FIRST, REST)
     server = ThreadingHTTPServer(("127.0.0.1", 0), StreamingServer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    StreamingServer.release.set()
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        StreamingServer.release.set()
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -113,6 +124,11 @@ def store(tmp_path):
 
 @pytest.fixture
 def project(tmp_path):
+    return write_project(tmp_path)
+
+
+def write_project(tmp_path: Path) -> Path:
+    """A project whose invoice.py fails with the KeyError of TRACEBACK."""
     folder = tmp_path / "shop"
     folder.mkdir()
     (folder / "invoice.py").write_text(SOURCE)

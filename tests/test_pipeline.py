@@ -163,26 +163,28 @@ async def test_a_failing_slow_path_leaves_the_gates_action_standing(
     assert store.totals()["slow_path_failures"] == 2
 
 
-async def test_a_stop_waits_for_a_poll_under_way_before_memory_closes(database_url):
-    """A poll runs in a thread that cancelling cannot stop; the run must not return (and
-    its caller close memory) while one still works on memory."""
-    polled, finished = threading.Event(), []
+async def test_a_stop_waits_for_a_plan_s_short_step_before_memory_closes(database_url):
+    """A plan's step runs in a thread that cancelling cannot stop; the run must not return
+    (and its caller close memory) while a step that ends within the stop's grace still
+    works on memory (a step that outlasts it: `test_plan_runs`)."""
+    stepped, finished = threading.Event(), []
 
-    class PollingSlowPath(GateRuleSlowPath):
-        async def poll(self):
-            def work():
-                polled.set()
-                time.sleep(0.3)  # a slow poll: a graph step, a tool call
-                finished.append(True)
+    class PlanningSlowPath(GateRuleSlowPath):
+        def answered(self, skip=()):
+            return [] if stepped.is_set() else ["accepted"]
 
-            await asyncio.to_thread(work)
+        def advance(self, event_id):
+            stepped.set()
+            time.sleep(0.3)  # a short step: a tool call
+            finished.append(event_id)
+            return True
 
-    pipeline, store = make_pipeline(database_url, EndlessSource(), slow_path=PollingSlowPath())
+    pipeline, store = make_pipeline(database_url, EndlessSource(), slow_path=PlanningSlowPath())
     running = asyncio.ensure_future(pipeline.run())
-    await eventually(polled.is_set, timeout=10, unless=running)
+    await eventually(stepped.is_set, timeout=10, unless=running)
     pipeline.request_stop()
     await asyncio.wait_for(running, 30)
-    assert finished == [True]
+    assert finished == ["accepted"]
     store.close()
 
 

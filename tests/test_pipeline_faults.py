@@ -47,12 +47,17 @@ class IdleSource(EventSource):
 async def test_background_failures_are_logged_and_the_run_goes_on(tmp_path, caplog):
     polls = []
 
-    class PollFails(GateRuleSlowPath):
-        async def poll(self):
+    class PlansFail(GateRuleSlowPath):
+        def answered(self, skip=()):
             polls.append(True)
             if len(polls) == 1:
                 raise RuntimeError("the graph's checkpoint is gone")
-            return ["e1"] if len(polls) == 2 else []
+            return ["e1", "e2"] if len(polls) == 2 else []
+
+        def advance(self, event_id):
+            if event_id == "e2":
+                raise RuntimeError("a step's bug")
+            return True
 
     class ResultFails(RecordingSurface):
         def result(self, event_id, outcomes):
@@ -62,7 +67,7 @@ async def test_background_failures_are_logged_and_the_run_goes_on(tmp_path, capl
     pipeline, store = make_pipeline(
         f"sqlite:///{tmp_path / 'f.db'}",
         source,
-        slow_path=PollFails(),
+        slow_path=PlansFail(),
         surface=ResultFails(),
     )
     reads = {"n": 0}
@@ -88,6 +93,7 @@ async def test_background_failures_are_logged_and_the_run_goes_on(tmp_path, capl
     messages = [record.getMessage() for record in caplog.records]
     assert "the slow path failed to act on an answer" in messages
     assert "a surface failed to show where the plan of e1 stands" in messages
+    assert "the accepted plan of e2 failed; retried at the next start" in messages
     assert "reading the preferences failed" in messages
     assert store.last_run().status == "interrupted"  # stopped as asked, not failed
     store.close()

@@ -29,8 +29,9 @@ def rule_action(decision: Decision) -> Action:
 class SlowPath(Protocol):
     """Settles escalations, and drafts the gate's own offers when the pipeline is asked
     to (`PipelineOptions.draft_offers`; the decision's gate_action then is intervene).
-    An implementation may also offer `async poll()`, which the pipeline calls every
-    second so it can act on the user's answers, and `fallback_offer(window) -> Offer`,
+    An implementation may also run accepted plans (`answered` and `advance`, see
+    `agent.plan_runs.Plans`), which the pipeline uses to act on the user's answers within
+    a second, each plan on a thread of its own, and `fallback_offer(window) -> Offer`,
     the words the pipeline shows when `deliberate` raised and the gate's action stands."""
 
     async def deliberate(self, window: list[Event], decision: Decision) -> Verdict: ...

@@ -35,9 +35,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,16 @@ from tools.base import ToolResult
 from tools.pool import ToolPool
 
 logger = logging.getLogger("festina.slowpath")
+
+
+class _Thread(Enum):
+    """What `_resumption` says of a suspended thread, besides an answer to resume it with."""
+
+    ENDED = "ran to its end"
+    NOT_YET = "waits for an answer"
+
+
+ENDED, NOT_YET = _Thread.ENDED, _Thread.NOT_YET
 
 
 def checkpoint_saver(storage_url: str, sqlite_file: Path) -> BaseCheckpointSaver:
@@ -127,6 +139,7 @@ class ReasoningSlowPath:
         self._index = EpisodeIndex(store, gate.encoder_id) if isinstance(gate, Embedder) else None
         self._saver = saver
         self._waiting: set[str] | None = None  # filled from memory on the first poll
+        self._waiting_lock = threading.RLock()
         self.graph = self._build().compile(checkpointer=self._saver)
 
     # --- graph ----------------------------------------------------------------
@@ -323,21 +336,27 @@ class ReasoningSlowPath:
         gate_decided = decision.gate_action is Action.INTERVENE and action is Action.INTERVENE
         return Verdict(action, verdict["reason"], "gate" if gate_decided else self.name, offer)
 
-    def _settle(self, event_id: str) -> None:
+    def _settle(self, event_id: str) -> bool:
         """After a run: keep a thread suspended on the user, or store its outcome and drop
         the checkpoint, which would otherwise hold the event's text outside memory's
-        retention and `memory forget`."""
+        retention and `memory forget`. True when an answered plan moved to its end."""
         config = {"configurable": {"thread_id": event_id}}
         snapshot = self.graph.get_state(config)
         if snapshot.next:
-            self._waiting_threads().add(event_id)
-            return
-        self._waiting_threads().discard(event_id)
-        if "answer" in snapshot.values:
+            with self._waiting_lock:
+                self._waiting_threads().add(event_id)
+            return False
+        answered = "answer" in snapshot.values
+        if answered:
             self.store.record_executions(event_id, snapshot.values.get("executions", []))
         self._saver.delete_thread(event_id)
+        with self._waiting_lock:
+            self._waiting_threads().discard(event_id)
+        return answered
 
     def _waiting_threads(self) -> set[str]:
+        """The threads suspended on the person; call with `_waiting_lock` held, as the
+        plans run on threads of their own (`agent.plan_runs`)."""
         if self._waiting is None:  # first use, perhaps after a restart: ask memory
             self._waiting = set(self.store.offers_awaiting_execution())
             # Events forgotten while no daemon ran leave checkpoints memory no longer
@@ -347,44 +366,67 @@ class ReasoningSlowPath:
                 self._saver.delete_thread(thread)
         return self._waiting
 
-    def _answer_for(self, event_id: str) -> Any:
-        """The user's answer to what a suspended thread waits for, or None if none yet."""
+    def _resumption(self, event_id: str) -> Command[Any] | _Thread | None:
+        """How the suspended thread of `event_id` goes on now: the person's answer to what
+        it waits for, as a Command; None where it was cut off mid-step (a stop that did
+        not wait for the step, a crash), which runs that step again; ENDED where it ran
+        to its end but its outcome was not stored; NOT_YET while it waits for an answer."""
         snapshot = self.graph.get_state({"configurable": {"thread_id": event_id}})
+        if not snapshot.next:
+            return ENDED
         pending = [i.value for task in snapshot.tasks for i in task.interrupts]
         if not pending:
             return None
         if pending[0]["kind"] == "answer":
             outcome = self.store.latest_feedback(event_id)
-            return outcome.value if outcome else None
+            return NOT_YET if outcome is None else Command(resume=outcome.value)
         row = self.store.confirmation(event_id, pending[0]["step"])
-        return None if row is None or row.status == "pending" else row.status == "approved"
+        if row is None or row.status == "pending":
+            return NOT_YET
+        return Command(resume=row.status == "approved")
+
+    def answered(self, skip: Collection[str] = ()) -> list[str]:
+        """The accepted plans (and turned-down offers) ready to move: their answer has
+        arrived in memory, or they were cut off mid-step before a restart. `skip`: the
+        plans running now, whose state must not be read as ready while they run. The
+        first call also finds the threads suspended before a restart, and drops those of
+        forgotten events."""
+        with self._waiting_lock:
+            waiting = sorted(self._waiting_threads() - set(skip))
+        ready = []
+        for event_id in waiting:
+            if self.store.deliberation(event_id) is None:  # forgotten: drop its checkpoint too
+                with self._waiting_lock:
+                    self._waiting_threads().discard(event_id)
+                self._saver.delete_thread(event_id)
+            elif self._resumption(event_id) is not NOT_YET:
+                ready.append(event_id)
+        return ready
+
+    def advance(self, event_id: str) -> bool:
+        """Move one plan on with its answer: it runs to its end (or is turned down), or
+        to the next step that waits for the person's confirmation. True if it moved.
+        Plans advance on threads of their own, side by side (`agent.plan_runs`); one plan
+        is never advanced by two at once."""
+        resume = self._resumption(event_id)
+        if resume is NOT_YET:
+            return False
+        if resume is ENDED:  # only its outcome is left to store
+            return self._settle(event_id)
+        self.graph.invoke(resume, {"configurable": {"thread_id": event_id}})
+        self._settle(event_id)
+        return True
 
     def poll_once(self, moved: list[str] | None = None) -> int:
-        """Resume every suspended thread whose answer has arrived in memory; returns how
-        many moved, and adds them to `moved`: each has now run to its end (or was turned
-        down), or waits for the person's confirmation of its next step. The first call
-        also finds threads suspended before a restart."""
+        """Every ready plan advanced in turn (see `answered` and `advance`); returns how
+        many moved, and adds them to `moved`. The daemon runs them side by side instead."""
         count = 0
-        for event_id in sorted(self._waiting_threads()):
-            if self.store.deliberation(event_id) is None:  # forgotten: drop its checkpoint too
-                self._waiting_threads().discard(event_id)
-                self._saver.delete_thread(event_id)
-                continue
-            answer = self._answer_for(event_id)
-            if answer is None:
-                continue
-            self.graph.invoke(Command(resume=answer), {"configurable": {"thread_id": event_id}})
-            self._settle(event_id)
-            if moved is not None:
-                moved.append(event_id)
-            count += 1
+        for event_id in self.answered():
+            if self.advance(event_id):
+                if moved is not None:
+                    moved.append(event_id)
+                count += 1
         return count
-
-    async def poll(self) -> list[str]:
-        """`poll_once` in a thread; the offers whose accepted plan moved (see there)."""
-        moved: list[str] = []
-        await asyncio.to_thread(self.poll_once, moved)
-        return moved
 
     def fallback_offer(self, window: list[Event]) -> Offer:
         """Words for an offer whose deliberation failed (see `fallback.fallback_offer`)."""
