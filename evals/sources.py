@@ -49,9 +49,14 @@ STYLES = {
 }
 FONTS = {"mono": "DejaVu Sans Mono", "sans": "DejaVu Sans"}
 PAGE_WIDTH_PX = 900
-#: The OCR settings compared: (page segmentation mode, enlargement). The first two are
-#: festina's: page mode 4 for terminals, 6 for every other window (see ScreenSource).
-SETTINGS = ((6, 1.5), (4, 1.5), (6, 2), (4, 2), (6, 1), (4, 1), (3, 1.5), (3, 2), (3, 1))
+#: The OCR settings compared: (page segmentation mode, enlargement, words split inside a
+#: monospace cell joined again). The first two are festina's: page mode 4 for terminals, 6
+#: for every other window (see ScreenSource); the next two the same without the joining.
+SETTINGS = (
+    *((6, 1.5, True), (4, 1.5, True), (6, 1.5, False), (4, 1.5, False)),
+    *((6, 2, True), (4, 2, True), (6, 1, True), (4, 1, True)),
+    *((3, 1.5, True), (3, 2, True), (3, 1, True)),
+)
 FESTINA_SETTINGS = SETTINGS[:2]
 
 
@@ -320,14 +325,17 @@ class RapidOcrReader:
 
 
 def measure_ocr(
-    settings: tuple[tuple[int, float], ...] = SETTINGS, *, other_engines: bool = False
+    settings: tuple[tuple[int, float, bool], ...] = SETTINGS, *, other_engines: bool = False
 ) -> list[Reading]:
     """Every setting's reading of every rendered screen; with `other_engines`, also each
     other engine's that is installed (rapidocr-onnxruntime)."""
     readings = []
     rendered = [(s, size, [render(s, px)]) for s in screens() for size, px in SIZES.items()]
     rendered += [(s, size, [gray]) for s, size, gray in xterm_screens()] + whole_screens()
-    engines: list[Any] = [TesseractOcr(page_mode=mode, enlarge=factor) for mode, factor in settings]
+    engines: list[Any] = [
+        TesseractOcr(page_mode=mode, enlarge=factor, rejoin=rejoin)
+        for mode, factor, rejoin in settings
+    ]
     if other_engines:
         with contextlib.suppress(ImportError):
             engines.append(RapidOcrReader())
