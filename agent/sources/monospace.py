@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass
+from itertools import pairwise
 from xml.etree import ElementTree
 
 _XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -83,7 +84,7 @@ def cell_width(line: list[Word]) -> float | None:
     """The width of a character cell, where the line is monospace by the test above;
     None for a proportional line, or one too short to tell."""
     points = [(index, x) for index, word in enumerate(line) for x in word.centres]
-    steps = [(i == j, b - a) for (i, a), (j, b) in zip(points, points[1:])]
+    steps = [(i == j, b - a) for (i, a), (j, b) in pairwise(points)]
     within = [step for same_word, step in steps if same_word]
     if len(steps) < MIN_STEPS or len(within) < 3:
         return None
@@ -98,7 +99,7 @@ def rejoined(line: list[Word]) -> str:
     """The line's text, words that lie in neighbouring cells of a monospace line joined."""
     cell = cell_width(line)
     text = line[0].text
-    for before, after in zip(line, line[1:]):
+    for before, after in pairwise(line):
         split = (
             cell is not None
             and before.centres
