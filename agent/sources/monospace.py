@@ -1,14 +1,15 @@
 """Words that tesseract split inside a monospace character cell, joined again.
 
 On screens of code tesseract sometimes ends a word in the middle of an identifier
-(`__init__` read as `_ init__`, `invoice.py` as `invoice. py`): its network places a space
-where the font has none. In a monospace line this can be told from its character boxes:
-every character takes one cell, so the centres of two neighbouring characters are one
-cell apart, and two cells apart when a blank lies between them. The cell width is measured
-per line, and only on a line whose characters do lie on such a grid: in proportional text
-(a web page, a dialog) the distance between two words is one and a half "cells" or so and
-joining by it wrecked the text (word accuracy 0.632 on the web pages when the first
-attempt joined without this test).
+(`invoice.py` read as `invoice. py`, `startswith(margin):` as `startswith(margin) :`): its
+network places a space where the font has none. (A character it dropped stays dropped:
+`__init__` read as `_ init__` becomes `_init__`.) In a monospace line a split can be told
+from the character boxes: every character takes one cell, so the centres of two
+neighbouring characters are one cell apart, and two cells apart when a blank lies between
+them. The cell width is measured per line, and only on a line whose characters do lie on
+such a grid: in proportional text (a web page, a dialog) the distance between two words is
+one and a half "cells" or so, and joining by it wrecked the text (word accuracy 0.632 on
+the web pages when the first attempt joined without this test).
 """
 
 from __future__ import annotations
