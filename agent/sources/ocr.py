@@ -14,8 +14,11 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 import numpy as np
+
+from agent.sources.monospace import lines_from_hocr, rejoined
 
 TIMEOUT_S = 30.0
 BORDER_PX = 10
@@ -81,20 +84,30 @@ class TesseractOcr:
     page_mode: int = 6
     # Enlarged 1.5 times (linear interpolation): 1, 1.25, 1.5, 1.75, 2, 2.5 and 3 measured.
     enlarge: float = 1.5
+    # Words split inside a monospace character cell joined again (agent.sources.monospace),
+    # measured in `festina eval sources` against leaving them split.
+    rejoin: bool = True
 
     @property
     def name(self) -> str:
-        return f"tesseract --psm {self.page_mode} x{self.enlarge:g}"
+        kept = "" if self.rejoin else " split"
+        return f"tesseract --psm {self.page_mode} x{self.enlarge:g}{kept}"
 
     def read(self, gray: np.ndarray) -> list[str]:
-        """The frame's lines of text, top to bottom, blanks collapsed, empty lines left out."""
+        """The frame's lines of text, top to bottom, blanks collapsed, empty lines left out.
+
+        Read as hOCR with a box for each character (the same words as tesseract's plain
+        text, laid out in the same lines), which the rejoining needs."""
         if self.binary is None:
             raise OcrUnavailable(
                 "tesseract is not installed (Debian: apt-get install tesseract-ocr)"
             )
         try:
             done = subprocess.run(
-                [self.binary, "stdin", "stdout", "-l", self.language, "--psm", str(self.page_mode)],
+                [
+                    *(self.binary, "stdin", "stdout", "-l", self.language),
+                    *("--psm", str(self.page_mode), "-c", "hocr_char_boxes=1", "hocr"),
+                ],
                 input=to_pgm(prepared(gray, self.enlarge)),
                 capture_output=True,
                 timeout=TIMEOUT_S,
@@ -106,5 +119,13 @@ class TesseractOcr:
         if done.returncode != 0:
             why = done.stderr.decode("utf-8", "replace").strip().splitlines()
             raise OcrUnavailable(f"tesseract failed: {why[-1] if why else done.returncode}")
-        text = done.stdout.decode("utf-8", "replace").translate(_STRAIGHT)
-        return [line for raw in text.splitlines() if (line := _BLANKS.sub(" ", raw).strip())]
+        try:
+            lines = lines_from_hocr(done.stdout)
+        except ElementTree.ParseError as error:
+            raise OcrUnavailable(f"tesseract wrote no readable hOCR: {error}") from error
+        read = []
+        for words in lines:
+            raw = rejoined(words) if self.rejoin else " ".join(word.text for word in words)
+            if line := _BLANKS.sub(" ", raw.translate(_STRAIGHT)).strip():
+                read.append(line)
+        return read
