@@ -1,12 +1,16 @@
 """Recall of similar past episodes: cosine similarity weighted by recency.
 
-Vectors are loaded from the database into a numpy matrix once and then incrementally
-(only rows added since), so a recall costs one matrix-vector product. The index holds
-the newest `MAX_EPISODES` only: a daemon stores a vector per event, and an index of all
-of them grew by a kilobyte per event for as long as it ran. Memory stores vectors as
-float16; the index widens them to float32 as it loads them, because numpy's float16 has
-no BLAS: a recall over a full index widened at each query took 30 ms against 9 ms
-(`festina eval recall`). The same code serves SQLite and PostgreSQL.
+Vectors are loaded from the database into the index once and then incrementally (only
+rows added since), so a recall costs one pass over the index. The index holds the newest
+`MAX_EPISODES` only: a daemon stores a vector per event, and an index of all of them grew
+by a kilobyte per event for as long as it ran. Memory stores vectors as float16; the
+index holds each as int8 codes with its own scale (symmetric: the largest component maps
+to 127), a quarter of float32's bytes, in fixed blocks of `BLOCK_ROWS` rows. Blocks keep
+what a full index costs close to what it holds (buffers grown by doubling held up to a
+quarter more) and are what a recall widens to float32 one at a time, for BLAS: faster
+than a float32 product over the whole matrix, which is memory-bound (`festina eval
+recall` measures both, and what int8 changes in what recall finds). The same code serves
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from core.events import Event
 from memory.store import Store
 
 DEFAULT_HALF_LIFE_DAYS = 14.0
-# About 50 MB of 256-dimensional vectors: days of a busy desktop, within the half-life.
+# About 13 MB of 256-dimensional int8 codes: days of a busy desktop, within the half-life.
 MAX_EPISODES = 50_000
+# 256 KB of 256-dimensional codes: small enough to widen per recall in cache, large
+# enough that the loop over blocks costs little (1 024 took 3.0 ms a full recall, 16 384
+# 6.4 ms, a float32 product over all of it 3.9 ms, on the benchmark's 2-core machine).
+BLOCK_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -34,21 +42,45 @@ class Episode:
     score: float
 
 
+def quantized(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 codes and float32 scales with codes[i] * scales[i] ~ matrix[i]: each row
+    scaled so its largest magnitude is 127 (an all-zero row: codes 0, scale 1)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    largest = np.abs(matrix).max(axis=1) if matrix.size else np.zeros(len(matrix), np.float32)
+    scales = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
+    codes = np.rint(matrix / scales[:, None]).astype(np.int8)
+    return codes, scales
+
+
 class EpisodeIndex:
     """An in-memory index over one encoder's newest stored episode vectors."""
 
-    def __init__(self, store: Store, encoder: str, capacity: int = MAX_EPISODES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        encoder: str,
+        capacity: int = MAX_EPISODES,
+        block_rows: int = BLOCK_ROWS,
+    ) -> None:
         self.store = store
         self.encoder = encoder
         self.capacity = capacity
+        self.block_rows = block_rows
         self._reset()
 
     def _reset(self) -> None:
         self._last_row = 0
         self._forgets: int | None = None
-        self._event_ids: list[str] = []
-        self._received = np.zeros(0)
-        self._buffer = np.zeros((0, 0), dtype=np.float32)
+        # Rows in order of storage from the first block's first row; the first `_start`
+        # of them are beyond capacity, dropped with their block once all of it is.
+        self._codes: list[np.ndarray] = []
+        self._scales: list[np.ndarray] = []
+        self._received: list[np.ndarray] = []
+        # Event ids as fixed-width bytes (ASCII by `Event`'s pattern): 32 bytes for a
+        # content hash, against 89 as a str in a list.
+        self._event_ids: list[np.ndarray] = []
+        self._rows = 0
+        self._start = 0
 
     def refresh(self) -> None:
         """Load rows added since the last refresh; reload everything after deletions
@@ -65,27 +97,58 @@ class EpisodeIndex:
             self._last_row = rows[-1]
 
     def _append(self, event_ids: list[str], received: np.ndarray, matrix: np.ndarray) -> None:
-        """Add rows after the newest, dropping the oldest beyond `capacity`. The buffers
-        grow by doubling up to a quarter over capacity, so rows are copied rarely (once
-        per quarter of capacity added, at most), never on every refresh."""
-        held, added = len(self._event_ids), len(event_ids)
-        if held + added > len(self._buffer):
-            keep = min(held, self.capacity - added)
-            rows = min(max(2 * (held + added), 1024), self.capacity + self.capacity // 4)
-            rows = max(rows, keep + added)
-            buffer = np.empty((rows, matrix.shape[1]), dtype=np.float32)
-            buffer[:keep] = self._buffer[held - keep : held].reshape(keep, matrix.shape[1])
-            times = np.empty(rows)
-            times[:keep] = self._received[held - keep : held]
-            self._buffer, self._received = buffer, times
-            self._event_ids = self._event_ids[held - keep :]
-            held = keep
-        self._buffer[held : held + added] = matrix
-        self._received[held : held + added] = received
-        self._event_ids.extend(event_ids)
+        """Add rows after the newest, in blocks of `block_rows` allocated as they fill,
+        and drop the oldest block once every row of it is beyond `capacity`: the index
+        never holds more than the whole blocks that `capacity` + `block_rows` - 1 rows
+        span."""
+        block_rows = self.block_rows
+        done = 0
+        ids = np.array([e.encode() for e in event_ids], dtype=np.bytes_)
+        while done < len(ids):
+            used = self._rows % block_rows
+            if used == 0:
+                self._codes.append(np.empty((block_rows, matrix.shape[1]), dtype=np.int8))
+                self._scales.append(np.empty(block_rows, dtype=np.float32))
+                self._received.append(np.empty(block_rows))
+                self._event_ids.append(np.zeros(block_rows, dtype=ids.dtype))
+            take = min(block_rows - used, len(ids) - done)
+            if ids.dtype.itemsize > self._event_ids[-1].dtype.itemsize:  # a longer id
+                self._event_ids[-1] = self._event_ids[-1].astype(ids.dtype)
+            # Block by block: a first load of a full index quantised at once would hold
+            # another float32 copy of it.
+            codes, scales = quantized(matrix[done : done + take])
+            self._codes[-1][used : used + take] = codes
+            self._scales[-1][used : used + take] = scales
+            self._received[-1][used : used + take] = received[done : done + take]
+            self._event_ids[-1][used : used + take] = ids[done : done + take]
+            self._rows += take
+            done += take
+        self._start = max(self._start, self._rows - self.capacity)
+        while self._start >= block_rows:
+            del self._codes[0], self._scales[0], self._received[0], self._event_ids[0]
+            self._rows -= block_rows
+            self._start -= block_rows
 
     def __len__(self) -> int:
-        return len(self._event_ids)
+        return self._rows - self._start
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held: codes, scales, times and ids, whole blocks."""
+        arrays = (*self._codes, *self._scales, *self._received, *self._event_ids)
+        return sum(a.nbytes for a in arrays)
+
+    def similarities(self, query: np.ndarray) -> np.ndarray:
+        """Each held episode's (approximate) dot product with `query`, oldest first."""
+        query = np.asarray(query, dtype=np.float32)
+        held = self._rows
+        similarity = np.empty(held, dtype=np.float32)
+        for block, (codes, scales) in enumerate(zip(self._codes, self._scales, strict=True)):
+            first = block * self.block_rows
+            rows = min(self.block_rows, held - first)
+            widened = codes[:rows].astype(np.float32)
+            similarity[first : first + rows] = (widened @ query) * scales[:rows]
+        return similarity[self._start :]
 
     def recall(
         self,
@@ -98,22 +161,22 @@ class EpisodeIndex:
     ) -> list[Episode]:
         """The `k` episodes with the highest similarity x 0.5 ** (age / half-life)."""
         self.refresh()
-        if not self._event_ids:
+        if not len(self):
             return []
         now_s = (now or datetime.now(UTC)).timestamp()
-        held = len(self._event_ids)
-        similarity = self._buffer[:held] @ np.asarray(query, dtype=np.float32)
-        age_days = np.maximum(now_s - self._received[:held], 0.0) / 86400.0
+        similarity = self.similarities(query)
+        held = slice(self._start, self._rows)
+        received = np.concatenate(self._received)[held]
+        age_days = np.maximum(now_s - received, 0.0) / 86400.0
         score = similarity * np.power(0.5, age_days / half_life_days)
+        ids = np.concatenate(self._event_ids)[held]
         if exclude:
-            score[[i for i, e in enumerate(self._event_ids) if e in exclude]] = -np.inf
-        top = np.argsort(-score)[:k]
-        top = [i for i in top if np.isfinite(score[i])]
-        found = self.store.episodes([self._event_ids[i] for i in top])
+            score[np.isin(ids, [e.encode() for e in exclude])] = -np.inf
+        top = [i for i in np.argsort(-score)[:k] if np.isfinite(score[i])]
+        event_ids = [ids[i].decode() for i in top]
+        found = self.store.episodes(event_ids)
         return [
-            Episode(
-                *found[self._event_ids[i]], similarity=float(similarity[i]), score=float(score[i])
-            )
-            for i in top
-            if self._event_ids[i] in found
+            Episode(*found[e], similarity=float(similarity[i]), score=float(score[i]))
+            for i, e in zip(top, event_ids, strict=True)
+            if e in found
         ]
