@@ -15,6 +15,7 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -81,6 +82,7 @@ class EpisodeIndex:
         self._event_ids: list[np.ndarray] = []
         self._rows = 0
         self._start = 0
+        self._spare: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def refresh(self) -> None:
         """Load rows added since the last refresh; reload everything after deletions
@@ -107,10 +109,7 @@ class EpisodeIndex:
         while done < len(ids):
             used = self._rows % block_rows
             if used == 0:
-                self._codes.append(np.empty((block_rows, matrix.shape[1]), dtype=np.int8))
-                self._scales.append(np.empty(block_rows, dtype=np.float32))
-                self._received.append(np.empty(block_rows))
-                self._event_ids.append(np.zeros(block_rows, dtype=ids.dtype))
+                self._new_block(matrix.shape[1], ids.dtype)
             take = min(block_rows - used, len(ids) - done)
             if ids.dtype.itemsize > self._event_ids[-1].dtype.itemsize:  # a longer id
                 self._event_ids[-1] = self._event_ids[-1].astype(ids.dtype)
@@ -123,32 +122,62 @@ class EpisodeIndex:
             self._event_ids[-1][used : used + take] = ids[done : done + take]
             self._rows += take
             done += take
-        self._start = max(self._start, self._rows - self.capacity)
-        while self._start >= block_rows:
-            del self._codes[0], self._scales[0], self._received[0], self._event_ids[0]
-            self._rows -= block_rows
-            self._start -= block_rows
+            self._start = max(self._start, self._rows - self.capacity)
+            if self._start >= block_rows:  # the oldest block is all beyond capacity
+                self._spare = (
+                    self._codes.pop(0),
+                    self._scales.pop(0),
+                    self._received.pop(0),
+                    self._event_ids.pop(0),
+                )
+                self._rows -= block_rows
+                self._start -= block_rows
+
+    def _new_block(self, dimensions: int, id_dtype: np.dtype) -> None:
+        """Start a block: the one dropped last if there is one (a full index drops a
+        block for each it starts, and glibc kept memory freed by one thread that another
+        did not reuse: a soak grew by 4 MB in 4 minutes after the index was full)."""
+        spare, self._spare = self._spare, None
+        if spare is None or spare[0].shape[1] != dimensions:
+            spare = (
+                np.empty((self.block_rows, dimensions), dtype=np.int8),
+                np.empty(self.block_rows, dtype=np.float32),
+                np.empty(self.block_rows),
+                np.zeros(self.block_rows, dtype=id_dtype),
+            )
+        for blocks, array in zip(
+            (self._codes, self._scales, self._received, self._event_ids), spare, strict=True
+        ):
+            blocks.append(array)
 
     def __len__(self) -> int:
         return self._rows - self._start
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays held: codes, scales, times and ids, whole blocks."""
+        """Bytes of the arrays held: codes, scales, times and ids, whole blocks, and the
+        block dropped last if kept for the next."""
         arrays = (*self._codes, *self._scales, *self._received, *self._event_ids)
+        arrays += self._spare or ()
         return sum(a.nbytes for a in arrays)
+
+    def _blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """(rows held, codes, scales) of each block, oldest first; rows index the block's
+        arrays, from `_start` in the first block to `_rows` in the last."""
+        for block, (codes, scales) in enumerate(zip(self._codes, self._scales, strict=True)):
+            first = block * self.block_rows
+            rows = slice(max(self._start - first, 0), min(self._rows - first, self.block_rows))
+            yield rows, codes, scales
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Each held episode's (approximate) dot product with `query`, oldest first."""
         query = np.asarray(query, dtype=np.float32)
-        held = self._rows
-        similarity = np.empty(held, dtype=np.float32)
-        for block, (codes, scales) in enumerate(zip(self._codes, self._scales, strict=True)):
-            first = block * self.block_rows
-            rows = min(self.block_rows, held - first)
-            widened = codes[:rows].astype(np.float32)
-            similarity[first : first + rows] = (widened @ query) * scales[:rows]
-        return similarity[self._start :]
+        return np.concatenate(
+            [
+                (codes[rows].astype(np.float32) @ query) * scales[rows]
+                for rows, codes, scales in self._blocks()
+            ]
+        )
 
     def recall(
         self,
@@ -163,17 +192,27 @@ class EpisodeIndex:
         self.refresh()
         if not len(self):
             return []
+        query = np.asarray(query, dtype=np.float32)
         now_s = (now or datetime.now(UTC)).timestamp()
-        similarity = self.similarities(query)
-        held = slice(self._start, self._rows)
-        received = np.concatenate(self._received)[held]
-        age_days = np.maximum(now_s - received, 0.0) / 86400.0
-        score = similarity * np.power(0.5, age_days / half_life_days)
-        ids = np.concatenate(self._event_ids)[held]
-        if exclude:
-            score[np.isin(ids, [e.encode() for e in exclude])] = -np.inf
-        top = [i for i in np.argsort(-score)[:k] if np.isfinite(score[i])]
-        event_ids = [ids[i].decode() for i in top]
+        excluded = np.array([e.encode() for e in exclude or ()], dtype=np.bytes_)
+        # Block by block, keeping each block's best k: nothing the size of the whole
+        # index is allocated per recall (a daemon recalls for every deliberation).
+        scores, similarities, ids = [], [], []
+        for block, (rows, codes, scales) in enumerate(self._blocks()):
+            similarity = (codes[rows].astype(np.float32) @ query) * scales[rows]
+            age_days = np.maximum(now_s - self._received[block][rows], 0.0) / 86400.0
+            score = similarity * np.power(0.5, age_days / half_life_days)
+            block_ids = self._event_ids[block][rows]
+            if len(excluded):
+                score[np.isin(block_ids, excluded)] = -np.inf
+            best = np.argpartition(-score, k - 1)[:k] if len(score) > k else slice(None)
+            scores.append(score[best])
+            similarities.append(similarity[best])
+            ids.append(block_ids[best])
+        score, similarity = np.concatenate(scores), np.concatenate(similarities)
+        top = [i for i in np.argsort(-score, kind="stable")[:k] if np.isfinite(score[i])]
+        held_ids = np.concatenate(ids)
+        event_ids = [held_ids[i].decode() for i in top]
         found = self.store.episodes(event_ids)
         return [
             Episode(*found[e], similarity=float(similarity[i]), score=float(score[i]))

@@ -178,3 +178,36 @@ def test_blocks_beyond_capacity_are_dropped_and_the_newest_episodes_kept(databas
         assert sorted(e.event.text for e in found) == sorted(texts[-10:])
         # Codes, scale, time and the id (a 32-character hash) of each row:
         assert index.nbytes <= 4 * 4 * (4 + 4 + 8 + 32)
+
+
+def test_recall_across_blocks_finds_the_best_of_the_whole_index(database_url):
+    """Each block keeps its best k: the k of the whole index must be among them, with
+    an excluded episode left out wherever it falls."""
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((60, 4)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    store = Store(database_url)
+    events = remember(store, [(f"e {i}", v) for i, v in enumerate(matrix)])
+    index = EpisodeIndex(store, "enc", block_rows=8)
+    query = unit(0.2, 1, -0.4, 0.1)
+    index.refresh()
+    ranked = list(np.argsort(-index.similarities(query)))
+    found = index.recall(query, k=5)
+    assert [e.event.id for e in found] == [events[i].id for i in ranked[:5]]
+    found = index.recall(query, k=5, exclude={events[ranked[0]].id, events[ranked[3]].id})
+    expected = [ranked[1], ranked[2], ranked[4], ranked[5], ranked[6]]
+    assert [e.event.id for e in found] == [events[i].id for i in expected]
+
+
+def test_a_full_index_reuses_the_block_it_drops(database_url):
+    """Past capacity each new block is the one just dropped: no allocation churn for
+    the allocator to fragment."""
+    store = Store(database_url)
+    index = EpisodeIndex(store, "enc", capacity=8, block_rows=4)
+    seen: dict[int, np.ndarray] = {}  # holding each keeps its id from being reused
+    for batch in range(12):
+        remember(store, [(f"b{batch}.{i}", unit(1, i)) for i in range(3)], start=3 * batch)
+        index.refresh()
+        seen.update((id(codes), codes) for codes in index._codes)
+        assert len(index) == min(3 * (batch + 1), 8)
+    assert len(seen) == 3  # the blocks that 8 + 3 rows span, turned over 6 times
