@@ -3,8 +3,9 @@ what recall finds?
 
 Every event of the labelled recordings, embedded by the gate's encoder, is stored in a
 scratch SQLite memory through the store's own write path (float16) and recalled by the
-daemon's index (`EpisodeIndex`, int8 codes with a scale per vector). The baseline, in the
-same run: the same ranking by exact float32 cosine on the encoder's own vectors. Each event asks for
+daemon's index (`EpisodeIndex`: int8 codes with a scale per vector choose candidates,
+their stored vectors rank them). The baseline, in the same run: the same ranking by exact
+float32 cosine on the encoder's own vectors. Each event asks for
 its top k among the *other* recordings' episodes (recall across days, as the slow path
 uses it). Reported: the share of the float32 top k the index returns, how often its
 first is the same, and how often a recalled episode's need label matches the query's
@@ -173,7 +174,7 @@ def format_result(r: RecallQuality) -> str:
             f"  same first episode                   {r.same_first:.3f}",
             f"  need label agreement @{r.k}            index {r.need_agreement_index:.3f}"
             f" | float32 {r.need_agreement_float32:.3f}",
-            f"  largest similarity error             {r.largest_similarity_error:.4f}",
+            f"  largest error of the int8 similarity {r.largest_similarity_error:.4f}",
             f"  ms per recall, index full ({r.capacity} episodes): "
             f"{r.recall_ms_full_index:.1f} (float32 product alone: {r.product_ms_float32:.1f}); "
             f"the index holds {r.index_mb_full:.1f} MB",

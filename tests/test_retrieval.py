@@ -190,10 +190,12 @@ def test_recall_across_blocks_finds_the_best_of_the_whole_index(database_url):
     events = remember(store, [(f"e {i}", v) for i, v in enumerate(matrix)])
     index = EpisodeIndex(store, "enc", block_rows=8)
     query = unit(0.2, 1, -0.4, 0.1)
-    index.refresh()
-    ranked = list(np.argsort(-index.similarities(query)))
+    # Ranked by the stored (float16) vectors, whichever the int8 codes put first:
+    stored = matrix.astype(np.float16).astype(np.float32) @ query
+    ranked = list(np.argsort(-stored))
     found = index.recall(query, k=5)
     assert [e.event.id for e in found] == [events[i].id for i in ranked[:5]]
+    assert [e.similarity for e in found] == pytest.approx(stored[ranked[:5]], abs=1e-6)
     found = index.recall(query, k=5, exclude={events[ranked[0]].id, events[ranked[3]].id})
     expected = [ranked[1], ranked[2], ranked[4], ranked[5], ranked[6]]
     assert [e.event.id for e in found] == [events[i].id for i in expected]
