@@ -249,8 +249,8 @@ def eval_by_hand(obj: CliContext, data_dir: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_recall(obj: CliContext, data_dir: Path, k: int, as_json: bool) -> None:
-    """Recall from memory's float16 vectors against exact float32 ranking, and its cost
-    with the index full."""
+    """Recall from memory's float16 vectors through the int8 index against exact float32
+    ranking, and its cost with the index full."""
     from evals.recall_bench import as_dict, format_result, measure_recall
     from gate.base import Embedder
     from gate.data import load_traces

@@ -1,16 +1,19 @@
-"""`festina eval recall`: does memory's float16 storage change what recall finds?
+"""`festina eval recall`: do memory's float16 storage and the index's int8 codes change
+what recall finds?
 
 Every event of the labelled recordings, embedded by the gate's encoder, is stored in a
 scratch SQLite memory through the store's own write path (float16) and recalled by the
-daemon's index (`EpisodeIndex`, widened to float32). The baseline, in the same run: the
-same ranking by exact float32 cosine on the encoder's own vectors. Each event asks for
+daemon's index (`EpisodeIndex`: int8 codes with a scale per vector choose candidates,
+their stored vectors rank them). The baseline, in the same run: the same ranking by exact
+float32 cosine on the encoder's own vectors. Each event asks for
 its top k among the *other* recordings' episodes (recall across days, as the slow path
 uses it). Reported: the share of the float32 top k the index returns, how often its
 first is the same, and how often a recalled episode's need label matches the query's
 (recall exists to find like moments), both ways. No label tunes anything here.
 
 Then the cost: ms per recall with the index full (`MAX_EPISODES` random unit vectors,
-stored the same way) against a float32 matrix-vector product of the same size.
+stored the same way) against a float32 matrix-vector product of the same size, and the bytes
+the full index holds.
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ class RecallQuality:
     k: int
     overlap_with_float32: float
     same_first: float
-    need_agreement_float16: float
+    need_agreement_index: float
     need_agreement_float32: float
+    largest_similarity_error: float
     stored_bytes_per_vector: int
     float32_bytes_per_vector: int
     capacity: int
     recall_ms_full_index: float
     product_ms_float32: float
+    index_mb_full: float
 
 
 def _silence(event: Event) -> Decision:
@@ -76,8 +81,9 @@ def _timed_ms(call: Any, repeats: int = TIMED_RECALLS) -> float:
     return (time.perf_counter() - started) * 1000.0 / repeats
 
 
-def _full_index_cost(dimensions: int, capacity: int, now: datetime) -> tuple[float, float]:
-    """ms per recall from a full index, and per float32 product of the same size."""
+def _full_index_cost(dimensions: int, capacity: int, now: datetime) -> tuple[float, float, float]:
+    """ms per recall from a full index, per float32 product of the same size, and the
+    MB the index holds."""
     rng = np.random.default_rng(0)
     matrix = rng.standard_normal((capacity, dimensions)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -99,22 +105,23 @@ def _full_index_cost(dimensions: int, capacity: int, now: datetime) -> tuple[flo
         index = EpisodeIndex(store, "synthetic", capacity)
         index.refresh()
         recall_ms = _timed_ms(lambda: index.recall(matrix[0], 5, now=now))
+        index_mb = index.nbytes / 1e6
         store.close()
-    return recall_ms, _timed_ms(lambda: matrix @ matrix[0])
+    return recall_ms, _timed_ms(lambda: matrix @ matrix[0]), index_mb
 
 
 def measure_recall(
     traces: Sequence[Trace], gate: Embedder, k: int = 5, capacity: int = MAX_EPISODES
 ) -> RecallQuality:
-    """Recall from float16 memory against exact float32 ranking (see the module), and
-    its cost with `capacity` episodes held."""
+    """Recall from the index over float16 memory against exact float32 ranking (see the
+    module), and its cost with `capacity` episodes held."""
     events = [e for t in traces for e in t.events]
     needs = np.array([n for t in traces for n in t.needs])
     recording = np.array([i for i, t in enumerate(traces) for _ in t.events])
     exact = np.asarray(gate.embed_texts([e.summary() for e in events]), dtype=np.float32)
     now = datetime.now(UTC)
     position = {e.id: i for i, e in enumerate(events)}
-    overlap, first, agree16, agree32 = [], [], [], []
+    overlap, first, agree_index, agree32, error = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="festina-recall-") as scratch:
         store = Store(f"sqlite:///{Path(scratch) / 'memory.db'}")
         _remember(store, events, gate.encoder_id, exact)
@@ -123,29 +130,33 @@ def measure_recall(
             mine = {e.id for e, r in zip(events, recording, strict=True) if r == recording[i]}
             found = [position[p.event.id] for p in index.recall(exact[i], k, now=now, exclude=mine)]
             similarity = exact @ exact[i]
+            if len(index) == len(events):  # held in the order stored: the events' order
+                error.append(float(np.abs(index.similarities(exact[i]) - similarity).max()))
             similarity[recording == recording[i]] = -np.inf
             truth = list(np.argsort(-similarity, kind="stable")[:k])
             overlap.append(len(set(found) & set(truth)) / k)
             first.append(bool(found) and found[0] == truth[0])
-            agree16.append(np.mean(needs[found] == needs[i]))
+            agree_index.append(np.mean(needs[found] == needs[i]))
             agree32.append(np.mean(needs[truth] == needs[i]))
         with store.engine.connect() as connection:
             width = connection.scalar(text("SELECT length(vector) FROM episode_vectors LIMIT 1"))
         store.close()
-    recall_ms, product_ms = _full_index_cost(exact.shape[1], capacity, now)
+    recall_ms, product_ms, index_mb = _full_index_cost(exact.shape[1], capacity, now)
     return RecallQuality(
         encoder=gate.encoder_id,
         episodes=len(events),
         k=k,
         overlap_with_float32=float(np.mean(overlap)),
         same_first=float(np.mean(first)),
-        need_agreement_float16=float(np.mean(agree16)),
+        need_agreement_index=float(np.mean(agree_index)),
         need_agreement_float32=float(np.mean(agree32)),
+        largest_similarity_error=max(error, default=float("nan")),
         stored_bytes_per_vector=int(width),
         float32_bytes_per_vector=4 * exact.shape[1],
         capacity=capacity,
         recall_ms_full_index=recall_ms,
         product_ms_float32=product_ms,
+        index_mb_full=index_mb,
     )
 
 
@@ -156,14 +167,16 @@ def as_dict(result: RecallQuality) -> dict[str, Any]:
 def format_result(r: RecallQuality) -> str:
     return "\n".join(
         [
-            f"recall from float16 memory ({r.stored_bytes_per_vector} bytes a vector) against "
-            f"float32 ({r.float32_bytes_per_vector} bytes), encoder {r.encoder}, "
-            f"{r.episodes} episodes, top {r.k} from the other recordings:",
+            f"recall from float16 memory ({r.stored_bytes_per_vector} bytes a vector) through "
+            f"the int8 index against float32 ({r.float32_bytes_per_vector} bytes), encoder "
+            f"{r.encoder}, {r.episodes} episodes, top {r.k} from the other recordings:",
             f"  share of the float32 top {r.k} found   {r.overlap_with_float32:.3f}",
             f"  same first episode                   {r.same_first:.3f}",
-            f"  need label agreement @{r.k}            float16 {r.need_agreement_float16:.3f}"
+            f"  need label agreement @{r.k}            index {r.need_agreement_index:.3f}"
             f" | float32 {r.need_agreement_float32:.3f}",
+            f"  largest error of the int8 similarity {r.largest_similarity_error:.4f}",
             f"  ms per recall, index full ({r.capacity} episodes): "
-            f"{r.recall_ms_full_index:.1f} (float32 product alone: {r.product_ms_float32:.1f})",
+            f"{r.recall_ms_full_index:.1f} (float32 product alone: {r.product_ms_float32:.1f}); "
+            f"the index holds {r.index_mb_full:.1f} MB",
         ]
     )

@@ -1,16 +1,22 @@
 """Recall of similar past episodes: cosine similarity weighted by recency.
 
-Vectors are loaded from the database into a numpy matrix once and then incrementally
-(only rows added since), so a recall costs one matrix-vector product. The index holds
-the newest `MAX_EPISODES` only: a daemon stores a vector per event, and an index of all
-of them grew by a kilobyte per event for as long as it ran. Memory stores vectors as
-float16; the index widens them to float32 as it loads them, because numpy's float16 has
-no BLAS: a recall over a full index widened at each query took 30 ms against 9 ms
-(`festina eval recall`). The same code serves SQLite and PostgreSQL.
+Vectors are loaded from the database into the index once and then incrementally (only
+rows added since), so a recall costs one pass over the index. The index holds the newest
+`MAX_EPISODES` only: a daemon stores a vector per event, and an index of all of them grew
+by a kilobyte per event for as long as it ran. Memory stores vectors as float16; the
+index holds each as int8 codes with its own scale (symmetric: the largest component maps
+to 127), a quarter of float32's bytes, in fixed blocks of `BLOCK_ROWS` rows. Blocks keep
+what a full index costs close to what it holds (buffers grown by doubling held up to a
+quarter more) and are what a recall widens to float32 one at a time, for BLAS: faster
+than a float32 product over the whole matrix, which is memory-bound. The codes only
+choose candidates; their stored vectors rank them (`festina eval recall` measures the
+cost and what recall finds, against exact float32 ranking). The same code serves SQLite
+and PostgreSQL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,8 +27,16 @@ from core.events import Event
 from memory.store import Store
 
 DEFAULT_HALF_LIFE_DAYS = 14.0
-# About 50 MB of 256-dimensional vectors: days of a busy desktop, within the half-life.
+# About 13 MB of 256-dimensional int8 codes: days of a busy desktop, within the half-life.
 MAX_EPISODES = 50_000
+# 256 KB of 256-dimensional codes: small enough to widen per recall in cache, large
+# enough that the loop over blocks costs little (scoring 50 000 random unit vectors took
+# 3.0 ms in blocks of 1 024, 6.4 ms in blocks of 16 384, 3.9 ms as one float32 product).
+BLOCK_ROWS = 1024
+# Candidates per episode asked for, chosen by the int8 codes and ranked by the stored
+# vectors: the codes' error (0.004 at most on the recall benchmark) only has to keep the
+# true best among them.
+RERANKED = 4
 
 
 @dataclass(frozen=True)
@@ -34,21 +48,46 @@ class Episode:
     score: float
 
 
+def quantized(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 codes and float32 scales with codes[i] * scales[i] ~ matrix[i]: each row
+    scaled so its largest magnitude is 127 (an all-zero row: codes 0, scale 1)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    largest = np.abs(matrix).max(axis=1) if matrix.size else np.zeros(len(matrix), np.float32)
+    scales = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
+    codes = np.rint(matrix / scales[:, None]).astype(np.int8)
+    return codes, scales
+
+
 class EpisodeIndex:
     """An in-memory index over one encoder's newest stored episode vectors."""
 
-    def __init__(self, store: Store, encoder: str, capacity: int = MAX_EPISODES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        encoder: str,
+        capacity: int = MAX_EPISODES,
+        block_rows: int = BLOCK_ROWS,
+    ) -> None:
         self.store = store
         self.encoder = encoder
         self.capacity = capacity
+        self.block_rows = block_rows
         self._reset()
 
     def _reset(self) -> None:
         self._last_row = 0
         self._forgets: int | None = None
-        self._event_ids: list[str] = []
-        self._received = np.zeros(0)
-        self._buffer = np.zeros((0, 0), dtype=np.float32)
+        # Rows in order of storage from the first block's first row; the first `_start`
+        # of them are beyond capacity, dropped with their block once all of it is.
+        self._codes: list[np.ndarray] = []
+        self._scales: list[np.ndarray] = []
+        self._received: list[np.ndarray] = []
+        # Event ids as fixed-width bytes (ASCII by `Event`'s pattern): 32 bytes for a
+        # content hash, against 89 as a str in a list.
+        self._event_ids: list[np.ndarray] = []
+        self._rows = 0
+        self._start = 0
+        self._spare: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def refresh(self) -> None:
         """Load rows added since the last refresh; reload everything after deletions
@@ -65,27 +104,85 @@ class EpisodeIndex:
             self._last_row = rows[-1]
 
     def _append(self, event_ids: list[str], received: np.ndarray, matrix: np.ndarray) -> None:
-        """Add rows after the newest, dropping the oldest beyond `capacity`. The buffers
-        grow by doubling up to a quarter over capacity, so rows are copied rarely (once
-        per quarter of capacity added, at most), never on every refresh."""
-        held, added = len(self._event_ids), len(event_ids)
-        if held + added > len(self._buffer):
-            keep = min(held, self.capacity - added)
-            rows = min(max(2 * (held + added), 1024), self.capacity + self.capacity // 4)
-            rows = max(rows, keep + added)
-            buffer = np.empty((rows, matrix.shape[1]), dtype=np.float32)
-            buffer[:keep] = self._buffer[held - keep : held].reshape(keep, matrix.shape[1])
-            times = np.empty(rows)
-            times[:keep] = self._received[held - keep : held]
-            self._buffer, self._received = buffer, times
-            self._event_ids = self._event_ids[held - keep :]
-            held = keep
-        self._buffer[held : held + added] = matrix
-        self._received[held : held + added] = received
-        self._event_ids.extend(event_ids)
+        """Add rows after the newest, in blocks of `block_rows` allocated as they fill,
+        and drop the oldest block once every row of it is beyond `capacity`: the index
+        never holds more than the whole blocks that `capacity` + `block_rows` - 1 rows
+        span."""
+        block_rows = self.block_rows
+        done = 0
+        ids = np.array([e.encode() for e in event_ids], dtype=np.bytes_)
+        while done < len(ids):
+            used = self._rows % block_rows
+            if used == 0:
+                self._new_block(matrix.shape[1], ids.dtype)
+            take = min(block_rows - used, len(ids) - done)
+            if ids.dtype.itemsize > self._event_ids[-1].dtype.itemsize:  # a longer id
+                self._event_ids[-1] = self._event_ids[-1].astype(ids.dtype)
+            # Block by block: a first load of a full index quantised at once would hold
+            # another float32 copy of it.
+            codes, scales = quantized(matrix[done : done + take])
+            self._codes[-1][used : used + take] = codes
+            self._scales[-1][used : used + take] = scales
+            self._received[-1][used : used + take] = received[done : done + take]
+            self._event_ids[-1][used : used + take] = ids[done : done + take]
+            self._rows += take
+            done += take
+            self._start = max(self._start, self._rows - self.capacity)
+            if self._start >= block_rows:  # the oldest block is all beyond capacity
+                self._spare = (
+                    self._codes.pop(0),
+                    self._scales.pop(0),
+                    self._received.pop(0),
+                    self._event_ids.pop(0),
+                )
+                self._rows -= block_rows
+                self._start -= block_rows
+
+    def _new_block(self, dimensions: int, id_dtype: np.dtype) -> None:
+        """Start a block: the one dropped last if there is one (a full index drops a
+        block for each it starts, and glibc kept memory freed by one thread that another
+        did not reuse: a soak grew by 4 MB in 4 minutes after the index was full)."""
+        spare, self._spare = self._spare, None
+        if spare is None or spare[0].shape[1] != dimensions:
+            spare = (
+                np.empty((self.block_rows, dimensions), dtype=np.int8),
+                np.empty(self.block_rows, dtype=np.float32),
+                np.empty(self.block_rows),
+                np.zeros(self.block_rows, dtype=id_dtype),
+            )
+        for blocks, array in zip(
+            (self._codes, self._scales, self._received, self._event_ids), spare, strict=True
+        ):
+            blocks.append(array)
 
     def __len__(self) -> int:
-        return len(self._event_ids)
+        return self._rows - self._start
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held: codes, scales, times and ids, whole blocks, and the
+        block dropped last if kept for the next."""
+        arrays = (*self._codes, *self._scales, *self._received, *self._event_ids)
+        arrays += self._spare or ()
+        return sum(a.nbytes for a in arrays)
+
+    def _blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """(rows held, codes, scales) of each block, oldest first; rows index the block's
+        arrays, from `_start` in the first block to `_rows` in the last."""
+        for block, (codes, scales) in enumerate(zip(self._codes, self._scales, strict=True)):
+            first = block * self.block_rows
+            rows = slice(max(self._start - first, 0), min(self._rows - first, self.block_rows))
+            yield rows, codes, scales
+
+    def similarities(self, query: np.ndarray) -> np.ndarray:
+        """Each held episode's (approximate) dot product with `query`, oldest first."""
+        query = np.asarray(query, dtype=np.float32)
+        return np.concatenate(
+            [
+                (codes[rows].astype(np.float32) @ query) * scales[rows]
+                for rows, codes, scales in self._blocks()
+            ]
+        )
 
     def recall(
         self,
@@ -98,22 +195,42 @@ class EpisodeIndex:
     ) -> list[Episode]:
         """The `k` episodes with the highest similarity x 0.5 ** (age / half-life)."""
         self.refresh()
-        if not self._event_ids:
+        if not len(self):
             return []
+        query = np.asarray(query, dtype=np.float32)
         now_s = (now or datetime.now(UTC)).timestamp()
-        held = len(self._event_ids)
-        similarity = self._buffer[:held] @ np.asarray(query, dtype=np.float32)
-        age_days = np.maximum(now_s - self._received[:held], 0.0) / 86400.0
-        score = similarity * np.power(0.5, age_days / half_life_days)
-        if exclude:
-            score[[i for i, e in enumerate(self._event_ids) if e in exclude]] = -np.inf
-        top = np.argsort(-score)[:k]
-        top = [i for i in top if np.isfinite(score[i])]
-        found = self.store.episodes([self._event_ids[i] for i in top])
+        excluded = np.array([e.encode() for e in exclude or ()], dtype=np.bytes_)
+        wide = RERANKED * k
+        # Block by block, keeping each block's best: nothing the size of the whole index
+        # is allocated per recall (a daemon recalls for every deliberation).
+        scores, decays, ids = [], [], []
+        for block, (rows, codes, scales) in enumerate(self._blocks()):
+            similarity = (codes[rows].astype(np.float32) @ query) * scales[rows]
+            age_days = np.maximum(now_s - self._received[block][rows], 0.0) / 86400.0
+            decay = np.power(0.5, age_days / half_life_days)
+            score = similarity * decay
+            block_ids = self._event_ids[block][rows]
+            if len(excluded):
+                score[np.isin(block_ids, excluded)] = -np.inf
+            best = np.argpartition(-score, wide - 1)[:wide] if len(score) > wide else slice(None)
+            scores.append(score[best])
+            decays.append(decay[best])
+            ids.append(block_ids[best])
+        score, decay, held_ids = np.concatenate(scores), np.concatenate(decays), np.concatenate(ids)
+        candidates = [i for i in np.argsort(-score, kind="stable")[:wide] if np.isfinite(score[i])]
+        # The int8 codes choose candidates; their stored vectors rank them, so what
+        # recall returns is what it was before the codes (`festina eval recall`).
+        event_ids = [held_ids[i].decode() for i in candidates]
+        stored = self.store.event_vectors(event_ids, self.encoder)
+        ranked = []
+        for i, event_id in zip(candidates, event_ids, strict=True):
+            if event_id in stored:  # else forgotten since the refresh
+                similarity = float(stored[event_id] @ query)
+                ranked.append((similarity, similarity * float(decay[i]), event_id))
+        ranked = sorted(ranked, key=lambda found: -found[1])[:k]
+        found = self.store.episodes([e for _, _, e in ranked])
         return [
-            Episode(
-                *found[self._event_ids[i]], similarity=float(similarity[i]), score=float(score[i])
-            )
-            for i in top
-            if self._event_ids[i] in found
+            Episode(*found[e], similarity=similarity, score=score)
+            for similarity, score, e in ranked
+            if e in found
         ]

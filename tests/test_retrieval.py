@@ -11,7 +11,7 @@ from sqlalchemy import update
 from core.decision import Action
 from core.events import Event
 from memory.feedback import Outcome
-from memory.retrieval import EpisodeIndex
+from memory.retrieval import EpisodeIndex, quantized
 from memory.schema import EventRow
 from memory.store import Store
 from tests.helpers import event_record, gate_decision
@@ -130,3 +130,86 @@ def test_the_index_holds_only_the_newest_episodes_up_to_its_capacity(database_ur
         found = index.recall(unit(0, 0, 1), k=10)
         assert len(index) == 4
     assert {e.event.text for e in found} == {"new 4.0", "new 4.1", "new 4.2", "new 3.2"}
+
+
+def test_int8_codes_are_within_half_a_step_of_each_vector():
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((200, 64)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix[7] = 0.0
+    codes, scales = quantized(matrix)
+    assert codes.dtype == np.int8 and scales.dtype == np.float32
+    error = np.abs(codes * scales[:, None] - matrix)
+    assert (error <= scales[:, None] / 2 + 1e-7).all()
+    assert (np.abs(codes).max(axis=1)[np.arange(200) != 7] == 127).all()  # the full range
+    assert not codes[7].any() and scales[7] == 1.0
+
+
+def test_similarities_stay_within_the_rounding_bound_of_float32(database_url):
+    rng = np.random.default_rng(5)
+    matrix = rng.standard_normal((50, 4)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    store = Store(database_url)
+    remember(store, [(f"e {i}", v) for i, v in enumerate(matrix)])
+    index = EpisodeIndex(store, "enc", block_rows=8)
+    index.refresh()
+    query = unit(0.3, -1, 0.2, 0.5)
+    stored = matrix.astype(np.float16).astype(np.float32)  # what memory keeps
+    _, scales = quantized(stored)
+    bound = scales / 2 * np.abs(query).sum()
+    assert (np.abs(index.similarities(query) - stored @ query) <= bound + 1e-6).all()
+    assert (np.abs(index.similarities(query) - matrix @ query) < 0.02).all()
+
+
+def test_blocks_beyond_capacity_are_dropped_and_the_newest_episodes_kept(database_url):
+    """Blocks of 4 and a capacity of 10: never more than 10 episodes recalled, never
+    more than the 4 blocks that 10 + 3 rows can span held, across batches that straddle
+    blocks."""
+    store = Store(database_url)
+    index = EpisodeIndex(store, "enc", capacity=10, block_rows=4)
+    texts: list[str] = []
+    for batch, size in enumerate([3, 5, 1, 7, 4, 9, 2]):
+        new = [f"b{batch}.{i}" for i in range(size)]
+        remember(store, [(t, unit(1, 0.01 * len(texts) + 0.01 * i)) for i, t in enumerate(new)],
+                 start=len(texts))  # fmt: skip
+        texts += new
+        found = index.recall(unit(1, 0), k=100)
+        assert len(index) == min(len(texts), 10)
+        assert sorted(e.event.text for e in found) == sorted(texts[-10:])
+        # Codes, scale, time and the id (a 32-character hash) of each row:
+        assert index.nbytes <= 4 * 4 * (4 + 4 + 8 + 32)
+
+
+def test_recall_across_blocks_finds_the_best_of_the_whole_index(database_url):
+    """Each block keeps its best k: the k of the whole index must be among them, with
+    an excluded episode left out wherever it falls."""
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((60, 4)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    store = Store(database_url)
+    events = remember(store, [(f"e {i}", v) for i, v in enumerate(matrix)])
+    index = EpisodeIndex(store, "enc", block_rows=8)
+    query = unit(0.2, 1, -0.4, 0.1)
+    # Ranked by the stored (float16) vectors, whichever the int8 codes put first:
+    stored = matrix.astype(np.float16).astype(np.float32) @ query
+    ranked = list(np.argsort(-stored))
+    found = index.recall(query, k=5)
+    assert [e.event.id for e in found] == [events[i].id for i in ranked[:5]]
+    assert [e.similarity for e in found] == pytest.approx(stored[ranked[:5]], abs=1e-6)
+    found = index.recall(query, k=5, exclude={events[ranked[0]].id, events[ranked[3]].id})
+    expected = [ranked[1], ranked[2], ranked[4], ranked[5], ranked[6]]
+    assert [e.event.id for e in found] == [events[i].id for i in expected]
+
+
+def test_a_full_index_reuses_the_block_it_drops(database_url):
+    """Past capacity each new block is the one just dropped: no allocation churn for
+    the allocator to fragment."""
+    store = Store(database_url)
+    index = EpisodeIndex(store, "enc", capacity=8, block_rows=4)
+    seen: dict[int, np.ndarray] = {}  # holding each keeps its id from being reused
+    for batch in range(12):
+        remember(store, [(f"b{batch}.{i}", unit(1, i)) for i in range(3)], start=3 * batch)
+        index.refresh()
+        seen.update((id(codes), codes) for codes in index._codes)
+        assert len(index) == min(3 * (batch + 1), 8)
+    assert len(seen) == 3  # the blocks that 8 + 3 rows span, turned over 6 times

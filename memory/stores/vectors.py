@@ -70,17 +70,22 @@ class VectorMemory(StoreBase):
 
     def event_vectors(self, event_ids: Sequence[str], encoder: str) -> dict[str, np.ndarray]:
         """The vectors `encoder` stored for these events, by event id."""
+        # The encoder is checked here, not in SQL: with both in the query SQLite chose the
+        # encoder's index, which every row of a one-encoder memory matches, and the
+        # recall from a full index (50 000, `festina eval recall`) took 36.9 ms, not 9.2.
         with self._session() as session:
             rows = session.execute(
                 select(
-                    EpisodeVectorRow.event_id, EpisodeVectorRow.vector, EpisodeVectorRow.dtype
-                ).where(
-                    EpisodeVectorRow.encoder == encoder,
-                    EpisodeVectorRow.event_id.in_(list(event_ids)),
-                )
+                    EpisodeVectorRow.event_id,
+                    EpisodeVectorRow.encoder,
+                    EpisodeVectorRow.vector,
+                    EpisodeVectorRow.dtype,
+                ).where(EpisodeVectorRow.event_id.in_(list(event_ids)))
             ).all()
         return {
-            event_id: unpacked_vectors([(vector, dtype)])[0] for event_id, vector, dtype in rows
+            event_id: unpacked_vectors([(vector, dtype)])[0]
+            for event_id, stored_by, vector, dtype in rows
+            if stored_by == encoder
         }
 
     def recent_embeddings(self, encoder: str, limit: int) -> tuple[list[str], np.ndarray]:
