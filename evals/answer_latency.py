@@ -16,7 +16,6 @@ holds the others back. Whether the explanation was still held at the end is repo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -28,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from agent.control import FESTINA_MODULE
 from evals.load_test import free_port
+from evals.stand_in_llm import ChatCompletionHandler
 
 TOKEN = "answer-latency-token-0123456789"
 START_TIMEOUT_S = 120.0
@@ -134,7 +134,7 @@ def measure(events: int = 20, *, busy: bool = False) -> AnswerLatency:
             log.close()
 
 
-class _HoldingModel(BaseHTTPRequestHandler):
+class _HoldingModel(ChatCompletionHandler):
     """A stand-in OpenAI-compatible server: drafts an explanation of the busy run's error
     and a notes search for anything else, and streams an explanation's first words, then
     holds it until `release` is set (`streaming` says it has begun)."""
@@ -142,35 +142,14 @@ class _HoldingModel(BaseHTTPRequestHandler):
     release: ClassVar[threading.Event] = threading.Event()
     streaming: ClassVar[threading.Event] = threading.Event()
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(200)
-        if body.get("stream"):
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            self._piece("The key 'price' is missing from an item; ")
-            self.streaming.set()
-            self.release.wait(HOLD_S)
-            # The daemon may have stopped and closed the stream meanwhile.
-            with contextlib.suppress(OSError):
-                self._piece("build the items with it.")
-                self.wfile.write(b"data: [DONE]\n\n")
-            return
-        asked = body["messages"][-1]["content"]
-        reply = {"choices": [{"message": {"content": json.dumps(_proposal(asked))}}]}
-        data = json.dumps(reply).encode()
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def reply(self, body: dict) -> str:
+        return json.dumps(_proposal(body["messages"][-1]["content"]))
 
-    def _piece(self, text: str) -> None:
-        chunk = {"choices": [{"delta": {"content": text}}]}
-        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.flush()
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def stream(self, body: dict) -> Iterator[str]:
+        yield "The key 'price' is missing from an item; "
+        self.streaming.set()
+        self.release.wait(HOLD_S)
+        yield "build the items with it."
 
 
 def _proposal(asked: str) -> dict[str, Any]:
