@@ -174,15 +174,16 @@ class EpisodeIndex:
             rows = slice(max(self._start - first, 0), min(self._rows - first, self.block_rows))
             yield rows, codes, scales
 
+    def _block_similarities(self, query: np.ndarray) -> Iterator[tuple[int, slice, np.ndarray]]:
+        """(block, rows held, their approximate dot products with `query`) of each block,
+        oldest first: one block widened to float32 at a time."""
+        query = np.asarray(query, dtype=np.float32)
+        for block, (rows, codes, scales) in enumerate(self._blocks()):
+            yield block, rows, (codes[rows].astype(np.float32) @ query) * scales[rows]
+
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Each held episode's (approximate) dot product with `query`, oldest first."""
-        query = np.asarray(query, dtype=np.float32)
-        return np.concatenate(
-            [
-                (codes[rows].astype(np.float32) @ query) * scales[rows]
-                for rows, codes, scales in self._blocks()
-            ]
-        )
+        return np.concatenate([found for _, _, found in self._block_similarities(query)])
 
     def recall(
         self,
@@ -204,8 +205,7 @@ class EpisodeIndex:
         # Block by block, keeping each block's best: nothing the size of the whole index
         # is allocated per recall (a daemon recalls for every deliberation).
         scores, decays, ids = [], [], []
-        for block, (rows, codes, scales) in enumerate(self._blocks()):
-            similarity = (codes[rows].astype(np.float32) @ query) * scales[rows]
+        for block, rows, similarity in self._block_similarities(query):
             age_days = np.maximum(now_s - self._received[block][rows], 0.0) / 86400.0
             decay = np.power(0.5, age_days / half_life_days)
             score = similarity * decay
