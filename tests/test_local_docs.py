@@ -301,6 +301,27 @@ def test_a_search_naming_something_gets_the_answer_here_first(pool, tmp_path, mo
     assert first.ok and "asyncio.TaskGroup()" in first.output
 
 
+def test_a_how_to_search_is_looked_up_once_for_every_template_that_uses_it(
+    pool, tmp_path, monkeypatch
+):
+    # Both the how-to and the search template offer the answer here; each look-up
+    # starts a child interpreter, so drafting pays for one.
+    import agent.slowpath.facts as facts_module
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    queries: list[str] = []
+
+    def counted(query: str):
+        queries.append(query)
+        return look_up(query)
+
+    monkeypatch.setattr(facts_module, "look_up", counted)
+    ranked = TemplateDrafter(pool).rank(DraftRequest(_search("how to cancel an asyncio TaskGroup")))
+    keys = {r.candidate.key for r in ranked if r.candidate.plan[0].tool == "local_docs"}
+    assert keys == {"how-to", "search"}
+    assert queries == ["how to cancel an asyncio TaskGroup"]
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import parse_qs, urlparse
 
 from core.events import Event, EventKind
+from tools.local_docs import LocalAnswer, look_up, may_answer
 
 # An event text this long is a document worth outlining, not a one-line description.
 LONG_TEXT = 400
@@ -277,6 +279,16 @@ class Facts:
     @property
     def kind(self) -> EventKind:
         return self.event.kind
+
+    @cached_property
+    def local_answer(self) -> LocalAnswer:
+        """What this machine's documentation holds for the query (`tools.local_docs`),
+        looked up once however many templates ask: each look-up starts a child
+        interpreter, a few hundred milliseconds. Nothing is run for a query naming no
+        word the documentation may answer for."""
+        if not self.query or not may_answer(self.query):
+            return LocalAnswer()
+        return look_up(self.query)
 
     @property
     def document(self) -> str | None:

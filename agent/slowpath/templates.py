@@ -21,7 +21,6 @@ from agent.slowpath.facts import Facts, short
 from agent.slowpath.naming import page_name, related, what_is_done, what_is_shown
 from core.events import EventKind
 from core.offer import PlannedCall
-from tools.local_docs import look_up, may_answer
 
 _UNSAFE_IN_NAMES = re.compile(r"[^\w .,()-]+")
 _IDLE = re.compile(
@@ -170,7 +169,7 @@ def _how_to(facts: Facts) -> Candidate | None:
     if not query or facts.query_count >= 2 or not re.search(r"\bhow\b|如何|怎么", query, re.I):
         return None
     q = short(query)
-    docs, what = _local_docs(query)
+    docs, what = _local_docs(facts)
     shown = f"show {what}, " if docs else ""
     return Candidate(
         key="how-to",
@@ -186,18 +185,16 @@ def _how_to(facts: Facts) -> Candidate | None:
     )
 
 
-def _local_docs(query: str) -> tuple[list[PlannedCall], str]:
+def _local_docs(facts: Facts) -> tuple[list[PlannedCall], str]:
     """The answer on this machine, first in the plan, where its documentation holds one
     (a Python standard-library name, an installed command's manual page): the person sees
-    it, not only a link; with what it is, in words, for the offer. Looked up now (a few
-    hundred milliseconds, only for a query naming such a word): an offer promising an
-    answer that turns out to be "nothing found" would say more than it does."""
-    if not may_answer(query):
+    it, not only a link; with what it is, in words, for the offer. Looked up while
+    drafting, since an offer promising an answer that turns out to be "nothing found"
+    would say more than it does."""
+    found = facts.local_answer
+    if not facts.query or not found.names:
         return [], ""
-    found = look_up(query)
-    if not found.names:
-        return [], ""
-    return [_call("local_docs", query=short(query, 200))], found.described()
+    return [_call("local_docs", query=short(facts.query, 200))], found.described()
 
 
 def search_link(query: str) -> str:
@@ -214,7 +211,7 @@ def _search(facts: Facts) -> Candidate | None:
     # First what can be known here: the answer in this machine's documentation where the
     # query names something it holds, else the notes. A plan holds three steps (the
     # proposal's limit): with an answer here, the notes give way to it.
-    docs, what = _local_docs(query)
+    docs, what = _local_docs(facts)
     if docs:
         first = docs
         speak = (
