@@ -18,7 +18,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from agent.sources.monospace import lines_from_hocr, rejoined
+from agent.sources.cells import restored
+from agent.sources.monospace import grids, hocr_lines, rejoined
 
 TIMEOUT_S = 30.0
 BORDER_PX = 10
@@ -84,8 +85,10 @@ class TesseractOcr:
     page_mode: int = 6
     # Enlarged 1.5 times (linear interpolation): 1, 1.25, 1.5, 1.75, 2, 2.5 and 3 measured.
     enlarge: float = 1.5
-    # Words split inside a monospace character cell joined again (agent.sources.monospace),
-    # measured in `festina eval sources` against leaving them split.
+    # On monospace lines, words split inside a character cell joined again
+    # (agent.sources.monospace) and underscores, quote marks and backticks put back from
+    # their cells' pixels (agent.sources.cells), measured in `festina eval sources`
+    # against reading the words as tesseract split them.
     rejoin: bool = True
 
     @property
@@ -97,7 +100,7 @@ class TesseractOcr:
         """The frame's lines of text, top to bottom, blanks collapsed, empty lines left out.
 
         Read as hOCR with a box for each character (the same words as tesseract's plain
-        text, laid out in the same lines), which the rejoining needs."""
+        text, laid out in the same lines), which the rejoining and the cells need."""
         if self.binary is None:
             raise OcrUnavailable(
                 "tesseract is not installed (Debian: apt-get install tesseract-ocr)"
@@ -108,7 +111,7 @@ class TesseractOcr:
                     *(self.binary, "stdin", "stdout", "-l", self.language),
                     *("--psm", str(self.page_mode), "-c", "hocr_char_boxes=1", "hocr"),
                 ],
-                input=to_pgm(prepared(gray, self.enlarge)),
+                input=to_pgm(frame := prepared(gray, self.enlarge)),
                 capture_output=True,
                 timeout=TIMEOUT_S,
                 env={**os.environ, "OMP_THREAD_LIMIT": "1"},
@@ -120,12 +123,17 @@ class TesseractOcr:
             why = done.stderr.decode("utf-8", "replace").strip().splitlines()
             raise OcrUnavailable(f"tesseract failed: {why[-1] if why else done.returncode}")
         try:
-            lines = lines_from_hocr(done.stdout)
+            lines = hocr_lines(done.stdout)
         except ElementTree.ParseError as error:
             raise OcrUnavailable(f"tesseract wrote no readable hOCR: {error}") from error
+        found = grids([line.words for line in lines]) if self.rejoin else [None] * len(lines)
         read = []
-        for words in lines:
-            raw = rejoined(words) if self.rejoin else " ".join(word.text for word in words)
-            if line := _BLANKS.sub(" ", raw.translate(_STRAIGHT)).strip():
-                read.append(line)
+        for line, grid in zip(lines, found, strict=True):
+            if grid is None:
+                raw = " ".join(word.text for word in line.words)
+            else:
+                words = restored(line.words, grid, frame, line.top, line.bottom)
+                raw = rejoined(words, grid.cell)
+            if text := _BLANKS.sub(" ", raw.translate(_STRAIGHT)).strip():
+                read.append(text)
         return read
