@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 
+from core.events import Event
 from core.sources import EventSource, LatestTimes, SourceItem
 
 _DONE = object()
@@ -14,7 +15,8 @@ _DONE = object()
 class MergedSource(EventSource):
     """Interleaves its sources' items in arrival order; ends when all of them end.
 
-    Each source keeps its own order. Closing cancels the readers of sources that hold
+    Each source keeps its own order, and sees the events the others read as they arrive
+    (`EventSource.observed`). Closing cancels the readers of sources that hold
     nothing accepted and lets the others drain, so merging never weakens a source's
     no-loss promise.
     """
@@ -44,6 +46,10 @@ class MergedSource(EventSource):
         for source in self.sources:
             source.refused(reasons)
 
+    def observed(self, event: Event) -> None:
+        for source in self.sources:
+            source.observed(event)
+
     async def items(self) -> AsyncIterator[SourceItem]:
         # A small queue: readers wait for the pipeline rather than buffering ahead of it.
         merged: asyncio.Queue[object] = asyncio.Queue(maxsize=len(self.sources))
@@ -51,6 +57,10 @@ class MergedSource(EventSource):
         async def pump(source: EventSource) -> None:
             try:
                 async for item in source.items():
+                    if isinstance(item, Event):
+                        for other in self.sources:
+                            if other is not source:
+                                other.observed(item)
                     await merged.put(item)
             finally:
                 await merged.put(_DONE)
