@@ -26,7 +26,7 @@ from agent.sources.merge import MergedSource
 from agent.sources.portal import removable, request_path
 from agent.sources.screen import ScreenSource
 from core.events import Event, EventKind
-from core.sources import EventSource
+from core.sources import EventSource, Rejection
 from tests.desktop_portal import screenshot_portal
 from tests.helpers import eventually
 from tests.notification_server import session_bus
@@ -155,6 +155,12 @@ async def test_the_window_in_front_is_captured_through_the_portal_and_read(wayla
             ],
             {"exclude_urls": [r"bank\.example"]},
             "excluded",
+        ),
+        # A record the window's reporter rejected may have been the next window: unknown.
+        (
+            [_window("code", "notes.md"), Rejection("http", 2, "title too long", "{}")],
+            {},
+            "unknown",
         ),
         # The newest window event (by its time) is the one in front, not the last to come.
         (

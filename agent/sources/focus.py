@@ -3,8 +3,10 @@
 Wayland tells no program which windows are on the screen, so festina learns the window in
 front from window events others read: ActivityWatch's window watcher, or a watcher posting
 to the HTTP API. The newest window event (by its time) is the window in front, and the
-newest browser-tab event the page a browser shows. A `serial` counts the changes, so a
-capture can tell whether the window changed while it was taken.
+newest browser-tab event the page a browser shows. A record that the source which reported
+either could not make an event of (it may have been the next window or tab) makes both
+unknown again. A `serial` counts the changes, so a capture can tell whether the window
+changed while it was taken.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.events import Event, EventKind
+from core.sources import Rejection
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,17 @@ class FocusWatch:
         self._tab: Event | None = None
         self._serial = 0
 
-    def observe(self, event: Event) -> None:
-        """Take in an event another source read; only window and browser events count."""
+    def observe(self, event: Event | Rejection) -> None:
+        """Take in an event another source read; only window and browser events count.
+
+        A record the source that reported the window (or tab) could not make an event of
+        may have been the next window: what that source said is then no longer known."""
+        if isinstance(event, Rejection):
+            reporters = {known.source for known in (self._window, self._tab) if known}
+            if event.source in reporters:
+                self._window = self._tab = None
+                self._serial += 1
+            return
         if event.kind is EventKind.WINDOW and _newer(event, self._window):
             self._window = event
             self._serial += 1

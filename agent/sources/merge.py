@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 
-from core.events import Event
 from core.sources import EventSource, LatestTimes, SourceItem
 
 _DONE = object()
@@ -46,9 +45,9 @@ class MergedSource(EventSource):
         for source in self.sources:
             source.refused(reasons)
 
-    def observed(self, event: Event) -> None:
+    def observed(self, item: SourceItem) -> None:
         for source in self.sources:
-            source.observed(event)
+            source.observed(item)
 
     async def items(self) -> AsyncIterator[SourceItem]:
         # A small queue: readers wait for the pipeline rather than buffering ahead of it.
@@ -57,10 +56,9 @@ class MergedSource(EventSource):
         async def pump(source: EventSource) -> None:
             try:
                 async for item in source.items():
-                    if isinstance(item, Event):
-                        for other in self.sources:
-                            if other is not source:
-                                other.observed(item)
+                    for other in self.sources:
+                        if other is not source:
+                            other.observed(item)
                     await merged.put(item)
             finally:
                 await merged.put(_DONE)

@@ -366,8 +366,8 @@ class ScreenSource(PollingSource):
         self._portal = (portal or PortalScreenshots()) if wayland_portal else None
         self._waiting_said = False
 
-    def observed(self, event: Event) -> None:
-        self._focus.observe(event)
+    def observed(self, item: SourceItem) -> None:
+        self._focus.observe(item)
 
     async def poll(self) -> list[SourceItem]:
         if self._portal is not None and wayland_only():
