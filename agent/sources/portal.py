@@ -174,6 +174,9 @@ class PortalScreenshots:
         self._address = address
         self._response_timeout_s = response_timeout_s
         self._bus: MessageBus | None = None
+        # Done when the connection ends: one waiter per connection, which a request's
+        # wait must not cancel (that would cancel the bus's own disconnect future).
+        self._gone: asyncio.Future[None] | None = None
         # Response signals by request path, for the requests in flight.
         self._responses: dict[str, asyncio.Queue[Message]] = {}
         #: Why festina stopped asking (the portal keeps its files where festina may not
@@ -234,6 +237,7 @@ class PortalScreenshots:
                 f"cannot be reached ({type(error).__name__})"
             ) from error
         self._bus = bus
+        self._gone = asyncio.ensure_future(bus.wait_for_disconnect())
         return bus
 
     @staticmethod
@@ -287,7 +291,8 @@ class PortalScreenshots:
             # A portal older than the predictable paths answers on another one.
             handle = str(reply.body[0])
             self._responses[handle] = responses
-            response = await self._response(responses, reply.sender, bus, handle)
+            assert self._gone is not None  # set with the bus
+            response = await self._response(responses, reply.sender, bus, handle, self._gone)
         finally:
             self._responses.pop(predicted, None)
             self._responses.pop(handle, None)
@@ -302,29 +307,29 @@ class PortalScreenshots:
         return uri.value
 
     async def _response(
-        self, responses: asyncio.Queue[Message], portal: str | None, bus: MessageBus, handle: str
+        self,
+        responses: asyncio.Queue[Message],
+        portal: str | None,
+        bus: MessageBus,
+        handle: str,
+        gone: asyncio.Future[None],
     ) -> Message:
         """The portal's Response (a signal from anyone else on the bus is not it)."""
         deadline = asyncio.get_running_loop().time() + self._response_timeout_s
         # The bus going away ends the wait at once, not at the deadline.
-        gone = asyncio.ensure_future(bus.wait_for_disconnect())
-        try:
-            while True:
-                left = deadline - asyncio.get_running_loop().time()
-                getting = asyncio.ensure_future(responses.get())
-                await asyncio.wait(
-                    {getting, gone}, timeout=max(left, 0), return_when=asyncio.FIRST_COMPLETED
-                )
-                if not getting.done():
-                    getting.cancel()
-                    break
-                message = getting.result()
-                if message.sender == portal and message.signature == "ua{sv}":
-                    return message
-            went = gone.done()
-        finally:
-            gone.cancel()
-        if went:
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            getting = asyncio.ensure_future(responses.get())
+            await asyncio.wait(
+                {getting, gone}, timeout=max(left, 0), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not getting.done():
+                getting.cancel()
+                break
+            message = getting.result()
+            if message.sender == portal and message.signature == "ua{sv}":
+                return message
+        if gone.done():
             self._drop()
             raise BackendUnavailable(
                 "the session bus went away while the desktop portal took the screenshot"
@@ -351,6 +356,8 @@ class PortalScreenshots:
         if self._bus is not None:
             self._bus.disconnect()
             self._bus = None
+        # Not cancelled: it waits on the bus's own future, which ends with the connection.
+        self._gone = None
 
     async def close(self) -> None:
         """Let go of the bus."""
