@@ -163,6 +163,12 @@ interval_s = 5.0
 # screen, each on its own; only while no window the [privacy] rules exclude is shown
 # anywhere on it: otherwise nothing).
 region = "window"
+# On Wayland without XWayland: capture through the desktop portal (xdg-desktop-portal's
+# Screenshot). Off by default: Wayland lets festina see neither the windows on the screen
+# nor which is in front, so the [privacy] rules are checked only against the window in
+# front as window events (an activitywatch: source, the HTTP API) report it, never against
+# the windows behind it, which the whole-screen screenshot holds too (docs/sources.md).
+wayland_portal = false
 
 [power]
 # Seconds between battery readings.
@@ -398,6 +404,7 @@ class ScreenSettings(BaseModel):
 
     interval_s: float = Field(5.0, ge=0.5)
     region: Literal["window", "screen"] = "window"
+    wayland_portal: bool = False
 
 
 class PowerSettings(BaseModel):

@@ -73,7 +73,7 @@ def _sources(settings: Settings, paths: FestinaPaths) -> Iterator[Finding]:
         elif spec == "notifications":
             yield _session_bus(part)
         elif spec == "screen":
-            yield from _screen(part)
+            yield from _screen(part, settings)
         elif spec == "power":
             yield _battery(part)
 
@@ -94,13 +94,45 @@ def _session_bus(part: str) -> Finding:
     return Finding(Level.OK, part, "a session bus to watch")
 
 
-def _screen(part: str) -> Iterator[Finding]:
-    if not os.environ.get("DISPLAY"):
-        yield Finding(Level.FAIL, part, "no X server (DISPLAY unset); Wayland needs XWayland")
+def _screen(part: str, settings: Settings) -> Iterator[Finding]:
+    x11 = bool(os.environ.get("DISPLAY"))
+    portal = not x11 and bool(os.environ.get("WAYLAND_DISPLAY")) and settings.screen.wayland_portal
+    if portal:
+        yield _portal(part, settings)
+    elif not x11:
+        yield Finding(
+            Level.FAIL,
+            part,
+            "no X server (DISPLAY unset); on Wayland XWayland, or the desktop portal with "
+            "[screen] wayland_portal = true",
+        )
     if shutil.which("tesseract") is None:
         yield Finding(Level.FAIL, part, "tesseract is not installed (apt install tesseract-ocr)")
-    elif os.environ.get("DISPLAY"):
+    elif x11:
         yield Finding(Level.OK, part, f"X display {os.environ['DISPLAY']}, tesseract installed")
+
+
+def _portal(part: str, settings: Settings) -> Finding:
+    """Wayland through the desktop portal: captures only while window events say which
+    window is in front, so a source of them must be configured."""
+    from agent.sources.portal import session_bus_address
+
+    if session_bus_address() is None:
+        return Finding(Level.FAIL, part, "no session bus for the desktop portal (Wayland)")
+    watched = any(s == "http" or s.startswith("activitywatch:") for s in settings.daemon.source)
+    if not watched:
+        return Finding(
+            Level.FAIL,
+            part,
+            "on Wayland festina captures only while window events say which window is in "
+            "front, and no source of them (activitywatch:, http) is configured",
+        )
+    return Finding(
+        Level.WARN,
+        part,
+        "Wayland, through the desktop portal: the whole screen, while window events say "
+        "which window is in front; the windows behind it are not checked",
+    )
 
 
 def _battery(part: str) -> Finding:

@@ -16,7 +16,6 @@ EXTRA_OF = {
     "torch": ("torch", "train"),
     "transformers": ("transformers", "train"),
     "matplotlib": ("matplotlib", "train"),
-    "PIL": ("pillow", "dev"),
     "psycopg": ("psycopg", "postgres"),
     "llama_cpp": ("llama-cpp-python", "local-llm"),
 }

@@ -73,6 +73,11 @@ class EventSource(abc.ABC):
         """These events will never be stored, each for its reason (by event id): their id
         already names an event with other content."""
 
+    def observed(self, item: Event | Rejection) -> None:  # noqa: B027 - optional hook
+        """An event (or a rejected record) another source read, merged with this one: a
+        source that needs the user's context (the screen source on Wayland: which window is
+        in front) follows it. Called as it arrives, before any privacy rule."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release resources; a live source stops yielding after this."""
 

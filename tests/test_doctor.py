@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from agent.config import Settings
 from agent.doctor import Finding, Level, diagnose
 from agent.paths import FestinaPaths
@@ -192,6 +194,30 @@ def test_live_sources_with_what_they_read_are_ok(monkeypatch, tmp_path):
     if shutil.which("tesseract"):
         assert (screen.level, screen.says) == (Level.OK, "X display :42, tesseract installed")
     assert found["desktop notifications"][0].level is Level.OK
+
+
+@pytest.mark.parametrize(
+    ("sources", "opt_in", "level", "says"),
+    [
+        (["screen"], False, Level.FAIL, "no X server (DISPLAY unset); on Wayland XWayland, or"),
+        (["screen"], True, Level.FAIL, "on Wayland festina captures only while window events"),
+        (["screen", "http"], True, Level.WARN, "Wayland, through the desktop portal: the whole"),
+    ],
+)
+def test_the_screen_on_wayland_needs_the_opt_in_and_window_events(
+    monkeypatch, tmp_path, sources, opt_in, level, says
+):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/bus")
+    found = _findings(
+        tmp_path,
+        daemon={"source": sources},
+        api={"token": "t" * 16},
+        screen={"wayland_portal": opt_in},
+    )
+    first = found["source screen"][0]
+    assert first.level is level and first.says.startswith(says)
 
 
 def test_a_watcher_server_that_is_not_there_fails(tmp_path):

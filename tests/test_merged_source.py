@@ -45,3 +45,22 @@ async def test_a_source_that_fails_fails_the_merged_stream():
         async for item in merged.items():
             seen.append(item)
     assert len(seen) == 2  # what came before the failure still came
+
+
+async def test_each_source_observes_the_events_the_others_read_and_not_its_own():
+    class Observing(StaticSource):
+        def __init__(self, events: list[Event], name: str) -> None:
+            super().__init__(events, name)
+            self.seen: list[str] = []
+
+        def observed(self, event: Event) -> None:
+            self.seen.append(event.id)
+
+    first, second, third = (Event.model_validate(event_record(i)) for i in range(3))
+    a, b = Observing([first, second], "a"), Observing([third], "b")
+    inner = Observing([], "inner")
+    merged = MergedSource([a, b, MergedSource([inner, StaticSource([])])])
+    read = [item.id async for item in merged.items() if isinstance(item, Event)]
+    assert sorted(read) == sorted([first.id, second.id, third.id])
+    assert (a.seen, b.seen) == ([third.id], [first.id, second.id])
+    assert sorted(inner.seen) == sorted(read)  # a merge inside passes them on

@@ -2,7 +2,7 @@
 traceback, read by the real tesseract; privacy rules applied before any capture, for the
 window in front and for the whole screen; the X server killed and started again; on
 Wayland without an X server, the reason names what is missing (a real private session bus,
-with and without a desktop portal on it)."""
+with and without a desktop portal on it; capture through the portal: test_screen_portal)."""
 
 from __future__ import annotations
 
@@ -316,15 +316,17 @@ async def test_on_wayland_without_a_portal_the_reason_names_what_is_missing(monk
     assert "no session bus to look for the desktop portal on" in await _reason()
 
 
-async def test_on_wayland_a_screenshot_portal_on_the_bus_is_named_as_unused(monkeypatch):
+async def test_on_wayland_a_screenshot_portal_on_the_bus_is_named_with_its_opt_in(monkeypatch):
     with session_bus() as address:
         _on_wayland(monkeypatch, address)
-        async with screenshot_portal(address):
+        async with screenshot_portal(address) as portal:
             message = await _reason()
     assert (
         "the desktop portal's Screenshot interface (org.freedesktop.portal.Screenshot) is on "
-        "the session bus, but festina does not capture through it yet"
+        "the session bus, but festina captures through it only with [screen] "
+        "wayland_portal = true (off by default"
     ) in message
+    assert portal.calls == 0
 
 
 def test_a_blinking_cursor_is_no_change_but_a_new_line_is():

@@ -104,6 +104,7 @@ def _screen(settings: Settings) -> EventSource:
         rules=ExclusionRules.from_settings(settings.privacy),
         interval_s=settings.screen.interval_s,
         region=settings.screen.region,
+        wayland_portal=settings.screen.wayland_portal,
     )
 
 

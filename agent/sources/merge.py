@@ -14,7 +14,8 @@ _DONE = object()
 class MergedSource(EventSource):
     """Interleaves its sources' items in arrival order; ends when all of them end.
 
-    Each source keeps its own order. Closing cancels the readers of sources that hold
+    Each source keeps its own order, and sees the events the others read as they arrive
+    (`EventSource.observed`). Closing cancels the readers of sources that hold
     nothing accepted and lets the others drain, so merging never weakens a source's
     no-loss promise.
     """
@@ -44,6 +45,10 @@ class MergedSource(EventSource):
         for source in self.sources:
             source.refused(reasons)
 
+    def observed(self, item: SourceItem) -> None:
+        for source in self.sources:
+            source.observed(item)
+
     async def items(self) -> AsyncIterator[SourceItem]:
         # A small queue: readers wait for the pipeline rather than buffering ahead of it.
         merged: asyncio.Queue[object] = asyncio.Queue(maxsize=len(self.sources))
@@ -51,6 +56,9 @@ class MergedSource(EventSource):
         async def pump(source: EventSource) -> None:
             try:
                 async for item in source.items():
+                    for other in self.sources:
+                        if other is not source:
+                            other.observed(item)
                     await merged.put(item)
             finally:
                 await merged.put(_DONE)

@@ -15,9 +15,14 @@ screen, or a list of windows that cannot be known, means the frame is not captur
 before it is read). Blanking the excluded window's rectangle instead would rely on every
 window reporting its geometry truly, and on nothing being drawn over it in between.
 
-X11 only: on a Wayland session without an X server (DISPLAY unset) the source says so,
-and whether the desktop portal's Screenshot interface is there (festina does not use it
-yet), and captures nothing.
+On a Wayland session without an X server (DISPLAY unset) no program can list the windows
+on the screen, so the rules above cannot be checked before a capture. There the source
+captures through the desktop portal only when the user opted in (`wayland_portal`), and
+then only while other sources' window events say which window is in front and the rules
+allow that window (and the browser's current tab): the portal's screenshot is the whole
+screen, read as one frame and named after that window. A window that changes during the
+capture drops the frame unread. Windows behind the one in front cannot be checked. Without
+the opt-in the source says what is missing and captures nothing.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from pydantic import ValidationError
 
 from agent.privacy import ExclusionRules
 from agent.sources.backend import BackendUnavailable, PollingSource
+from agent.sources.focus import Focus, FocusWatch
 from agent.sources.ocr import OcrUnavailable, TesseractOcr
-from agent.sources.portal import screenshot_portal
+from agent.sources.portal import PortalScreenshots, screenshot_portal
 from core.events import MAX_TEXT_CHARS, Event, EventKind, describe_validation_error
 from core.sources import Rejection, SourceItem
 
@@ -52,6 +58,8 @@ Region = Literal["window", "screen"]
 CELL_PX = 8
 CELL_LEVELS = 8
 CURSOR_CELLS = 2
+# What a portal screenshot is remembered by: it is always the whole screen.
+PORTAL_FRAME = 0
 # Lines remembered per window, and windows remembered, to tell new text from old.
 SEEN_LINES = 500
 SEEN_WINDOWS = 32
@@ -315,6 +323,9 @@ class ScreenCounts:
 
     frames: int = 0
     excluded: int = 0
+    #: Not captured, or dropped unread, because the window in front was not known (on
+    #: Wayland: no window event yet, or the window changed during the capture).
+    unknown: int = 0
     unchanged: int = 0
     read: int = 0
 
@@ -332,6 +343,8 @@ class ScreenSource(PollingSource):
         ocr: Ocr | None = None,
         terminal_ocr: Ocr | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wayland_portal: bool = False,
+        portal: PortalScreenshots | None = None,
     ) -> None:
         super().__init__("screen", logger, interval_s)
         self._rules = rules
@@ -348,8 +361,17 @@ class ScreenSource(PollingSource):
         self._clock = clock
         self._windows: OrderedDict[int, _Seen] = OrderedDict()
         self.counts = ScreenCounts()
+        # On Wayland, the window in front as the other sources' window events say.
+        self._focus = FocusWatch()
+        self._portal = (portal or PortalScreenshots()) if wayland_portal else None
+        self._waiting_said = False
+
+    def observed(self, item: SourceItem) -> None:
+        self._focus.observe(item)
 
     async def poll(self) -> list[SourceItem]:
+        if self._portal is not None and wayland_only():
+            return await self._portal_frame(self._portal)
         try:
             items = await asyncio.to_thread(self._frame)
         except BackendUnavailable:
@@ -363,6 +385,61 @@ class ScreenSource(PollingSource):
                 f"screen capture failed: {type(error).__name__}: {error}"
             ) from error
         return items
+
+    async def _portal_frame(self, portal: PortalScreenshots) -> list[SourceItem]:
+        """The whole screen through the desktop portal, only while the window in front is
+        known and allowed; read as one frame named after that window."""
+        self.counts.frames += 1
+        focus = self._focus.current()
+        if focus is None:
+            self.counts.unknown += 1
+            if not self._waiting_said:
+                logger.warning(
+                    "screen: on Wayland festina captures only while a window event (from an "
+                    "activitywatch: source or the HTTP API) says which window is in front; "
+                    "none has come yet, so nothing is captured"
+                )
+                self._waiting_said = True
+            return []
+        if not self._focus_allowed(focus):
+            self.counts.excluded += 1
+            return []
+        gray = await portal.take()
+        now = self._focus.current()
+        if now is None or now.serial != focus.serial:
+            # Which window the frame shows, and whether the new one may be read, is not
+            # known: dropped unread.
+            self.counts.unknown += 1
+            return []
+        window = Window(
+            id=PORTAL_FRAME,
+            app=focus.window.app,
+            title=focus.window.title,
+            left=0,
+            top=0,
+            width=gray.shape[1],
+            height=gray.shape[0],
+        )
+        read = self.counts.read
+        try:
+            item = await asyncio.to_thread(self._read_in_use, window, gray, "portal")
+        except OcrUnavailable as error:
+            raise BackendUnavailable(str(error)) from error
+        except ValidationError as error:  # a name no event may hold: not read
+            reason = f"the window in front: {describe_validation_error(error)}"
+            return [Rejection(self.name, self.counts.frames, reason, repr(window))]
+        if self.counts.read == read:
+            self.counts.unchanged += 1
+        return [] if item is None else [item]
+
+    def _focus_allowed(self, focus: Focus) -> bool:
+        """Whether the privacy rules allow the window in front and the browser's tab."""
+        shown = [focus.window] if focus.tab is None else [focus.window, focus.tab]
+        return not any(self._rules.rule_for(event) is not None for event in shown)
+
+    def _read_in_use(self, window: Window, gray: np.ndarray, captured: str) -> SourceItem | None:
+        with self._in_use:
+            return self._read(window, gray, captured)
 
     def _drop_display(self) -> None:
         with self._in_use:
@@ -417,7 +494,9 @@ class ScreenSource(PollingSource):
             self.counts.unchanged += 1
         return items
 
-    def _read(self, window: Window, gray: np.ndarray) -> SourceItem | None:
+    def _read(
+        self, window: Window, gray: np.ndarray, captured: str | None = None
+    ) -> SourceItem | None:
         """The new lines of one window's pixels, as an event; None when it has not changed
         or shows nothing new."""
         seen = self._seen(window.id)
@@ -432,7 +511,8 @@ class ScreenSource(PollingSource):
         new = seen.remember(lines)
         if not new:
             return None
-        return self._event(self._probe(window), window, new, ocr.name, terminal)
+        captured = captured or self._region
+        return self._event(self._probe(window), window, new, ocr.name, terminal, captured)
 
     def _allowed(self, shown: list[Window] | None) -> bool:
         """Whether these windows may be captured: known, and none of them excluded."""
@@ -472,7 +552,13 @@ class ScreenSource(PollingSource):
         return seen
 
     def _event(
-        self, probe: Event, window: Window, lines: list[str], ocr: str, terminal: bool
+        self,
+        probe: Event,
+        window: Window,
+        lines: list[str],
+        ocr: str,
+        terminal: bool,
+        captured: str,
     ) -> Event:
         text = "\n".join(lines)
         if len(text) > MAX_TEXT_CHARS:  # the newest lines matter most: keep the end
@@ -488,7 +574,7 @@ class ScreenSource(PollingSource):
             text=text,
             attributes={
                 "region": region,
-                "captured": self._region,
+                "captured": captured,
                 "ocr": ocr,
                 "new_lines": len(lines),
             },
@@ -497,3 +583,10 @@ class ScreenSource(PollingSource):
     async def close(self) -> None:
         await super().close()
         await asyncio.to_thread(self._drop_display)
+        if self._portal is not None:
+            await self._portal.close()
+
+
+def wayland_only() -> bool:
+    """A Wayland session without an X server to read the screen through."""
+    return not os.environ.get("DISPLAY") and bool(os.environ.get("WAYLAND_DISPLAY"))
