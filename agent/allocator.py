@@ -5,11 +5,11 @@ per core, and a chunk freed into one arena serves only the threads on it. The da
 threads come and go (the executor's, the slow path's, each plan's), and each allocates
 in turn what another freed: the recall index's blocks, rows read from memory, the gate's
 batches. In a soak (`festina eval load --soak`, docs/load.md) memory freed but kept by
-the allocator rose from 6 to 13 MB while the index filled, and the resident set rose in
-steps after the index was full. Python's own small objects are not in these arenas
-(pymalloc), and the threads mostly take turns on the GIL, so two arenas cost little
-contention: the burst benchmark acks as fast with them. `malloc_trim` was no cure: in a
-soak it returned 4 MB that the daemon touched again within ten seconds.
+the allocator rose from 6.7 to 14-15 MB while the index filled, 3.8 to 7.9 MB with two
+arenas. Python's own small objects are not in these arenas (pymalloc), and the threads
+mostly take turns on the GIL, so two arenas cost little contention: the burst benchmark
+acks as fast with them. `malloc_trim` was no cure: in a soak it returned 4.2 MB that the
+daemon touched again within ten seconds.
 """
 
 from __future__ import annotations

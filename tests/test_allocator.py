@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.allocator import limit_malloc_arenas
+from tests.helpers import count, event_record, free_port, http_daemon, wait_for
 
 GLIBC = hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
 pytestmark = pytest.mark.skipif(not GLIBC, reason="glibc's arenas only")
@@ -78,3 +79,44 @@ def test_an_arena_limit_set_in_the_environment_stands(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
     assert arenas_of_eight_threads("capped", MALLOC_ARENA_MAX="4") == ("False", 4)
+
+
+HEAP_BYTES = 64 << 20  # glibc's HEAP_MAX_SIZE on 64-bit: each arena but the main one
+
+
+def arena_heaps(pid: int) -> int:
+    """Arenas other than the main one in a process's mappings: each a heap reserved as
+    64 MiB aligned on 64 MiB, the part in use read-write and the rest inaccessible."""
+    regions = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        span, perms, *rest = line.split()
+        start, end = (int(bound, 16) for bound in span.split("-"))
+        regions.append((start, end, perms, len(rest) > 3))  # a path: not anonymous
+    heaps = 0
+    for (start, end, perms, named), after in zip(regions, [*regions[1:], None], strict=True):
+        if start % HEAP_BYTES or perms != "rw-p" or named:
+            continue
+        if after is not None and after[0] == end and after[2] == "---p":
+            end = after[1]
+        heaps += end - start == HEAP_BYTES
+    return heaps
+
+
+def heaps_of_a_daemon_at_work(home: Path) -> int:
+    with http_daemon(home, free_port()) as daemon:
+        for batch in range(6):
+            records = [
+                event_record(50 * batch + i, text=f"new text {batch}.{i}") for i in range(50)
+            ]
+            assert daemon.post(records).status_code == 200
+        wait_for(lambda: count(home, "select count(*) from decisions") == 300)
+        return arena_heaps(daemon.process.pid)
+
+
+def test_a_running_daemon_allocates_in_at_most_two_arenas(tmp_path, monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert heaps_of_a_daemon_at_work(tmp_path / "capped") <= 1  # and the main arena
+    # What it would be otherwise: its threads spread over more (glibc's limit, set here
+    # in the environment, which the daemon leaves as it is).
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert heaps_of_a_daemon_at_work(tmp_path / "uncapped") > 1
