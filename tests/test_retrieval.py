@@ -239,7 +239,8 @@ def test_a_restart_loads_the_newest_episodes_in_pages_and_recalls_the_same(datab
 
     store.episode_vectors = counted  # type: ignore[method-assign]
     paged.refresh()
-    assert pages == [3, 3, 3, 1]  # the newest 10 only, never more than a page at once
+    # A first page, then from the newest 10 only: never more than a page at once.
+    assert pages == [3, 3, 3, 3, 1]
     store.episode_vectors = fetch  # type: ignore[method-assign]
     whole.refresh()
     query = unit(0.4, -0.2, 1, 0.3)
