@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.allocator import limit_malloc_arenas
 from agent.config import Settings
 from agent.logs import configure_logging
 from agent.notify import DesktopSurface, Surfaces
@@ -204,6 +205,8 @@ def run_foreground(
     settings: Settings, paths: FestinaPaths, *, to_stderr: bool = True, accept_empty: bool = False
 ) -> PipelineStats:
     """Run until the source ends or SIGTERM/SIGINT arrives, then drain and return."""
+    # Before any of the daemon's threads: arenas made earlier stay (`agent.allocator`).
+    limit_malloc_arenas()
     with _started(settings, paths, to_stderr=to_stderr):
         # The parts live for the run, the slow path's imports (LangGraph) for the process.
         with long_lived():

@@ -213,3 +213,66 @@ def test_a_full_index_reuses_the_block_it_drops(database_url):
         seen.update((id(codes), codes) for codes in index._codes)
         assert len(index) == min(3 * (batch + 1), 8)
     assert len(seen) == 3  # the blocks that 8 + 3 rows span, turned over 6 times
+
+
+def test_a_restart_loads_the_newest_episodes_in_pages_and_recalls_the_same(database_url):
+    """A restarted daemon's index reads the database a page at a time (here 3 rows,
+    pages that straddle blocks of 4 and the capacity of 10): it holds the same episodes
+    and recalls the same as the index that followed them as they came, and as one load."""
+    rng = np.random.default_rng(17)
+    matrix = rng.standard_normal((25, 4)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    store = Store(database_url)
+    followed = EpisodeIndex(store, "enc", capacity=10, block_rows=4)
+    for start in range(0, 25, 5):
+        remember(store, [(f"e {i}", matrix[i]) for i in range(start, start + 5)], start=start)
+        followed.refresh()
+    paged = EpisodeIndex(store, "enc", capacity=10, block_rows=4, page_rows=3)
+    whole = EpisodeIndex(store, "enc", capacity=10, block_rows=4, page_rows=1000)
+    pages: list[int] = []
+    fetch = store.episode_vectors
+
+    def counted(*args, **kwargs):
+        found = fetch(*args, **kwargs)
+        pages.append(len(found[0]))
+        return found
+
+    store.episode_vectors = counted  # type: ignore[method-assign]
+    paged.refresh()
+    # A first page, then from the newest 10 only: never more than a page at once.
+    assert pages == [3, 3, 3, 3, 1]
+    store.episode_vectors = fetch  # type: ignore[method-assign]
+    whole.refresh()
+    query = unit(0.4, -0.2, 1, 0.3)
+
+    def held(index: EpisodeIndex) -> tuple[np.ndarray, np.ndarray]:
+        blocks = list(index._blocks())
+        return (
+            np.concatenate([codes[rows] for rows, codes, _ in blocks]),
+            np.concatenate([scales[rows] for rows, _, scales in blocks]),
+        )
+
+    for index in (paged, whole):
+        assert len(index) == 10
+        for mine, theirs in zip(held(index), held(followed), strict=True):
+            assert np.array_equal(mine, theirs)
+        # Blocks start at other rows, so BLAS may round the last bit otherwise.
+        assert index.similarities(query) == pytest.approx(followed.similarities(query), abs=1e-6)
+    expected = [(e.event.id, e.similarity) for e in followed.recall(query, k=5)]
+    assert [(e.event.id, e.similarity) for e in paged.recall(query, k=5)] == expected
+    assert [(e.event.id, e.similarity) for e in whole.recall(query, k=5)] == expected
+    assert {e.event.text for e in paged.recall(query, k=100)} == {f"e {i}" for i in range(15, 25)}
+    remember(store, [("e 25", matrix[0])], start=25)  # then incrementally, as before
+    assert paged.recall(matrix[0], k=1)[0].event.text == "e 25" and len(paged) == 10
+
+
+def test_the_row_before_the_newest_vectors_is_where_a_load_of_them_starts(database_url):
+    store = Store(database_url)
+    remember(store, [(f"e {i}", unit(1, i)) for i in range(6)])
+    rows, _, _, _ = store.episode_vectors("enc")
+    assert store.vector_row_before_newest("enc", 0, 4) == rows[1]
+    assert store.vector_row_before_newest("enc", rows[3], 4) == rows[3]  # only two after
+    assert store.vector_row_before_newest("enc", 0, 6) == 0
+    assert store.vector_row_before_newest("another-encoder", 0, 1) == 0
+    page, _, _, _ = store.episode_vectors("enc", rows[1], 2, oldest=True)
+    assert page == rows[2:4]

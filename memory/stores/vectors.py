@@ -38,11 +38,13 @@ class VectorMemory(StoreBase):
     """The encoder's embeddings of events, for recall and for a warm restart."""
 
     def episode_vectors(
-        self, encoder: str, after_id: int = 0, limit: int | None = None
+        self, encoder: str, after_id: int = 0, limit: int | None = None, *, oldest: bool = False
     ) -> tuple[list[int], list[str], list[datetime], np.ndarray]:
         """Vectors stored by `encoder` with row id > `after_id` (the newest `limit` of
-        them, if given), oldest first: (row ids, event ids, received times, matrix), for
-        the recall index to load incrementally."""
+        them, if given, or with `oldest` the oldest `limit`: a page to load after
+        `after_id`), oldest first: (row ids, event ids, received times, matrix), for the
+        recall index to load incrementally."""
+        order = EpisodeVectorRow.id.asc() if oldest else EpisodeVectorRow.id.desc()
         with self._session() as session:
             rows = session.execute(
                 select(
@@ -54,10 +56,11 @@ class VectorMemory(StoreBase):
                 )
                 .join(EventRow, EventRow.id == EpisodeVectorRow.event_id)
                 .where(EpisodeVectorRow.encoder == encoder, EpisodeVectorRow.id > after_id)
-                .order_by(EpisodeVectorRow.id.desc())
+                .order_by(order)
                 .limit(limit)
             ).all()
-        rows.reverse()
+        if not oldest:
+            rows.reverse()
         if not rows:
             return [], [], [], np.zeros((0, 0), dtype=np.float32)
         # Columns by position and vectors as one block: the first recall loads up to
@@ -67,6 +70,21 @@ class VectorMemory(StoreBase):
         )
         matrix = unpacked_vectors(list(zip(vectors, dtypes, strict=True)))
         return ids, event_ids, received, matrix
+
+    def vector_row_before_newest(self, encoder: str, after_id: int, newest: int) -> int:
+        """The row id after which the newest `newest` vectors of `encoder` with row id >
+        `after_id` lie (`after_id` if there are no more than that): where a load of only
+        the newest starts, to read them oldest first in pages."""
+        with self._session() as session:
+            before = session.scalar(
+                select(EpisodeVectorRow.id)
+                .join(EventRow, EventRow.id == EpisodeVectorRow.event_id)
+                .where(EpisodeVectorRow.encoder == encoder, EpisodeVectorRow.id > after_id)
+                .order_by(EpisodeVectorRow.id.desc())
+                .offset(newest)
+                .limit(1)
+            )
+        return after_id if before is None else before
 
     def event_vectors(self, event_ids: Sequence[str], encoder: str) -> dict[str, np.ndarray]:
         """The vectors `encoder` stored for these events, by event id."""
