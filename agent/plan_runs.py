@@ -88,6 +88,10 @@ class PlanRuns:
         self._workers = workers
         self._running: dict[str, asyncio.Task[None]] = {}
         self._broken: set[str] = set()  # failed in this process: retried at the next start
+        # The look for ready plans in flight: a stop waits for it as for a step, since it
+        # reads memory, and a read after memory closed opens it again (SQLite's WAL files
+        # reappear beside a database being removed).
+        self._looking: asyncio.Future[list[str]] | None = None
 
     @property
     def running(self) -> list[str]:
@@ -99,7 +103,8 @@ class PlanRuns:
         if len(self._running) >= self._workers:
             return
         busy = set(self._running) | self._broken
-        ready = await on_own_thread(self._plans.answered, busy)
+        self._looking = asyncio.ensure_future(on_own_thread(self._plans.answered, busy))
+        ready = await asyncio.shield(self._looking)
         for event_id in ready:
             if len(self._running) >= self._workers:
                 break
@@ -127,12 +132,14 @@ class PlanRuns:
         """Wait up to `grace_s` for the steps running now; leave the rest (see
         `STOP_GRACE_S`)."""
         running = dict(self._running)
-        if not running:
+        looking = [self._looking] if self._looking and not self._looking.done() else []
+        if not running and not looking:
             return
-        _, left = await asyncio.wait(running.values(), timeout=grace_s)
+        _, left = await asyncio.wait([*running.values(), *looking], timeout=grace_s)
+        for task in left:
+            task.cancel()
         for event_id, task in running.items():
             if task in left:
-                task.cancel()
                 logger.warning(
                     "the accepted plan of %s was stopped mid-step; it runs that step again "
                     "at the next start",

@@ -248,3 +248,48 @@ async def test_a_stop_waits_for_a_step_only_its_grace():
     await asyncio.wait_for(runs.stop(grace_s=0.2), WAIT_S)
     assert loop.time() - started < WAIT_S / 2 and runs.running == []
     plans.go["a"].set()  # the left step ends on its own, told to nobody
+
+
+class SlowLook(BlockingPlans):
+    """Plans whose look for the ready ones holds until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.looking = threading.Event()
+        self.let_go = threading.Event()
+        self.looked = threading.Event()
+
+    def answered(self, skip=()) -> list[str]:
+        self.looking.set()
+        assert self.let_go.wait(WAIT_S), "never let go"
+        self.looked.set()
+        return []
+
+
+async def test_a_stop_waits_for_the_look_for_ready_plans_in_flight():
+    # The look reads memory: one still reading once memory has closed opens it again
+    # (SQLite's WAL files reappear beside a database being removed).
+    plans = SlowLook()
+    runs = PlanRuns(plans, moved=pytest.fail, failed=pytest.fail)
+    loop = asyncio.get_running_loop()
+    looking = asyncio.ensure_future(runs.start_ready())
+    assert await loop.run_in_executor(None, plans.looking.wait, WAIT_S)
+    looking.cancel()  # as the daemon's stop cancels the loop that looks
+    loop.call_later(0.3, plans.let_go.set)
+    await asyncio.wait_for(runs.stop(grace_s=WAIT_S), WAIT_S)
+    assert plans.looked.is_set()
+    await asyncio.gather(looking, return_exceptions=True)
+
+
+async def test_a_stop_waits_for_a_look_only_its_grace():
+    plans = SlowLook()
+    runs = PlanRuns(plans, moved=pytest.fail, failed=pytest.fail)
+    loop = asyncio.get_running_loop()
+    looking = asyncio.ensure_future(runs.start_ready())
+    assert await loop.run_in_executor(None, plans.looking.wait, WAIT_S)
+    looking.cancel()
+    started = loop.time()
+    await asyncio.wait_for(runs.stop(grace_s=0.2), WAIT_S)
+    assert loop.time() - started < WAIT_S / 2 and not plans.looked.is_set()
+    plans.let_go.set()  # the look ends on its own, told to nobody
+    await asyncio.gather(looking, return_exceptions=True)
