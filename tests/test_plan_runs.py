@@ -266,16 +266,23 @@ class SlowLook(BlockingPlans):
         return []
 
 
+async def _look_held(plans: SlowLook) -> tuple[PlanRuns, asyncio.Future[None]]:
+    """Plan runs whose look is held on its thread, the loop that looked cancelled, as the
+    daemon's stop cancels it."""
+    runs = PlanRuns(plans, moved=pytest.fail, failed=pytest.fail)
+    looking = asyncio.ensure_future(runs.start_ready())
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, plans.looking.wait, WAIT_S)
+    looking.cancel()
+    return runs, looking
+
+
 async def test_a_stop_waits_for_the_look_for_ready_plans_in_flight():
     # The look reads memory: one still reading once memory has closed opens it again
     # (SQLite's WAL files reappear beside a database being removed).
     plans = SlowLook()
-    runs = PlanRuns(plans, moved=pytest.fail, failed=pytest.fail)
-    loop = asyncio.get_running_loop()
-    looking = asyncio.ensure_future(runs.start_ready())
-    assert await loop.run_in_executor(None, plans.looking.wait, WAIT_S)
-    looking.cancel()  # as the daemon's stop cancels the loop that looks
-    loop.call_later(0.3, plans.let_go.set)
+    runs, looking = await _look_held(plans)
+    asyncio.get_running_loop().call_later(0.3, plans.let_go.set)
     await asyncio.wait_for(runs.stop(grace_s=WAIT_S), WAIT_S)
     assert plans.looked.is_set()
     await asyncio.gather(looking, return_exceptions=True)
@@ -283,11 +290,8 @@ async def test_a_stop_waits_for_the_look_for_ready_plans_in_flight():
 
 async def test_a_stop_waits_for_a_look_only_its_grace():
     plans = SlowLook()
-    runs = PlanRuns(plans, moved=pytest.fail, failed=pytest.fail)
+    runs, looking = await _look_held(plans)
     loop = asyncio.get_running_loop()
-    looking = asyncio.ensure_future(runs.start_ready())
-    assert await loop.run_in_executor(None, plans.looking.wait, WAIT_S)
-    looking.cancel()
     started = loop.time()
     await asyncio.wait_for(runs.stop(grace_s=0.2), WAIT_S)
     assert loop.time() - started < WAIT_S / 2 and not plans.looked.is_set()
